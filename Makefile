@@ -1,0 +1,39 @@
+# payhook: `make help` lists the targets. Bun, Deno and the Stripe CLI come from npm (devDependencies),
+# so a machine with only Node.js and npm can run every target.
+BIN := node_modules/.bin
+BUN := $(BIN)/bun
+SRC := $(shell find src -name '*.ts') package.json
+export PAYHOOK_BINARY ?= $(CURDIR)/dist/payhook
+
+.DEFAULT_GOAL := help
+.PHONY: help install run build lint fmt typecheck test test-unit clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed ## install dependencies (npm ci)
+
+run: node_modules/.installed ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
+	$(BUN) src/main.ts serve
+
+dist/payhook: node_modules/.installed $(SRC)
+	$(BUN) build src/main.ts --compile --minify --bytecode --outfile dist/payhook
+
+build: dist/payhook ## build the single executable dist/payhook
+
+lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime boundary) and types
+	$(BIN)/biome check .
+	$(BIN)/tsc -p .
+
+fmt: node_modules/.installed ## format the code
+	$(BIN)/biome check --write .
+
+test: lint dist/payhook ## lint, build, then run every test (unit, contract, end-to-end on dist/payhook)
+	$(BUN) test
+
+clean: ## remove build output and local stores
+	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm

@@ -1,0 +1,116 @@
+/**
+ * @module The hot path, as one web-standard function: read the body (capped), verify it, route it, store the
+ * event with its deliveries in one durable commit, and only then answer 200. Nothing else happens here.
+ */
+import type { Endpoint } from "./config/load.ts";
+import { BodyTooLargeError, PayhookError, VerificationError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { Router } from "./route.ts";
+import type { Store } from "./store/types.ts";
+import { createVerifier, type Verifier } from "./verify.ts";
+
+export interface AcceptOptions {
+  endpoints: readonly Endpoint[];
+  router: Router;
+  store: Store;
+  log: Logger;
+  /** Called after a commit that created deliveries. */
+  onStored(): void;
+  now?: () => number;
+}
+
+export type Accept = (request: Request) => Promise<Response>;
+
+const JSON_HEADERS = { "content-type": "application/json" };
+const RECEIVED = '{"received":true}';
+const DUPLICATE = '{"received":true,"duplicate":true}';
+
+export function createAccept(options: AcceptOptions): Accept {
+  const { router, store, log, onStored } = options;
+  const now = options.now ?? Date.now;
+  const byPath = new Map<string, { endpoint: Endpoint; verify: Verifier }>(
+    options.endpoints.map((endpoint) => [
+      endpoint.path,
+      { endpoint, verify: createVerifier({ secrets: endpoint.secrets, tolerance: endpoint.tolerance, now }) },
+    ]),
+  );
+
+  return async (request) => {
+    const path = pathOf(request.url);
+    const target = byPath.get(path);
+    if (!target) return failure(404, "not_found", `no endpoint at ${path}`);
+    if (request.method !== "POST") {
+      return failure(405, "method_not_allowed", "webhook endpoints take POST only", { allow: "POST" });
+    }
+    const { endpoint, verify } = target;
+    try {
+      const body = await readBody(request, endpoint.maxBody);
+      const event = await verify(body, request.headers.get("stripe-signature"));
+      const actions = router(event.type);
+      const result = await store.ingest(
+        { ...event, receivedAt: now(), endpoint: endpoint.path, body },
+        actions.map((a) => ({ action: a.name, digest: a.digest })),
+      );
+      if (result === "duplicate") {
+        log.info("duplicate event acknowledged; nothing new stored", { event_id: event.id, type: event.type });
+        return new Response(DUPLICATE, { headers: JSON_HEADERS });
+      }
+      log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });
+      if (actions.length > 0) onStored();
+      return new Response(RECEIVED, { headers: JSON_HEADERS });
+    } catch (error) {
+      if (error instanceof PayhookError) {
+        const fields = { endpoint: endpoint.path, code: error.code, reason: error.message };
+        if (error instanceof VerificationError) log.warn("request refused", fields);
+        else log.error("request failed", fields);
+        return failure(error.status, error.code, error.message);
+      }
+      log.error("unexpected error on the accept path", { endpoint: endpoint.path, error: String(error) });
+      return failure(500, "internal", "internal error; the event was not stored, so Stripe will retry it");
+    }
+  };
+}
+
+/** Reads the whole body, refusing (not truncating) one larger than `limit`, without ever holding more. */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw new BodyTooLargeError(limit);
+  if (declared !== null) {
+    // The runtime delivers exactly Content-Length bytes, so this read is bounded by the check above.
+    return new Uint8Array(await request.arrayBuffer());
+  }
+  if (!request.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new BodyTooLargeError(limit);
+    }
+    chunks.push(read.value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+export function failure(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), {
+    status,
+    headers: { ...JSON_HEADERS, ...headers },
+  });
+}
+
+/** The path of an absolute request URL, without building a URL object on the hot path. */
+function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.search(/[?#]/);
+  return url.slice(start, end < 0 ? undefined : end);
+}

@@ -1,0 +1,46 @@
+/** @module The interface every action kind implements, and the outcome of one attempt. */
+import type { TObject } from "@sinclair/typebox";
+import type { RetryPolicy } from "../retry.ts";
+import type { Runtime } from "../runtime/types.ts";
+
+/** The event as an action sees it: the parsed JSON and the exact bytes Stripe signed. */
+export interface ActionEvent {
+  id: string;
+  type: string;
+  raw: Uint8Array;
+  data: Record<string, unknown>;
+}
+
+export interface AttemptContext {
+  event: ActionEvent;
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** `<event id>:<action name>`, the same on every attempt. */
+  idempotencyKey: string;
+  runtime: Runtime;
+  /** Where actions that print write their lines (stdout in the server). */
+  print(line: string): void;
+}
+
+export type Outcome =
+  | { ok: true; output?: string }
+  /** `retry: false` means retrying cannot help; `notBefore` is an absolute time in ms (e.g. from Retry-After). */
+  | { ok: false; retry: boolean; error: string; output?: string; notBefore?: number; dead?: boolean };
+
+/** A configured action, compiled once at load: `run` does one attempt and never throws. */
+export interface Action {
+  readonly name: string;
+  readonly kind: string;
+  /** A stable digest of the action's settings, so a delivery keeps the action it was created with. */
+  readonly digest: string;
+  readonly retry: RetryPolicy;
+  run(context: AttemptContext): Promise<Outcome>;
+}
+
+/** One kind of action: its config schema, and how to compile a validated spec into an Action. */
+export interface ActionKind {
+  readonly kind: string;
+  readonly schema: TObject;
+  /** Returns problems as `[relative path, message]` pairs, or the compiled run function. */
+  compile(spec: Record<string, unknown>): { problems: [string, string][] } | { run: Action["run"] };
+}

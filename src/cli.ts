@@ -1,0 +1,152 @@
+/**
+ * @module The command line as a function of its arguments: `run(runtime, argv)` resolves to the exit code
+ * (0 ok, 1 runtime failure, 2 usage or config error). Each command lives in commands/<name>.ts.
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { check } from "./commands/check.ts";
+import { serve } from "./commands/serve.ts";
+import { version } from "./commands/version.ts";
+import { ConfigError, PayhookError, UsageError } from "./errors.ts";
+import { createLogger, LEVELS, type Level, type LogFormat } from "./log.ts";
+import type { Runtime } from "./runtime/types.ts";
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+  env: Record<string, string | undefined>;
+}
+
+export interface CommandContext {
+  runtime: Runtime;
+  io: Io;
+  /** The command's own options, parsed. */
+  values: Record<string, string | boolean | string[] | undefined>;
+  positionals: string[];
+  log: ReturnType<typeof createLogger>;
+}
+
+type OptionSpec = { type: "string" | "boolean"; short?: string; multiple?: boolean; help: string; arg?: string };
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options: Record<string, OptionSpec>;
+  run(context: CommandContext): Promise<number>;
+}
+
+const COMMON: Record<string, OptionSpec> = {
+  help: { type: "boolean", short: "h", help: "show this help" },
+  "log-level": { type: "string", arg: "LEVEL", help: `debug, info, warn or error (default info)` },
+  "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
+};
+
+export const COMMANDS: Command[] = [serve, check, version];
+
+export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
+  try {
+    return await dispatch(runtime, argv, io);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.problems) io.err(line);
+      return error.exitCode;
+    }
+    if (error instanceof UsageError) {
+      io.err(`payhook: ${error.message}`);
+      io.err("Run `payhook --help` for usage.");
+      return error.exitCode;
+    }
+    io.err(`payhook: ${error instanceof PayhookError || error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+async function dispatch(runtime: Runtime, argv: string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === "--help" || first === "-h" || first === "help") {
+    io.out(mainHelp());
+    return 0;
+  }
+  if (first === "--version" || first === "-v") return version.run(context(runtime, io, version, []));
+  // With no command, or only options, payhook serves.
+  const named = first !== undefined && !first.startsWith("-");
+  const command = named ? COMMANDS.find((c) => c.name === first) : serve;
+  if (!command) throw new UsageError(`unknown command "${first}"`);
+  const ctx = context(runtime, io, command, named ? rest : argv);
+  if (ctx.values.help) {
+    io.out(commandHelp(command));
+    return 0;
+  }
+  return command.run(ctx);
+}
+
+function context(runtime: Runtime, io: Io, command: Command, args: string[]): CommandContext {
+  const options = { ...COMMON, ...command.options };
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args,
+      options: Object.fromEntries(
+        Object.entries(options).map(([k, { type, short, multiple }]) => [
+          k,
+          { type, multiple: multiple ?? false, ...(short ? { short } : {}) },
+        ]),
+      ),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(`${command.name}: ${(error as Error).message}`);
+  }
+  const level = (parsed.values["log-level"] as string | undefined) ?? "info";
+  if (!LEVELS.includes(level as Level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(", ")}`);
+  const format = (parsed.values["log-format"] as string | undefined) ?? (process.stderr.isTTY ? "pretty" : "json");
+  if (format !== "json" && format !== "pretty") throw new UsageError("--log-format must be json or pretty");
+  return {
+    runtime,
+    io,
+    values: parsed.values as CommandContext["values"],
+    positionals: parsed.positionals,
+    log: createLogger({ level: level as Level, format: format as LogFormat, write: io.err }),
+  };
+}
+
+function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "payhook: receives Stripe webhooks, verifies and stores them, then runs the actions your config maps to them.",
+    "",
+    "Usage: payhook [COMMAND] [OPTIONS]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "With no command, payhook serves. Run `payhook COMMAND --help` for a command's options.",
+  ].join("\n");
+}
+
+export function commandHelp(command: Command): string {
+  const options = { ...command.options, ...COMMON };
+  const rows = Object.entries(options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.arg ? ` ${o.arg}` : ""}`;
+    return [flag, o.help] as const;
+  });
+  const width = Math.max(...rows.map(([f]) => f.length));
+  return [
+    `payhook ${command.name}: ${command.summary}`,
+    "",
+    `Usage: ${command.usage}`,
+    "",
+    "Options:",
+    ...rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`),
+  ].join("\n");
+}
+
+function processIo(): Io {
+  return {
+    out: (line) => process.stdout.write(`${line}\n`),
+    err: (line) => process.stderr.write(`${line}\n`),
+    env: process.env,
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * @module Config file → validated, resolved Config, or a ConfigError whose every line names the file, the
+ * path inside it and what to write instead.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { TSchema } from "@sinclair/typebox";
+import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
+import { LineCounter, parseDocument } from "yaml";
+import { actionKinds } from "../actions/index.ts";
+import type { Action } from "../actions/types.ts";
+import { ConfigError, describe } from "../errors.ts";
+import type { RetryPolicy } from "../retry.ts";
+import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
+import { expandEnv } from "./expand.ts";
+import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
+import { type ConfigFile, ConfigSchema } from "./schema.ts";
+import { parseDuration, parseSize } from "./units.ts";
+
+export interface Endpoint {
+  path: string;
+  secrets: string[];
+  /** Seconds. */
+  tolerance: number;
+  /** Bytes. */
+  maxBody: number;
+}
+
+export interface Config {
+  /** Where it came from, for messages: a file name or "(embedded default)". */
+  source: string;
+  listen: { host: string; port: number };
+  /** Absolute, or relative to the working directory for the embedded default. */
+  store: string;
+  endpoints: Endpoint[];
+  router: Router;
+  /** The handler map as written, compiled; `router` answers from it. */
+  routes: Route[];
+  unhandled: Action[];
+  /** Every action by name. */
+  actions: Map<string, Action>;
+  /** The file as validated, after defaults and before resolution; secrets included, so never print it whole. */
+  file: ConfigFile;
+}
+
+const SECRET = /^whsec_[A-Za-z0-9_]+$/;
+
+/** Reads and validates a config file; relative paths in it resolve against its folder. */
+export function loadConfigFile(path: string, env: Record<string, string | undefined>): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot read the config file (${describe(error)})`]);
+  }
+  return parseConfig(text, { source: path, baseDir: dirname(resolve(path)), env });
+}
+
+export interface ParseOptions {
+  source: string;
+  /** Folder that a relative `store` path resolves against; undefined keeps it relative to the working directory. */
+  baseDir?: string;
+  env: Record<string, string | undefined>;
+}
+
+/** Parses YAML or JSON text (JSON is YAML) into a Config. */
+export function parseConfig(text: string, options: ParseOptions): Config {
+  const { source } = options;
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => {
+        const at = e.linePos?.[0];
+        const message = e.message.split("\n")[0]?.replace(/ at line \d+, column \d+:?$/, "");
+        return `${source}${at ? `:${at.line}:${at.col}` : ""}: not valid YAML or JSON: ${message}`;
+      }),
+    );
+  }
+  const where = (path: Path): string => {
+    const node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
+    const offset = node?.range?.[0];
+    return offset === undefined ? "" : ` (line ${lines.linePos(offset).line})`;
+  };
+  const problem = (path: Path, message: string) => `${source}: ${formatPath(path)}: ${message}${where(path)}`;
+
+  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError([`${source}: expected a mapping with keys such as listen, endpoints and handlers`]);
+  }
+  const expanded = expandEnv(raw, options.env);
+  if (expanded.problems.length > 0) throw new ConfigError(expanded.problems.map(([p, m]) => problem(p, m)));
+
+  const file = Value.Default(ConfigSchema, Value.Clone(expanded.value)) as ConfigFile;
+  const schemaProblems = validate(ConfigSchema, file, []);
+  if (schemaProblems.length > 0) throw new ConfigError(schemaProblems.map(([p, m]) => problem(p, m)));
+
+  const problems: [Path, string][] = [];
+  const config = resolveConfig(file, options, problems);
+  if (problems.length > 0) throw new ConfigError(problems.map(([p, m]) => problem(p, m)));
+  return config;
+}
+
+function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config {
+  const endpoints = file.endpoints.map((e, i): Endpoint => {
+    // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
+    const secrets = e.secrets.filter((s) => s !== "");
+    e.secrets.forEach((s, j) => {
+      if (s !== "" && !SECRET.test(s)) {
+        problems.push([
+          ["endpoints", i, "secrets", j],
+          `expected a signing secret that starts with whsec_ and has no whitespace or other symbols (the value is ${s.length} characters long and is not shown)`,
+        ]);
+      }
+    });
+    if (secrets.length === 0) {
+      problems.push([["endpoints", i, "secrets"], "every secret is empty; set at least one whsec_… secret"]);
+    }
+    return { path: e.path, secrets, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+  });
+  const seenPaths = new Set<string>();
+  endpoints.forEach((e, i) => {
+    if (seenPaths.has(e.path))
+      problems.push([["endpoints", i, "path"], `${e.path} is already used by another endpoint`]);
+    seenPaths.add(e.path);
+  });
+
+  const retry: RetryPolicy = {
+    attempts: file.retry.attempts,
+    schedule: file.retry.schedule.map(parseDuration),
+    jitter: file.retry.jitter,
+  };
+  const actions = new Map<string, Action>();
+  const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
+    specs.flatMap((spec, i) => {
+      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems);
+      if (!action) return [];
+      if (actions.has(action.name)) {
+        problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
+      }
+      actions.set(action.name, action);
+      return [action];
+    });
+
+  const routes = Object.entries(file.handlers).map(([pattern, specs]) => {
+    const bad = patternProblem(pattern);
+    if (bad) problems.push([["handlers", pattern], bad]);
+    return { pattern, actions: compileList(specs as never, ["handlers", pattern], (i) => `${pattern}[${i}]`) };
+  });
+  const unhandled = compileList(file.unhandled as never, ["unhandled"], (i) => `unhandled[${i}]`);
+
+  const store =
+    options.baseDir === undefined || isAbsolute(file.store) ? file.store : resolve(options.baseDir, file.store);
+  return {
+    source: options.source,
+    listen: file.listen,
+    store,
+    endpoints,
+    router: compileRouter(routes, unhandled),
+    routes,
+    unhandled,
+    actions,
+    file,
+  };
+}
+
+function compileAction(
+  spec: Record<string, unknown>,
+  at: Path,
+  defaultName: string,
+  retry: RetryPolicy,
+  problems: [Path, string][],
+): Action | undefined {
+  const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
+  if (!kind) return undefined; // validate() has already reported it
+  const compiled = kind.compile(spec);
+  if ("problems" in compiled) {
+    for (const [key, message] of compiled.problems) problems.push([[...at, ...key.split(".")], message]);
+    return undefined;
+  }
+  const own = (spec.retry ?? {}) as { attempts?: number; schedule?: string[]; jitter?: number };
+  return {
+    name: (spec.name as string | undefined) ?? defaultName,
+    kind: kind.kind,
+    digest: digest(spec),
+    retry: {
+      attempts: own.attempts ?? retry.attempts,
+      schedule: own.schedule?.map(parseDuration) ?? retry.schedule,
+      jitter: own.jitter ?? retry.jitter,
+    },
+    run: compiled.run,
+  };
+}
+
+/** Schema errors as [path, message], one per path; each action is checked against the kind it names. */
+function validate(schema: TSchema, value: unknown, base: Path, inAction = false): [Path, string][] {
+  const seen = new Set<string>();
+  const out: [Path, string][] = [];
+  for (const error of Value.Errors(schema, value)) {
+    let path: Path = [...base, ...fromPointer(error.path)];
+    const item = inAction ? undefined : actionItem(path);
+    if (item) path = item;
+    const key = JSON.stringify(path);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
+    else out.push([path, explain(error, path)]);
+  }
+  return out;
+}
+
+/** The path of the action item that `path` is in or under, if any. */
+function actionItem(path: Path): Path | undefined {
+  if (path[0] === "handlers" && path.length >= 3) return path.slice(0, 3);
+  if (path[0] === "unhandled" && path.length >= 2) return path.slice(0, 2);
+  return undefined;
+}
+
+function lookupPath(value: unknown, path: Path): unknown {
+  return path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], value);
+}
+
+function validateAction(value: unknown, path: Path): [Path, string][] {
+  const names = actionKinds.map((k) => k.kind);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    return [[path, `expected an action, a mapping with one of: ${names.join(", ")}`]];
+  }
+  const present = names.filter((n) => Object.hasOwn(value, n));
+  if (present.length === 0) {
+    const keys = Object.keys(value).join(", ") || "no keys";
+    return [[path, `expected an action with one of: ${names.join(", ")} (found ${keys})`]];
+  }
+  if (present.length > 1) {
+    return [
+      [
+        path,
+        `an action has exactly one of ${names.join(", ")}, but this one has ${present.join(" and ")}; split it into two actions`,
+      ],
+    ];
+  }
+  const kind = actionKinds.find((k) => k.kind === present[0]);
+  return kind ? validate(kind.schema, value, path, true) : [];
+}
+
+const TYPE_WORDS: Partial<Record<ValueErrorType, string>> = {
+  [ValueErrorType.String]: "a string",
+  [ValueErrorType.Integer]: "an integer",
+  [ValueErrorType.Number]: "a number",
+  [ValueErrorType.Boolean]: "true or false",
+  [ValueErrorType.Object]: "a mapping",
+  [ValueErrorType.Array]: "a list",
+};
+
+function explain(error: ValueError, path: Path): string {
+  const description = (error.schema as { description?: string }).description;
+  if (error.type === ValueErrorType.ObjectAdditionalProperties) {
+    const parent = path.slice(0, -1);
+    return `unknown key "${String(path.at(-1))}"${parent.length ? ` in ${formatPath(parent)}` : ""}; check its spelling against \`payhook schema\``;
+  }
+  if (error.type === ValueErrorType.ObjectRequiredProperty) {
+    return `missing; expected ${description ?? "a value"}`;
+  }
+  const got = isSecretPath(path) ? "a value that is not shown" : preview(error.value);
+  const type = TYPE_WORDS[error.type];
+  if (type) return `expected ${type}${description ? ` (${description})` : ""}, got ${got}`;
+  return `expected ${description ?? error.message.replace(/^Expected /, "").toLowerCase()}, got ${got}`;
+}
+
+function preview(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "a list";
+  if (value !== null && typeof value === "object") return "a mapping";
+  const text = JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text;
+}
+
+/** FNV-1a over the action's settings: equal settings, equal digest. */
+function digest(spec: unknown): string {
+  const text = JSON.stringify(spec);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(16).padStart(8, "0");
+}

@@ -1,0 +1,56 @@
+/**
+ * @module The config file's shape, declared once: validation, `payhook schema` and the TypeScript types all
+ * come from these declarations. Unknown keys are errors everywhere.
+ */
+import { type Static, Type } from "@sinclair/typebox";
+import { RetrySchema } from "../actions/base.ts";
+import { ActionSchema } from "../actions/index.ts";
+import { Size } from "./units.ts";
+
+const closed = { additionalProperties: false } as const;
+
+export const ListenSchema = Type.Object(
+  {
+    host: Type.String({ default: "127.0.0.1", description: "an address to bind such as 127.0.0.1 or 0.0.0.0" }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 4242, description: "a port from 0 to 65535" }),
+  },
+  { ...closed, default: {} },
+);
+
+export const EndpointSchema = Type.Object(
+  {
+    path: Type.String({ pattern: "^/[A-Za-z0-9/_.~-]*$", description: "a URL path such as /webhook" }),
+    secrets: Type.Array(Type.String({ description: 'a signing secret such as "${STRIPE_WEBHOOK_SECRET}"' }), {
+      minItems: 1,
+      maxItems: 8,
+      description: "a list of 1 to 8 signing secrets (whsec_…); any one of them verifies",
+    }),
+    tolerance: Type.Integer({
+      minimum: 1,
+      maximum: 3600,
+      default: 300,
+      description: "seconds from 1 to 3600 that a signature's timestamp may differ from this clock",
+    }),
+    max_body: Type.String({ ...Size, default: "1mb" }),
+  },
+  closed,
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String({ description: "the JSON Schema this file follows, for editors" })),
+    listen: ListenSchema,
+    store: Type.String({ minLength: 1, default: "./payhook.db", description: "a path to the SQLite database file" }),
+    endpoints: Type.Array(EndpointSchema, { minItems: 1, description: "a list of at least one endpoint" }),
+    handlers: Type.Record(Type.String(), Type.Array(ActionSchema, { description: "a list of actions" }), {
+      default: {},
+      description: 'a map from event type pattern ("payment_intent.succeeded", "invoice.*", "*") to actions',
+    }),
+    unhandled: Type.Array(ActionSchema, { default: [], description: "a list of actions for unmatched events" }),
+    retry: RetrySchema,
+  },
+  { ...closed, title: "payhook config" },
+);
+
+export type ConfigFile = Static<typeof ConfigSchema>;
+export type EndpointFile = Static<typeof EndpointSchema>;

@@ -1,0 +1,58 @@
+/**
+ * @module One error class per cause. Each carries a stable `code`; the HTTP surface maps it with `status`,
+ * the CLI with `exitCode`. Messages teach the fix and never contain a secret or a computed signature.
+ */
+
+export class PayhookError extends Error {
+  readonly code: string;
+  readonly status: number = 500;
+  readonly exitCode: number = 1;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** The request is not a genuine, intact Stripe event: 400, so the sender sees it was refused. */
+export class VerificationError extends PayhookError {
+  override readonly status = 400;
+}
+
+/** The body is larger than the endpoint's `max_body`. */
+export class BodyTooLargeError extends PayhookError {
+  override readonly status = 413;
+  constructor(limit: number) {
+    super("body_too_large", `request body is larger than this endpoint's max_body of ${limit} bytes`);
+  }
+}
+
+/** The store could not commit: 503, so Stripe delivers the event again later. */
+export class StoreUnavailableError extends PayhookError {
+  override readonly status = 503;
+  constructor(cause: unknown) {
+    super("store_unavailable", `the event could not be stored, retry later (${describe(cause)})`);
+  }
+}
+
+/** A config file that cannot be used; `problems` are lines like `payhook.yaml: listen.port: expected an integer`. */
+export class ConfigError extends PayhookError {
+  override readonly exitCode = 2;
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super("config_invalid", problems.join("\n"));
+    this.problems = problems;
+  }
+}
+
+/** The command line is wrong. */
+export class UsageError extends PayhookError {
+  override readonly exitCode = 2;
+  constructor(message: string) {
+    super("usage", message);
+  }
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,89 @@
+/** @module The Bun runtime: Bun.serve, bun:sqlite, Bun.spawn and process signals. */
+import { Database } from "bun:sqlite";
+import { readCapped } from "./output.ts";
+import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
+
+export const bunRuntime: Runtime = {
+  name: "bun",
+  version: Bun.version,
+
+  async serve(options: ServeOptions): Promise<Server> {
+    const server = Bun.serve({
+      hostname: options.hostname,
+      port: options.port,
+      maxRequestBodySize: options.maxRequestBodySize,
+      tls: options.tls ? { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } : undefined,
+      fetch: (request, srv) => options.fetch(request, { address: srv.requestIP(request)?.address ?? "" }),
+      // Answer with a bare 500 instead of Bun's HTML error page if a handler ever throws.
+      error: () => new Response('{"error":{"code":"internal","message":"internal error"}}', { status: 500 }),
+    });
+    return {
+      hostname: server.hostname ?? options.hostname,
+      port: server.port ?? options.port,
+      stop: () => server.stop(false),
+    };
+  },
+
+  openDatabase(path: string): SqlDatabase {
+    const db = new Database(path, { create: true, strict: false });
+    return {
+      exec: (sql) => db.run(sql),
+      prepare: (sql) => db.prepare(sql) as never,
+      close: () => db.close(),
+    };
+  },
+
+  async spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult> {
+    const child = Bun.spawn(argv, {
+      cwd: options.cwd,
+      env: options.env,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      // A new session makes the child a process-group leader, so a timeout can kill its grandchildren too.
+      detached: true,
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, options.timeoutMs);
+    try {
+      child.stdin.write(options.stdin);
+      await child.stdin.end();
+    } catch {
+      // The child may exit without reading its input; that is its choice, not an error.
+    }
+    const [stdout, stderr] = await Promise.all([
+      readCapped(child.stdout, options.outputCap),
+      readCapped(child.stderr, options.outputCap),
+    ]);
+    await child.exited;
+    clearTimeout(timer);
+    killGroup(child.pid); // no orphans: grandchildren that outlive a finished child are ended too
+    return {
+      exitCode: child.exitCode,
+      signal: child.signalCode === null ? null : String(child.signalCode),
+      timedOut,
+      stdout,
+      stderr,
+    };
+  },
+
+  onSignal(signal, handler) {
+    process.on(signal, handler);
+    return () => process.off(signal, handler);
+  },
+
+  exit(code: number): never {
+    process.exit(code);
+  },
+};
+
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {
+    // The group is already gone.
+  }
+}

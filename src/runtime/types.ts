@@ -1,0 +1,62 @@
+/** @module The runtime boundary: everything payhook needs from Bun or Deno, and nothing more. */
+
+/** A prepared SQL statement with positional `?` parameters. */
+export interface SqlStatement {
+  run(...params: SqlValue[]): { changes: number | bigint };
+  get(...params: SqlValue[]): Record<string, SqlValue> | null | undefined;
+  all(...params: SqlValue[]): Record<string, SqlValue>[];
+}
+
+export type SqlValue = string | number | bigint | null | Uint8Array;
+
+/** The synchronous SQLite API that bun:sqlite and node:sqlite both offer. */
+export interface SqlDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): SqlStatement;
+  close(): void;
+}
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  /** Bodies larger than this are refused by the runtime itself, before payhook reads them. */
+  maxRequestBodySize: number;
+  fetch: (request: Request, client: { address: string }) => Response | Promise<Response>;
+  tls?: { cert: string; key: string };
+}
+
+export interface Server {
+  readonly hostname: string;
+  readonly port: number;
+  /** Stops accepting connections; resolves once in-flight requests are answered. */
+  stop(): Promise<void>;
+}
+
+export interface SpawnOptions {
+  cwd?: string;
+  env: Record<string, string>;
+  stdin: Uint8Array;
+  /** Kills the child's whole process group after this many milliseconds. */
+  timeoutMs: number;
+  /** Bytes of stdout and of stderr kept; the rest is counted and dropped. */
+  outputCap: number;
+}
+
+export interface SpawnResult {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Runtime {
+  readonly name: "bun" | "deno";
+  readonly version: string;
+  serve(options: ServeOptions): Promise<Server>;
+  openDatabase(path: string): SqlDatabase;
+  spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult>;
+  /** Calls `handler` on SIGTERM, SIGINT or SIGHUP; returns a function that removes it. */
+  onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", handler: () => void): () => void;
+  exit(code: number): never;
+}

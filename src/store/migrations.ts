@@ -1,0 +1,63 @@
+/** @module The store's schema, versioned with PRAGMA user_version; each migration runs once, in order. */
+import type { SqlDatabase } from "../runtime/types.ts";
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE events (
+     id TEXT PRIMARY KEY,
+     type TEXT NOT NULL,
+     object TEXT NOT NULL,
+     livemode INTEGER NOT NULL,
+     account TEXT,
+     api_version TEXT,
+     created INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     endpoint TEXT NOT NULL,
+     body BLOB NOT NULL
+   );
+   CREATE INDEX events_received_at ON events (received_at);
+   CREATE TABLE deliveries (
+     id INTEGER PRIMARY KEY,
+     event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+     action TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     UNIQUE (event_id, action)
+   );
+   CREATE INDEX deliveries_due ON deliveries (status, next_at);
+   CREATE TABLE attempts (
+     id INTEGER PRIMARY KEY,
+     delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+     attempt INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     finished_at INTEGER NOT NULL,
+     status TEXT NOT NULL,
+     error TEXT,
+     output TEXT
+   );
+   CREATE INDEX attempts_delivery ON attempts (delivery_id);`,
+];
+
+export function migrate(db: SqlDatabase): void {
+  const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+  if (version > MIGRATIONS.length) {
+    throw new Error(
+      `the store was written by a newer payhook (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade payhook`,
+    );
+  }
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(MIGRATIONS[v] as string);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+      db.exec("COMMIT");
+    } catch (error) {
+      db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}

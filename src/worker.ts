@@ -1,0 +1,174 @@
+/**
+ * @module The worker: claims due deliveries, runs their actions after the ack, and records every attempt.
+ * A delivery's attempt is counted when it is claimed, before the action runs, so an action that crashes the
+ * process every time still reaches its attempt cap and goes dead instead of looping forever.
+ */
+import type { Action, ActionEvent, Outcome } from "./actions/types.ts";
+import { describe } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { nextAttemptAt } from "./retry.ts";
+import type { Runtime } from "./runtime/types.ts";
+import type { AttemptRecord, ClaimedDelivery, Store } from "./store/types.ts";
+
+export interface WorkerOptions {
+  store: Store;
+  /** The action a delivery was created with (by name and digest), or undefined when the config no longer has it. */
+  resolve(name: string, digest: string): Action | undefined;
+  runtime: Runtime;
+  log: Logger;
+  print(line: string): void;
+  /** Deliveries run at once. */
+  concurrency?: number;
+  now?: () => number;
+}
+
+export interface Worker {
+  /** New deliveries were stored: look for due work now rather than at the next timer. */
+  wake(): void;
+  /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** The longest the worker sleeps without looking, so deliveries written by another process are found. */
+const MAX_IDLE_MS = 1_000;
+const utf8 = new TextDecoder();
+
+export function startWorker(options: WorkerOptions): Worker {
+  const { store, log } = options;
+  const now = options.now ?? Date.now;
+  const concurrency = options.concurrency ?? 16;
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+  let pumping = false;
+  let again = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  async function pump(): Promise<void> {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        while (!stopped && running.size < concurrency) {
+          const claimed = await store.claim(now(), concurrency - running.size);
+          if (claimed.length === 0) break;
+          for (const delivery of claimed) track(runDelivery(delivery));
+        }
+      } while (again && !stopped);
+    } catch (error) {
+      log.error("could not claim deliveries", { error: describe(error) });
+    } finally {
+      pumping = false;
+      schedule();
+    }
+  }
+
+  function track(task: Promise<void>): void {
+    running.add(task);
+    task.finally(() => {
+      running.delete(task);
+      if (!stopped) void pump();
+    });
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    clearTimeout(timer);
+    const next = store.nextDue();
+    const wait = next === null ? MAX_IDLE_MS : Math.min(Math.max(next - now(), 0), MAX_IDLE_MS);
+    timer = setTimeout(() => void pump(), wait);
+  }
+
+  async function runDelivery(delivery: ClaimedDelivery): Promise<void> {
+    const fields = {
+      event_id: delivery.eventId,
+      type: delivery.eventType,
+      action: delivery.action,
+      attempt: delivery.attempt,
+    };
+    const startedAt = now();
+    const action = options.resolve(delivery.action, delivery.digest);
+    let outcome: Outcome;
+    if (!action) {
+      outcome = { ok: false, retry: false, error: `the action "${delivery.action}" is no longer in the config` };
+    } else {
+      outcome = await attempt(action, delivery);
+    }
+    const record = settle(delivery, action, outcome, startedAt, now());
+    if (record.status === "done") log.debug("action done", fields);
+    else
+      log.warn(`action ${record.status === "pending" ? "will be retried" : record.status}`, {
+        ...fields,
+        error: record.error,
+        next_at: record.nextAt,
+      });
+    try {
+      await store.finish(record);
+    } catch (error) {
+      // The delivery stays running in the store and is resumed at the next start.
+      log.error("could not record an attempt", { ...fields, error: describe(error) });
+    }
+  }
+
+  async function attempt(action: Action, delivery: ClaimedDelivery): Promise<Outcome> {
+    let event: ActionEvent;
+    try {
+      event = {
+        id: delivery.eventId,
+        type: delivery.eventType,
+        raw: delivery.body,
+        data: JSON.parse(utf8.decode(delivery.body)),
+      };
+    } catch (error) {
+      return { ok: false, retry: false, error: `the stored event cannot be read: ${describe(error)}` };
+    }
+    try {
+      return await action.run({
+        event,
+        attempt: delivery.attempt,
+        idempotencyKey: `${delivery.eventId}:${delivery.action}`,
+        runtime: options.runtime,
+        print: options.print,
+      });
+    } catch (error) {
+      return { ok: false, retry: true, error: `the action failed unexpectedly: ${describe(error)}` };
+    }
+  }
+
+  function settle(
+    delivery: ClaimedDelivery,
+    action: Action | undefined,
+    outcome: Outcome,
+    startedAt: number,
+    finishedAt: number,
+  ): AttemptRecord {
+    const base = { deliveryId: delivery.id, attempt: delivery.attempt, startedAt, finishedAt, output: outcome.output };
+    if (outcome.ok) return { ...base, status: "done" };
+    if (outcome.dead) return { ...base, status: "dead", error: outcome.error };
+    if (!outcome.retry || !action) return { ...base, status: "failed", error: outcome.error };
+    const nextAt = nextAttemptAt(action.retry, delivery.attempt, finishedAt, outcome.notBefore);
+    return nextAt === null
+      ? { ...base, status: "dead", error: outcome.error }
+      : { ...base, status: "pending", nextAt, error: outcome.error };
+  }
+
+  void pump();
+  return {
+    wake: () => {
+      if (!stopped) void pump();
+    },
+    async stop(graceMs) {
+      stopped = true;
+      clearTimeout(timer);
+      let expire: ReturnType<typeof setTimeout> | undefined;
+      const grace = new Promise<void>((resolve) => {
+        expire = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([Promise.allSettled([...running]), grace]);
+      clearTimeout(expire);
+    },
+  };
+}
