@@ -3,7 +3,6 @@
 BIN := node_modules/.bin
 BUN := $(BIN)/bun
 SRC := $(shell find src -name '*.ts') package.json
-export PAYHOOK_BINARY ?= $(CURDIR)/dist/payhook
 
 .DEFAULT_GOAL := help
 .PHONY: help install run build lint fmt typecheck test test-unit clean
@@ -20,8 +19,12 @@ install: node_modules/.installed ## install dependencies (npm ci)
 run: node_modules/.installed ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
 	$(BUN) src/main.ts serve
 
+# The release build compiles the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
 dist/payhook: node_modules/.installed $(SRC)
-	$(BUN) build src/main.ts --compile --minify --bytecode --outfile dist/payhook
+	$(BUN) build src/main.ts --compile --minify --bytecode --define 'process.env.PAYHOOK_TEST_HOOK=""' --outfile $@
+
+dist/payhook-test: node_modules/.installed $(SRC)
+	$(BUN) build src/main.ts --compile --minify --bytecode --outfile $@
 
 build: dist/payhook ## build the single executable dist/payhook
 
@@ -32,7 +35,7 @@ lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime
 fmt: node_modules/.installed ## format the code
 	$(BIN)/biome check --write .
 
-test: lint dist/payhook ## lint, build, then run every test (unit, contract, end-to-end on dist/payhook)
+test: lint dist/payhook dist/payhook-test ## lint, build, then run every test (unit, contract, end-to-end on dist/payhook)
 	$(BUN) test
 
 clean: ## remove build output and local stores

@@ -9,6 +9,7 @@ import type { Logger } from "./log.ts";
 import { nextAttemptAt } from "./retry.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery, Store } from "./store/types.ts";
+import { testHook } from "./testhooks.ts";
 
 export interface WorkerOptions {
   store: Store;
@@ -44,6 +45,7 @@ export function startWorker(options: WorkerOptions): Worker {
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   async function pump(): Promise<void> {
+    if (testHook === "hold-worker") return;
     if (pumping) {
       again = true;
       return;
