@@ -161,12 +161,7 @@ async function verifiedButNotSnapshot(
   } catch {
     throw new VerificationError("invalid_json", "the body is correctly signed but is not valid JSON");
   }
-  if (!isRecord(parsed) || parsed.object !== "v2.core.event") {
-    throw new VerificationError(
-      "invalid_event",
-      'the body is correctly signed but is not a Stripe event (expected "object": "event" or "v2.core.event")',
-    );
-  }
+  if (!isRecord(parsed) || parsed.object !== "v2.core.event") throw notAnEvent();
   // The matching API for thin events: it verifies again and checks the notification's shape.
   await offlineClient.parseEventNotificationAsync(text, header, secret, tolerance, cryptoProvider, receivedAt);
   return describeEvent(parsed, "v2.core.event");
@@ -174,6 +169,7 @@ async function verifiedButNotSnapshot(
 
 function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
   const { id, type } = event;
+  if (event.object !== object) throw notAnEvent();
   if (typeof id !== "string" || id === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f]/.test(id)) {
     throw new VerificationError(
       "invalid_event",
@@ -206,6 +202,13 @@ function createdSeconds(created: unknown): number {
     if (Number.isFinite(ms)) return Math.floor(ms / 1000);
   }
   return 0;
+}
+
+function notAnEvent(): VerificationError {
+  return new VerificationError(
+    "invalid_event",
+    'the body is correctly signed but is not a Stripe event (expected "object": "event" or "v2.core.event")',
+  );
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
