@@ -20,11 +20,19 @@ export const ListenSchema = Type.Object(
 export const EndpointSchema = Type.Object(
   {
     path: Type.String({ pattern: "^/[A-Za-z0-9/_.~-]*$", description: "a URL path such as /webhook" }),
-    secrets: Type.Array(Type.String({ description: 'a signing secret such as "${STRIPE_WEBHOOK_SECRET}"' }), {
-      minItems: 1,
-      maxItems: 8,
-      description: "a list of 1 to 8 signing secrets (whsec_…); any one of them verifies",
-    }),
+    secrets: Type.Array(
+      Type.String({
+        // Empty is allowed: an unset rotation slot such as "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" is skipped.
+        pattern: "^(whsec_[A-Za-z0-9_]+)?$",
+        description:
+          'a signing secret that starts with whsec_ and has no whitespace, such as "${STRIPE_WEBHOOK_SECRET}"',
+      }),
+      {
+        minItems: 1,
+        maxItems: 8,
+        description: "a list of 1 to 8 signing secrets (whsec_…); any one of them verifies",
+      },
+    ),
     tolerance: Type.Integer({
       minimum: 1,
       maximum: 3600,
