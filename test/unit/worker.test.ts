@@ -1,0 +1,135 @@
+/** The worker against a real SQLite store: retries, the attempt cap, permanent failures, idempotency keys. */
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { Action, AttemptContext, Outcome } from "../../src/actions/types.ts";
+import { createLogger } from "../../src/log.ts";
+import { bunRuntime } from "../../src/runtime/bun.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.ts";
+import { startWorker, type Worker } from "../../src/worker.ts";
+import { tempDir, waitUntil } from "../helpers/server.ts";
+
+let store: SqliteStore;
+let worker: Worker | undefined;
+afterEach(async () => {
+  await worker?.stop(1000);
+  await store?.close();
+});
+
+/** An action that answers with the outcomes given, one per attempt, and records what it saw. */
+function scripted(name: string, outcomes: Outcome[], retry = { attempts: 3, schedule: [1], jitter: 0 }) {
+  const seen: AttemptContext[] = [];
+  const action: Action = {
+    name,
+    kind: "test",
+    digest: "d",
+    retry,
+    run: async (context) => {
+      seen.push(context);
+      return outcomes[Math.min(seen.length - 1, outcomes.length - 1)] as Outcome;
+    },
+  };
+  return { action, seen };
+}
+
+async function setup(actions: Action[], known: Action[] = actions) {
+  store = openSqliteStore(bunRuntime.openDatabase(join(tempDir(), "payhook.db")));
+  const body = new TextEncoder().encode('{"id":"evt_1","object":"event","type":"x.y","data":{}}');
+  await store.ingest(
+    {
+      id: "evt_1",
+      type: "x.y",
+      object: "event",
+      livemode: false,
+      account: null,
+      apiVersion: null,
+      created: 1,
+      receivedAt: Date.now(),
+      endpoint: "/w",
+      body,
+    },
+    actions.map((a) => ({ action: a.name, digest: a.digest })),
+  );
+  const byName = new Map(known.map((a) => [a.name, a]));
+  worker = startWorker({
+    store,
+    resolve: (name) => byName.get(name),
+    runtime: bunRuntime,
+    log: createLogger({ write: () => {} }),
+    print: () => {},
+  });
+}
+
+function deliveries() {
+  return store.db.prepare("SELECT action, status, attempts, last_error FROM deliveries ORDER BY action").all();
+}
+function attempts() {
+  return store.db.prepare("SELECT attempt, status, error FROM attempts ORDER BY id").all();
+}
+const finished = () => deliveries().every((d) => d.status !== "pending" && d.status !== "running");
+
+describe("worker", () => {
+  test("a failing action is retried until it succeeds, every attempt with the same idempotency key", async () => {
+    const { action, seen } = scripted("a", [
+      { ok: false, retry: true, error: "boom 1" },
+      { ok: false, retry: true, error: "boom 2" },
+      { ok: true },
+    ]);
+    await setup([action]);
+    await waitUntil(finished);
+    expect(deliveries()).toEqual([{ action: "a", status: "done", attempts: 3, last_error: null }]);
+    expect(attempts()).toEqual([
+      { attempt: 1, status: "pending", error: "boom 1" },
+      { attempt: 2, status: "pending", error: "boom 2" },
+      { attempt: 3, status: "done", error: null },
+    ]);
+    expect(seen.map((c) => c.attempt)).toEqual([1, 2, 3]);
+    expect(new Set(seen.map((c) => c.idempotencyKey))).toEqual(new Set(["evt_1:a"]));
+    expect(seen[0]?.event.data).toMatchObject({ id: "evt_1", type: "x.y" });
+  });
+
+  test("after the last attempt the delivery is dead, with its last error", async () => {
+    const { action, seen } = scripted("a", [{ ok: false, retry: true, error: "still down" }]);
+    await setup([action]);
+    await waitUntil(finished);
+    expect(deliveries()).toEqual([{ action: "a", status: "dead", attempts: 3, last_error: "still down" }]);
+    expect(seen).toHaveLength(3);
+  });
+
+  test("a permanent failure is not retried; dead: true ends it at once", async () => {
+    const failed = scripted("failed", [{ ok: false, retry: false, error: "bad request" }]);
+    const gone = scripted("gone", [{ ok: false, retry: false, dead: true, error: "410" }]);
+    await setup([failed.action, gone.action]);
+    await waitUntil(finished);
+    expect(deliveries()).toEqual([
+      { action: "failed", status: "failed", attempts: 1, last_error: "bad request" },
+      { action: "gone", status: "dead", attempts: 1, last_error: "410" },
+    ]);
+  });
+
+  test("an action that throws is retried like a transient failure", async () => {
+    const action: Action = {
+      ...scripted("a", []).action,
+      run: async () => {
+        throw new Error("unexpected");
+      },
+    };
+    await setup([action]);
+    await waitUntil(finished);
+    expect(deliveries()[0]).toMatchObject({ status: "dead", attempts: 3 });
+    expect(String(attempts()[0]?.error)).toContain("unexpected");
+  });
+
+  test("a delivery whose action is gone from the config fails with a clear error", async () => {
+    const { action } = scripted("removed", [{ ok: true }]);
+    await setup([action], []);
+    await waitUntil(finished);
+    expect(deliveries()).toEqual([
+      {
+        action: "removed",
+        status: "failed",
+        attempts: 1,
+        last_error: 'the action "removed" is no longer in the config',
+      },
+    ]);
+  });
+});
