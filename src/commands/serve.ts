@@ -49,6 +49,10 @@ export const serve: Command = {
       maxRequestBodySize: Math.max(...config.endpoints.map((e) => e.maxBody)) + 1,
       fetch: (request) => app.fetch(request),
     });
+    // Listen for SIGTERM before announcing readiness, so a stop right after start is still graceful.
+    const stopRequested = new Promise<string>((resolve) => {
+      for (const name of ["SIGTERM", "SIGINT"] as const) runtime.onSignal(name, () => resolve(name));
+    });
     log.info("listening", {
       url: `http://${server.hostname}:${server.port}`,
       endpoints: config.endpoints.map((e) => e.path),
@@ -56,9 +60,7 @@ export const serve: Command = {
       store: config.store,
     });
 
-    const signal = await new Promise<string>((resolve) => {
-      for (const name of ["SIGTERM", "SIGINT"] as const) runtime.onSignal(name, () => resolve(name));
-    });
+    const signal = await stopRequested;
     log.info("stopping", { signal });
     await server.stop();
     await worker.stop(SHUTDOWN_GRACE_MS);

@@ -140,4 +140,42 @@ describe("serve", () => {
     await server.waitForStderr('"msg":"stopped"');
     server = undefined;
   });
+
+  test("a thin event is verified with the thin-event API and stored as one", async () => {
+    server = await startServer({ config: CONFIG });
+    const thin = JSON.stringify({
+      id: "evt_test_thin0001",
+      object: "v2.core.event",
+      type: "v1.billing.meter.error_report_triggered",
+      livemode: false,
+      created: new Date().toISOString(),
+      related_object: { id: "mtr_test_1", type: "billing.meter", url: "/v1/billing/meters/mtr_test_1" },
+    });
+    expect((await deliver(`${server.url}/webhook`, thin)).status).toBe(200);
+    await server.waitForStdout("Unhandled event type: v1.billing.meter.error_report_triggered");
+    expect(rows(server.dir, "SELECT id, object FROM events")).toEqual([
+      { id: "evt_test_thin0001", object: "v2.core.event" },
+    ]);
+  });
+
+  test("the signing secret never appears in its output, whatever the request", async () => {
+    const sentinel = "whsec_SENTINEL0serve0secret";
+    server = await startServer({
+      config: testConfig('unhandled:\n  - log: "{{type}}"\n', sentinel),
+      args: ["--log-level", "debug"],
+    });
+    const payload = event("customer.created");
+    await deliver(`${server.url}/webhook`, payload, { secret: sentinel });
+    await deliver(`${server.url}/webhook`, payload.replace("customer", "kustomer"), {
+      header: await sign(payload, { secret: sentinel }),
+    });
+    await deliver(`${server.url}/webhook`, payload, { secret: "whsec_other" });
+    await server.waitForStdout("customer.created");
+    expect(await server.stop()).toBe(0);
+    const output = [...server.stdout, ...server.stderr].join("\n");
+    expect(output).toContain("signature_mismatch");
+    expect(output).not.toContain(sentinel);
+    expect(output).not.toContain("SENTINEL");
+    server = undefined;
+  });
 });
