@@ -35,6 +35,9 @@ export class StoreUnavailableError extends PayhookError {
   }
 }
 
+/** The store cannot be opened or is not durable: payhook refuses to serve (exit 1). */
+export class StoreError extends PayhookError {}
+
 /** A config file that cannot be used; `problems` are lines like `payhook.yaml: listen.port: expected an integer`. */
 export class ConfigError extends PayhookError {
   override readonly exitCode = 2;

@@ -4,8 +4,8 @@ import { createApp } from "../app.ts";
 import type { Command } from "../cli.ts";
 import { DEVELOPMENT_SECRET } from "../config/default.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
-import { describe } from "../errors.ts";
-import { openSqliteStore, StoreError } from "../store/sqlite.ts";
+import { describe, StoreError } from "../errors.ts";
+import { openSqliteStore } from "../store/sqlite.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 

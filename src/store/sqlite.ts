@@ -3,7 +3,7 @@
  * connection, and group commit: every write that arrives while a batch is being prepared shares its
  * transaction and its fsync, so throughput does not collapse to one fsync per request.
  */
-import { PayhookError, StoreUnavailableError } from "../errors.ts";
+import { PayhookError, StoreError, StoreUnavailableError } from "../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../runtime/types.ts";
 import { migrate } from "./migrations.ts";
 import type { AttemptRecord, ClaimedDelivery, IncomingEvent, NewDelivery, Store } from "./types.ts";
@@ -12,10 +12,6 @@ const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
 
 type Write = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
-
-export class StoreError extends PayhookError {
-  override readonly exitCode = 1;
-}
 
 /** Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. */
 export function openSqliteStore(db: SqlDatabase): SqliteStore {
