@@ -1,4 +1,5 @@
 /** @module Reads a child's output stream, keeping at most `cap` bytes and draining the rest. */
+import { Buffer } from "node:buffer";
 
 export async function readCapped(stream: ReadableStream<Uint8Array>, cap: number): Promise<string> {
   const kept: Uint8Array[] = [];
@@ -15,16 +16,6 @@ export async function readCapped(stream: ReadableStream<Uint8Array>, cap: number
     }
     dropped += Math.max(0, chunk.byteLength - Math.max(room, 0));
   }
-  const text = new TextDecoder().decode(concat(kept, size));
+  const text = new TextDecoder().decode(Buffer.concat(kept, size));
   return dropped > 0 ? `${text}\n[… ${dropped} more bytes not kept]` : text;
-}
-
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
 }
