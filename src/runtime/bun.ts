@@ -44,29 +44,34 @@ export const bunRuntime: Runtime = {
       detached: true,
     });
     let timedOut = false;
+    let hardKill: ReturnType<typeof setTimeout> | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid);
+      // SIGTERM first so the program can clean up; whatever is left of the group gets SIGKILL after the grace.
+      signalGroup(child.pid, "SIGTERM");
+      hardKill = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
     }, options.timeoutMs);
-    try {
+    // Output is read while the input is written: a child that prints before it reads must not deadlock us.
+    const stdout = readCapped(child.stdout, options.outputCap);
+    const stderr = readCapped(child.stderr, options.outputCap);
+    const input = (async () => {
       child.stdin.write(options.stdin);
       await child.stdin.end();
-    } catch {
+    })().catch(() => {
       // The child may exit without reading its input; that is its choice, not an error.
-    }
-    const [stdout, stderr] = await Promise.all([
-      readCapped(child.stdout, options.outputCap),
-      readCapped(child.stderr, options.outputCap),
-    ]);
+    });
     await child.exited;
     clearTimeout(timer);
-    killGroup(child.pid); // no orphans: grandchildren that outlive a finished child are ended too
+    clearTimeout(hardKill);
+    // No orphans: grandchildren that outlive the child (and would hold its output pipes open) are ended too.
+    signalGroup(child.pid, "SIGKILL");
+    const [out, err] = await Promise.all([stdout, stderr, input]);
     return {
       exitCode: child.exitCode,
       signal: child.signalCode === null ? null : String(child.signalCode),
       timedOut,
-      stdout,
-      stderr,
+      stdout: out,
+      stderr: err,
     };
   },
 
@@ -80,9 +85,12 @@ export const bunRuntime: Runtime = {
   },
 };
 
-function killGroup(pid: number): void {
+/** After a timeout's SIGTERM, how long the process group has before SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+
+function signalGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
   try {
-    process.kill(-pid, "SIGKILL");
+    process.kill(-pid, signal);
   } catch {
     // The group is already gone.
   }
