@@ -1,0 +1,159 @@
+/** @module The Deno runtime: Deno.serve, node:sqlite, Deno.Command and Deno signal listeners. */
+import { DatabaseSync } from "node:sqlite";
+import { readCapped } from "./output.ts";
+import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
+
+export const denoRuntime: Runtime = {
+  name: "deno",
+  version: Deno.version.deno,
+
+  async serve(options: ServeOptions): Promise<Server> {
+    const { promise: listening, resolve } = Promise.withResolvers<void>();
+    const server = Deno.serve(
+      {
+        hostname: options.hostname,
+        port: options.port,
+        // Deno prints "Listening on …" to stdout by default; stdout belongs to the log action, so stay quiet.
+        onListen: () => resolve(),
+        // Answer with a bare 500 instead of Deno's plain-text error if a handler ever throws.
+        onError: () => new Response('{"error":{"code":"internal","message":"internal error"}}', { status: 500 }),
+        ...(options.tls
+          ? { cert: Deno.readTextFileSync(options.tls.cert), key: Deno.readTextFileSync(options.tls.key) }
+          : {}),
+      },
+      // Deno has no body-size option: accept() counts the bytes as it streams them and refuses past max_body.
+      (request, info) => options.fetch(request, { address: info.remoteAddr.hostname }),
+    );
+    await listening;
+    return {
+      hostname: server.addr.hostname,
+      port: server.addr.port,
+      // shutdown() stops accepting and resolves once every in-flight request has been answered.
+      stop: () => server.shutdown(),
+    };
+  },
+
+  openDatabase(path: string): SqlDatabase {
+    // node:sqlite has the same synchronous prepare/run/get/all shape as bun:sqlite. Its `get` answers
+    // undefined for no row and rows are null-prototype objects; the store handles both.
+    const db = new DatabaseSync(path);
+    return {
+      exec: (sql) => db.exec(sql),
+      prepare: (sql) => db.prepare(sql) as never,
+      close: () => db.close(),
+    };
+  },
+
+  async spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult> {
+    const [program, ...args] = argv;
+    if (program === undefined) throw new Error("spawn needs a program to run");
+    const child = new Deno.Command(program, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      // options.env is the child's whole environment, as with Bun.spawn; Deno would otherwise add its own.
+      clearEnv: true,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+      // A new session makes the child a process-group leader, so a timeout can kill its grandchildren too.
+      detached: true,
+    }).spawn();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child.pid);
+    }, options.timeoutMs);
+    const output = Promise.all([
+      readCapped(child.stdout, options.outputCap),
+      readCapped(child.stderr, options.outputCap),
+    ]);
+    try {
+      const writer = child.stdin.getWriter();
+      await writer.write(options.stdin);
+      await writer.close();
+    } catch {
+      // The child may exit without reading its input; that is its choice, not an error.
+    }
+    const [stdout, stderr] = await output;
+    const status = await child.status;
+    clearTimeout(timer);
+    killGroup(child.pid); // no orphans: grandchildren that outlive a finished child are ended too
+    return {
+      // Deno reports 128 + the signal number as the code of a killed child; Bun reports null, and so do we.
+      exitCode: status.signal === null ? status.code : null,
+      signal: status.signal,
+      timedOut,
+      stdout,
+      stderr,
+    };
+  },
+
+  onSignal(signal, handler) {
+    Deno.addSignalListener(signal, handler);
+    return () => Deno.removeSignalListener(signal, handler);
+  },
+
+  exit(code: number): never {
+    Deno.exit(code);
+  },
+};
+
+/** The command-line arguments after the script (or the compiled binary's name). */
+export const denoArgs: string[] = Deno.args;
+
+function killGroup(pid: number): void {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    // The group is already gone.
+  }
+}
+
+// tsc type-checks the project with bun-types, which do not describe Deno: this is the part of the Deno
+// namespace used above (see https://docs.deno.com/api/deno/), checked by running under Deno.
+type Signal = "SIGTERM" | "SIGINT" | "SIGHUP" | "SIGKILL";
+interface DenoServer {
+  readonly addr: { hostname: string; port: number };
+  shutdown(): Promise<void>;
+}
+interface DenoChild {
+  readonly pid: number;
+  readonly stdin: WritableStream<Uint8Array>;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly status: Promise<{ code: number; signal: Signal | null }>;
+}
+declare const Deno: {
+  readonly args: string[];
+  readonly version: { deno: string };
+  serve(
+    options: {
+      hostname: string;
+      port: number;
+      onListen: () => void;
+      onError: (error: unknown) => Response;
+      cert?: string;
+      key?: string;
+    },
+    handler: (request: Request, info: { remoteAddr: { hostname: string } }) => Response | Promise<Response>,
+  ): DenoServer;
+  Command: new (
+    program: string,
+    options: {
+      args: string[];
+      cwd?: string;
+      env: Record<string, string>;
+      clearEnv: boolean;
+      stdin: "piped";
+      stdout: "piped";
+      stderr: "piped";
+      detached: boolean;
+    },
+  ) => { spawn(): DenoChild };
+  readTextFileSync(path: string): string;
+  kill(pid: number, signal: Signal): void;
+  addSignalListener(signal: Signal, handler: () => void): void;
+  removeSignalListener(signal: Signal, handler: () => void): void;
+  exit(code: number): never;
+};
