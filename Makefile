@@ -5,7 +5,7 @@ BUN := $(BIN)/bun
 SRC := $(shell find src -name '*.ts') package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build lint fmt typecheck test test-unit clean
+.PHONY: help install run build lint fmt typecheck test test-unit test-tools soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,8 +35,15 @@ lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime
 fmt: node_modules/.installed ## format the code
 	$(BIN)/biome check --write .
 
-test: lint dist/payhook dist/payhook-test ## lint, build, then run every test (unit, contract, end-to-end on dist/payhook)
+test: lint dist/payhook dist/payhook-test test-tools ## lint, build, then run every test (unit, contract, end-to-end on dist/payhook)
 	$(BUN) test
+
+# The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing.
+test-tools:
+	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
+
+soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
+	PAYHOOK_SOAK=full $(BUN) test --timeout 1800000 test/guarantees
 
 clean: ## remove build output and local stores
 	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm

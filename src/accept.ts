@@ -7,6 +7,7 @@ import { BodyTooLargeError, PayhookError, VerificationError } from "./errors.ts"
 import type { Logger } from "./log.ts";
 import type { Router } from "./route.ts";
 import type { Store } from "./store/types.ts";
+import { testHook } from "./testhooks.ts";
 import { createVerifier, type Verifier } from "./verify.ts";
 
 export interface AcceptOptions {
@@ -47,10 +48,16 @@ export function createAccept(options: AcceptOptions): Accept {
       const body = await readBody(request, endpoint.maxBody);
       const event = await verify(body, request.headers.get("stripe-signature"));
       const actions = router(event.type);
-      const result = await store.ingest(
+      const stored = store.ingest(
         { ...event, receivedAt: now(), endpoint: endpoint.path, body },
         actions.map((a) => ({ action: a.name, digest: a.digest })),
       );
+      if (testHook === "ack-before-commit") {
+        // The planted bug the crash suite must catch (test builds only): answer before the commit is durable.
+        void stored.then(onStored, () => {});
+        return new Response(RECEIVED, { headers: JSON_HEADERS });
+      }
+      const result = await stored;
       if (result === "duplicate") {
         log.info("duplicate event acknowledged; nothing new stored", { event_id: event.id, type: event.type });
         return new Response(DUPLICATE, { headers: JSON_HEADERS });

@@ -77,6 +77,8 @@ export interface StartOptions {
   args?: string[];
   /** Config file name inside dir. */
   configName?: string;
+  /** Run exactly this argv instead of the one payhookCommand picks (e.g. the release build with a test hook set). */
+  command?: string[];
 }
 
 /** Starts `payhook serve` and resolves once it logs that it is listening. */
@@ -89,7 +91,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     writeFileSync(file, options.config.replaceAll("{{port}}", String(port)).replaceAll("{{dir}}", dir));
     args.push("--config", file);
   }
-  const child = Bun.spawn([...payhookCommand(options.env), ...args, "--log-format", "json"], {
+  const child = Bun.spawn([...(options.command ?? payhookCommand(options.env)), ...args, "--log-format", "json"], {
     cwd: dir,
     env: { ...baseEnv(), PAYHOOK_TEST_PORT: String(port), ...options.env },
     stdin: "ignore",
