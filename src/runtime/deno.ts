@@ -60,32 +60,36 @@ export const denoRuntime: Runtime = {
       detached: true,
     }).spawn();
     let timedOut = false;
+    let hardKill: ReturnType<typeof setTimeout> | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup(child.pid);
+      // SIGTERM first so the program can clean up; whatever is left of the group gets SIGKILL after the grace.
+      signalGroup(child.pid, "SIGTERM");
+      hardKill = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
     }, options.timeoutMs);
-    const output = Promise.all([
-      readCapped(child.stdout, options.outputCap),
-      readCapped(child.stderr, options.outputCap),
-    ]);
-    try {
+    // Output is read while the input is written: a child that prints before it reads must not deadlock us.
+    const stdout = readCapped(child.stdout, options.outputCap);
+    const stderr = readCapped(child.stderr, options.outputCap);
+    const input = (async () => {
       const writer = child.stdin.getWriter();
       await writer.write(options.stdin);
       await writer.close();
-    } catch {
+    })().catch(() => {
       // The child may exit without reading its input; that is its choice, not an error.
-    }
-    const [stdout, stderr] = await output;
+    });
     const status = await child.status;
     clearTimeout(timer);
-    killGroup(child.pid); // no orphans: grandchildren that outlive a finished child are ended too
+    clearTimeout(hardKill);
+    // No orphans: grandchildren that outlive the child (and would hold its output pipes open) are ended too.
+    signalGroup(child.pid, "SIGKILL");
+    const [out, err] = await Promise.all([stdout, stderr, input]);
     return {
       // Deno reports 128 + the signal number as the code of a killed child; Bun reports null, and so do we.
       exitCode: status.signal === null ? status.code : null,
       signal: status.signal,
       timedOut,
-      stdout,
-      stderr,
+      stdout: out,
+      stderr: err,
     };
   },
 
@@ -102,9 +106,12 @@ export const denoRuntime: Runtime = {
 /** The command-line arguments after the script (or the compiled binary's name). */
 export const denoArgs: string[] = Deno.args;
 
-function killGroup(pid: number): void {
+/** After a timeout's SIGTERM, how long the process group has before SIGKILL. */
+const KILL_GRACE_MS = 2_000;
+
+function signalGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
   try {
-    Deno.kill(-pid, "SIGKILL");
+    Deno.kill(-pid, signal);
   } catch {
     // The group is already gone.
   }

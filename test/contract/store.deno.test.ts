@@ -1,0 +1,9 @@
+/**
+ * @module The Store contract on Deno: the SQLite store on node:sqlite, through the Deno runtime.
+ * Run with `deno test -A test/contract/store.deno.test.ts` (`make test-deno`); `bun test` skips it (bunfig.toml).
+ */
+import { denoRuntime } from "../../src/runtime/deno.ts";
+import { sqliteOpenContract, sqliteSubject, storeContract } from "./store.ts";
+
+storeContract("SQLite on node:sqlite", () => sqliteSubject(denoRuntime.openDatabase));
+sqliteOpenContract("node:sqlite", denoRuntime.openDatabase);
