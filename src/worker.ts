@@ -39,6 +39,11 @@ export function startWorker(options: WorkerOptions): Worker {
   const now = options.now ?? Date.now;
   const concurrency = options.concurrency ?? 16;
   const running = new Set<Promise<void>>();
+  // Per-action limits (exec's `concurrency`): deliveries claimed past an action's limit wait here, outside the
+  // worker's own slots, and that action is not claimed again until it has room.
+  const active = new Map<string, number>();
+  const waiting = new Map<string, ClaimedDelivery[]>();
+  const limits = new Map<string, number>();
   let stopped = false;
   let pumping = false;
   let again = false;
@@ -55,9 +60,9 @@ export function startWorker(options: WorkerOptions): Worker {
       do {
         again = false;
         while (!stopped && running.size < concurrency) {
-          const claimed = await store.claim(now(), concurrency - running.size);
+          const claimed = await store.claim(now(), concurrency - running.size, [...atLimit()]);
           if (claimed.length === 0) break;
-          for (const delivery of claimed) track(runDelivery(delivery));
+          for (const delivery of claimed) start(delivery);
         }
       } while (again && !stopped);
     } catch (error) {
@@ -66,6 +71,34 @@ export function startWorker(options: WorkerOptions): Worker {
       pumping = false;
       schedule();
     }
+  }
+
+  function* atLimit(): Iterable<string> {
+    for (const [name, count] of active) {
+      if (count + (waiting.get(name)?.length ?? 0) >= (limits.get(name) ?? Number.POSITIVE_INFINITY)) yield name;
+    }
+  }
+
+  function start(delivery: ClaimedDelivery): void {
+    const name = delivery.action;
+    const count = active.get(name) ?? 0;
+    const limit = options.resolve(name, delivery.digest)?.concurrency ?? Number.POSITIVE_INFINITY;
+    limits.set(name, limit);
+    if (count >= limit) {
+      waiting.set(name, [...(waiting.get(name) ?? []), delivery]);
+      return;
+    }
+    active.set(name, count + 1);
+    track(
+      runDelivery(delivery).finally(() => {
+        const left = (active.get(name) ?? 1) - 1;
+        if (left > 0) active.set(name, left);
+        else active.delete(name);
+        const next = waiting.get(name)?.shift();
+        if (waiting.get(name)?.length === 0) waiting.delete(name);
+        if (next && !stopped) start(next);
+      }),
+    );
   }
 
   function track(task: Promise<void>): void {

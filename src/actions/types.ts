@@ -34,6 +34,8 @@ export interface Action {
   /** A stable digest of the action's settings, so a delivery keeps the action it was created with. */
   readonly digest: string;
   readonly retry: RetryPolicy;
+  /** How many attempts of this action may run at once; unset means only the worker's own limit applies. */
+  readonly concurrency?: number;
   run(context: AttemptContext): Promise<Outcome>;
 }
 
@@ -42,5 +44,7 @@ export interface ActionKind {
   readonly kind: string;
   readonly schema: TObject;
   /** Returns problems as `[relative path, message]` pairs, or the compiled run function. */
-  compile(spec: Record<string, unknown>): { problems: [string, string][] } | { run: Action["run"] };
+  compile(
+    spec: Record<string, unknown>,
+  ): { problems: [string, string][] } | { run: Action["run"]; concurrency?: number };
 }

@@ -6,7 +6,19 @@
 import { PayhookError, StoreError, StoreUnavailableError } from "../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../runtime/types.ts";
 import { migrate } from "./migrations.ts";
-import type { AttemptRecord, ClaimedDelivery, IncomingEvent, NewDelivery, Store } from "./types.ts";
+import { getEvent, listEvents, prune, requeue } from "./sqlite-inspect.ts";
+import type {
+  AttemptRecord,
+  ClaimedDelivery,
+  DeliveryStatus,
+  EventDetail,
+  EventQuery,
+  EventView,
+  IncomingEvent,
+  NewDelivery,
+  Requeue,
+  Store,
+} from "./types.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
@@ -59,7 +71,8 @@ export class SqliteStore implements Store {
       ),
       claim: db.prepare(
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
-         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?)
+         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?
+           AND action NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?)
          RETURNING id, event_id, action, digest, attempts`,
       ),
       eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
@@ -99,9 +112,9 @@ export class SqliteStore implements Store {
     });
   }
 
-  claim(now: number, limit: number): Promise<ClaimedDelivery[]> {
+  claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
     return this.write(() =>
-      this.sql.claim.all(now, now, limit).map((row) => {
+      this.sql.claim.all(now, now, JSON.stringify(skip), limit).map((row) => {
         const event = this.sql.eventOf.get(row.event_id as string);
         return {
           id: Number(row.id),
@@ -139,6 +152,22 @@ export class SqliteStore implements Store {
 
   recover(now: number): Promise<number> {
     return this.write(() => Number(this.sql.recover.run(now, now).changes));
+  }
+
+  async listEvents(query: EventQuery): Promise<EventView[]> {
+    return listEvents(this.db, query);
+  }
+
+  async getEvent(id: string): Promise<EventDetail | null> {
+    return getEvent(this.db, id);
+  }
+
+  requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
+    return this.write(() => requeue(this.db, deliveries, now, only));
+  }
+
+  prune(before: number, limit: number): Promise<number> {
+    return this.write(() => prune(this.db, before, limit));
   }
 
   async close(): Promise<void> {

@@ -45,19 +45,99 @@ export interface AttemptRecord {
   output?: string;
 }
 
+/** Which events `listEvents` returns, newest first. */
+export interface EventQuery {
+  /** Only events with at least one delivery in this status. */
+  status?: DeliveryStatus;
+  /** An exact type, a prefix such as "invoice.*", or "*". */
+  type?: string;
+  /** Only events received at or after this time, unix ms. */
+  since?: number;
+  /** At most this many events; unlimited when unset. */
+  limit?: number;
+}
+
+export interface DeliveryView {
+  id: number;
+  action: string;
+  digest: string;
+  status: DeliveryStatus;
+  /** Attempts made in the current round (a replay starts a new round). */
+  attempts: number;
+  nextAt: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AttemptView {
+  attempt: number;
+  startedAt: number;
+  finishedAt: number;
+  status: Exclude<DeliveryStatus, "running">;
+  error: string | null;
+  output: string | null;
+}
+
+export interface EventView {
+  id: string;
+  type: string;
+  object: string;
+  livemode: boolean;
+  account: string | null;
+  apiVersion: string | null;
+  /** Unix seconds, from the event. */
+  created: number;
+  /** Unix ms. */
+  receivedAt: number;
+  endpoint: string;
+  deliveries: DeliveryView[];
+}
+
+/** One event in full: its exact bytes, and every attempt of every delivery in the order they ran. */
+export interface EventDetail extends EventView {
+  body: Uint8Array;
+  deliveries: (DeliveryView & { history: AttemptView[] })[];
+}
+
+/** A delivery to run again from its first attempt: reset if it exists and is finished, created if not. */
+export interface Requeue {
+  eventId: string;
+  action: string;
+  digest: string;
+}
+
 export interface Store {
   /**
    * Stores the event and its deliveries in one durable transaction, shared with concurrent callers.
    * Resolves only once committed; "duplicate" when the event id was already stored (nothing new is written).
    */
   ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate">;
-  /** Marks up to `limit` due pending deliveries running, counting the attempt before it runs. */
-  claim(now: number, limit: number): Promise<ClaimedDelivery[]>;
+  /**
+   * Marks up to `limit` due pending deliveries running, counting the attempt before it runs. Deliveries of the
+   * actions in `skip` (those at their concurrency limit) are left for later.
+   */
+  claim(now: number, limit: number, skip?: readonly string[]): Promise<ClaimedDelivery[]>;
   /** Records an attempt and moves its delivery on. */
   finish(record: AttemptRecord): Promise<void>;
   /** The earliest next_at of pending deliveries, or null. */
   nextDue(): number | null;
   /** Sets deliveries left running by a stopped or killed process back to pending; returns how many. */
   recover(now: number): Promise<number>;
+  /** Events matching `query`, newest first, each with its deliveries. Reads only; safe while a server runs. */
+  listEvents(query: EventQuery): Promise<EventView[]>;
+  /** One event with its body, deliveries and every attempt, or null. */
+  getEvent(id: string): Promise<EventDetail | null>;
+  /**
+   * Queues each delivery for a fresh round of attempts, due at `now`: one that is finished (done, failed, dead;
+   * with `only`, just that status) is reset; a missing one is created (not with `only`); pending and running ones
+   * are left alone. Returns how many were queued.
+   */
+  requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number>;
+  /**
+   * Deletes up to `limit` events received before `before` whose deliveries are all finished, with their deliveries
+   * and attempts; returns how many events were deleted.
+   */
+  prune(before: number, limit: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -1,0 +1,98 @@
+/**
+ * @module `file: { path, fsync? }`: appends the event as one JSON line to a file created with mode 0600. The line
+ * is Stripe's raw JSON with the whitespace between tokens removed, so every value stays byte for byte as signed.
+ */
+import { open } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Type } from "@sinclair/typebox";
+import { describe } from "../errors.ts";
+import { hasPlaceholder } from "../template.ts";
+import { ActionBase } from "./base.ts";
+import type { ActionKind, Outcome } from "./types.ts";
+
+const closed = { additionalProperties: false } as const;
+
+export const FileSchema = Type.Object(
+  {
+    path: Type.String({ minLength: 1, description: "a file path such as ./events.jsonl (no templates)" }),
+    fsync: Type.Optional(
+      Type.Boolean({ description: "true to flush each line to disk before the delivery counts as done" }),
+    ),
+  },
+  { ...closed, description: "a mapping with path and optional fsync" },
+);
+
+/** Errors that no retry can fix: the path names a directory or is not a valid file name. */
+const PERMANENT = new Set(["EISDIR", "EINVAL", "ENAMETOOLONG"]);
+
+export const file: ActionKind = {
+  kind: "file",
+  schema: Type.Object({ file: FileSchema, ...ActionBase }, closed),
+  compile(spec) {
+    const settings = spec.file as { path: string; fsync?: boolean };
+    if (hasPlaceholder(settings.path)) {
+      return {
+        problems: [["file.path", "the path must be written out; templates would let an event choose where to write"]],
+      };
+    }
+    // Resolved once at load, so a later change of working directory cannot move the file.
+    const path = resolve(settings.path);
+    const fsync = settings.fsync === true;
+    return {
+      async run({ event }): Promise<Outcome> {
+        const line = compactJson(event.raw);
+        try {
+          // O_APPEND with one write per line: concurrent appends never interleave within a line.
+          const handle = await open(path, "a", 0o600);
+          try {
+            let offset = 0;
+            while (offset < line.byteLength) {
+              const { bytesWritten } = await handle.write(line, offset);
+              offset += bytesWritten;
+            }
+            if (fsync) await handle.sync();
+          } finally {
+            await handle.close();
+          }
+          return { ok: true };
+        } catch (error) {
+          const code = String((error as { code?: unknown }).code ?? "");
+          // A missing folder, permissions or a full disk can be fixed while payhook retries.
+          return { ok: false, retry: !PERMANENT.has(code), error: `cannot append to ${path}: ${describe(error)}` };
+        }
+      },
+    };
+  },
+};
+
+const SPACE = 0x20;
+const TAB = 0x09;
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * `raw` without whitespace outside strings, plus a newline. JSON forbids raw line breaks inside strings, so the
+ * result is one line; numbers and strings are copied untouched (a parse and re-serialise would round big numbers).
+ */
+export function compactJson(raw: Uint8Array): Uint8Array {
+  const out = new Uint8Array(raw.byteLength + 1);
+  let size = 0;
+  let inString = false;
+  let escaped = false;
+  for (const byte of raw) {
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (byte === BACKSLASH) escaped = true;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === SPACE || byte === TAB || byte === LF || byte === CR) {
+      continue;
+    } else if (byte === QUOTE) {
+      inString = true;
+    }
+    out[size++] = byte;
+  }
+  out[size++] = LF;
+  return out.subarray(0, size);
+}

@@ -1,0 +1,246 @@
+/**
+ * @module `forward: { url, headers?, timeout?, sign?, retry_on? }`: POSTs the event's original bytes to a service.
+ * 2xx → done; 408, 429, 5xx, a timeout or a connection failure → retried (Retry-After is a lower bound);
+ * 410 → dead at once; 3xx (never followed) and other 4xx → failed, unless listed in `retry_on`.
+ */
+import { Type } from "@sinclair/typebox";
+import pkg from "../../package.json" with { type: "json" };
+import { Duration, parseDuration } from "../config/units.ts";
+import { describe } from "../errors.ts";
+import { compileTemplate, type Template } from "../template.ts";
+import { ActionBase } from "./base.ts";
+import { compileUrl } from "./forward-url.ts";
+import { createSigner, decodeSecret, type Signer, webhookId } from "./sign.ts";
+import type { ActionKind, Outcome } from "./types.ts";
+
+const closed = { additionalProperties: false } as const;
+
+export const DEFAULT_FORWARD_TIMEOUT = "10s";
+/** Bytes of the response body kept with the attempt, for `payhook events show`. */
+const RESPONSE_CAP = 4096;
+/** A Retry-After further away than this is not waited for; the schedule takes over from there. */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BREAKS = /[\r\n\u0000]/;
+/** Headers payhook sets itself, or that belong to the HTTP connection rather than the request. */
+const RESERVED = new Set([
+  "content-type",
+  "content-length",
+  "transfer-encoding",
+  "host",
+  "connection",
+  "keep-alive",
+  "te",
+  "trailer",
+  "upgrade",
+  "expect",
+  "idempotency-key",
+  "payhook-event-id",
+  "payhook-event-type",
+  "payhook-attempt",
+  "webhook-id",
+  "webhook-timestamp",
+  "webhook-signature",
+]);
+
+export const ForwardSchema = Type.Object(
+  {
+    url: Type.String({
+      description: "an http(s) URL such as http://127.0.0.1:3000/paid; {{path}} only in path segments and query values",
+    }),
+    headers: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: 'a mapping of header names to values such as { Authorization: "Bearer ${INTERNAL_TOKEN}" }',
+      }),
+    ),
+    timeout: Type.Optional(Duration),
+    sign: Type.Optional(
+      Type.Object(
+        { secret: Type.String({ description: 'a Standard Webhooks secret such as "${PAYHOOK_FORWARD_SECRET}"' }) },
+        { ...closed, description: "Standard Webhooks signing of what is forwarded: { secret }" },
+      ),
+    ),
+    retry_on: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 300, maximum: 499, description: "an HTTP status from 300 to 499" }), {
+        description: "a list of 3xx/4xx statuses to retry instead of failing, such as [404, 409]",
+      }),
+    ),
+  },
+  { ...closed, description: "a mapping with url and optional headers, timeout, sign and retry_on" },
+);
+
+type ForwardSpec = {
+  url: string;
+  headers?: Record<string, string>;
+  timeout?: string;
+  sign?: { secret: string };
+  retry_on?: number[];
+};
+
+export const forward: ActionKind = {
+  kind: "forward",
+  schema: Type.Object({ forward: ForwardSchema, ...ActionBase }, closed),
+  compile(spec) {
+    const settings = spec.forward as ForwardSpec;
+    const problems: [string, string][] = [];
+    const url = compileUrl(settings.url);
+    if (typeof url === "string") problems.push(["forward.url", url]);
+    const headers: [string, Template][] = [];
+    for (const [name, value] of Object.entries(settings.headers ?? {})) {
+      if (!TOKEN.test(name)) problems.push([`forward.headers.${name}`, "is not a valid HTTP header name"]);
+      else if (RESERVED.has(name.toLowerCase())) {
+        problems.push([`forward.headers.${name}`, `payhook sets ${name} itself; remove it`]);
+      }
+      const template = compileTemplate(value);
+      if (typeof template === "string") problems.push([`forward.headers.${name}`, template]);
+      else headers.push([name, template]);
+    }
+    const timeoutMs = parseDuration(settings.timeout ?? DEFAULT_FORWARD_TIMEOUT);
+    if (timeoutMs <= 0) problems.push(["forward.timeout", "expected a timeout above 0, such as 10s"]);
+    let signer: Signer | undefined;
+    if (settings.sign) {
+      const key = decodeSecret(settings.sign.secret);
+      if (typeof key === "string") problems.push(["forward.sign.secret", key]);
+      else signer = createSigner(key);
+    }
+    if (problems.length > 0 || typeof url === "string") return { problems };
+    const retryOn = new Set(settings.retry_on ?? []);
+
+    return {
+      async run({ event, attempt, idempotencyKey }): Promise<Outcome> {
+        const target = url.render(event.data);
+        if ("error" in target) return { ok: false, retry: false, error: `forward refused: ${target.error}` };
+        const request = new Headers();
+        try {
+          for (const [name, template] of headers) {
+            const value = template(event.data);
+            // A value with a line break could smuggle a header of its own: refuse the request, never send part of it.
+            if (BREAKS.test(value)) {
+              return {
+                ok: false,
+                retry: false,
+                error: `forward refused: the ${name} header rendered a line break or NUL`,
+              };
+            }
+            request.set(name, value);
+          }
+        } catch {
+          return {
+            ok: false,
+            retry: false,
+            error: "forward refused: a header rendered a value HTTP cannot carry (only Latin-1 text is allowed)",
+          };
+        }
+        request.set("content-type", "application/json");
+        request.set("user-agent", `payhook/${pkg.version}`);
+        request.set("idempotency-key", idempotencyKey);
+        request.set("payhook-event-id", event.id);
+        request.set("payhook-event-type", event.type);
+        request.set("payhook-attempt", String(attempt));
+        if (signer) {
+          const signed = await signer(webhookId(idempotencyKey), Math.floor(Date.now() / 1000), event.raw);
+          for (const [name, value] of Object.entries(signed)) request.set(name, value);
+        }
+        return post(target.url, request, event.raw, timeoutMs, retryOn);
+      },
+    };
+  },
+};
+
+async function post(
+  url: string,
+  headers: Headers,
+  body: Uint8Array,
+  timeoutMs: number,
+  retryOn: ReadonlySet<number>,
+): Promise<Outcome> {
+  // Errors name the origin and path only: a query may carry a token from the config.
+  const where = displayUrl(url);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    let response: Response;
+    try {
+      // The stored bytes, exactly as Stripe sent them: a re-serialisation would change numbers and key order.
+      response = await fetch(url, {
+        method: "POST",
+        headers,
+        body: body as Uint8Array<ArrayBuffer>,
+        redirect: "manual",
+        signal: controller.signal,
+      });
+    } catch (error) {
+      const why = controller.signal.aborted ? `no answer within ${timeoutMs} ms` : describe(error);
+      return { ok: false, retry: true, error: `POST ${where} failed: ${why}` };
+    }
+    const text = await readSome(response, controller.signal);
+    const output = `HTTP ${response.status}${text ? `\n${text}` : ""}`;
+    const status = response.status;
+    if (status >= 200 && status < 300) return { ok: true, output };
+    const error = `POST ${where} answered ${status}${response.statusText ? ` ${response.statusText}` : ""}`;
+    if (status === 410) return { ok: false, retry: false, dead: true, error: `${error} (gone: not retried)`, output };
+    if (status >= 300 && status < 400 && !retryOn.has(status)) {
+      const location = response.headers.get("location");
+      return {
+        ok: false,
+        retry: false,
+        error: `${error}, a redirect${location ? ` to ${displayUrl(location, url)}` : ""}; redirects are never followed, so point the url at the final address`,
+        output,
+      };
+    }
+    if (status === 408 || status === 429 || status >= 500 || retryOn.has(status)) {
+      const notBefore = retryAfter(response.headers.get("retry-after"), Date.now());
+      return { ok: false, retry: true, error, output, ...(notBefore === undefined ? {} : { notBefore }) };
+    }
+    return { ok: false, retry: false, error: `${error}; not retried (list it in retry_on to retry it)`, output };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Up to RESPONSE_CAP bytes of the body, as text; a slow or endless body is cut at the timeout. */
+async function readSome(response: Response, signal: AbortSignal): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < RESPONSE_CAP && !signal.aborted) {
+      const read = await reader.read();
+      if (read.done) break;
+      chunks.push(read.value);
+      size += read.value.byteLength;
+    }
+  } catch {
+    // The body failed or timed out after the status arrived; the status alone decides the outcome.
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(size, RESPONSE_CAP));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.byteLength - offset);
+    bytes.set(part, offset);
+    offset += part.byteLength;
+    if (offset >= bytes.byteLength) break;
+  }
+  return new TextDecoder().decode(bytes) + (size > RESPONSE_CAP ? "\n[… response body cut]" : "");
+}
+
+/** Retry-After as an absolute time in ms (delay-seconds or an HTTP date), capped, or undefined. */
+export function retryAfter(header: string | null, now: number): number | undefined {
+  if (header === null) return undefined;
+  const value = header.trim();
+  const at = /^[0-9]+$/.test(value) ? now + Number(value) * 1000 : Date.parse(value);
+  if (!Number.isFinite(at)) return undefined;
+  return Math.min(at, now + MAX_RETRY_AFTER_MS);
+}
+
+function displayUrl(text: string, base?: string): string {
+  try {
+    const url = new URL(text, base);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    return "(an invalid URL)";
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * @module The SQLite store's inspection, replay and pruning queries (`payhook events …` and retention). Reads
+ * run outside the writer's transactions, which WAL allows while a server is writing; the writes run inside them.
+ */
+import type { SqlDatabase, SqlValue } from "../runtime/types.ts";
+import type {
+  AttemptView,
+  DeliveryStatus,
+  DeliveryView,
+  EventDetail,
+  EventQuery,
+  EventView,
+  Requeue,
+} from "./types.ts";
+
+type Row = Record<string, SqlValue>;
+
+const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
+const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
+
+export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  if (query.since !== undefined) {
+    where.push("e.received_at >= ?");
+    params.push(query.since);
+  }
+  if (query.type !== undefined && query.type !== "*") {
+    if (query.type.endsWith(".*")) {
+      const prefix = query.type.slice(0, -1);
+      where.push("substr(e.type, 1, length(?)) = ?");
+      params.push(prefix, prefix);
+    } else {
+      where.push("e.type = ?");
+      params.push(query.type);
+    }
+  }
+  if (query.status !== undefined) {
+    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = ?)");
+    params.push(query.status);
+  }
+  const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+    ORDER BY e.received_at DESC, e.id DESC LIMIT ?`;
+  const events = db
+    .prepare(sql)
+    .all(...params, query.limit ?? -1)
+    .map(toEvent);
+  if (events.length === 0) return events;
+  const byId = new Map(events.map((e) => [e.id, e]));
+  const deliveries = db
+    .prepare(
+      `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+    )
+    .all(JSON.stringify([...byId.keys()]));
+  for (const row of deliveries) byId.get(row.event_id as string)?.deliveries.push(toDelivery(row));
+  return events;
+}
+
+export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
+  const row = db.prepare(`SELECT ${EVENT_COLUMNS}, body FROM events WHERE id = ?`).get(id);
+  if (!row) return null;
+  const deliveries = db
+    .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ? ORDER BY id`)
+    .all(id)
+    .map((d) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
+  const byId = new Map(deliveries.map((d) => [d.id, d]));
+  const attempts = db
+    .prepare(
+      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+       FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = ? ORDER BY a.id`,
+    )
+    .all(id);
+  for (const a of attempts) {
+    byId.get(Number(a.delivery_id))?.history.push({
+      attempt: Number(a.attempt),
+      startedAt: Number(a.started_at),
+      finishedAt: Number(a.finished_at),
+      status: a.status as AttemptView["status"],
+      error: a.error === null ? null : String(a.error),
+      output: a.output === null ? null : String(a.output),
+    });
+  }
+  return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
+}
+
+/** Runs inside a write transaction. */
+export function requeue(db: SqlDatabase, items: readonly Requeue[], now: number, only?: DeliveryStatus): number {
+  // Only finished deliveries are reset: a pending or running one already belongs to a worker.
+  const reset = db.prepare(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, digest = ?, next_at = ?, last_error = NULL, updated_at = ?
+     WHERE event_id = ? AND action = ? AND status IN ('done', 'failed', 'dead') AND (? IS NULL OR status = ?)`,
+  );
+  const create = db.prepare(
+    `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
+     SELECT ?, ?, ?, 'pending', 0, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events WHERE id = ?)
+     ON CONFLICT (event_id, action) DO NOTHING`,
+  );
+  let queued = 0;
+  for (const item of items) {
+    const changed = Number(
+      reset.run(item.digest, now, now, item.eventId, item.action, only ?? null, only ?? null).changes,
+    );
+    if (changed === 0 && only === undefined) {
+      queued += Number(create.run(item.eventId, item.action, item.digest, now, now, now, item.eventId).changes);
+    }
+    queued += changed;
+  }
+  return queued;
+}
+
+/** Runs inside a write transaction; deliveries and attempts go with their event (ON DELETE CASCADE). */
+export function prune(db: SqlDatabase, before: number, limit: number): number {
+  return Number(
+    db
+      .prepare(
+        `DELETE FROM events WHERE id IN (
+           SELECT e.id FROM events e WHERE e.received_at < ?
+             AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'running'))
+           ORDER BY e.received_at LIMIT ?)`,
+      )
+      .run(before, limit).changes,
+  );
+}
+
+function toEvent(row: Row): EventView {
+  return {
+    id: row.id as string,
+    type: row.type as string,
+    object: row.object as string,
+    livemode: Number(row.livemode) === 1,
+    account: row.account === null ? null : String(row.account),
+    apiVersion: row.api_version === null ? null : String(row.api_version),
+    created: Number(row.created),
+    receivedAt: Number(row.received_at),
+    endpoint: row.endpoint as string,
+    deliveries: [],
+  };
+}
+
+function toDelivery(row: Row): DeliveryView {
+  return {
+    id: Number(row.id),
+    action: row.action as string,
+    digest: row.digest as string,
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    nextAt: row.next_at === null ? null : Number(row.next_at),
+    lastError: row.last_error === null ? null : String(row.last_error),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
