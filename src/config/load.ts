@@ -178,6 +178,7 @@ function compileAction(
       schedule: own.schedule?.map(parseDuration) ?? retry.schedule,
       jitter: own.jitter ?? retry.jitter,
     },
+    ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     run: compiled.run,
   };
 }
