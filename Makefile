@@ -5,7 +5,7 @@ BUN := $(BIN)/bun
 SRC := $(shell find src -name '*.ts') package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build lint fmt typecheck test test-unit test-tools soak clean
+.PHONY: help install run build lint fmt typecheck test test-unit test-tools soak bench bench-tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,6 +44,14 @@ test-tools:
 
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
 	PAYHOOK_SOAK=full $(BUN) test --timeout 1800000 test/guarantees
+
+# wrk (Debian's package) drives the load, taskset (util-linux) pins server and client to separate CPUs.
+bench-tools:
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+
+bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (README "Performance")
+	$(BUN) scripts/bench/main.ts
 
 clean: ## remove build output and local stores
 	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm

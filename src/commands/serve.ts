@@ -5,6 +5,7 @@ import type { Command } from "../cli.ts";
 import { DEVELOPMENT_SECRET } from "../config/default.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
 import { describe, StoreError } from "../errors.ts";
+import { startPruner } from "../retention.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
@@ -33,6 +34,7 @@ export const serve: Command = {
     }
     const recovered = await store.recover(Date.now());
     if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
+    const pruner = startPruner({ store, retentionMs: config.retention, log });
 
     const worker = startWorker({
       store,
@@ -64,6 +66,7 @@ export const serve: Command = {
     log.info("stopping", { signal });
     await server.stop();
     await worker.stop(SHUTDOWN_GRACE_MS);
+    await pruner.stop();
     await store.close();
     log.info("stopped");
     return 0;

@@ -10,6 +10,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { actionKinds } from "../actions/index.ts";
 import type { Action } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
+import { MIN_RETENTION_MS } from "../retention.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
 import { expandEnv } from "./expand.ts";
@@ -37,6 +38,8 @@ export interface Config {
   /** The handler map as written, compiled; `router` answers from it. */
   routes: Route[];
   unhandled: Action[];
+  /** How long events are kept, in ms. */
+  retention: number;
   /** Every action by name. */
   actions: Map<string, Action>;
   /** The file as validated, after defaults and before resolution; secrets included, so never print it whole. */
@@ -139,6 +142,13 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   });
   const unhandled = compileList(file.unhandled as never, ["unhandled"], (i) => `unhandled[${i}]`);
 
+  const retention = parseDuration(file.retention);
+  if (retention < MIN_RETENTION_MS) {
+    problems.push([
+      ["retention"],
+      "must be at least 3d: Stripe retries an event for up to 3 days, and a forgotten id would let a retry run its actions again",
+    ]);
+  }
   const store =
     options.baseDir === undefined || isAbsolute(file.store) ? file.store : resolve(options.baseDir, file.store);
   return {
@@ -150,6 +160,7 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     routes,
     unhandled,
     actions,
+    retention,
     file,
   };
 }

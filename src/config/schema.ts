@@ -5,7 +5,8 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
-import { Size } from "./units.ts";
+import { DEFAULT_RETENTION } from "../retention.ts";
+import { Duration, Size } from "./units.ts";
 
 const closed = { additionalProperties: false } as const;
 
@@ -56,6 +57,12 @@ export const ConfigSchema = Type.Object(
     }),
     unhandled: Type.Array(ActionSchema, { default: [], description: "a list of actions for unmatched events" }),
     retry: RetrySchema,
+    retention: Type.String({
+      ...Duration,
+      default: DEFAULT_RETENTION,
+      description:
+        "a duration such as 30d, at least 3d: how long events and their attempts are kept (Stripe retries an event for up to 3 days, and its id is what catches duplicates)",
+    }),
   },
   { ...closed, title: "payhook config" },
 );

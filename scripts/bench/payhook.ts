@@ -1,0 +1,63 @@
+/** @module payhook as the benchmark runs it: a real config file in a fresh folder, pinned to the server CPU. */
+import { Database } from "bun:sqlite";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Pinned, payhookListening, startPinned } from "./proc.ts";
+
+export const SECRET = "whsec_payhookbenchmarksecret0000000000";
+export const PATH = "/webhook";
+
+/** The handler the throughput runs use: the README's quick-start config, a log line per event. */
+export const LOG_HANDLER = `handlers:
+  payment_intent.succeeded:
+    - log: "PaymentIntent {{data.object.id}} was successful!"
+`;
+
+export function forwardHandler(sinkPort: number): string {
+  return `handlers:
+  payment_intent.succeeded:
+    - forward: { url: "http://127.0.0.1:${sinkPort}/paid" }
+`;
+}
+
+export function benchDir(): string {
+  return mkdtempSync(join(tmpdir(), "payhook-bench-"));
+}
+
+/** Writes payhook.yaml into `dir` (port 0: payhook picks a free one and logs it) and returns its path. */
+export function writeConfig(dir: string, handlers: string, port = 0): string {
+  const file = join(dir, "payhook.yaml");
+  writeFileSync(
+    file,
+    `listen: { host: 127.0.0.1, port: ${port} }
+store: ${join(dir, "payhook.db")}
+endpoints:
+  - path: ${PATH}
+    secrets: ["\${STRIPE_WEBHOOK_SECRET}"]
+${handlers}`,
+  );
+  return file;
+}
+
+export interface PayhookOptions {
+  binary: string;
+  dir: string;
+  cpu: string;
+  env?: Record<string, string>;
+}
+
+export function startPayhook(options: PayhookOptions): Promise<Pinned> {
+  return startPinned({
+    cpu: options.cpu,
+    argv: [options.binary, "serve", "--config", join(options.dir, "payhook.yaml"), "--log-format", "json"],
+    cwd: options.dir,
+    env: { STRIPE_WEBHOOK_SECRET: SECRET, ...options.env },
+    listening: payhookListening,
+  });
+}
+
+/** Reads the store's tables after the server stopped (or, in WAL mode, while it runs). */
+export function openStore(dir: string): Database {
+  return new Database(join(dir, "payhook.db"), { readonly: true });
+}
