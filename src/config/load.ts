@@ -126,7 +126,7 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems);
+      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir);
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -171,10 +171,11 @@ function compileAction(
   defaultName: string,
   retry: RetryPolicy,
   problems: [Path, string][],
+  baseDir: string | undefined,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
-  const compiled = kind.compile(spec);
+  const compiled = kind.compile(spec, { baseDir });
   if ("problems" in compiled) {
     for (const [key, message] of compiled.problems) problems.push([[...at, ...key.split(".")], message]);
     return undefined;
