@@ -80,9 +80,9 @@ export function withConditions(kind: ActionKind): ActionKind {
   return {
     kind: kind.kind,
     schema: kind.schema,
-    compile(spec) {
+    compile(spec, context) {
       const compiledWhen = compileWhen(spec.when as When | undefined);
-      const compiled = kind.compile(spec);
+      const compiled = kind.compile(spec, context);
       const problems = [
         ...("problems" in compiledWhen ? compiledWhen.problems : []),
         ...("problems" in compiled ? compiled.problems : []),

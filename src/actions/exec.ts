@@ -3,6 +3,7 @@
  * program, never a shell, with the event JSON on stdin. Exit 0 → done; 75 (EX_TEMPFAIL), a timeout or a signal →
  * retried; any other exit, or a program that cannot be started → failed.
  */
+import { isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { Type } from "@sinclair/typebox";
 import { Duration, parseDuration } from "../config/units.ts";
@@ -59,8 +60,9 @@ type Arg = { text: string } | { template: Template; index: number };
 export const exec: ActionKind = {
   kind: "exec",
   schema: Type.Object({ exec: ExecSchema, ...ActionBase }, closed),
-  compile(spec) {
+  compile(spec, context) {
     const settings = spec.exec as ExecSpec;
+    const baseDir = resolve(context?.baseDir ?? ".");
     const problems: [string, string][] = [];
     const [program = "", ...rest] = settings.command;
     if (program === "") problems.push(["exec.command.0", "the program is empty; write its path, such as ./bin/fulfil"]);
@@ -88,12 +90,15 @@ export const exec: ActionKind = {
     if (timeoutMs <= 0) problems.push(["exec.timeout", "expected a timeout above 0, such as 30s"]);
     if (problems.length > 0) return { problems };
     const allowDash = settings.allow_leading_dash === true;
+    // Like the store, relative paths belong to the config file's folder; a bare name is looked up on PATH.
+    const cwd = resolve(baseDir, settings.cwd ?? ".");
+    const executable = program.includes("/") && !isAbsolute(program) ? resolve(baseDir, program) : program;
     const passOn = ["PATH", ...(settings.env ?? []).filter((n) => n !== "PATH")];
 
     return {
       concurrency: settings.concurrency ?? DEFAULT_EXEC_CONCURRENCY,
       async run({ event, attempt, idempotencyKey, runtime }): Promise<Outcome> {
-        const argv = [program];
+        const argv = [executable];
         for (const arg of args) {
           if ("text" in arg) {
             argv.push(arg.text);
@@ -130,10 +135,10 @@ export const exec: ActionKind = {
             stdin: event.raw,
             timeoutMs,
             outputCap: OUTPUT_CAP,
-            ...(settings.cwd === undefined ? {} : { cwd: settings.cwd }),
+            cwd,
           });
         } catch (error) {
-          return cannotStart(program, settings.cwd, error);
+          return cannotStart(executable, error);
         }
         const output = [result.stdout && `stdout:\n${result.stdout}`, result.stderr && `stderr:\n${result.stderr}`]
           .filter(Boolean)
@@ -170,15 +175,11 @@ export const exec: ActionKind = {
   },
 };
 
-function cannotStart(program: string, cwd: string | undefined, error: unknown): Outcome {
+function cannotStart(program: string, error: unknown): Outcome {
   const code = (error as { code?: unknown }).code;
-  const where = cwd ?? process.cwd();
   if (code === "ENOENT" || code === "EACCES" || code === "ENOTDIR" || code === "EISDIR") {
-    return {
-      ok: false,
-      retry: false,
-      error: `${program} cannot be started (${code}): check that it exists and is executable; relative paths are looked up from ${where}`,
-    };
+    const hint = program.includes("/") ? "check that it exists and is executable" : "is it on PATH?";
+    return { ok: false, retry: false, error: `${program} cannot be started (${code}): ${hint}` };
   }
   // Running out of processes or memory passes; try again later.
   return { ok: false, retry: true, error: `${program} could not be started: ${describe(error)}` };

@@ -28,15 +28,15 @@ const PERMANENT = new Set(["EISDIR", "EINVAL", "ENAMETOOLONG"]);
 export const file: ActionKind = {
   kind: "file",
   schema: Type.Object({ file: FileSchema, ...ActionBase }, closed),
-  compile(spec) {
+  compile(spec, context) {
     const settings = spec.file as { path: string; fsync?: boolean };
     if (hasPlaceholder(settings.path)) {
       return {
         problems: [["file.path", "the path must be written out; templates would let an event choose where to write"]],
       };
     }
-    // Resolved once at load, so a later change of working directory cannot move the file.
-    const path = resolve(settings.path);
+    // Relative to the config file's folder, like the store; resolved once, so nothing can move it later.
+    const path = resolve(context?.baseDir ?? ".", settings.path);
     const fsync = settings.fsync === true;
     return {
       async run({ event }): Promise<Outcome> {

@@ -46,5 +46,11 @@ export interface ActionKind {
   /** Returns problems as `[relative path, message]` pairs, or the compiled run function. */
   compile(
     spec: Record<string, unknown>,
+    context?: CompileContext,
   ): { problems: [string, string][] } | { run: Action["run"]; concurrency?: number };
+}
+
+export interface CompileContext {
+  /** The config file's folder, against which relative paths resolve; the working directory when unset. */
+  baseDir?: string | undefined;
 }

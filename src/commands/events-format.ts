@@ -1,0 +1,111 @@
+/**
+ * @module How `payhook events` prints: a table and a detail view for people, JSON objects for programs. Text from
+ * the store (errors, a script's output, a service's response) is escaped so it cannot drive the terminal.
+ */
+import type { DeliveryView, EventDetail, EventView } from "../store/types.ts";
+
+// Control characters other than tab and newline, and bidi overrides, could rewrite the terminal or reorder text.
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** One event as a JSON object (snake_case, times as ISO 8601); with the body when the detail is given. */
+export function eventJson(event: EventView | EventDetail): Record<string, unknown> {
+  return {
+    id: event.id,
+    type: event.type,
+    object: event.object,
+    livemode: event.livemode,
+    account: event.account,
+    api_version: event.apiVersion,
+    created: iso(event.created * 1000),
+    received_at: iso(event.receivedAt),
+    endpoint: event.endpoint,
+    deliveries: event.deliveries.map((d) => ({
+      action: d.action,
+      status: d.status,
+      attempts: d.attempts,
+      next_at: d.status === "pending" && d.nextAt !== null ? iso(d.nextAt) : null,
+      last_error: d.lastError,
+      ...("history" in d
+        ? {
+            history: (d.history as EventDetail["deliveries"][number]["history"]).map((a) => ({
+              attempt: a.attempt,
+              started_at: iso(a.startedAt),
+              finished_at: iso(a.finishedAt),
+              status: a.status,
+              error: a.error,
+              output: a.output,
+            })),
+          }
+        : {}),
+    })),
+    // The exact bytes Stripe signed, as text: parsing them here would round large numbers.
+    ...("body" in event ? { body: new TextDecoder().decode(event.body) } : {}),
+  };
+}
+
+export function formatTable(events: readonly EventView[]): string[] {
+  const rows = events.map((e) => [iso(e.receivedAt), e.id, e.type, summary(e.deliveries)]);
+  const header = ["RECEIVED", "EVENT", "TYPE", "DELIVERIES"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), ...rows.map((r) => safe(line(r)))];
+}
+
+export function formatEvent(event: EventDetail): string[] {
+  const out = [
+    `event     ${event.id}`,
+    `type      ${event.type}`,
+    `livemode  ${event.livemode}`,
+    `account   ${event.account ?? "-"}`,
+    `created   ${iso(event.created * 1000)}`,
+    `received  ${iso(event.receivedAt)} on ${event.endpoint}`,
+  ];
+  if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
+  for (const d of event.deliveries) {
+    out.push("", `delivery  ${d.action}: ${state(d)}`);
+    let previous = 0;
+    for (const a of d.history) {
+      // Attempt numbers restart when a replay starts a new round.
+      if (a.attempt <= previous) out.push("  (replayed)");
+      previous = a.attempt;
+      out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${a.status}`);
+      if (a.error) out.push(...indent("error: ", a.error));
+      if (a.output) out.push(...indent("output: ", a.output));
+    }
+  }
+  out.push("", "body:", new TextDecoder().decode(event.body));
+  return out.map(safe);
+}
+
+function state(d: DeliveryView): string {
+  const tries = `${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}`;
+  if (d.status === "pending") {
+    return d.nextAt === null ? `pending (${tries})` : `pending, next attempt ${iso(d.nextAt)} (${tries} so far)`;
+  }
+  if (d.status === "running") return `running (attempt ${d.attempts})`;
+  if (d.status === "done") return `done after ${tries}`;
+  return `${d.status} after ${tries}${d.status === "dead" ? "; `payhook events replay` runs it again" : ""}`;
+}
+
+function summary(deliveries: readonly DeliveryView[]): string {
+  if (deliveries.length === 0) return "-";
+  const counts = new Map<string, number>();
+  for (const d of deliveries) counts.set(d.status, (counts.get(d.status) ?? 0) + 1);
+  return [...counts].map(([status, n]) => `${n} ${status}`).join(", ");
+}
+
+function indent(label: string, text: string): string[] {
+  return text.split("\n").map((line, i) => `      ${i === 0 ? label : " ".repeat(label.length)}${line}`);
+}
+
+function safe(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
