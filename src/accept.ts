@@ -5,10 +5,11 @@
 import type { Endpoint } from "./config/load.ts";
 import { BodyTooLargeError, PayhookError, VerificationError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { type EndpointCounters, Metrics } from "./metrics.ts";
 import type { Router } from "./route.ts";
 import type { Store } from "./store/types.ts";
 import { testHook } from "./testhooks.ts";
-import { createVerifier, type Verifier } from "./verify.ts";
+import { createVerifier, type VerifiedEvent, type Verifier } from "./verify.ts";
 
 export interface AcceptOptions {
   endpoints: readonly Endpoint[];
@@ -17,6 +18,8 @@ export interface AcceptOptions {
   log: Logger;
   /** Called after a commit that created deliveries. */
   onStored(): void;
+  /** Request counters and the ack latency histogram; a private, unscraped set when absent. */
+  metrics?: Metrics;
   now?: () => number;
 }
 
@@ -29,24 +32,32 @@ const DUPLICATE = '{"received":true,"duplicate":true}';
 export function createAccept(options: AcceptOptions): Accept {
   const { router, store, log, onStored } = options;
   const now = options.now ?? Date.now;
-  const byPath = new Map<string, { endpoint: Endpoint; verify: Verifier }>(
+  const metrics = options.metrics ?? new Metrics();
+  const byPath = new Map<string, { endpoint: Endpoint; verify: Verifier; counters: EndpointCounters }>(
     options.endpoints.map((endpoint) => [
       endpoint.path,
-      { endpoint, verify: createVerifier({ secrets: endpoint.secrets, tolerance: endpoint.tolerance, now }) },
+      {
+        endpoint,
+        verify: createVerifier({ secrets: endpoint.secrets, tolerance: endpoint.tolerance, now }),
+        counters: metrics.endpoint(endpoint.path),
+      },
     ]),
   );
 
   return async (request) => {
+    const started = performance.now();
     const path = pathOf(request.url);
     const target = byPath.get(path);
     if (!target) return failure(404, "not_found", `no endpoint at ${path}`);
+    const { endpoint, verify, counters } = target;
     if (request.method !== "POST") {
+      counters.rejected.method_not_allowed = (counters.rejected.method_not_allowed ?? 0) + 1;
       return failure(405, "method_not_allowed", "webhook endpoints take POST only", { allow: "POST" });
     }
-    const { endpoint, verify } = target;
+    let event: VerifiedEvent | undefined;
     try {
       const body = await readBody(request, endpoint.maxBody);
-      const event = await verify(body, request.headers.get("stripe-signature"));
+      event = await verify(body, request.headers.get("stripe-signature"));
       const actions = router(event.type);
       const stored = store.ingest(
         { ...event, receivedAt: now(), endpoint: endpoint.path, body },
@@ -59,20 +70,30 @@ export function createAccept(options: AcceptOptions): Accept {
       }
       const result = await stored;
       if (result === "duplicate") {
+        counters.duplicate++;
+        metrics.ack.observe((performance.now() - started) / 1000);
         log.info("duplicate event acknowledged; nothing new stored", { event_id: event.id, type: event.type });
         return new Response(DUPLICATE, { headers: JSON_HEADERS });
       }
+      counters.accepted++;
+      metrics.event(event.type);
+      metrics.ack.observe((performance.now() - started) / 1000);
       log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });
       if (actions.length > 0) onStored();
       return new Response(RECEIVED, { headers: JSON_HEADERS });
     } catch (error) {
+      // A verified event's id and type go into the log line, so an operator can find the event Stripe retries.
+      const about = event ? { event_id: event.id, type: event.type } : {};
       if (error instanceof PayhookError) {
-        const fields = { endpoint: endpoint.path, code: error.code, reason: error.message };
+        const tally = error.status < 500 ? counters.rejected : counters.failed;
+        tally[error.code] = (tally[error.code] ?? 0) + 1;
+        const fields = { ...about, endpoint: endpoint.path, code: error.code, reason: error.message };
         if (error instanceof VerificationError) log.warn("request refused", fields);
         else log.error("request failed", fields);
         return failure(error.status, error.code, error.message);
       }
-      log.error("unexpected error on the accept path", { endpoint: endpoint.path, error: String(error) });
+      counters.failed.internal = (counters.failed.internal ?? 0) + 1;
+      log.error("unexpected error on the accept path", { ...about, endpoint: endpoint.path, error: String(error) });
       return failure(500, "internal", "internal error; the event was not stored, so Stripe will retry it");
     }
   };

@@ -6,6 +6,8 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
+import { init } from "./commands/init.ts";
+import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
 import { version } from "./commands/version.ts";
 import { ConfigError, PayhookError, UsageError } from "./errors.ts";
@@ -43,7 +45,7 @@ const COMMON: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
 };
 
-export const COMMANDS: Command[] = [serve, check, events, version];
+export const COMMANDS: Command[] = [serve, check, events, init, schema, version];
 
 export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
   try {

@@ -21,6 +21,8 @@ export interface WorkerOptions {
   /** Deliveries run at once. */
   concurrency?: number;
   now?: () => number;
+  /** Called after each attempt with its outcome, for metrics. */
+  onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number }): void;
 }
 
 export interface Worker {
@@ -133,6 +135,7 @@ export function startWorker(options: WorkerOptions): Worker {
       outcome = await attempt(action, delivery);
     }
     const record = settle(delivery, action, outcome, startedAt, now());
+    options.onAttempt?.({ action: delivery.action, status: record.status, durationMs: record.finishedAt - startedAt });
     if (record.status === "done") log.debug("action done", fields);
     else
       log.warn(`action ${record.status === "pending" ? "will be retried" : record.status}`, {

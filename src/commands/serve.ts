@@ -1,14 +1,24 @@
-/** @module `payhook serve`: wires config, store, worker and server, then waits for SIGTERM or SIGINT. */
-import { createAccept } from "../accept.ts";
+/**
+ * @module `payhook serve`: wires config, store, worker and servers, reloads the config on SIGHUP (and with
+ * --watch), then waits for SIGTERM or SIGINT.
+ */
 import { createApp } from "../app.ts";
+import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
-import { DEVELOPMENT_SECRET } from "../config/default.ts";
+import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
+import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
 import { describe, StoreError } from "../errors.ts";
+import { createHandler } from "../handler.ts";
+import { createOpsRoutes } from "../health.ts";
+import type { Logger } from "../log.ts";
+import { Metrics } from "../metrics.ts";
+import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
+import { VERSION } from "./version.ts";
 
 /** How long running actions may take to finish after SIGTERM before they are left to the next start. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -16,10 +26,14 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export const serve: Command = {
   name: "serve",
   summary: "receive webhooks and run their actions (the default command)",
-  usage: "payhook serve [--config FILE]",
-  options: configOption,
+  usage: "payhook serve [--config FILE] [--watch]",
+  options: {
+    ...configOption,
+    watch: { type: "boolean", help: "reload the config file whenever it changes (SIGHUP always reloads it)" },
+  },
   async run({ runtime, io, values, log }) {
-    const config = resolveConfig(values.config as string | undefined, io.env);
+    let config = resolveConfig(values.config as string | undefined, io.env);
+    warnLint(config, log);
     if (usesDevelopmentSecret(config)) {
       log.warn(
         `STRIPE_WEBHOOK_SECRET is not set, so the embedded default config uses the development secret ${DEVELOPMENT_SECRET}; set STRIPE_WEBHOOK_SECRET (from \`stripe listen --print-secret\` or the Dashboard) for real events`,
@@ -36,35 +50,73 @@ export const serve: Command = {
     if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
     const pruner = startPruner({ store, retentionMs: config.retention, log });
 
+    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const actions = new ActionRegistry(config);
     const worker = startWorker({
       store,
-      resolve: (name) => config.actions.get(name),
+      resolve: (name, digest) => actions.resolve(name, digest),
       runtime,
       log,
       print: io.out,
+      onAttempt: ({ action, status, durationMs }) =>
+        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
     });
-    const accept = createAccept({ ...config, store, log, onStored: worker.wake });
-    const app = createApp(accept, config.endpoints);
+    const ops = createOpsRoutes({ store, metrics, log });
+    const admin = config.file.admin;
+    // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
+    const build = (c: Config) =>
+      createHandler({ config: c, store, log, metrics, ops: admin ? {} : ops, onStored: worker.wake });
+    let handle = build(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
       maxRequestBodySize: Math.max(...config.endpoints.map((e) => e.maxBody)) + 1,
-      fetch: (request) => app.fetch(request),
+      tls: config.listen.tls,
+      fetch: (request, client) => handle(request, client),
+    });
+    const adminApp = admin ? createApp(async () => new Response(null, { status: 404 }), [], ops) : undefined;
+    const adminServer =
+      admin && adminApp
+        ? await runtime.serve({
+            hostname: admin.host,
+            port: admin.port,
+            maxRequestBodySize: 64 * 1024,
+            fetch: (request) => adminApp.fetch(request),
+          })
+        : undefined;
+    const reloader = startReloader({
+      path: config.source === DEFAULT_SOURCE ? undefined : config.source,
+      load: (path) => loadConfigFile(path, io.env),
+      apply(next) {
+        const pending = restartOnly(config, next);
+        if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
+        actions.use(next);
+        handle = build(next);
+        config = next;
+        warnLint(next, log);
+      },
+      onResult: (ok) => metrics.reload(ok),
+      runtime,
+      log,
+      watch: values.watch === true,
     });
     // Listen for SIGTERM before announcing readiness, so a stop right after start is still graceful.
     const stopRequested = new Promise<string>((resolve) => {
       for (const name of ["SIGTERM", "SIGINT"] as const) runtime.onSignal(name, () => resolve(name));
     });
     log.info("listening", {
-      url: `http://${server.hostname}:${server.port}`,
+      url: `${config.listen.tls ? "https" : "http"}://${server.hostname}:${server.port}`,
       endpoints: config.endpoints.map((e) => e.path),
+      ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
       store: config.store,
     });
 
     const signal = await stopRequested;
     log.info("stopping", { signal });
+    reloader.stop();
     await server.stop();
+    await adminServer?.stop();
     await worker.stop(SHUTDOWN_GRACE_MS);
     await pruner.stop();
     await store.close();
@@ -72,3 +124,8 @@ export const serve: Command = {
     return 0;
   },
 };
+
+/** Lint findings do not stop the server, but every start and reload says them once. */
+function warnLint(config: Config, log: Logger): void {
+  for (const finding of lintConfig(config)) log.warn(`config: ${finding.message}`, { at: finding.at });
+}

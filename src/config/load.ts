@@ -2,7 +2,7 @@
  * @module Config file → validated, resolved Config, or a ConfigError whose every line names the file, the
  * path inside it and what to write instead.
  */
-import { readFileSync } from "node:fs";
+import { accessSync, constants, readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { TSchema } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
@@ -10,6 +10,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { actionKinds } from "../actions/index.ts";
 import type { Action } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
+import { cidrProblem } from "../ipallow.ts";
 import { MIN_RETENTION_MS } from "../retention.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
@@ -30,7 +31,8 @@ export interface Endpoint {
 export interface Config {
   /** Where it came from, for messages: a file name or "(embedded default)". */
   source: string;
-  listen: { host: string; port: number };
+  /** `tls` paths are absolute, or relative to the working directory for the embedded default. */
+  listen: { host: string; port: number; tls?: { cert: string; key: string } };
   /** Absolute, or relative to the working directory for the embedded default. */
   store: string;
   endpoints: Endpoint[];
@@ -151,9 +153,16 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   }
   const store =
     options.baseDir === undefined || isAbsolute(file.store) ? file.store : resolve(options.baseDir, file.store);
+  const listen = { ...file.listen, tls: resolveTls(file, options, problems) };
+  for (const key of ["allow_ips", "trusted_proxies"] as const) {
+    file[key]?.forEach((entry, i) => {
+      const bad = cidrProblem(entry);
+      if (bad) problems.push([[key, i], bad]);
+    });
+  }
   return {
     source: options.source,
-    listen: file.listen,
+    listen,
     store,
     endpoints,
     router: compileRouter(routes, unhandled),
@@ -163,6 +172,21 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     retention,
     file,
   };
+}
+
+/** TLS files resolve against the config file's folder and must be readable now, not at the first handshake. */
+function resolveTls(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config["listen"]["tls"] {
+  if (!file.listen.tls) return undefined;
+  const tls = { ...file.listen.tls };
+  for (const part of ["cert", "key"] as const) {
+    if (options.baseDir !== undefined && !isAbsolute(tls[part])) tls[part] = resolve(options.baseDir, tls[part]);
+    try {
+      accessSync(tls[part], constants.R_OK);
+    } catch (error) {
+      problems.push([["listen", "tls", part], `cannot read ${tls[part]} (${describe(error)}); expected a PEM file`]);
+    }
+  }
+  return tls;
 }
 
 function compileAction(

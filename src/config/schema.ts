@@ -14,9 +14,32 @@ export const ListenSchema = Type.Object(
   {
     host: Type.String({ default: "127.0.0.1", description: "an address to bind such as 127.0.0.1 or 0.0.0.0" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, default: 4242, description: "a port from 0 to 65535" }),
+    tls: Type.Optional(
+      Type.Object(
+        {
+          cert: Type.String({ minLength: 1, description: "a PEM certificate (chain) file, relative to this file" }),
+          key: Type.String({ minLength: 1, description: "its PEM private key file, relative to this file" }),
+        },
+        { ...closed, description: "serve HTTPS with this certificate and key instead of HTTP" },
+      ),
+    ),
   },
   { ...closed, default: {} },
 );
+
+/** A separate listener for /healthz, /readyz and /metrics, so they need not share the public port. */
+export const AdminSchema = Type.Object(
+  {
+    host: Type.String({ default: "127.0.0.1", description: "an address to bind such as 127.0.0.1" }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, description: "a port from 0 to 65535" }),
+  },
+  { ...closed, description: "a listener for /healthz, /readyz and /metrics, which then leave the main port" },
+);
+
+const IpList = (description: string) =>
+  Type.Array(Type.String({ description: "an IP address or CIDR range such as 10.0.0.0/8 or 2001:db8::/32" }), {
+    description,
+  });
 
 export const EndpointSchema = Type.Object(
   {
@@ -63,6 +86,13 @@ export const ConfigSchema = Type.Object(
       description:
         "a duration such as 30d, at least 3d: how long events and their attempts are kept (Stripe retries an event for up to 3 days, and its id is what catches duplicates)",
     }),
+    admin: Type.Optional(AdminSchema),
+    allow_ips: Type.Optional(
+      IpList("a list of addresses and CIDR ranges allowed to reach the main listener (e.g. Stripe's webhook IPs)"),
+    ),
+    trusted_proxies: Type.Optional(
+      IpList("a list of reverse proxies whose X-Forwarded-For header is believed when checking allow_ips"),
+    ),
   },
   { ...closed, title: "payhook config" },
 );

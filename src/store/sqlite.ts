@@ -7,6 +7,7 @@ import { PayhookError, StoreError, StoreUnavailableError } from "../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../runtime/types.ts";
 import { migrate } from "./migrations.ts";
 import { getEvent, listEvents, prune, requeue } from "./sqlite-inspect.ts";
+import { probeWritable, queueStats } from "./sqlite-ops.ts";
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -16,6 +17,7 @@ import type {
   EventView,
   IncomingEvent,
   NewDelivery,
+  QueueStats,
   Requeue,
   Store,
 } from "./types.ts";
@@ -152,6 +154,15 @@ export class SqliteStore implements Store {
 
   recover(now: number): Promise<number> {
     return this.write(() => Number(this.sql.recover.run(now, now).changes));
+  }
+
+  async checkWritable(timeoutMs: number): Promise<void> {
+    if (this.closed) throw new StoreUnavailableError("the store is closed");
+    probeWritable(this.db, timeoutMs);
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    return queueStats(this.db);
   }
 
   async listEvents(query: EventQuery): Promise<EventView[]> {

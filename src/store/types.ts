@@ -124,6 +124,10 @@ export interface Store {
   nextDue(): number | null;
   /** Sets deliveries left running by a stopped or killed process back to pending; returns how many. */
   recover(now: number): Promise<number>;
+  /** Makes one real durable write, waiting at most `timeoutMs` for the lock; rejects with why it cannot (readiness). */
+  checkWritable(timeoutMs: number): Promise<void>;
+  /** The queue's depth by status and the age of its oldest entry (metrics). */
+  queueStats(): Promise<QueueStats>;
   /** Events matching `query`, newest first, each with its deliveries. Reads only; safe while a server runs. */
   listEvents(query: EventQuery): Promise<EventView[]>;
   /** One event with its body, deliveries and every attempt, or null. */
@@ -140,4 +144,12 @@ export interface Store {
    */
   prune(before: number, limit: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** Deliveries not yet done, for metrics. */
+export interface QueueStats {
+  /** Deliveries by status; done ones are not counted. */
+  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
+  /** created_at (unix ms) of the oldest pending or running delivery, or null when there is none. */
+  oldestPendingAt: number | null;
 }
