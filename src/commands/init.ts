@@ -23,9 +23,10 @@ checkout.session.completed:
   - name: fulfil-order
     forward:
       url: "http://127.0.0.1:3000/orders/{{data.object.id}}/paid"
-      headers: { Authorization: "Bearer \${INTERNAL_TOKEN:-change-me}" }
+      headers: { Authorization: "Bearer \${INTERNAL_TOKEN}" }
       timeout: 10s
-      sign: { secret: "\${PAYHOOK_FORWARD_SECRET:-whsec_changeme}" }
+      # a secret to share with your service: echo "whsec_$(openssl rand -base64 32)"
+      sign: { secret: "\${PAYHOOK_FORWARD_SECRET}" }
     retry: { attempts: 12 }           # any action may override the retry policy`,
   exec: `# Run a program (no shell): the event JSON on stdin, exit 0 = done, 75 = retry later.
 "charge.dispute.*":
