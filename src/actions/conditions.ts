@@ -112,7 +112,7 @@ function fieldValue(data: Record<string, unknown>, path: string[]): unknown {
 function failedTest(test: Test, value: unknown): string | null {
   const present = value !== undefined && value !== null;
   if (test.exists !== undefined && present !== test.exists) return `exists: ${test.exists}`;
-  if (Object.hasOwn(test, "equals") && !normalise(value) === test.equals) {
+  if (Object.hasOwn(test, "equals") && normalise(value) !== test.equals) {
     return `equals ${JSON.stringify(test.equals)}`;
   }
   if (test.one_of && !test.one_of.some((v) => normalise(value) === v)) {
