@@ -22,10 +22,7 @@ function forwardTo(path: string, extra: Record<string, unknown> = {}) {
 describe("forward outcomes", () => {
   test("2xx: done; the raw bytes, the idempotency key and the event headers arrive", async () => {
     // Pretty-printed with a number beyond double precision: only the original bytes keep it.
-    const raw = event("payment_intent.succeeded", { big: 12345678901234567890123 }).replace(
-      '"big": 1.2345678901234568e+22',
-      '"big": 12345678901234567890123',
-    );
+    const raw = event("payment_intent.succeeded", { big: "BIG" }).replace('"BIG"', "12345678901234567890123");
     const outcome = await forwardTo("/ok")(attemptOf(raw, 3));
     expect(outcome).toMatchObject({ ok: true });
     const [request] = sink.to("/ok");
