@@ -2,6 +2,7 @@
  * @module `payhook serve`: wires config, store, worker and servers, reloads the config on SIGHUP (and with
  * --watch), then waits for SIGTERM or SIGINT.
  */
+import process from "node:process";
 import { createApp } from "../app.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
@@ -110,6 +111,7 @@ export const serve: Command = {
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
       store: config.store,
+      pid: process.pid, // for `kill -HUP`
     });
 
     const signal = await stopRequested;
