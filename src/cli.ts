@@ -9,6 +9,8 @@ import { events } from "./commands/events.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
+import { sign } from "./commands/sign.ts";
+import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
 import { ConfigError, PayhookError, UsageError } from "./errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "./log.ts";
@@ -45,7 +47,7 @@ const COMMON: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
 };
 
-export const COMMANDS: Command[] = [serve, check, events, init, schema, version];
+export const COMMANDS: Command[] = [serve, check, events, init, schema, trigger, sign, version];
 
 export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
   try {
