@@ -48,7 +48,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
   const { secrets, tolerance } = options;
   const now = options.now ?? Date.now;
   return async (raw, header) => {
-    const { timestamp } = checkHeader(header);
+    const { timestamp, canonical } = checkHeader(header);
     const age = Math.floor(now() / 1000) - timestamp;
     if (age > tolerance) {
       throw new VerificationError(
@@ -64,7 +64,7 @@ export function createVerifier(options: VerifyOptions): Verifier {
     }
     const text = decodeBody(raw);
     for (const secret of secrets) {
-      const event = await verifyWith(text, header as string, secret, tolerance, now());
+      const event = await verifyWith(text, canonical, secret, tolerance, now());
       if (event) return event;
     }
     throw new VerificationError(
@@ -74,8 +74,11 @@ export function createVerifier(options: VerifyOptions): Verifier {
   };
 }
 
-/** Checks the header's shape strictly; stripe-node then parses it again, leniently, and computes the HMAC. */
-function checkHeader(header: string | null): { timestamp: number } {
+/**
+ * Checks the header's shape strictly. stripe-node gets only `canonical` (t and the well-formed v1 values), so
+ * the values skipped here stay skipped: its lenient parse would read `v1=<sig>=extra` as `<sig>`.
+ */
+function checkHeader(header: string | null): { timestamp: number; canonical: string } {
   if (header === null || header === "") {
     throw new VerificationError(
       "missing_signature",
@@ -83,7 +86,7 @@ function checkHeader(header: string | null): { timestamp: number } {
     );
   }
   let timestamp: string | undefined;
-  let signatures = 0;
+  const signatures: string[] = [];
   for (const item of header.split(",")) {
     if (item === "") continue;
     const eq = item.indexOf("=");
@@ -96,18 +99,18 @@ function checkHeader(header: string | null): { timestamp: number } {
       timestamp = value;
     } else if (key === "v1" && SIGNATURE.test(value)) {
       // Values that are not 64 lowercase hex digits can never match; like stripe-go, they are skipped.
-      signatures += 1;
+      signatures.push(`v1=${value}`);
     }
   }
   if (timestamp === undefined) throw malformed("it has no t= timestamp");
-  if (signatures === 0) {
+  if (signatures.length === 0) {
     throw new VerificationError(
       "no_signatures",
       "the Stripe-Signature header has no v1= signature of 64 hex digits (other schemes such as v0 are ignored)",
     );
   }
-  if (signatures > MAX_SIGNATURES) throw malformed(`it has more than ${MAX_SIGNATURES} v1= signatures`);
-  return { timestamp: Number(timestamp) };
+  if (signatures.length > MAX_SIGNATURES) throw malformed(`it has more than ${MAX_SIGNATURES} v1= signatures`);
+  return { timestamp: Number(timestamp), canonical: [`t=${timestamp}`, ...signatures].join(",") };
 }
 
 function malformed(why: string): VerificationError {
@@ -144,7 +147,9 @@ async function verifyWith(
     // stripe-node verifies the signature before it parses, so from here on the body is authentic.
     return verifiedButNotSnapshot(text, header, secret, tolerance, receivedAt);
   }
-  return describeEvent(event as unknown as Record<string, unknown>, "event");
+  // A signed `null`, number or array parses without error in stripe-node, and is no event.
+  if (!isRecord(event)) throw notAnEvent();
+  return describeEvent(event, "event");
 }
 
 /** A signed body that constructEventAsync refused: a thin event, or not an event at all. */
@@ -162,8 +167,13 @@ async function verifiedButNotSnapshot(
     throw new VerificationError("invalid_json", "the body is correctly signed but is not valid JSON");
   }
   if (!isRecord(parsed) || parsed.object !== "v2.core.event") throw notAnEvent();
-  // The matching API for thin events: it verifies again and checks the notification's shape.
-  await offlineClient.parseEventNotificationAsync(text, header, secret, tolerance, cryptoProvider, receivedAt);
+  // The matching API for thin events: it verifies again and checks the notification's shape. It throws plain
+  // errors (a TypeError for a non-string context) on shapes it does not expect: those are not events either.
+  try {
+    await offlineClient.parseEventNotificationAsync(text, header, secret, tolerance, cryptoProvider, receivedAt);
+  } catch {
+    throw notAnEvent();
+  }
   return describeEvent(parsed, "v2.core.event");
 }
 
