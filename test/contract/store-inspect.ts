@@ -1,0 +1,177 @@
+/**
+ * @module Store contract cases for inspection, replay, pruning and per-action claim limits (`payhook events`,
+ * retention, exec concurrency). Written with node:test like store.ts, so any implementation can run them.
+ */
+import assert from "node:assert/strict";
+import { afterEach, describe, test } from "node:test";
+import type { IncomingEvent } from "../../src/store/types.ts";
+import type { StoreSubject } from "./store.ts";
+
+const NOW = 1_760_000_000_000;
+const DAY = 86_400_000;
+
+function incoming(id: string, type: string, receivedAt: number): IncomingEvent {
+  return {
+    id,
+    type,
+    object: "event",
+    livemode: false,
+    account: null,
+    apiVersion: null,
+    created: Math.floor(receivedAt / 1000),
+    receivedAt,
+    endpoint: "/webhook",
+    body: new TextEncoder().encode(`{"id":"${id}"}`),
+  };
+}
+
+export function storeInspectContract(name: string, open: () => StoreSubject): void {
+  describe(`Store contract (inspect, replay, prune): ${name}`, () => {
+    const opened: StoreSubject[] = [];
+    const subject = (): StoreSubject => {
+      const s = open();
+      opened.push(s);
+      return s;
+    };
+    afterEach(async () => {
+      for (const s of opened.splice(0)) {
+        await s.store.close();
+        s.dispose();
+      }
+    });
+
+    /** Runs every due delivery of `action` once to the given status. */
+    async function settle(s: StoreSubject, action: string, status: "done" | "failed" | "dead", at = NOW) {
+      for (const d of await s.store.claim(at, 100)) {
+        const final = d.action === action ? status : "done";
+        await s.store.finish({
+          deliveryId: d.id,
+          attempt: d.attempt,
+          startedAt: at,
+          finishedAt: at + 1,
+          status: final,
+          error: final === "done" ? undefined : `${d.action} broke`,
+          output: "out",
+        });
+      }
+    }
+
+    test("listEvents: newest first, filtered by status, type pattern and time, limited", async () => {
+      const s = subject();
+      await s.store.ingest(incoming("evt_a", "invoice.paid", NOW - 3 * DAY), [{ action: "x", digest: "d" }]);
+      await s.store.ingest(incoming("evt_b", "invoice.created", NOW - 2 * DAY), [{ action: "y", digest: "d" }]);
+      await s.store.ingest(incoming("evt_c", "charge.succeeded", NOW - DAY), []);
+      await settle(s, "y", "dead");
+      assert.deepEqual(
+        (await s.store.listEvents({})).map((e) => e.id),
+        ["evt_c", "evt_b", "evt_a"],
+      );
+      assert.deepEqual(
+        (await s.store.listEvents({ type: "invoice.*" })).map((e) => e.id),
+        ["evt_b", "evt_a"],
+      );
+      assert.deepEqual(
+        (await s.store.listEvents({ type: "invoice.paid" })).map((e) => e.id),
+        ["evt_a"],
+      );
+      assert.deepEqual(
+        (await s.store.listEvents({ status: "dead" })).map((e) => e.id),
+        ["evt_b"],
+      );
+      assert.deepEqual(
+        (await s.store.listEvents({ since: NOW - 2 * DAY })).map((e) => e.id),
+        ["evt_c", "evt_b"],
+      );
+      assert.deepEqual(
+        (await s.store.listEvents({ limit: 1 })).map((e) => e.id),
+        ["evt_c"],
+      );
+      const [b] = await s.store.listEvents({ status: "dead" });
+      assert.equal(b?.deliveries[0]?.status, "dead");
+      assert.equal(b?.deliveries[0]?.lastError, "y broke");
+    });
+
+    test("getEvent: the exact body and every attempt in order; null for an unknown id", async () => {
+      const s = subject();
+      await s.store.ingest(incoming("evt_a", "invoice.paid", NOW), [{ action: "x", digest: "d" }]);
+      await settle(s, "x", "dead");
+      const event = await s.store.getEvent("evt_a");
+      assert.equal(new TextDecoder().decode(event?.body), '{"id":"evt_a"}');
+      assert.deepEqual(
+        event?.deliveries[0]?.history.map((a) => [a.attempt, a.status, a.error, a.output]),
+        [[1, "dead", "x broke", "out"]],
+      );
+      assert.equal(await s.store.getEvent("evt_missing"), null);
+    });
+
+    test("requeue resets finished deliveries, creates missing ones, and leaves pending ones alone", async () => {
+      const s = subject();
+      await s.store.ingest(incoming("evt_a", "invoice.paid", NOW), [
+        { action: "x", digest: "d1" },
+        { action: "y", digest: "d1" },
+      ]);
+      await settle(s, "x", "dead");
+      const items = ["x", "y", "new"].map((action) => ({ eventId: "evt_a", action, digest: "d2" }));
+      // Only dead ones with a status filter, and nothing is created then.
+      assert.equal(await s.store.requeue(items, NOW + 10, "dead"), 1);
+      const after = (await s.store.getEvent("evt_a"))?.deliveries ?? [];
+      assert.deepEqual(
+        after.map((d) => [d.action, d.status, d.attempts, d.digest]),
+        [
+          ["x", "pending", 0, "d2"],
+          ["y", "done", 1, "d1"],
+        ],
+      );
+      // Without a filter: y (done) is reset, "new" created, x (already pending) left alone.
+      assert.equal(await s.store.requeue(items, NOW + 20), 2);
+      const claimed = await s.store.claim(NOW + 20, 10);
+      assert.deepEqual(claimed.map((d) => [d.action, d.attempt]).sort(), [
+        ["new", 1],
+        ["x", 1],
+        ["y", 1],
+      ]);
+      // An event that is not stored gets nothing.
+      assert.equal(await s.store.requeue([{ eventId: "evt_none", action: "x", digest: "d" }], NOW), 0);
+    });
+
+    test("prune deletes old events whose deliveries are all finished, with their attempts", async () => {
+      const s = subject();
+      await s.store.ingest(incoming("evt_old_done", "a.b", NOW - 40 * DAY), [{ action: "x", digest: "d" }]);
+      await s.store.ingest(incoming("evt_old_pending", "a.b", NOW - 40 * DAY), [{ action: "p", digest: "d" }]);
+      await s.store.ingest(incoming("evt_new", "a.b", NOW - DAY), [{ action: "x2", digest: "d" }]);
+      for (const d of await s.store.claim(NOW, 100)) {
+        const pending = d.action === "p";
+        await s.store.finish({
+          deliveryId: d.id,
+          attempt: d.attempt,
+          startedAt: NOW,
+          finishedAt: NOW,
+          status: pending ? "pending" : "done",
+          ...(pending ? { nextAt: NOW + DAY } : {}),
+        });
+      }
+      assert.equal(await s.store.prune(NOW - 30 * DAY, 100), 1);
+      assert.deepEqual((await s.store.listEvents({})).map((e) => e.id).sort(), ["evt_new", "evt_old_pending"]);
+      // Three attempts were recorded; the pruned event's went with it.
+      assert.equal(Number(s.query("SELECT COUNT(*) AS n FROM attempts")[0]?.n), 2);
+      assert.equal(Number(s.query("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = 'evt_old_done'")[0]?.n), 0);
+    });
+
+    test("claim skips the actions it is told to (those at their concurrency limit)", async () => {
+      const s = subject();
+      await s.store.ingest(incoming("evt_a", "a.b", NOW), [
+        { action: "busy", digest: "d" },
+        { action: "free", digest: "d" },
+      ]);
+      const claimed = await s.store.claim(NOW, 10, ["busy"]);
+      assert.deepEqual(
+        claimed.map((d) => d.action),
+        ["free"],
+      );
+      assert.deepEqual(
+        (await s.store.claim(NOW, 10)).map((d) => d.action),
+        ["busy"],
+      );
+    });
+  });
+}
