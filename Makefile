@@ -6,7 +6,7 @@ DENO := $(BIN)/deno
 SRC := $(shell find src -name '*.ts') package.json
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build build-deno test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean
+.PHONY: help install run build build-deno test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,9 +70,24 @@ test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite, 
 	  echo "WARNING: allow access to dl.deno.land, or set DENORT_BIN=/path/to/denort, then run make test-deno."; \
 	else cat .tmp/deno-compile.log; exit 1; fi
 
-# The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing.
+# The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing;
+# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package).
 test-tools:
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
+	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd; }
+
+# The event types `payhook check` knows, generated from the stripe package's type definitions (committed, and
+# regenerated whenever dependencies are installed, so a stripe upgrade updates the catalog in the same build).
+src/catalog/event-types.ts: node_modules/.installed scripts/gen-event-types.ts
+	$(BUN) scripts/gen-event-types.ts
+
+catalog: src/catalog/event-types.ts ## regenerate the Stripe event type catalog from node_modules/stripe
+
+verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
+	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test test/e2e/ops-deploy.test.ts
+
+docker: dist/payhook ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
+	docker build -f deploy/Dockerfile -t payhook:latest .
 
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
 	PAYHOOK_SOAK=full $(BUN) test --timeout 1800000 test/guarantees
