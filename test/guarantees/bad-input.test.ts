@@ -5,7 +5,7 @@
  * tests; B33 (secrets in logs) is secrets.test.ts; B5's constant-time compare is stripe-node's and is not timed.
  */
 import { Database } from "bun:sqlite";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -22,6 +22,9 @@ unhandled:
     log: "unhandled {{id}} {{type}}"
 retry: { attempts: 2, schedule: [10ms], jitter: 0 }
 `);
+
+// Bounds for a busy 2-core machine (the 1 MiB bodies, the 500,000-deep array), not timing assertions.
+setDefaultTimeout(30_000);
 
 let server: RunningServer;
 let url: string;
