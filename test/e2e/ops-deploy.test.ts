@@ -138,11 +138,11 @@ describe("Dockerfile", () => {
     .map(([, v]) => v.split(" ").filter((w) => !w.startsWith("--")));
   const entrypoint = JSON.parse(last("ENTRYPOINT")) as string[];
   const cmd = JSON.parse(last("CMD")) as string[];
-  const configInImage = cmd[cmd.indexOf("--config") + 1];
+  const configInImage = cmd[cmd.indexOf("--config") + 1] ?? "";
 
   test("copies the binary and the config to where ENTRYPOINT and CMD expect them, and runs as non-root", () => {
     expect(last("FROM")).toMatch(/^gcr\.io\/distroless\/(base|cc)-debian\d+/); // glibc: the binary links it
-    expect(copies).toContainEqual(["dist/payhook", entrypoint[0]]);
+    expect(copies).toContainEqual(["dist/payhook", entrypoint[0] ?? ""]);
     expect(copies).toContainEqual(["deploy/payhook.docker.yaml", configInImage]);
     expect(last("USER")).not.toMatch(/^(0|root)(:|$)/);
     expect(last("STOPSIGNAL")).toBe("SIGTERM");
