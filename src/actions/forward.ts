@@ -7,6 +7,7 @@ import { Type } from "@sinclair/typebox";
 import pkg from "../../package.json" with { type: "json" };
 import { Duration, parseDuration } from "../config/units.ts";
 import { describe } from "../errors.ts";
+import type { Runtime } from "../runtime/types.ts";
 import { compileTemplate, type Template } from "../template.ts";
 import { ActionBase } from "./base.ts";
 import { compileUrl } from "./forward-url.ts";
@@ -107,7 +108,7 @@ export const forward: ActionKind = {
     const retryOn = new Set(settings.retry_on ?? []);
 
     return {
-      async run({ event, attempt, idempotencyKey }): Promise<Outcome> {
+      async run({ event, attempt, idempotencyKey, runtime }): Promise<Outcome> {
         const target = url.render(event.data);
         if ("error" in target) return { ok: false, retry: false, error: `forward refused: ${target.error}` };
         const request = new Headers();
@@ -141,13 +142,14 @@ export const forward: ActionKind = {
           const signed = await signer(webhookId(idempotencyKey), Math.floor(Date.now() / 1000), event.raw);
           for (const [name, value] of Object.entries(signed)) request.set(name, value);
         }
-        return post(target.url, request, event.raw, timeoutMs, retryOn);
+        return post(runtime.fetch, target.url, request, event.raw, timeoutMs, retryOn);
       },
     };
   },
 };
 
 async function post(
+  send: Runtime["fetch"],
   url: string,
   headers: Headers,
   body: Uint8Array,
@@ -162,7 +164,7 @@ async function post(
     let response: Response;
     try {
       // The stored bytes, exactly as Stripe sent them: a re-serialisation would change numbers and key order.
-      response = await fetch(url, {
+      response = await send(url, {
         method: "POST",
         headers,
         body: body as Uint8Array<ArrayBuffer>,

@@ -75,6 +75,9 @@ export const bunRuntime: Runtime = {
     };
   },
 
+  // Bun's fetch never re-sends a request on its own.
+  fetch: (url, init) => fetch(url, init),
+
   onSignal(signal, handler) {
     process.on(signal, handler);
     return () => process.off(signal, handler);

@@ -93,6 +93,13 @@ export const denoRuntime: Runtime = {
     };
   },
 
+  // Deno's fetch re-sends a request by itself when a reused keep-alive connection is reset after the request was
+  // written: the receiver would see one attempt twice. Fresh connections, never pooled, make it send once, as on Bun.
+  fetch(url: string, init: RequestInit): Promise<Response> {
+    unpooled ??= Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    return fetch(url, { ...init, client: unpooled } as RequestInit);
+  },
+
   onSignal(signal, handler) {
     Deno.addSignalListener(signal, handler);
     return () => Deno.removeSignalListener(signal, handler);
@@ -102,6 +109,8 @@ export const denoRuntime: Runtime = {
     Deno.exit(code);
   },
 };
+
+let unpooled: unknown;
 
 /** The command-line arguments after the script (or the compiled binary's name). */
 export const denoArgs: string[] = Deno.args;
@@ -158,6 +167,7 @@ declare const Deno: {
       detached: boolean;
     },
   ) => { spawn(): DenoChild };
+  createHttpClient(options: { poolMaxIdlePerHost: number }): unknown;
   readTextFileSync(path: string): string;
   kill(pid: number, signal: Signal): void;
   addSignalListener(signal: Signal, handler: () => void): void;

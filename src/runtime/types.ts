@@ -56,6 +56,8 @@ export interface Runtime {
   serve(options: ServeOptions): Promise<Server>;
   openDatabase(path: string): SqlDatabase;
   spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult>;
+  /** fetch() for outgoing requests; sends each request at most once (payhook counts and retries attempts itself). */
+  fetch(url: string, init: RequestInit): Promise<Response>;
   /** Calls `handler` on SIGTERM, SIGINT or SIGHUP; returns a function that removes it. */
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", handler: () => void): () => void;
   exit(code: number): never;
