@@ -94,7 +94,9 @@ describe("metrics", () => {
       text = await response.text();
       // An attempt is counted after its action returns, so the printed lines alone do not prove it.
       const done = (action: string) => sample(text, `payhook_deliveries_total{action="${action}",outcome="done"}`);
-      return done("other") === 1 && done("notify") === 1;
+      // The store records the attempt just after it is counted, so also wait for the queue to be empty.
+      const queued = (status: string) => sample(text, `payhook_deliveries{status="${status}"}`);
+      return done("other") === 1 && done("notify") === 1 && queued("pending") === 0 && queued("running") === 0;
     });
     const requests = (labels: string) => sample(text, `payhook_requests_total{endpoint="/webhook",${labels}}`);
     expect(requests('outcome="accepted"')).toBe(2);
