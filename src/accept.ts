@@ -100,6 +100,15 @@ export function createAccept(options: AcceptOptions): Accept {
   };
 }
 
+/**
+ * The runtime's own body limit: a backstop well above every endpoint's max_body. readBody enforces max_body
+ * itself, refusing a declared Content-Length before reading anything, so the answer is always payhook's own
+ * JSON 413; the runtime's bare 413 only meets bodies far beyond any configured limit.
+ */
+export function runtimeBodyCap(endpoints: readonly Endpoint[]): number {
+  return Math.max(64 * 1024 * 1024, 2 * Math.max(...endpoints.map((e) => e.maxBody)));
+}
+
 /** Reads the whole body, refusing (not truncating) one larger than `limit`, without ever holding more. */
 export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");

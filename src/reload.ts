@@ -5,6 +5,7 @@
  */
 import { watch as watchFs } from "node:fs";
 import { basename, dirname } from "node:path";
+import { runtimeBodyCap } from "./accept.ts";
 import type { Action } from "./actions/types.ts";
 import type { Config } from "./config/load.ts";
 import { ConfigError, describe } from "./errors.ts";
@@ -160,7 +161,8 @@ export function restartOnly(previous: Config, next: Config): string[] {
   if (JSON.stringify(previous.listen) !== JSON.stringify(next.listen)) changed.push("listen");
   if (previous.store !== next.store) changed.push("store");
   if (JSON.stringify(previous.file.admin) !== JSON.stringify(next.file.admin)) changed.push("admin");
-  const largest = (c: Config) => Math.max(...c.endpoints.map((e) => e.maxBody));
-  if (largest(next) > largest(previous)) changed.push("endpoints[].max_body (raised)");
+  const largest = Math.max(...next.endpoints.map((e) => e.maxBody));
+  if (largest > runtimeBodyCap(previous.endpoints))
+    changed.push("endpoints[].max_body (raised past the runtime's cap)");
   return changed;
 }

@@ -3,6 +3,7 @@
  * --watch), then waits for SIGTERM or SIGINT.
  */
 import process from "node:process";
+import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
@@ -71,7 +72,7 @@ export const serve: Command = {
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
-      maxRequestBodySize: Math.max(...config.endpoints.map((e) => e.maxBody)) + 1,
+      maxRequestBodySize: runtimeBodyCap(config.endpoints),
       tls: config.listen.tls,
       fetch: (request, client) => handle(request, client),
     });

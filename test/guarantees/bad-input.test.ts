@@ -191,8 +191,8 @@ describe("B bad input", () => {
 
   test("B11 oversized body → 413: a declared Content-Length of 2,000,000 and a chunked body that never ends", async () => {
     const big = "x".repeat(2_000_000);
-    // Bun itself refuses a declared length past max_body + 1, before payhook reads a byte (an empty 413).
-    await refused(413, null, () => post(big, { "stripe-signature": hmacHeader(big) }));
+    // Refused from the declared Content-Length, before a byte of the body is read.
+    await refused(413, "body_too_large", () => post(big, { "stripe-signature": hmacHeader(big) }));
     const chunk = new Uint8Array(64 * 1024).fill(0x20);
     let sent = 0;
     const endless = new ReadableStream<Uint8Array>({
@@ -202,7 +202,7 @@ describe("B bad input", () => {
         else controller.close();
       },
     });
-    await refused(413, null, () => post(endless, { "stripe-signature": hmacHeader("x") }));
+    await refused(413, "body_too_large", () => post(endless, { "stripe-signature": hmacHeader("x") }));
   });
 
   test("B12 a body 1 byte over max_body (1 MiB) → 413, never truncated and stored; exactly 1 MiB → 200", async () => {
