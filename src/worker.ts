@@ -131,6 +131,15 @@ export function startWorker(options: WorkerOptions): Worker {
     let outcome: Outcome;
     if (!action) {
       outcome = { ok: false, retry: false, error: `the action "${delivery.action}" is no longer in the config` };
+    } else if (delivery.attempt > action.retry.attempts) {
+      // Claims count attempts, so past the cap every attempt was claimed and none recorded an end: payhook died
+      // while running them (a poison event that crashes it each time). Running it again could crash it forever.
+      outcome = {
+        ok: false,
+        retry: false,
+        dead: true,
+        error: `not run again: its ${action.retry.attempts} attempts never finished, because payhook stopped while running each of them (a crash, kill -9 or out-of-memory kill); fix the action, then replay the event`,
+      };
     } else {
       outcome = await attempt(action, delivery);
     }
