@@ -152,11 +152,31 @@ export function startWorker(options: WorkerOptions): Worker {
         error: record.error,
         next_at: record.nextAt,
       });
-    try {
-      await store.finish(record);
-    } catch (error) {
-      // The delivery stays running in the store and is resumed at the next start.
-      log.error("could not record an attempt", { ...fields, error: describe(error) });
+    await persist(record, fields);
+  }
+
+  /**
+   * Stores an attempt's result, trying again every MAX_IDLE_MS while the store refuses it (disk full, locked), so
+   * the delivery does not stay `running` until the next start. The action is not run again for it. If payhook
+   * stops first, the delivery is still `running` in the store and is resumed at the next start.
+   */
+  async function persist(record: AttemptRecord, fields: Record<string, unknown>): Promise<void> {
+    for (let tries = 1; ; tries++) {
+      try {
+        await store.finish(record);
+        if (tries > 1) log.info("attempt recorded once the store took writes again", { ...fields, tries });
+        return;
+      } catch (error) {
+        if (tries === 1) {
+          log.error("could not record an attempt; trying again until the store takes it", {
+            ...fields,
+            error: describe(error),
+          });
+        }
+        if (stopped) return;
+        await new Promise((resolve) => setTimeout(resolve, MAX_IDLE_MS));
+        if (stopped) return;
+      }
     }
   }
 

@@ -121,3 +121,139 @@ retry: { attempts: ${attempts}, schedule: [10ms], jitter: 0 }
     expect(await server.stop()).toBe(0);
   }, 120_000);
 });
+
+/** Mounts a tmpfs of `size` on `dir`; the reason it cannot, or null. */
+function mountTmpfs(dir: string, size: string): string | null {
+  const result = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { encoding: "utf8" });
+  if (result.error) return result.error.message;
+  return result.status === 0 ? null : result.stderr.trim() || `mount exited with ${result.status}`;
+}
+
+function unmount(dir: string): void {
+  spawnSync("umount", ["-l", dir]);
+}
+
+/** Why this machine cannot run the disk-full test (mounting a small tmpfs needs root), or null if it can. */
+const cannotMount = (() => {
+  const probe = tempDir("payhook-f9-probe-");
+  const reason = mountTmpfs(probe, "64k");
+  if (reason === null) unmount(probe);
+  rmSync(probe, { recursive: true, force: true });
+  return reason;
+})();
+if (cannotMount !== null) {
+  console.warn(
+    `F9 disk full is skipped: a small tmpfs cannot be mounted here (${cannotMount}); run as root to test it`,
+  );
+}
+
+/** Writes to `path` until the file system is full; returns the bytes written. */
+function fill(path: string): number {
+  const fd = openSync(path, "w");
+  let written = 0;
+  try {
+    for (const size of [64 * 1024, 4096, 512, 1]) {
+      const chunk = new Uint8Array(size);
+      for (;;) {
+        try {
+          written += writeSync(fd, chunk);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "ENOSPC") throw error;
+          break;
+        }
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return written;
+}
+
+describe("F9 disk full", () => {
+  test.skipIf(cannotMount !== null)(
+    "F9 the store's disk fills up: 503 (never 2xx) while full, an action's result is kept until it can be stored, nothing acknowledged lost, 200 again once space returns",
+    async () => {
+      const dir = tempDir("payhook-f9-");
+      // Outside the small file system: an action that waits for a gate file, and the log of its runs.
+      const outside = tempDir("payhook-f9-gate-");
+      const gate = join(outside, "go");
+      const runs = join(outside, "runs.txt");
+      writeFileSync(
+        join(outside, "held.sh"),
+        `#!/bin/sh\nwhile [ ! -e "$1" ]; do sleep 0.01; done\necho "$PAYHOOK_IDEMPOTENCY_KEY" >> "$2"\n`,
+        { mode: 0o755 },
+      );
+      expect(mountTmpfs(dir, "2m")).toBeNull();
+      try {
+        const config = testConfig(`handlers:
+  customer.held:
+    - name: held
+      exec: { command: ["${join(outside, "held.sh")}", "${gate}", "${runs}"] }
+unhandled:
+  - name: line
+    log: "ran {{id}}"
+retry: { attempts: 3, schedule: [10ms], jitter: 0 }
+`);
+        let server = await start(config, dir);
+        const url = () => `${server.url}/webhook`;
+        const acked = new Set<string>();
+        // A big event needs fresh pages in the WAL, which a full disk cannot give.
+        const big = () =>
+          event("customer.updated", { data: { object: { id: "cus_f9", note: "x".repeat(48 * 1024) } } });
+        const send = async (payload: string) => {
+          const response = await deliver(url(), payload);
+          const body = (await response.json()) as { error?: { code: string } };
+          if (response.status === 200) acked.add(idOf(payload));
+          return { status: response.status, code: body.error?.code };
+        };
+        for (let i = 0; i < 5; i++) expect((await send(big())).status).toBe(200);
+        await waitUntil(() => count(dir, "status <> 'done'") === 0, 15_000, "the first deliveries done");
+        // An action in flight when the disk fills: it ends while full, so its result cannot be stored yet.
+        const held = event("customer.held");
+        expect((await send(held)).status).toBe(200);
+        await waitUntil(() => count(dir, "status = 'running'") === 1, 15_000, "the held action running");
+
+        const filler = join(dir, "filler");
+        const filled = fill(filler);
+        const whileFull = [];
+        for (let i = 0; i < 20; i++) whileFull.push(await send(i % 2 ? big() : event("customer.created")));
+        const ready = await fetch(`${server.url}/readyz`);
+        console.log(
+          `F9 disk full: filled ${filled} bytes; while full: ${JSON.stringify(whileFull.map((r) => r.status))}, readyz ${ready.status}`,
+        );
+        // Never a 2xx without a commit: a refusal is a 503 naming the store, so Stripe delivers it again.
+        for (const r of whileFull) {
+          if (r.status !== 200) expect(r).toEqual({ status: 503, code: "store_unavailable" });
+        }
+        expect(whileFull.filter((r) => r.status === 503).length).toBeGreaterThan(0);
+        expect(ready.status).toBe(503);
+        writeFileSync(gate, "");
+        await server.waitForStderr("could not record an attempt");
+        expect(count(dir, "status = 'running'")).toBe(1);
+
+        rmSync(filler);
+        // Space is back: Stripe's redeliveries and new events are accepted again, and their actions run.
+        for (let i = 0; i < 10; i++) expect((await send(i % 2 ? big() : event("customer.created"))).status).toBe(200);
+        expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+        await waitUntil(() => count(dir, "status <> 'done'") === 0, 30_000, "every delivery done once space returned");
+        // The held action's result was stored without a restart, and it was not run again for it.
+        expect(
+          query<{ attempts: number }>(dir, "SELECT attempts FROM deliveries WHERE event_id = ?", idOf(held)),
+        ).toEqual([{ attempts: 1 }]);
+        expect((await Bun.file(runs).text()).trim().split("\n")).toEqual([`${idOf(held)}:held`]);
+
+        // Acknowledged means durable: after a kill -9 and a restart, every acknowledged event is there.
+        await server.kill();
+        server = await start(config, dir);
+        expect(missing(dir, acked)).toEqual([]);
+        expect(query<{ integrity_check: string }>(dir, "PRAGMA integrity_check")).toEqual([{ integrity_check: "ok" }]);
+        expect(await server.stop()).toBe(0);
+      } finally {
+        for (const s of servers) await s.kill();
+        servers = [];
+        unmount(dir);
+      }
+    },
+    60_000,
+  );
+});
