@@ -41,11 +41,12 @@ export function startWorker(options: WorkerOptions): Worker {
   const now = options.now ?? Date.now;
   const concurrency = options.concurrency ?? 16;
   const running = new Set<Promise<void>>();
-  // Per-action limits (exec's `concurrency`): deliveries claimed past an action's limit wait here, outside the
-  // worker's own slots, and that action is not claimed again until it has room.
+  // Per-action limits (exec's `concurrency`): deliveries claimed past an action's limit are released back to the
+  // queue at once, their attempt given back, and that action is not claimed again until it has room. Holding them
+  // here instead would leave them running, with an attempt used, if payhook stopped or crashed before their turn.
   const active = new Map<string, number>();
-  const waiting = new Map<string, ClaimedDelivery[]>();
   const limits = new Map<string, number>();
+  const overflow: number[] = [];
   let stopped = false;
   let pumping = false;
   let again = false;
@@ -64,7 +65,10 @@ export function startWorker(options: WorkerOptions): Worker {
         while (!stopped && running.size < concurrency) {
           const claimed = await store.claim(now(), concurrency - running.size, [...atLimit()]);
           if (claimed.length === 0) break;
-          for (const delivery of claimed) start(delivery);
+          const admitted = claimed.filter(reserve);
+          // Given back before any action starts, so an action that crashes payhook cannot use up their attempts.
+          if (overflow.length > 0) await release(overflow.splice(0));
+          for (const delivery of admitted) start(delivery);
         }
       } while (again && !stopped);
     } catch (error) {
@@ -77,28 +81,42 @@ export function startWorker(options: WorkerOptions): Worker {
 
   function* atLimit(): Iterable<string> {
     for (const [name, count] of active) {
-      if (count + (waiting.get(name)?.length ?? 0) >= (limits.get(name) ?? Number.POSITIVE_INFINITY)) yield name;
+      if (count >= (limits.get(name) ?? Number.POSITIVE_INFINITY)) yield name;
     }
   }
 
-  function start(delivery: ClaimedDelivery): void {
+  /** Takes one of the action's slots for `delivery`, or queues it for release when the action has none left. */
+  function reserve(delivery: ClaimedDelivery): boolean {
     const name = delivery.action;
     const count = active.get(name) ?? 0;
     const limit = options.resolve(name, delivery.digest)?.concurrency ?? Number.POSITIVE_INFINITY;
     limits.set(name, limit);
     if (count >= limit) {
-      waiting.set(name, [...(waiting.get(name) ?? []), delivery]);
-      return;
+      overflow.push(delivery.id);
+      return false;
     }
     active.set(name, count + 1);
+    return true;
+  }
+
+  async function release(ids: number[]): Promise<void> {
+    try {
+      await store.release(ids, now());
+    } catch (error) {
+      log.error("could not put deliveries back in the queue; they resume at the next start", {
+        deliveries: ids.length,
+        error: describe(error),
+      });
+    }
+  }
+
+  function start(delivery: ClaimedDelivery): void {
+    const name = delivery.action;
     track(
       runDelivery(delivery).finally(() => {
         const left = (active.get(name) ?? 1) - 1;
         if (left > 0) active.set(name, left);
         else active.delete(name);
-        const next = waiting.get(name)?.shift();
-        if (waiting.get(name)?.length === 0) waiting.delete(name);
-        if (next && !stopped) start(next);
       }),
     );
   }

@@ -53,7 +53,15 @@ export function applyDurability(db: SqlDatabase): void {
 export class SqliteStore implements Store {
   readonly db: SqlDatabase;
   private readonly sql: Record<
-    "insertEvent" | "insertDelivery" | "claim" | "eventOf" | "insertAttempt" | "updateDelivery" | "nextDue" | "recover",
+    | "insertEvent"
+    | "insertDelivery"
+    | "claim"
+    | "eventOf"
+    | "insertAttempt"
+    | "updateDelivery"
+    | "nextDue"
+    | "recover"
+    | "release",
     SqlStatement
   >;
   private queue: Write[] = [];
@@ -88,6 +96,10 @@ export class SqliteStore implements Store {
       nextDue: db.prepare("SELECT MIN(next_at) AS next FROM deliveries WHERE status = 'pending'"),
       recover: db.prepare(
         "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
+      ),
+      release: db.prepare(
+        `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
+         WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
       ),
     };
   }
@@ -154,6 +166,10 @@ export class SqliteStore implements Store {
 
   recover(now: number): Promise<number> {
     return this.write(() => Number(this.sql.recover.run(now, now).changes));
+  }
+
+  release(ids: readonly number[], now: number): Promise<number> {
+    return this.write(() => Number(this.sql.release.run(now, JSON.stringify(ids)).changes));
   }
 
   async checkWritable(timeoutMs: number): Promise<void> {

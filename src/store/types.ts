@@ -124,6 +124,8 @@ export interface Store {
   nextDue(): number | null;
   /** Sets deliveries left running by a stopped or killed process back to pending; returns how many. */
   recover(now: number): Promise<number>;
+  /** Puts claimed deliveries that never started back in the queue: pending again, their attempt given back. */
+  release(ids: readonly number[], now: number): Promise<number>;
   /** Makes one real durable write, waiting at most `timeoutMs` for the lock; rejects with why it cannot (readiness). */
   checkWritable(timeoutMs: number): Promise<void>;
   /** The queue's depth by status and the age of its oldest entry (metrics). */

@@ -110,6 +110,25 @@ export function storeContract(name: string, open: () => StoreSubject): void {
       assert.deepEqual(await s.store.claim(NOW + 60_000, 10), [], "running deliveries are not claimed again");
     });
 
+    test("release puts claimed deliveries back, pending with their attempt given back, and leaves others alone", async () => {
+      const s = subject();
+      await s.store.ingest(incoming("evt_1"), deliveries("a", "b", "c"));
+      const claimed = await s.store.claim(NOW, 10);
+      const [kept, ...given] = claimed;
+      assert.ok(kept);
+      assert.equal(await s.store.release([...given.map((d) => d.id), 999], NOW + 5), 2);
+      assert.deepEqual(plain(s.query("SELECT status, attempts FROM deliveries ORDER BY status")), [
+        { status: "pending", attempts: 0 },
+        { status: "pending", attempts: 0 },
+        { status: "running", attempts: 1 },
+      ]);
+      const again = await s.store.claim(NOW + 5, 10);
+      assert.deepEqual(
+        again.map((d) => [d.id, d.attempt]),
+        given.map((d) => [d.id, 1]),
+      );
+    });
+
     test("finish records the attempt and moves the delivery to its new status", async () => {
       const s = subject();
       await s.store.ingest(incoming("evt_1"), deliveries("done", "retry", "failed", "dead"));

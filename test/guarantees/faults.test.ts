@@ -62,22 +62,27 @@ describe("F7 poison event", () => {
     }
   }
 
-  test(`F7 an action that kills payhook every time it runs: ${attempts} crashes, then the delivery is dead and payhook serves normally (stable within attempts + 1 restarts)`, async () => {
+  test(`F7 an action that kills payhook every time it runs one event: ${attempts} crashes, then that delivery is dead, the others of the same action ran once each, and payhook serves normally (stable within attempts + 1 restarts)`, async () => {
     const dir = tempDir("payhook-f7-");
-    // The exec's parent is payhook itself: each run SIGKILLs it, as an OOM kill or a segfault in an action would.
-    writeFileSync(join(dir, "poison.sh"), '#!/bin/sh\necho "$PAYHOOK_ATTEMPT" >> runs.txt\nkill -9 "$PPID"\n', {
-      mode: 0o755,
-    });
+    // The exec's parent is payhook itself: on the poison event each run SIGKILLs it, as an out-of-memory kill or a
+    // crash in an action would. Other events go through the same action (one at a time) and succeed.
+    writeFileSync(
+      join(dir, "fulfil.sh"),
+      `#!/bin/sh
+echo "$PAYHOOK_IDEMPOTENCY_KEY $PAYHOOK_ATTEMPT" >> runs.txt
+if [ "$PAYHOOK_EVENT_TYPE" = "payment_intent.succeeded" ]; then kill -9 "$PPID"; fi
+`,
+      { mode: 0o755 },
+    );
     const config = testConfig(`handlers:
-  payment_intent.succeeded:
-    - name: poison
-      exec: { command: ["./poison.sh"] }
-unhandled:
-  - name: line
-    log: "served {{id}}"
+  "*":
+    - name: fulfil
+      exec: { command: ["./fulfil.sh"], concurrency: 1 }
 retry: { attempts: ${attempts}, schedule: [10ms], jitter: 0 }
 `);
     const poison = event("payment_intent.succeeded");
+    // Queued with the poison event, so some wait behind it when it crashes payhook.
+    const others = Array.from({ length: 5 }, () => event("customer.created"));
     let crashes = 0;
     let restarts = -1;
     let stable: RunningServer | undefined;
@@ -93,7 +98,11 @@ retry: { attempts: ${attempts}, schedule: [10ms], jitter: 0 }
         crashes += 1;
         continue;
       }
-      if (restarts === 0) expect((await deliver(`${server.url}/webhook`, poison)).status).toBe(200);
+      if (restarts === 0) {
+        const url = `${server.url}/webhook`;
+        const statuses = await Promise.all([poison, ...others].map(async (p) => (await deliver(url, p)).status));
+        expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      }
       if ((await crashOrDead(server, dir, idOf(poison))) === "crashed") crashes += 1;
       else stable = server;
     }
@@ -102,9 +111,16 @@ retry: { attempts: ${attempts}, schedule: [10ms], jitter: 0 }
     );
     expect(stable).toBeDefined();
     expect(restarts).toBeLessThanOrEqual(attempts + 1);
-    // Each crash used up one attempt: the action ran exactly `attempts` times, and never again.
+    // Each crash used up one attempt of the poison delivery: it ran exactly `attempts` times, and never again.
     expect(crashes).toBe(attempts);
-    expect((await Bun.file(join(dir, "runs.txt")).text()).trim().split("\n")).toEqual(["1", "2", "3"]);
+    const server = stable as RunningServer;
+    await waitUntil(() => count(dir, "status = 'done'") === others.length, 15_000, "the other deliveries done");
+    const runs = (await Bun.file(join(dir, "runs.txt")).text()).trim().split("\n");
+    expect(runs.filter((l) => l.startsWith(idOf(poison)))).toEqual([1, 2, 3].map((n) => `${idOf(poison)}:fulfil ${n}`));
+    // The crashes cost the deliveries waiting behind the poison nothing: each ran once, at its first attempt.
+    expect(runs.filter((l) => !l.startsWith(idOf(poison))).sort()).toEqual(
+      others.map((p) => `${idOf(p)}:fulfil 1`).sort(),
+    );
     const [row] = query<{ status: string; last_error: string }>(
       dir,
       "SELECT status, last_error FROM deliveries WHERE event_id = ?",
@@ -114,10 +130,9 @@ retry: { attempts: ${attempts}, schedule: [10ms], jitter: 0 }
     expect(row?.last_error).toMatch(/never finished/);
 
     // And it serves normally: another event is acknowledged and its action runs, then a clean stop.
-    const server = stable as RunningServer;
-    const normal = event("customer.created");
+    const normal = event("customer.updated");
     expect((await deliver(`${server.url}/webhook`, normal)).status).toBe(200);
-    await server.waitForStdout(`served ${idOf(normal)}`);
+    await waitUntil(() => count(dir, "status = 'done'") === others.length + 1, 15_000, "the next event's action done");
     expect(await server.stop()).toBe(0);
   }, 120_000);
 });
@@ -256,4 +271,173 @@ retry: { attempts: 3, schedule: [10ms], jitter: 0 }
     },
     60_000,
   );
+});
+
+describe("F12 clock skew", () => {
+  test("F12 events signed 10 minutes in the past or future are refused by name; re-signed now, as Stripe's retries are, 100 % are delivered", async () => {
+    const dir = tempDir("payhook-f12-");
+    const server = await start(
+      testConfig(`handlers:
+  "*":
+    - name: line
+      log: "ran {{id}}"
+retry: { attempts: 3, schedule: [10ms], jitter: 0 }
+`),
+      dir,
+    );
+    const url = `${server.url}/webhook`;
+    const now = Math.floor(Date.now() / 1000);
+    const behind = Array.from({ length: 10 }, () => event("invoice.paid"));
+    const ahead = Array.from({ length: 10 }, () => event("invoice.paid"));
+    // The sender's clock (or payhook's) is 10 minutes off: twice the default 5-minute tolerance.
+    const refusals = [
+      ...(await Promise.all(behind.map((p) => deliver(url, p, { timestamp: now - 600 })))),
+      ...(await Promise.all(ahead.map((p) => deliver(url, p, { timestamp: now + 600 })))),
+    ];
+    const codes = await Promise.all(
+      refusals.map(async (r) => [r.status, ((await r.json()) as { error: { code: string } }).error.code]),
+    );
+    expect(codes).toEqual([
+      ...behind.map(() => [400, "timestamp_too_old"]),
+      ...ahead.map(() => [400, "timestamp_in_future"]),
+    ]);
+    expect(query(dir, "SELECT id FROM events")).toEqual([]);
+    // The spike an operator alerts on.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/payhook_requests_total\{[^}]*reason="timestamp_too_old"[^}]*\} 10\b/);
+    expect(metrics).toMatch(/payhook_requests_total\{[^}]*reason="timestamp_in_future"[^}]*\} 10\b/);
+
+    // The clock is fixed: Stripe's next retry of each event carries a fresh timestamp and signature.
+    const all = [...behind, ...ahead];
+    const statuses = await Promise.all(all.map(async (p) => (await deliver(url, p)).status));
+    expect(statuses).toEqual(all.map(() => 200));
+    await waitUntil(() => count(dir, "status = 'done'") === all.length, 15_000, "every event's action done");
+    for (const p of all) await server.waitForStdout(`ran ${idOf(p)}`);
+    expect(missing(dir, all.map(idOf))).toEqual([]);
+  }, 60_000);
+});
+
+describe("F25 burst", () => {
+  test("F25 2,000 events at concurrency 64: every one acknowledged with 200, and the queue drains", async () => {
+    const dir = tempDir("payhook-f25-");
+    const server = await start(
+      testConfig(`handlers:
+  "*":
+    - name: line
+      log: "ran {{id}}"
+`),
+      dir,
+    );
+    const url = `${server.url}/webhook`;
+    const total = 2_000;
+    const payloads = Array.from({ length: total }, () => event("invoice.payment_succeeded"));
+    const statuses = new Map<number, number>();
+    const latencies: number[] = [];
+    let next = 0;
+    const started = performance.now();
+    // 64 senders, each taking the next event as soon as its previous one is answered.
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        for (let i = next++; i < total; i = next++) {
+          const payload = payloads[i] as string;
+          const sent = performance.now();
+          const response = await deliver(url, payload);
+          await response.arrayBuffer();
+          latencies.push(performance.now() - sent);
+          statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        }
+      }),
+    );
+    const acked = performance.now() - started;
+    await waitUntil(() => count(dir, "status = 'done'") === total, 60_000, "every delivery done");
+    const drained = performance.now() - started;
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) =>
+      (latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(1);
+    // Figures for the README, not assertions: a busy CI machine is slower.
+    console.log(
+      `F25 burst: ${total} events at concurrency 64 acknowledged in ${(acked / 1000).toFixed(1)} s (client-side ack p50 ${p(0.5)} ms, p99 ${p(0.99)} ms), queue drained at ${(drained / 1000).toFixed(1)} s`,
+    );
+    expect([...statuses]).toEqual([[200, total]]);
+    expect(count(dir, "1 = 1")).toBe(total);
+    expect(missing(dir, payloads.map(idOf))).toEqual([]);
+    await waitUntil(() => server.stdout.length >= total, 15_000, "every action's line printed");
+    expect(new Set(server.stdout.filter((l) => l.startsWith("ran "))).size).toBe(total);
+  }, 120_000);
+});
+
+describe("F13 SIGTERM under load", () => {
+  test("F13 SIGTERM amid 16 concurrent senders: exit 0, every acknowledged event stored, nothing left running; the rest finish after a restart, each once", async () => {
+    const dir = tempDir("payhook-f13-");
+    writeFileSync(join(dir, "record.sh"), '#!/bin/sh\necho "$PAYHOOK_IDEMPOTENCY_KEY" >> runs.txt\n', { mode: 0o755 });
+    // One program at a time: slower than the senders, so a queue of pending deliveries builds up.
+    const config = testConfig(`handlers:
+  "*":
+    - name: record
+      exec: { command: ["./record.sh"], concurrency: 1 }
+retry: { attempts: 3, schedule: [10ms], jitter: 0 }
+`);
+    const server = await start(config, dir);
+    const url = `${server.url}/webhook`;
+    const acked = new Set<string>();
+    const refused = new Map<number, number>();
+    let exited = false;
+    let afterSignal = 0;
+    let signalled = false;
+    const senders = Array.from({ length: 16 }, async () => {
+      while (!exited) {
+        const payload = event("invoice.paid");
+        if (signalled) afterSignal += 1;
+        let response: Response;
+        try {
+          response = await deliver(url, payload);
+          await response.arrayBuffer();
+        } catch {
+          return; // the listener is closed: Stripe would retry this one later
+        }
+        if (response.status === 200) acked.add(idOf(payload));
+        else refused.set(response.status, (refused.get(response.status) ?? 0) + 1);
+      }
+    });
+    await waitUntil(
+      () => acked.size >= 300 && count(dir, "status = 'pending'") >= 100,
+      30_000,
+      "a backlog of pending deliveries under load",
+    );
+    signalled = true;
+    const code = await server.stop();
+    exited = true;
+    await Promise.all(senders);
+    const atStop = {
+      pending: count(dir, "status = 'pending'"),
+      running: count(dir, "status = 'running'"),
+      done: count(dir, "status = 'done'"),
+    };
+    console.log(
+      `F13 SIGTERM under load: ${acked.size} acked, ${afterSignal} requests sent after SIGTERM, refusals ${JSON.stringify([...refused])}; at exit ${JSON.stringify(atStop)}`,
+    );
+    expect(code).toBe(0);
+    expect(server.stderr.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+    // Never a 2xx without a commit: what was answered 200 is stored, anything refused was refused with a 503.
+    expect(missing(dir, acked)).toEqual([]);
+    for (const status of refused.keys()) expect(status).toBe(503);
+    // The worker stopped claiming and let its running action finish: nothing is left running, the rest waits.
+    expect(atStop.running).toBe(0);
+    expect(atStop.pending).toBeGreaterThan(0);
+    expect(count(dir, "status NOT IN ('pending', 'done')")).toBe(0);
+
+    const again = await start(config, dir);
+    const events = query<{ id: string }>(dir, "SELECT id FROM events").map((r) => r.id);
+    await waitUntil(
+      () => count(dir, "status = 'done'") === events.length,
+      60_000,
+      "every delivery done after the restart",
+    );
+    expect(await again.stop()).toBe(0);
+    // A graceful stop interrupts nothing, so every delivery ran exactly once.
+    const lines = (await Bun.file(join(dir, "runs.txt")).text()).trim().split("\n");
+    expect(lines.length).toBe(events.length);
+    expect(new Set(lines)).toEqual(new Set(events.map((id) => `${id}:record`)));
+    expect(count(dir, "attempts <> 1")).toBe(0);
+  }, 120_000);
 });
