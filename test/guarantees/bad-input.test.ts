@@ -3,6 +3,7 @@
  * and code, that nothing was stored, that the answer leaks no stack or signature (B34), and that the server then
  * still accepts a valid event. Rows about forward/exec/file actions (B24–B30, B32, B37) live with those actions'
  * tests; B33 (secrets in logs) is secrets.test.ts; B5's constant-time compare is stripe-node's and is not timed.
+ * The endpoint's secret is a sentinel, and the suite ends by scanning all it made payhook write for it (E-6).
  */
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
@@ -10,10 +11,18 @@ import { createHmac } from "node:crypto";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { scanForSentinels, sentinelSecret } from "../helpers/sentinels.ts";
 import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
-import { deliver, event, idOf, SECRET, sign } from "../helpers/stripe.ts";
+import { deliver as deliverWith, event, idOf, sign } from "../helpers/stripe.ts";
 
-const CONFIG = testConfig(`handlers:
+/** E-6: a sentinel, so the last test can show that no refusal made payhook write it anywhere. */
+const SECRET = sentinelSecret("badinput0secret");
+const deliver = (to: string, payload: string) => deliverWith(to, payload, { secret: SECRET });
+/** Everything `payhook check` printed in this suite, for the final scan. */
+const checkOutputs: string[] = [];
+
+const CONFIG = testConfig(
+  `handlers:
   "payment_intent.*":
     - name: line
       log: "ran {{id}} admin=[{{data.object.isAdmin}}] polluted=[{{data.object.polluted}}] name=[{{data.object.name}}]"
@@ -21,7 +30,9 @@ unhandled:
   - name: unhandled
     log: "unhandled {{id}} {{type}}"
 retry: { attempts: 2, schedule: [10ms], jitter: 0 }
-`);
+`,
+  SECRET,
+);
 
 // Bounds for a busy 2-core machine (the 1 MiB bodies, the 500,000-deep array), not timing assertions.
 setDefaultTimeout(30_000);
@@ -407,7 +418,9 @@ describe("B config refusals (payhook check exits 2)", () => {
     const dir = tempDir();
     const file = join(dir, "payhook.yaml");
     await Bun.write(file, `store: ${dir}/payhook.db\nendpoints:\n  - path: /webhook\n${endpoint}\n`);
-    return runPayhook(["check", "--config", file], { env: { EMPTY: "" } });
+    const result = await runPayhook(["check", "--config", file], { env: { EMPTY: "" } });
+    checkOutputs.push(result.stdout, result.stderr);
+    return result;
   };
 
   test.each([
@@ -426,5 +439,30 @@ describe("B config refusals (payhook check exits 2)", () => {
     const result = await check(`    secrets: ["${SECRET}"]\n    tolerance: ${tolerance}`);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("tolerance");
+  });
+});
+
+describe("E-6 bad input leaks no secret", () => {
+  test("E-6 after every refusal above, payhook's stdout, stderr, store files and check output hold no sentinel secret", async () => {
+    // Refusals of its own, so the scan has refused traffic to look at even when this test runs alone.
+    const payload = event();
+    const t = Math.floor(Date.now() / 1000);
+    for (const header of [
+      hmacHeader(payload, { t: t - 3600 }),
+      hmacHeader(`${payload} `),
+      `t=${t},v1=${"0".repeat(64)}`,
+    ]) {
+      expect((await post(payload, { "stripe-signature": header })).status).toBe(400);
+    }
+    expect(await server.stop()).toBe(0);
+    const texts = {
+      stdout: server.stdout.join("\n"),
+      stderr: server.stderr.join("\n"),
+      "check output": checkOutputs.join("\n"),
+    };
+    expect(server.stderr.filter((l) => l.includes('"msg":"request refused"')).length).toBeGreaterThanOrEqual(3);
+    expect(scanForSentinels(texts, server.dir)).toEqual([]);
+    // Control: the same scan of the same folder finds the secret where it is meant to be, in the config file.
+    expect(scanForSentinels({}, server.dir, { skip: [] })).toEqual(["SENTINEL in payhook.yaml"]);
   });
 });

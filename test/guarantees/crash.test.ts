@@ -1,11 +1,13 @@
 /**
  * @module Crash guarantees (reliability notes E-1, F1–F4, F10): kill -9 under load loses nothing acknowledged;
- * the planted ack-before-commit bug is caught; the release build ignores the switch that plants it.
+ * the planted ack-before-commit bug is caught; the release build ignores the switch that plants it. The soak signs with
+ * a sentinel secret and scans every run's output and the store for it (E-6).
  * `make test` runs a short soak; `make soak` (PAYHOOK_SOAK=full) the full one.
  */
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
+import { scanForSentinels } from "../helpers/sentinels.ts";
 import { type RunningServer, startServer, testConfig } from "../helpers/server.ts";
 import { runSoak, summary } from "../helpers/soak.ts";
 import { deliver, event, idOf } from "../helpers/stripe.ts";
@@ -31,7 +33,7 @@ describe("E-1 crash soak", () => {
   const target = cycles * killAfter[0];
 
   test(
-    `E-1 ${cycles} kill -9 cycles, 32 senders, ≥${target} acked: none lost, no duplicate rows, every delivery done, repeats only in flight (F1–F4)`,
+    `E-1 ${cycles} kill -9 cycles, 32 senders, ≥${target} acked: none lost, no duplicate rows, every delivery done, repeats only in flight (F1–F4), no sentinel secret in any output or file (E-6)`,
     async () => {
       const report = await runSoak({ cycles, killAfter, senders: 32, drainMs: FULL ? 300_000 : 60_000 });
       console.log(`E-1 soak: ${summary(report)}`);
@@ -46,6 +48,10 @@ describe("E-1 crash soak", () => {
       expect([...report.unexpectedStatuses]).toEqual([]);
       // The soak really killed mid-request: some ids went unacknowledged and were redelivered.
       expect(report.redelivered).toBeGreaterThan(0);
+      // E-6: the signing secret is a sentinel, and no output or store file of any run (killed or not) holds it.
+      const texts = { stdout: report.stdout.join("\n"), stderr: report.stderr.join("\n") };
+      expect(scanForSentinels(texts, report.dir)).toEqual([]);
+      expect(scanForSentinels({}, report.dir, { skip: [] })).toEqual(["SENTINEL in payhook.yaml"]); // control
     },
     FULL ? 1_800_000 : 120_000,
   );

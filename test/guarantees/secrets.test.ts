@@ -3,11 +3,12 @@
  * header token, a forward signing secret) through accepted, refused and failing traffic and `payhook check`;
  * stdout, stderr, every file in its folder (config aside) and the database hold none of them. A negative control
  * puts a sentinel where payhook must write it (an event's own body, printed by a log action), so the scan is
- * shown to find what is there.
+ * shown to find what is there. The scan is test/helpers/sentinels.ts, the one the crash and bad-input suites end
+ * with, so this control covers theirs too.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { scanForSentinels } from "../helpers/sentinels.ts";
 import { type RunningServer, runPayhook, startServer, testConfig, waitUntil } from "../helpers/server.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
 import { deliver, event, sign } from "../helpers/stripe.ts";
@@ -21,18 +22,7 @@ const SENTINELS = {
 const NEEDLES = [...Object.values(SENTINELS), "SENTINEL"];
 
 /** Every sentinel occurrence in the texts and in the files of `dir` (the config file, which names them, aside). */
-function scan(texts: Record<string, string>, dir: string): string[] {
-  const found: string[] = [];
-  const sources: [string, string][] = Object.entries(texts);
-  for (const file of readdirSync(dir)) {
-    if (file === "payhook.yaml") continue;
-    sources.push([file, readFileSync(join(dir, file)).toString("latin1")]);
-  }
-  for (const [where, text] of sources) {
-    for (const needle of NEEDLES) if (text.includes(needle)) found.push(`${needle} in ${where}`);
-  }
-  return found;
-}
+const scan = (texts: Record<string, string>, dir: string) => scanForSentinels(texts, dir, { needles: NEEDLES });
 
 const CONFIG = (sink: string) =>
   testConfig(

@@ -6,9 +6,11 @@
 import { Database } from "bun:sqlite";
 import { createHmac } from "node:crypto";
 import { join } from "node:path";
+import { sentinelSecret } from "./sentinels.ts";
 import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "./server.ts";
 
-export const SOAK_SECRET = "whsec_soak_secret";
+/** A sentinel (reliability notes E-6), so the crash suite can show no output or store file ever holds it. */
+export const SOAK_SECRET = sentinelSecret("soak0secret");
 export const SOAK_ACTIONS = ["soak-a", "soak-b"] as const;
 
 export interface SoakOptions {
@@ -58,6 +60,8 @@ export interface SoakReport {
   dir: string;
   /** Every stdout line of every server run. */
   stdout: string[];
+  /** Every stderr line (the JSON log) of every server run. */
+  stderr: string[];
 }
 
 function config(): string {
@@ -112,6 +116,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const inFlightAtKills = new Set<string>();
   const unexpectedStatuses = new Map<number, number>();
   const stdout: string[] = [];
+  const stderr: string[] = [];
   let next = 0;
   let requests = 0;
   let redelivered = 0;
@@ -175,7 +180,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     }
   }
 
-  const collect = (s: RunningServer) => () => stdout.push(...s.stdout);
+  const collect = (s: RunningServer) => () => {
+    stdout.push(...s.stdout);
+    stderr.push(...s.stderr);
+  };
   closeGate();
   const senders = Array.from({ length: options.senders }, () => sender());
 
@@ -258,6 +266,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     unexpectedStatuses,
     dir,
     stdout,
+    stderr,
   };
 }
 
