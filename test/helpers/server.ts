@@ -11,6 +11,13 @@ import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
+// A test that fails before its cleanup must not leave a server behind: whatever is still running when the
+// test process exits is killed.
+const running = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 /** The command that starts payhook, as argv. */
 export function payhookCommand(env: Record<string, string> = {}): string[] {
   const cmd = process.env.PAYHOOK_CMD;
@@ -98,6 +105,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     stdout: "pipe",
     stderr: "pipe",
   });
+  running.add(child);
+  void child.exited.then(() => running.delete(child));
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: { lines: string[]; match: RegExp | string; resolve: (line: string) => void }[] = [];
