@@ -48,23 +48,36 @@ export function startWorker(options: WorkerOptions): Worker {
   const limits = new Map<string, number>();
   const overflow: number[] = [];
   let stopped = false;
-  let pumping = false;
+  /** The claim loop while it runs; stop() waits for it, so a claim committing at that moment is given back. */
+  let pumping: Promise<void> | undefined;
   let again = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  async function pump(): Promise<void> {
-    if (testHook === "hold-worker") return;
+  function pump(): Promise<void> {
+    if (testHook === "hold-worker") return Promise.resolve();
     if (pumping) {
       again = true;
-      return;
+      return pumping;
     }
-    pumping = true;
+    pumping = claimAll().finally(() => {
+      pumping = undefined;
+      schedule();
+    });
+    return pumping;
+  }
+
+  async function claimAll(): Promise<void> {
     try {
       do {
         again = false;
         while (!stopped && running.size < concurrency) {
           const claimed = await store.claim(now(), concurrency - running.size, [...atLimit()]);
           if (claimed.length === 0) break;
+          if (stopped) {
+            // stop() came while this claim was committing: give these back rather than leave them running.
+            await release(claimed.map((d) => d.id));
+            break;
+          }
           const admitted = claimed.filter(reserve);
           // Given back before any action starts, so an action that crashes payhook cannot use up their attempts.
           if (overflow.length > 0) await release(overflow.splice(0));
@@ -73,9 +86,6 @@ export function startWorker(options: WorkerOptions): Worker {
       } while (again && !stopped);
     } catch (error) {
       log.error("could not claim deliveries", { error: describe(error) });
-    } finally {
-      pumping = false;
-      schedule();
     }
   }
 
@@ -248,6 +258,7 @@ export function startWorker(options: WorkerOptions): Worker {
     async stop(graceMs) {
       stopped = true;
       clearTimeout(timer);
+      await pumping;
       let expire: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => {
         expire = setTimeout(resolve, graceMs);
