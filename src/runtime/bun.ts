@@ -1,6 +1,6 @@
 /** @module The Bun runtime: Bun.serve, bun:sqlite, Bun.spawn and process signals. */
 import { Database } from "bun:sqlite";
-import { readCapped } from "./output.ts";
+import { supervise } from "./child.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
 
 export const bunRuntime: Runtime = {
@@ -43,36 +43,29 @@ export const bunRuntime: Runtime = {
       // A new session makes the child a process-group leader, so a timeout can kill its grandchildren too.
       detached: true,
     });
-    let timedOut = false;
-    let hardKill: ReturnType<typeof setTimeout> | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      // SIGTERM first so the program can clean up; whatever is left of the group gets SIGKILL after the grace.
-      signalGroup(child.pid, "SIGTERM");
-      hardKill = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
-    }, options.timeoutMs);
-    // Output is read while the input is written: a child that prints before it reads must not deadlock us.
-    const stdout = readCapped(child.stdout, options.outputCap);
-    const stderr = readCapped(child.stderr, options.outputCap);
-    const input = (async () => {
-      child.stdin.write(options.stdin);
-      await child.stdin.end();
-    })().catch(() => {
-      // The child may exit without reading its input; that is its choice, not an error.
-    });
-    await child.exited;
-    clearTimeout(timer);
-    clearTimeout(hardKill);
-    // No orphans: grandchildren that outlive the child (and would hold its output pipes open) are ended too.
-    signalGroup(child.pid, "SIGKILL");
-    const [out, err] = await Promise.all([stdout, stderr, input]);
-    return {
-      exitCode: child.exitCode,
-      signal: child.signalCode === null ? null : String(child.signalCode),
-      timedOut,
-      stdout: out,
-      stderr: err,
-    };
+    return supervise(
+      {
+        pid: child.pid,
+        stdout: child.stdout,
+        stderr: child.stderr,
+        async writeInput(bytes) {
+          child.stdin.write(bytes);
+          await child.stdin.end();
+        },
+        exited: child.exited.then(() => ({
+          exitCode: child.exitCode,
+          signal: child.signalCode === null ? null : String(child.signalCode),
+        })),
+        signalGroup: (signal) => {
+          try {
+            process.kill(-child.pid, signal);
+          } catch {
+            // The group is already gone.
+          }
+        },
+      },
+      options,
+    );
   },
 
   // Bun's fetch never re-sends a request on its own.
@@ -87,14 +80,3 @@ export const bunRuntime: Runtime = {
     process.exit(code);
   },
 };
-
-/** After a timeout's SIGTERM, how long the process group has before SIGKILL. */
-const KILL_GRACE_MS = 2_000;
-
-function signalGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}

@@ -1,6 +1,6 @@
 /** @module The Deno runtime: Deno.serve, node:sqlite, Deno.Command and Deno signal listeners. */
 import { DatabaseSync } from "node:sqlite";
-import { readCapped } from "./output.ts";
+import { supervise } from "./child.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
 
 export const denoRuntime: Runtime = {
@@ -59,38 +59,31 @@ export const denoRuntime: Runtime = {
       // A new session makes the child a process-group leader, so a timeout can kill its grandchildren too.
       detached: true,
     }).spawn();
-    let timedOut = false;
-    let hardKill: ReturnType<typeof setTimeout> | undefined;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      // SIGTERM first so the program can clean up; whatever is left of the group gets SIGKILL after the grace.
-      signalGroup(child.pid, "SIGTERM");
-      hardKill = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
-    }, options.timeoutMs);
-    // Output is read while the input is written: a child that prints before it reads must not deadlock us.
-    const stdout = readCapped(child.stdout, options.outputCap);
-    const stderr = readCapped(child.stderr, options.outputCap);
-    const input = (async () => {
-      const writer = child.stdin.getWriter();
-      await writer.write(options.stdin);
-      await writer.close();
-    })().catch(() => {
-      // The child may exit without reading its input; that is its choice, not an error.
-    });
-    const status = await child.status;
-    clearTimeout(timer);
-    clearTimeout(hardKill);
-    // No orphans: grandchildren that outlive the child (and would hold its output pipes open) are ended too.
-    signalGroup(child.pid, "SIGKILL");
-    const [out, err] = await Promise.all([stdout, stderr, input]);
-    return {
-      // Deno reports 128 + the signal number as the code of a killed child; Bun reports null, and so do we.
-      exitCode: status.signal === null ? status.code : null,
-      signal: status.signal,
-      timedOut,
-      stdout: out,
-      stderr: err,
-    };
+    return supervise(
+      {
+        pid: child.pid,
+        stdout: child.stdout,
+        stderr: child.stderr,
+        async writeInput(bytes) {
+          const writer = child.stdin.getWriter();
+          await writer.write(bytes);
+          await writer.close();
+        },
+        // Deno reports 128 + the signal number as the code of a killed child; Bun reports null, and so do we.
+        exited: child.status.then((status) => ({
+          exitCode: status.signal === null ? status.code : null,
+          signal: status.signal,
+        })),
+        signalGroup: (signal) => {
+          try {
+            Deno.kill(-child.pid, signal);
+          } catch {
+            // The group is already gone.
+          }
+        },
+      },
+      options,
+    );
   },
 
   // Deno's fetch re-sends a request by itself when a reused keep-alive connection is reset after the request was
@@ -114,17 +107,6 @@ let unpooled: unknown;
 
 /** The command-line arguments after the script (or the compiled binary's name). */
 export const denoArgs: string[] = Deno.args;
-
-/** After a timeout's SIGTERM, how long the process group has before SIGKILL. */
-const KILL_GRACE_MS = 2_000;
-
-function signalGroup(pid: number, signal: "SIGTERM" | "SIGKILL"): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // The group is already gone.
-  }
-}
 
 // tsc type-checks the project with bun-types, which do not describe Deno: this is the part of the Deno
 // namespace used above (see https://docs.deno.com/api/deno/), checked by running under Deno.
