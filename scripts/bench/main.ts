@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
 import { join, resolve } from "node:path";
 import { type Drain, measureDrain } from "./drain.ts";
-import { benchDir, forwardHandler, writeConfig } from "./payhook.ts";
+import { benchDir, forwardHandler, removeBenchDirs, writeConfig } from "./payhook.ts";
 import { int, mb, median, ms, pct, runTable, type Target, table, targetLine } from "./report.ts";
 import { binarySize, coldStarts, idleRss } from "./startup.ts";
 import { measure, type Run, type Setup } from "./throughput.ts";
@@ -41,6 +41,7 @@ if (only.has("latency")) await latency();
 if (only.has("startup")) await startup();
 if (only.has("drain")) await drain();
 footer();
+if (!broken) removeBenchDirs();
 process.exit(broken ? 1 : 0);
 
 function header(): void {

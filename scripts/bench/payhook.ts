@@ -1,6 +1,6 @@
 /** @module payhook as the benchmark runs it: a real config file in a fresh folder, pinned to the server CPU. */
 import { Database } from "bun:sqlite";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Pinned, payhookListening, startPinned } from "./proc.ts";
@@ -21,8 +21,16 @@ export function forwardHandler(sinkPort: number): string {
 `;
 }
 
+// Every run's folder (config, store, events file: hundreds of MB per run) lives under one per bench.
+const ROOT = mkdtempSync(join(tmpdir(), "payhook-bench-"));
+
 export function benchDir(): string {
-  return mkdtempSync(join(tmpdir(), "payhook-bench-"));
+  return mkdtempSync(join(ROOT, "run-"));
+}
+
+/** Removes every run's folder; the bench keeps them when it fails, for a look at the stores. */
+export function removeBenchDirs(): void {
+  rmSync(ROOT, { recursive: true, force: true });
 }
 
 /** Writes payhook.yaml into `dir` (port 0: payhook picks a free one and logs it) and returns its path. */
