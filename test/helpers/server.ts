@@ -8,15 +8,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { trackChild, trackFolder } from "./cleanup.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
-
-// A test that fails before its cleanup must not leave a server behind: whatever is still running when the
-// test process exits is killed.
-const running = new Set<{ kill(signal?: number | NodeJS.Signals): void }>();
-process.on("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
 
 /** The command that starts payhook, as argv. */
 export function payhookCommand(env: Record<string, string> = {}): string[] {
@@ -28,7 +22,9 @@ export function payhookCommand(env: Record<string, string> = {}): string[] {
 
 /** A fresh temporary folder for one test's config, store and files. */
 export function tempDir(prefix = "payhook-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const folder = mkdtempSync(join(tmpdir(), prefix));
+  trackFolder(folder);
+  return folder;
 }
 
 export interface RunResult {
@@ -105,8 +101,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     stdout: "pipe",
     stderr: "pipe",
   });
-  running.add(child);
-  void child.exited.then(() => running.delete(child));
+  trackChild(child);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters: { lines: string[]; match: RegExp | string; resolve: (line: string) => void }[] = [];
