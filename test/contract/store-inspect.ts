@@ -3,9 +3,9 @@
  * retention, exec concurrency). Written with node:test like store.ts, so any implementation can run them.
  */
 import assert from "node:assert/strict";
-import { afterEach, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { IncomingEvent } from "../../src/store/types.ts";
-import type { StoreSubject } from "./store.ts";
+import { type StoreSubject, subjects } from "./store.ts";
 
 const NOW = 1_760_000_000_000;
 const DAY = 86_400_000;
@@ -27,18 +27,7 @@ function incoming(id: string, type: string, receivedAt: number): IncomingEvent {
 
 export function storeInspectContract(name: string, open: () => StoreSubject): void {
   describe(`Store contract (inspect, replay, prune): ${name}`, () => {
-    const opened: StoreSubject[] = [];
-    const subject = (): StoreSubject => {
-      const s = open();
-      opened.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      for (const s of opened.splice(0)) {
-        await s.store.close();
-        s.dispose();
-      }
-    });
+    const subject = subjects(open);
 
     /** Runs every due delivery of `action` once to the given status. */
     async function settle(s: StoreSubject, action: string, status: "done" | "failed" | "dead", at = NOW) {

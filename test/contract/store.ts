@@ -26,21 +26,26 @@ export interface StoreSubject {
   dispose(): void;
 }
 
+/** Opens subjects for the tests of one describe block; each is closed and disposed after its test. */
+export function subjects(open: () => StoreSubject): () => StoreSubject {
+  const opened: StoreSubject[] = [];
+  afterEach(async () => {
+    for (const s of opened.splice(0)) {
+      await s.store.close();
+      s.dispose();
+    }
+  });
+  return () => {
+    const s = open();
+    opened.push(s);
+    return s;
+  };
+}
+
 /** Defines the contract's cases for the store that `open` makes, a fresh one per call. */
 export function storeContract(name: string, open: () => StoreSubject): void {
   describe(`Store contract: ${name}`, () => {
-    const opened: StoreSubject[] = [];
-    const subject = (): StoreSubject => {
-      const s = open();
-      opened.push(s);
-      return s;
-    };
-    afterEach(async () => {
-      for (const s of opened.splice(0)) {
-        await s.store.close();
-        s.dispose();
-      }
-    });
+    const subject = subjects(open);
 
     test("ingest stores an event once and reports a duplicate without writing anything", async () => {
       const s = subject();
