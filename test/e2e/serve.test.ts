@@ -1,6 +1,7 @@
 /** End to end: the compiled payhook (or PAYHOOK_CMD) with a real config file, on a free port. */
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { type RunningServer, startServer, testConfig, waitUntil } from "../helpers/server.ts";
 import { deliver, event, idOf, sign } from "../helpers/stripe.ts";
@@ -178,4 +179,32 @@ describe("serve", () => {
     expect(output).not.toContain("SENTINEL");
     server = undefined;
   });
+
+  test("a short Host header (a proxy's `Host: api`) still reaches the endpoint", async () => {
+    server = await startServer({ config: CONFIG });
+    const payload = event("payment_intent.succeeded");
+    const header = await sign(payload);
+    for (const host of ["api", "x", "ab:1"]) {
+      const response = await rawRequest(
+        server.port,
+        `POST /webhook HTTP/1.1\r\nHost: ${host}\r\nStripe-Signature: ${header}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\nConnection: close\r\n\r\n${payload}`,
+      );
+      expect(response).toStartWith("HTTP/1.1 200");
+    }
+    const health = await rawRequest(server.port, "GET /healthz HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n");
+    expect(health).toStartWith("HTTP/1.1 200");
+  });
 });
+
+/** One request over a plain socket, so the Host header is exactly what the test says. */
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = "";
+    const socket = connect(port, "127.0.0.1", () => socket.write(text));
+    socket.on("data", (chunk) => {
+      data += chunk.toString();
+    });
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+  });
+}
