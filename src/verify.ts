@@ -41,7 +41,8 @@ const RAW_BODY_HINT =
 
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 // parseEventNotificationAsync is an instance method; this client only ever verifies and parses, never calls the API.
-const offlineClient = new Stripe("sk_test_payhook_offline_verification_only");
+// Made on the first thin event: a client builds every API resource, memory that snapshot-only servers never need.
+let offlineClient: Stripe | undefined;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function createVerifier(options: VerifyOptions): Verifier {
@@ -170,6 +171,7 @@ async function verifiedButNotSnapshot(
   // The matching API for thin events: it verifies again and checks the notification's shape. It throws plain
   // errors (a TypeError for a non-string context) on shapes it does not expect: those are not events either.
   try {
+    offlineClient ??= new Stripe("sk_test_payhook_offline_verification_only");
     await offlineClient.parseEventNotificationAsync(text, header, secret, tolerance, cryptoProvider, receivedAt);
   } catch {
     throw notAnEvent();
