@@ -9,7 +9,7 @@ SRC := $(shell find src -name '*.ts') package.json
 .PHONY: help install run build build-deno test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
