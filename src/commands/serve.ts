@@ -17,6 +17,7 @@ import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
+import { lockStore } from "../store/lock.ts";
 import { openSqliteStore } from "../store/sqlite.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
@@ -43,9 +44,12 @@ export const serve: Command = {
     }
 
     let store: ReturnType<typeof openSqliteStore>;
+    let unlock: () => void;
     try {
+      unlock = lockStore((path) => runtime.openDatabase(path), config.store);
       store = openSqliteStore(runtime.openDatabase(config.store));
     } catch (error) {
+      if (error instanceof StoreError) throw error;
       throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
     }
     const recovered = await store.recover(Date.now());
@@ -123,6 +127,7 @@ export const serve: Command = {
     await worker.stop(SHUTDOWN_GRACE_MS);
     await pruner.stop();
     await store.close();
+    unlock();
     log.info("stopped");
     return 0;
   },

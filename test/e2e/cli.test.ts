@@ -120,3 +120,25 @@ describe("the embedded default config", () => {
     }
   });
 });
+
+describe("one server per store", () => {
+  test("a second serve on the same store refuses to start, and the store stays readable meanwhile", async () => {
+    const dir = tempDir();
+    const config = `listen: { port: 0 }\nstore: ${dir}/payhook.db\nendpoints: [{ path: /w, secrets: ["${SENTINEL}"] }]\n`;
+    const file = join(dir, "payhook.yaml");
+    writeFileSync(file, config);
+    const first = await startServer({ dir, config: config.replace("port: 0", "port: {{port}}") });
+    try {
+      const second = await runPayhook(["serve", "--config", file]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`another payhook is serving the store ${dir}/payhook.db`);
+      const list = await runPayhook(["events", "list", "--config", file]);
+      expect(list.code).toBe(0);
+    } finally {
+      await first.kill();
+    }
+    // kill -9 leaves no stale lock: the next start serves.
+    const next = await startServer({ dir, config: config.replace("port: 0", "port: {{port}}") });
+    expect(await next.stop()).toBe(0);
+  });
+});
