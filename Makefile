@@ -101,4 +101,4 @@ bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bar
 	$(BUN) scripts/bench/main.ts
 
 clean: ## remove build output and local stores
-	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm
+	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm payhook.db.lock
