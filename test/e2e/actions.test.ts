@@ -1,11 +1,11 @@
 /** End to end: the compiled payhook runs forward, exec and file actions against a real sink, script and file. */
-import { Database } from "bun:sqlite";
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
+import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf } from "../helpers/stripe.ts";
 
 const RECORDER = resolve(import.meta.dir, "../fixtures/recorder.sh");
@@ -23,12 +23,7 @@ afterEach(async () => {
 });
 
 function deliveries(dir: string): { action: string; status: string; attempts: number }[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare("SELECT action, status, attempts FROM deliveries ORDER BY id").all() as never;
-  } finally {
-    db.close();
-  }
+  return queryStore(dir, "SELECT action, status, attempts FROM deliveries ORDER BY id");
 }
 
 describe("actions from the compiled binary", () => {

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { type RunningServer, runPayhook, startServer, testConfig, waitUntil } from "../helpers/server.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
+import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf } from "../helpers/stripe.ts";
 
 let server: RunningServer | undefined;
@@ -27,12 +28,7 @@ retry: { attempts: 2, schedule: [10ms], jitter: 0 }
 `);
 
 function statuses(dir: string): string[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return (db.prepare("SELECT status FROM deliveries ORDER BY id").all() as { status: string }[]).map((r) => r.status);
-  } finally {
-    db.close();
-  }
+  return queryStore<{ status: string }>(dir, "SELECT status FROM deliveries ORDER BY id").map((r) => r.status);
 }
 
 const events = (dir: string, ...args: string[]) =>

@@ -1,9 +1,8 @@
 /** End to end: the compiled payhook (or PAYHOOK_CMD) with a real config file, on a free port. */
-import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
-import { join } from "node:path";
 import { type RunningServer, startServer, testConfig, waitUntil } from "../helpers/server.ts";
+import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf, sign } from "../helpers/stripe.ts";
 
 const CONFIG = testConfig(`handlers:
@@ -22,14 +21,7 @@ afterEach(async () => {
   server = undefined;
 });
 
-function rows(dir: string, sql: string): Record<string, unknown>[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare(sql).all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
-}
+const rows = (dir: string, sql: string) => queryStore(dir, sql);
 
 describe("serve", () => {
   test("a signed event is acknowledged after it is stored, and its log action prints its line", async () => {

@@ -2,12 +2,11 @@
  * End to end with the real Stripe CLI (@stripe/cli 1.52.0), fully offline: `stripe listen` and `stripe trigger`
  * talk to a fake of Stripe's side on 127.0.0.1 and forward to the compiled payhook.
  */
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { buildEvents } from "../../src/fixtures/index.ts";
 import { type CliProcess, type FakeStripe, runStripeCli, startFakeStripe } from "../helpers/fake-stripe.ts";
 import { type RunningServer, startServer, testConfig, waitUntil } from "../helpers/server.ts";
+import { queryStore } from "../helpers/store.ts";
 
 const HANDLERS = `handlers:
   payment_intent.succeeded:
@@ -19,22 +18,12 @@ unhandled:
 `;
 
 function storedTypes(dir: string): { id: string; type: string; object: string }[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare("SELECT id, type, object FROM events").all() as { id: string; type: string; object: string }[];
-  } finally {
-    db.close();
-  }
+  return queryStore(dir, "SELECT id, type, object FROM events");
 }
 
 function storedBody(dir: string, id: string): string {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    const row = db.prepare("SELECT body FROM events WHERE id = ?").get(id) as { body: Uint8Array } | null;
-    return new TextDecoder().decode(row?.body);
-  } finally {
-    db.close();
-  }
+  const [row] = queryStore<{ body: Uint8Array }>(dir, "SELECT body FROM events WHERE id = ?", id);
+  return new TextDecoder().decode(row?.body);
 }
 
 describe("the real Stripe CLI against a fake Stripe, forwarding to payhook", () => {

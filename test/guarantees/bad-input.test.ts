@@ -5,7 +5,6 @@
  * tests; B33 (secrets in logs) is secrets.test.ts; B5's constant-time compare is stripe-node's and is not timed.
  * The endpoint's secret is a sentinel, and the suite ends by scanning all it made payhook write for it (E-6).
  */
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { connect } from "node:net";
@@ -13,6 +12,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { scanForSentinels, sentinelSecret } from "../helpers/sentinels.ts";
 import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
+import { queryStore } from "../helpers/store.ts";
 import { deliver as deliverWith, event, idOf, sign } from "../helpers/stripe.ts";
 
 /** E-6: a sentinel, so the last test can show that no refusal made payhook write it anywhere. */
@@ -48,12 +48,7 @@ afterAll(async () => {
 });
 
 function query<T>(sql: string, ...params: string[]): T[] {
-  const db = new Database(join(server.dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
+  return queryStore<T>(server.dir, sql, ...params);
 }
 
 const eventCount = () => query<{ n: number }>("SELECT COUNT(*) AS n FROM events")[0]?.n ?? 0;

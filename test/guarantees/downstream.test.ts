@@ -4,7 +4,6 @@
  * fault row (hang, reset, refused, redirect, 410, slow body, huge body, an exec grandchild ignoring SIGTERM)
  * ends as the README says. `make test` runs 1,000 events; `make soak` (PAYHOOK_SOAK=full) 10,000.
  */
-import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { freePort, type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
+import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf, SECRET } from "../helpers/stripe.ts";
 
 const FULL = process.env.PAYHOOK_SOAK === "full";
@@ -31,14 +31,7 @@ afterEach(async () => {
   for (const close of closers.splice(0)) close();
 });
 
-function query<T>(dir: string, sql: string, ...params: string[]): T[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
+const query = queryStore;
 
 /** A service that fails half its requests at random, recording each by idempotency key. */
 async function flakyService(): Promise<{ url: string; byKey: Map<string, { event: string; ok: boolean }[]> }> {

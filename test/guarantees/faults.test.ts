@@ -3,22 +3,15 @@
  * kills payhook every time it runs, a store whose disk fills up, senders with a skewed clock, SIGTERM under load,
  * and a burst. Each asserts the row's pass criterion: nothing acknowledged is lost, and payhook recovers.
  */
-import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { closeSync, openSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
+import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf } from "../helpers/stripe.ts";
 
-function query<T>(dir: string, sql: string, ...params: string[]): T[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
+const query = queryStore;
 
 const count = (dir: string, where: string) =>
   query<{ n: number }>(dir, `SELECT COUNT(*) AS n FROM deliveries WHERE ${where}`)[0]?.n ?? 0;

@@ -3,11 +3,10 @@
  * compiled payhook, `kill -9` at random moments, redelivery of every unacknowledged id (as Stripe would), then
  * a drain on a clean server and an audit of the store against what was acknowledged.
  */
-import { Database } from "bun:sqlite";
 import { createHmac } from "node:crypto";
-import { join } from "node:path";
 import { sentinelSecret } from "./sentinels.ts";
 import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "./server.ts";
+import { queryStore } from "./store.ts";
 
 /** A sentinel (reliability notes E-6), so the crash suite can show no output or store file ever holds it. */
 export const SOAK_SECRET = sentinelSecret("soak0secret");
@@ -99,14 +98,7 @@ function randomIn([min, max]: [number, number]): number {
   return min + Math.floor(Math.random() * (max - min + 1));
 }
 
-function query<T>(dir: string, sql: string): T[] {
-  const db = new Database(join(dir, "payhook.db"), { readonly: true });
-  try {
-    return db.prepare(sql).all() as T[];
-  } finally {
-    db.close();
-  }
-}
+const query = queryStore;
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const dir = tempDir("payhook-soak-");
