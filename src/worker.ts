@@ -61,7 +61,7 @@ export function startWorker(options: WorkerOptions): Worker {
     }
     pumping = claimAll().finally(() => {
       pumping = undefined;
-      schedule();
+      void schedule();
     });
     return pumping;
   }
@@ -139,10 +139,16 @@ export function startWorker(options: WorkerOptions): Worker {
     });
   }
 
-  function schedule(): void {
+  async function schedule(): Promise<void> {
+    if (stopped) return;
+    let next: number | null = null;
+    try {
+      next = await store.nextDue();
+    } catch (error) {
+      log.error("could not read when the next delivery is due", { error: describe(error) });
+    }
     if (stopped) return;
     clearTimeout(timer);
-    const next = store.nextDue();
     const wait = next === null ? MAX_IDLE_MS : Math.min(Math.max(next - now(), 0), MAX_IDLE_MS);
     timer = setTimeout(() => void pump(), wait);
   }

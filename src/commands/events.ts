@@ -10,7 +10,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { parseDuration } from "../config/units.ts";
 import { describe, StoreError, UsageError } from "../errors.ts";
 import { patternProblem } from "../route.ts";
-import { openSqliteStore, type SqliteStore } from "../store/sqlite.ts";
+import { openSqliteStore, type SqliteStore } from "../store/sqlite/store.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type Requeue } from "../store/types.ts";
 import { configOption } from "./check.ts";
 import { eventJson, formatEvent, formatTable } from "./events-format.ts";

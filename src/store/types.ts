@@ -121,7 +121,7 @@ export interface Store {
   /** Records an attempt and moves its delivery on. */
   finish(record: AttemptRecord): Promise<void>;
   /** The earliest next_at of pending deliveries, or null. */
-  nextDue(): number | null;
+  nextDue(): Promise<number | null>;
   /** Sets deliveries left running by a stopped or killed process back to pending; returns how many. */
   recover(now: number): Promise<number>;
   /** Puts claimed deliveries that never started back in the queue: pending again, their attempt given back. */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { StoreError, StoreUnavailableError } from "../../src/errors.ts";
 import type { SqlDatabase, SqlValue } from "../../src/runtime/types.ts";
-import { openSqliteStore } from "../../src/store/sqlite.ts";
+import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import type { IncomingEvent, NewDelivery, Store } from "../../src/store/types.ts";
 
 /** A store under test, with the means to look behind it and to make its storage fail. */
@@ -220,16 +220,16 @@ export function storeContract(name: string, open: () => StoreSubject): void {
 
     test("nextDue is the earliest next attempt among pending deliveries only", async () => {
       const s = subject();
-      assert.equal(s.store.nextDue(), null);
+      assert.equal(await s.store.nextDue(), null);
       await s.store.ingest(incoming("evt_late", { receivedAt: NOW + 9_000 }), deliveries("a"));
       await s.store.ingest(incoming("evt_early"), deliveries("a"));
-      assert.equal(s.store.nextDue(), NOW);
+      assert.equal(await s.store.nextDue(), NOW);
       const [early] = await s.store.claim(NOW, 1);
       assert.equal(early?.eventId, "evt_early");
-      assert.equal(s.store.nextDue(), NOW + 9_000, "a running delivery is not due");
+      assert.equal(await s.store.nextDue(), NOW + 9_000, "a running delivery is not due");
       assert.ok(early);
       await s.store.finish({ deliveryId: early.id, attempt: 1, startedAt: NOW, finishedAt: NOW, status: "done" });
-      assert.equal(s.store.nextDue(), NOW + 9_000);
+      assert.equal(await s.store.nextDue(), NOW + 9_000);
     });
 
     test("the storage is durable: journal_mode=wal and synchronous=FULL", () => {
@@ -332,7 +332,7 @@ export function sqliteOpenContract(name: string, openDatabase: (path: string) =>
         await first.close();
         const second = openSqliteStore(openDatabase(join(dir, "payhook.db")));
         assert.equal(await second.ingest(incoming("evt_1"), deliveries("a")), "duplicate");
-        assert.equal(second.nextDue(), NOW);
+        assert.equal(await second.nextDue(), NOW);
         await second.close();
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { SqlDatabase } from "../../src/runtime/types.ts";
-import { applyDurability } from "../../src/store/sqlite.ts";
+import { applyDurability } from "../../src/store/sqlite/store.ts";
 import { freePort, type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { deliver, event } from "../helpers/stripe.ts";
 

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Action, AttemptContext, Outcome } from "../../src/actions/types.ts";
 import { createLogger } from "../../src/log.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
-import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite.ts";
+import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.ts";
 import { startWorker, type Worker } from "../../src/worker.ts";
 import { tempDir, waitUntil } from "../helpers/server.ts";
 

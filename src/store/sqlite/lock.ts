@@ -3,8 +3,8 @@
  * runs. The operating system drops the lock when the process dies, kill -9 included, so a restart never waits
  * on a stale lock; the store itself stays open to `payhook events` and other readers.
  */
-import { StoreError } from "../errors.ts";
-import type { SqlDatabase } from "../runtime/types.ts";
+import { StoreError } from "../../errors.ts";
+import type { SqlDatabase } from "../../runtime/types.ts";
 
 /** Takes the lock or throws StoreError; call the returned function to release it. */
 export function lockStore(open: (path: string) => SqlDatabase, store: string): () => void {

@@ -1,5 +1,5 @@
 /** @module The store's schema, versioned with PRAGMA user_version; each migration runs once, in order. */
-import type { SqlDatabase } from "../runtime/types.ts";
+import type { SqlDatabase } from "../../runtime/types.ts";
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE events (

@@ -3,11 +3,8 @@
  * connection, and group commit: every write that arrives while a batch is being prepared shares its
  * transaction and its fsync, so throughput does not collapse to one fsync per request.
  */
-import { PayhookError, StoreError, StoreUnavailableError } from "../errors.ts";
-import type { SqlDatabase, SqlStatement } from "../runtime/types.ts";
-import { migrate } from "./migrations.ts";
-import { getEvent, listEvents, prune, requeue } from "./sqlite-inspect.ts";
-import { probeWritable, queueStats } from "./sqlite-ops.ts";
+import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
+import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -20,7 +17,10 @@ import type {
   QueueStats,
   Requeue,
   Store,
-} from "./types.ts";
+} from "../types.ts";
+import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
+import { migrate } from "./migrations.ts";
+import { probeWritable, queueStats } from "./ops.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
@@ -159,7 +159,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  nextDue(): number | null {
+  async nextDue(): Promise<number | null> {
     const next = this.sql.nextDue.get()?.next;
     return next === null || next === undefined ? null : Number(next);
   }

@@ -2,7 +2,7 @@
  * @module The SQLite store's inspection, replay and pruning queries (`payhook events …` and retention). Reads
  * run outside the writer's transactions, which WAL allows while a server is writing; the writes run inside them.
  */
-import type { SqlDatabase, SqlValue } from "../runtime/types.ts";
+import type { SqlDatabase, SqlValue } from "../../runtime/types.ts";
 import type {
   AttemptView,
   DeliveryStatus,
@@ -11,7 +11,7 @@ import type {
   EventQuery,
   EventView,
   Requeue,
-} from "./types.ts";
+} from "../types.ts";
 
 type Row = Record<string, SqlValue>;
 

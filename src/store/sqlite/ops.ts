@@ -1,6 +1,6 @@
 /** @module What operators ask the SQLite store: is it writable now (readiness), and how deep is the queue (metrics). */
-import type { SqlDatabase } from "../runtime/types.ts";
-import type { QueueStats } from "./types.ts";
+import type { SqlDatabase } from "../../runtime/types.ts";
+import type { QueueStats } from "../types.ts";
 
 /** "phk1": marks the file as a payhook store, and gives the readiness probe a one-page write to make. */
 const APPLICATION_ID = 0x70686b31;
