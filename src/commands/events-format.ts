@@ -22,6 +22,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
     deliveries: event.deliveries.map((d) => ({
       action: d.action,
       status: d.status,
+      order_key: d.orderKey,
       attempts: d.attempts,
       next_at: d.status === "pending" && d.nextAt !== null ? iso(d.nextAt) : null,
       last_error: d.lastError,
@@ -67,6 +68,7 @@ export function formatEvent(event: EventDetail): string[] {
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {
     out.push("", `delivery  ${d.action}: ${state(d)}`);
+    if (d.orderKey !== null) out.push(`  order key ${d.orderKey}`);
     let previous = 0;
     for (const a of d.history) {
       // Attempt numbers restart when a replay starts a new round.

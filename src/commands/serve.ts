@@ -64,8 +64,10 @@ export const serve: Command = {
       runtime,
       log,
       print: io.out,
-      onAttempt: ({ action, status, durationMs }) =>
-        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+      onAttempt: ({ action, status, durationMs, skipped }) => {
+        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
+        if (skipped === "stale") metrics.skippedStale(action);
+      },
     });
     const ops = createOpsRoutes({ store, metrics, log });
     const admin = config.file.admin;

@@ -11,6 +11,7 @@ import { actionKinds } from "../actions/index.ts";
 import type { Action } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
 import { cidrProblem } from "../ipallow.ts";
+import { compileOrder, type OrderSpec } from "../order.ts";
 import { MIN_RETENTION_MS } from "../retention.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
@@ -200,8 +201,14 @@ function compileAction(
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
   const compiled = kind.compile(spec, { baseDir });
-  if ("problems" in compiled) {
-    for (const [key, message] of compiled.problems) problems.push([[...at, ...key.split(".")], message]);
+  const order = compileOrder(spec.order as OrderSpec | undefined);
+  if ("problems" in compiled || "problems" in order) {
+    for (const [key, message] of [
+      ...("problems" in compiled ? compiled.problems : []),
+      ...("problems" in order ? order.problems : []),
+    ]) {
+      problems.push([[...at, ...key.split(".")], message]);
+    }
     return undefined;
   }
   const own = (spec.retry ?? {}) as { attempts?: number; schedule?: string[]; jitter?: number };
@@ -215,6 +222,7 @@ function compileAction(
       jitter: own.jitter ?? retry.jitter,
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
+    ...(order.rule === undefined ? {} : { order: order.rule }),
     run: compiled.run,
   };
 }

@@ -14,6 +14,7 @@ import type {
   EventView,
   IncomingEvent,
   NewDelivery,
+  OrderMark,
   QueueStats,
   Requeue,
   Store,
@@ -23,6 +24,17 @@ import { migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./ops.ts";
 
 const MAX_BATCH = 512;
+
+/**
+ * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
+ * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
+ * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
+ */
+const FREE = `(d.order_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
+    AND b.status IN ('pending', 'running')
+    AND (b.status = 'running' OR b.order_created < d.order_created
+      OR (b.order_created = d.order_created AND b.id < d.id))))`;
 const MAX_TEXT = 64 * 1024;
 
 type Write = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
@@ -57,6 +69,8 @@ export class SqliteStore implements Store {
     | "insertDelivery"
     | "claim"
     | "eventOf"
+    | "markOf"
+    | "markDelivered"
     | "insertAttempt"
     | "updateDelivery"
     | "nextDue"
@@ -76,16 +90,27 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)`,
+        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+           order_key, order_created)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
       ),
+      // One statement: the subquery picks the deliveries (at most one per order key, by FREE's "none earlier
+      // pending"), and the UPDATE marks them running, so two claims can never both take one key's turn.
       claim: db.prepare(
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
-         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?
-           AND action NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?)
-         RETURNING id, event_id, action, digest, attempts`,
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
+           AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
+         RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
       eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
+      markOf: db.prepare("SELECT event_id, created FROM order_marks WHERE action = ? AND key = ?"),
+      // Only moves forward: an older event delivered later (a replay) leaves the newest one in place.
+      markDelivered: db.prepare(
+        `INSERT INTO order_marks (action, key, created, event_id, updated_at)
+         SELECT action, order_key, order_created, event_id, ? FROM deliveries WHERE id = ? AND order_key IS NOT NULL
+         ON CONFLICT (action, key) DO UPDATE SET created = excluded.created, event_id = excluded.event_id,
+           updated_at = excluded.updated_at WHERE excluded.created >= order_marks.created`,
+      ),
       insertAttempt: db.prepare(
         `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -93,7 +118,9 @@ export class SqliteStore implements Store {
       updateDelivery: db.prepare(
         "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
       ),
-      nextDue: db.prepare("SELECT MIN(next_at) AS next FROM deliveries WHERE status = 'pending'"),
+      nextDue: db.prepare(
+        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND ${FREE} ORDER BY d.next_at LIMIT 1`,
+      ),
       recover: db.prepare(
         "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
       ),
@@ -120,7 +147,16 @@ export class SqliteStore implements Store {
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
-        this.sql.insertDelivery.run(event.id, d.action, d.digest, event.receivedAt, event.receivedAt, event.receivedAt);
+        this.sql.insertDelivery.run(
+          event.id,
+          d.action,
+          d.digest,
+          event.receivedAt,
+          event.receivedAt,
+          event.receivedAt,
+          d.orderKey ?? null,
+          event.created,
+        );
       }
       return "stored";
     });
@@ -130,7 +166,7 @@ export class SqliteStore implements Store {
     return this.write(() =>
       this.sql.claim.all(now, now, JSON.stringify(skip), limit).map((row) => {
         const event = this.sql.eventOf.get(row.event_id as string);
-        return {
+        const claimed: ClaimedDelivery = {
           id: Number(row.id),
           eventId: row.event_id as string,
           eventType: String(event?.type ?? ""),
@@ -139,6 +175,14 @@ export class SqliteStore implements Store {
           attempt: Number(row.attempts),
           body: (event?.body as Uint8Array | undefined) ?? new Uint8Array(),
         };
+        if (row.order_key === null || row.order_key === undefined) return claimed;
+        claimed.orderKey = String(row.order_key);
+        claimed.replayed = Number(row.replayed) === 1;
+        const mark = this.sql.markOf.get(claimed.action, claimed.orderKey);
+        if (mark && Number(mark.created) > Number(row.order_created)) {
+          claimed.newer = { eventId: String(mark.event_id), created: Number(mark.created) };
+        }
+        return claimed;
       }),
     );
   }
@@ -156,12 +200,18 @@ export class SqliteStore implements Store {
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
       );
       this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
+      if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
     });
   }
 
   async nextDue(): Promise<number | null> {
     const next = this.sql.nextDue.get()?.next;
     return next === null || next === undefined ? null : Number(next);
+  }
+
+  async newestDelivered(action: string, orderKey: string): Promise<OrderMark | null> {
+    const mark = this.sql.markOf.get(action, orderKey);
+    return mark ? { eventId: String(mark.event_id), created: Number(mark.created) } : null;
   }
 
   recover(now: number): Promise<number> {
