@@ -165,7 +165,7 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     const queued = items.length === 0 ? 0 : await store.requeue(items, Date.now(), query.status);
     const events = new Set(items.map((i) => i.eventId)).size;
     if (values.json) {
-      io.out(JSON.stringify({ requeued: queued, events, skipped, stale }));
+      io.out(JSON.stringify({ requeued: queued, events, skipped, ...(stale.length > 0 ? { stale } : {}) }));
     } else {
       io.out(
         `re-queued ${queued} ${queued === 1 ? "delivery" : "deliveries"} of ${events} ${events === 1 ? "event" : "events"}${queued > 0 ? "; a running payhook starts them within a second" : ""}`,
