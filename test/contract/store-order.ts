@@ -96,6 +96,30 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
       assert.deepEqual(older.newer, { eventId: "evt_2", created: T + 2 }, "and it is reported stale");
     });
 
+    test("an older event that arrived during a run goes first when that run ends in a retry", async () => {
+      const s = subject();
+      await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
+      const [newer] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
+      await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
+      await finish(s, newer, "pending", { nextAt: NOW, error: "HTTP 503" });
+      assert.deepEqual(
+        (await s.store.claim(NOW, 10)).map((d) => d.eventId),
+        ["evt_1"],
+      );
+    });
+
+    test("after a crash, an older event that arrived during the interrupted run goes first", async () => {
+      const s = subject();
+      await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
+      await s.store.claim(NOW, 10);
+      await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
+      assert.equal(await s.store.recover(NOW), 1);
+      assert.deepEqual(
+        (await s.store.claim(NOW, 10)).map((d) => d.eventId),
+        ["evt_1"],
+      );
+    });
+
     for (const end of ["dead", "failed"] as const) {
       test(`a blocker that ends ${end} releases its key: the next delivery runs`, async () => {
         const s = subject();
@@ -163,15 +187,21 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
       assert.equal(again.attempt, 2);
     });
 
-    test("released deliveries give the key back", async () => {
+    test("released deliveries give the key back, to the oldest waiting", async () => {
       const s = subject();
-      await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
+      await ingest(s, "evt_3", T + 3, ordered("sync", "sub_1"));
       const [first] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
+      assert.equal(first.eventId, "evt_2");
+      await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
       await s.store.release([first.id], NOW);
-      const [again] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
-      assert.equal(again.eventId, "evt_1");
-      assert.equal(again.attempt, 1);
+      const seen: string[] = [];
+      for (let turn = 0; turn < 3; turn++) {
+        const [d] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
+        seen.push(`${d.eventId}#${d.attempt}`);
+        await finish(s, d, "done");
+      }
+      assert.deepEqual(seen, ["evt_1#1", "evt_2#1", "evt_3#1"]);
     });
 
     test("a claim limited to a few takes each free key's head, and the limit counts keys, not held rows", async () => {

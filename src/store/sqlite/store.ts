@@ -4,7 +4,7 @@
  * transaction and its fsync, so throughput does not collapse to one fsync per request.
  */
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
-import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
+import type { SqlDatabase, SqlStatement, SqlValue } from "../../runtime/types.ts";
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -29,6 +29,7 @@ const MAX_BATCH = 512;
  * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
  * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
  * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
+ * This is the rule; the `held` column only keeps rows that cannot pass it out of the claim's scan.
  */
 const FREE = `(d.order_key IS NULL OR NOT EXISTS (
   SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
@@ -71,6 +72,8 @@ export class SqliteStore implements Store {
     | "eventOf"
     | "markOf"
     | "markDelivered"
+    | "insertOrdered"
+    | "promote"
     | "insertAttempt"
     | "updateDelivery"
     | "nextDue"
@@ -94,11 +97,25 @@ export class SqliteStore implements Store {
            order_key, order_created)
          VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
       ),
+      // Held when another delivery of its key is running, or pending and created earlier (or as early: stored first).
+      insertOrdered: db.prepare(
+        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+           order_key, order_created, held)
+         SELECT ?1, ?2, ?3, 'pending', 0, ?4, ?4, ?4, ?5, ?6, EXISTS (SELECT 1 FROM deliveries b
+           WHERE b.action = ?2 AND b.order_key = ?5 AND b.status IN ('pending', 'running')
+             AND (b.status = 'running' OR b.order_created <= ?6))`,
+      ),
+      // A key's turn passes on: its earliest pending delivery is no longer held (when one leaves running).
+      promote: db.prepare(
+        `UPDATE deliveries SET held = 0 WHERE held = 1 AND id = (SELECT b.id FROM deliveries b
+           WHERE b.action = ? AND b.order_key = ? AND b.status IN ('pending', 'running') AND b.status = 'pending'
+           ORDER BY b.order_created, b.id LIMIT 1)`,
+      ),
       // One statement: the subquery picks the deliveries (at most one per order key, by FREE's "none earlier
       // pending"), and the UPDATE marks them running, so two claims can never both take one key's turn.
       claim: db.prepare(
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
-         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.held = 0 AND d.next_at <= ?
            AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
          RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
@@ -116,17 +133,18 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
-        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? RETURNING action, order_key",
       ),
       nextDue: db.prepare(
-        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND ${FREE} ORDER BY d.next_at LIMIT 1`,
+        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.held = 0 AND ${FREE}
+         ORDER BY d.next_at LIMIT 1`,
       ),
       recover: db.prepare(
-        "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
+        "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running' RETURNING action, order_key",
       ),
       release: db.prepare(
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
-         WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
+         WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) RETURNING action, order_key`,
       ),
     };
   }
@@ -147,6 +165,10 @@ export class SqliteStore implements Store {
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
+        if (d.orderKey !== undefined) {
+          this.sql.insertOrdered.run(event.id, d.action, d.digest, event.receivedAt, d.orderKey, event.created);
+          continue;
+        }
         this.sql.insertDelivery.run(
           event.id,
           d.action,
@@ -199,8 +221,16 @@ export class SqliteStore implements Store {
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
       );
-      this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
+      const row = this.sql.updateDelivery.get(
+        record.status,
+        record.nextAt ?? null,
+        error,
+        record.finishedAt,
+        record.deliveryId,
+      );
+      if (row?.order_key === null || row?.order_key === undefined) return;
       if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
+      this.sql.promote.run(row.action as SqlValue, row.order_key);
     });
   }
 
@@ -215,11 +245,20 @@ export class SqliteStore implements Store {
   }
 
   recover(now: number): Promise<number> {
-    return this.write(() => Number(this.sql.recover.run(now, now).changes));
+    return this.write(() => this.promoteAll(this.sql.recover.all(now, now)));
   }
 
   release(ids: readonly number[], now: number): Promise<number> {
-    return this.write(() => Number(this.sql.release.run(now, JSON.stringify(ids)).changes));
+    return this.write(() => this.promoteAll(this.sql.release.all(now, JSON.stringify(ids))));
+  }
+
+  /** Passes the turn on for the keys of deliveries that left running; returns how many rows there were. */
+  private promoteAll(rows: Record<string, SqlValue>[]): number {
+    for (const row of rows) {
+      if (row.order_key !== null && row.order_key !== undefined)
+        this.sql.promote.run(row.action as SqlValue, row.order_key);
+    }
+    return rows.length;
   }
 
   async checkWritable(timeoutMs: number): Promise<void> {
