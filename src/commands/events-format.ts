@@ -86,6 +86,8 @@ export function formatEvent(event: EventDetail): string[] {
 function state(d: DeliveryView): string {
   const tries = `${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}`;
   if (d.status === "pending") {
+    if (d.nextAt === null && d.orderKey !== null)
+      return `pending, waiting for an earlier delivery of its order key (${tries})`;
     return d.nextAt === null ? `pending (${tries})` : `pending, next attempt ${iso(d.nextAt)} (${tries} so far)`;
   }
   if (d.status === "running") return `running (attempt ${d.attempts})`;

@@ -90,8 +90,7 @@ export function requeue(db: SqlDatabase, items: readonly Requeue[], now: number,
   // A replay is on purpose: `replayed` lets an old event run even under `stale: skip`.
   const reset = db.prepare(
     `UPDATE deliveries SET status = 'pending', attempts = 0, digest = ?, next_at = ?, last_error = NULL, updated_at = ?,
-       order_key = ?, order_created = (SELECT created FROM events WHERE id = deliveries.event_id), replayed = 1,
-       held = 0
+       order_key = ?, order_created = (SELECT created FROM events WHERE id = deliveries.event_id), replayed = 1
      WHERE event_id = ? AND action = ? AND status IN ('done', 'failed', 'dead') AND (? IS NULL OR status = ?)`,
   );
   const create = db.prepare(

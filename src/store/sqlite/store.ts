@@ -4,7 +4,7 @@
  * transaction and its fsync, so throughput does not collapse to one fsync per request.
  */
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
-import type { SqlDatabase, SqlStatement, SqlValue } from "../../runtime/types.ts";
+import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
   AttemptRecord,
   ClaimedDelivery,
@@ -29,7 +29,7 @@ const MAX_BATCH = 512;
  * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
  * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
  * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
- * This is the rule; the `held` column only keeps rows that cannot pass it out of the claim's scan.
+ * This is the rule; a NULL next_at (held behind its key) only keeps rows that cannot pass it out of the claim's scan.
  */
 const FREE = `(d.order_key IS NULL OR NOT EXISTS (
   SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
@@ -74,6 +74,7 @@ export class SqliteStore implements Store {
     | "markDelivered"
     | "insertOrdered"
     | "promote"
+    | "unholdFree"
     | "insertAttempt"
     | "updateDelivery"
     | "nextDue"
@@ -82,6 +83,12 @@ export class SqliteStore implements Store {
     SqlStatement
   >;
   private queue: Write[] = [];
+  /**
+   * The ordered deliveries this store has claimed and not yet finished, by id: [action, order key]. Their finish
+   * passes the key's turn on; unordered finishes (most of them) then run no extra statement. A delivery claimed
+   * by a process that died is passed on by recover() instead.
+   */
+  private readonly ordered = new Map<number, [string, string]>();
   private scheduled = false;
   private closed = false;
 
@@ -97,25 +104,31 @@ export class SqliteStore implements Store {
            order_key, order_created)
          VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
       ),
-      // Held when another delivery of its key is running, or pending and created earlier (or as early: stored first).
+      // Held (next_at NULL) when another delivery of its key is running, or pending and created earlier (or as
+      // early: stored first).
       insertOrdered: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
-           order_key, order_created, held)
-         SELECT ?1, ?2, ?3, 'pending', 0, ?4, ?4, ?4, ?5, ?6, EXISTS (SELECT 1 FROM deliveries b
-           WHERE b.action = ?2 AND b.order_key = ?5 AND b.status IN ('pending', 'running')
-             AND (b.status = 'running' OR b.order_created <= ?6))`,
+           order_key, order_created)
+         SELECT ?1, ?2, ?3, 'pending', 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries b
+             WHERE b.action = ?2 AND b.order_key = ?5 AND b.status IN ('pending', 'running')
+               AND (b.status = 'running' OR b.order_created <= ?6)) THEN NULL ELSE ?4 END,
+           ?4, ?4, ?5, ?6`,
       ),
-      // A key's turn passes on: its earliest pending delivery is no longer held (when one leaves running).
+      // A key's turn passes on when one of its deliveries leaves running: its earliest pending one, if held, is due.
       promote: db.prepare(
-        `UPDATE deliveries SET held = 0 WHERE held = 1 AND id = (SELECT b.id FROM deliveries b
+        `UPDATE deliveries SET next_at = ? WHERE next_at IS NULL AND id = (SELECT b.id FROM deliveries b
            WHERE b.action = ? AND b.order_key = ? AND b.status IN ('pending', 'running') AND b.status = 'pending'
            ORDER BY b.order_created, b.id LIMIT 1)`,
+      ),
+      unholdFree: db.prepare(
+        `UPDATE deliveries SET next_at = ? WHERE id IN (SELECT d.id FROM deliveries d
+           WHERE d.status = 'pending' AND d.next_at IS NULL AND d.order_key IS NOT NULL AND ${FREE})`,
       ),
       // One statement: the subquery picks the deliveries (at most one per order key, by FREE's "none earlier
       // pending"), and the UPDATE marks them running, so two claims can never both take one key's turn.
       claim: db.prepare(
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
-         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.held = 0 AND d.next_at <= ?
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
            AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
          RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
@@ -133,18 +146,18 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
-        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? RETURNING action, order_key",
+        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
       ),
       nextDue: db.prepare(
-        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.held = 0 AND ${FREE}
+        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${FREE}
          ORDER BY d.next_at LIMIT 1`,
       ),
       recover: db.prepare(
-        "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running' RETURNING action, order_key",
+        "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
       ),
       release: db.prepare(
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
-         WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) RETURNING action, order_key`,
+         WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
       ),
     };
   }
@@ -199,6 +212,7 @@ export class SqliteStore implements Store {
         };
         if (row.order_key === null || row.order_key === undefined) return claimed;
         claimed.orderKey = String(row.order_key);
+        this.ordered.set(claimed.id, [claimed.action, claimed.orderKey]);
         claimed.replayed = Number(row.replayed) === 1;
         const mark = this.sql.markOf.get(claimed.action, claimed.orderKey);
         if (mark && Number(mark.created) > Number(row.order_created)) {
@@ -221,16 +235,14 @@ export class SqliteStore implements Store {
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
       );
-      const row = this.sql.updateDelivery.get(
-        record.status,
-        record.nextAt ?? null,
-        error,
-        record.finishedAt,
-        record.deliveryId,
-      );
-      if (row?.order_key === null || row?.order_key === undefined) return;
+      this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
+      const ordered = this.ordered.get(record.deliveryId);
+      if (!ordered) return;
       if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
-      this.sql.promote.run(row.action as SqlValue, row.order_key);
+      this.sql.promote.run(record.finishedAt, ordered[0], ordered[1]);
+    }).then(() => {
+      // Only once committed: a finish the store refused is tried again and must pass the turn on then.
+      this.ordered.delete(record.deliveryId);
     });
   }
 
@@ -245,20 +257,28 @@ export class SqliteStore implements Store {
   }
 
   recover(now: number): Promise<number> {
-    return this.write(() => this.promoteAll(this.sql.recover.all(now, now)));
+    return this.write(() => {
+      const recovered = Number(this.sql.recover.run(now, now).changes);
+      this.ordered.clear();
+      // Every key whose turn is free but whose first delivery is still held (a hand-over that never happened, or
+      // the keys of the deliveries just recovered) is handed over: a restart always leaves every key moving.
+      this.sql.unholdFree.run(now);
+      return recovered;
+    });
   }
 
   release(ids: readonly number[], now: number): Promise<number> {
-    return this.write(() => this.promoteAll(this.sql.release.all(now, JSON.stringify(ids))));
-  }
-
-  /** Passes the turn on for the keys of deliveries that left running; returns how many rows there were. */
-  private promoteAll(rows: Record<string, SqlValue>[]): number {
-    for (const row of rows) {
-      if (row.order_key !== null && row.order_key !== undefined)
-        this.sql.promote.run(row.action as SqlValue, row.order_key);
-    }
-    return rows.length;
+    return this.write(() => {
+      const released = Number(this.sql.release.run(now, JSON.stringify(ids)).changes);
+      for (const id of ids) {
+        const ordered = this.ordered.get(id);
+        if (ordered) this.sql.promote.run(now, ordered[0], ordered[1]);
+      }
+      return released;
+    }).then((released) => {
+      for (const id of ids) this.ordered.delete(id);
+      return released;
+    });
   }
 
   async checkWritable(timeoutMs: number): Promise<void> {
