@@ -19,8 +19,9 @@ function payhookOnPath(): { bin: string; folder: string } {
 
 /** Runs `bun test` on the generated file in `dir`, with only PATH, HOME and `env`, as a user's shell would. */
 async function bunTest(dir: string, env: Record<string, string>) {
-  // process.execPath is the bun running this suite: the project's pinned one.
-  const child = Bun.spawn([process.execPath, "test", "./payhook.test.ts"], {
+  // process.execPath is the bun running this suite: the project's pinned one. A generous per-case timeout, as
+  // `deno run` (make test-deno) compiles payhook afresh for every explain the cases ask.
+  const child = Bun.spawn([process.execPath, "test", "--timeout", "60000", "./payhook.test.ts"], {
     cwd: dir,
     env: { HOME: process.env.HOME ?? "/tmp", PATH: "/usr/bin:/bin", ...env },
     stdout: "pipe",
@@ -50,7 +51,7 @@ describe("the payhook.test.ts that init writes", () => {
     expect(run.output).toContain(" 4 pass");
     expect(run.output).toContain(" 0 fail");
     expect(run.code).toBe(0);
-  });
+  }, 240_000);
 
   test("finds payhook on PATH, and says how to point at it when it is not there", async () => {
     const dir = await initialised();
@@ -61,7 +62,7 @@ describe("the payhook.test.ts that init writes", () => {
     const missing = await bunTest(dir, {});
     expect(missing.code).not.toBe(0);
     expect(missing.output).toContain("payhook is not on PATH: set PAYHOOK_BIN=/path/to/payhook");
-  });
+  }, 240_000);
 
   test("fails when the config stops doing what it asserts (a changed line, a removed handler)", async () => {
     const dir = await initialised();
@@ -76,7 +77,7 @@ describe("the payhook.test.ts that init writes", () => {
     const removed = await bunTest(dir, { PAYHOOK_BIN: bin });
     expect(removed.code).not.toBe(0);
     expect(removed.output).toContain(" 1 fail");
-  });
+  }, 240_000);
 
   test("init keeps an existing payhook.test.ts", async () => {
     const dir = tempDir();
