@@ -35,8 +35,17 @@ export const explain: Command = {
     const inputs =
       name === undefined ? await fromArguments(values, positionals) : fromTrigger(name, values, positionals);
     const config = resolveConfig(values.config as string | undefined, io.env);
+    // serve refuses a body over the endpoint's max_body with 413 before reading it; the largest one decides.
+    const maxBody = Math.max(...config.endpoints.map((e) => e.maxBody));
     const explanations: EventExplanation[] = [];
-    for (const input of inputs) explanations.push(explainEvent(config, await readEvent(input.bytes, input.source)));
+    for (const input of inputs) {
+      if (input.bytes.byteLength > maxBody) {
+        throw new EventInputError(
+          `${input.source}: it is ${input.bytes.byteLength} bytes, more than the largest max_body of ${config.source} (${maxBody} bytes), so serve would refuse it with 413`,
+        );
+      }
+      explanations.push(explainEvent(config, await readEvent(input.bytes, input.source)));
+    }
     if (values.json) {
       io.out(JSON.stringify({ config: config.source, events: explanations }, null, 2));
       return 0;

@@ -272,6 +272,43 @@ describe("payhook explain", () => {
   );
 
   test(
+    "a * pattern matches every event, so unhandled no longer applies",
+    async () => {
+      const star = tempDir();
+      writeFileSync(
+        join(star, "payhook.yaml"),
+        configText().replace("handlers:\n", 'handlers:\n  "*":\n    - { name: everything, log: "any {{type}}" }\n'),
+      );
+      const explained = await explainJson(["--trigger", "customer.created"], undefined, star);
+      expect(explained.map((e) => [e.type, e.matched, e.unhandled])).toEqual([["customer.created", ["*"], false]]);
+      expect(explained[0]?.actions.map((a) => [a.name, a.pattern, a.log?.line])).toEqual([
+        ["everything", "*", "any customer.created"],
+      ]);
+    },
+    SPAWNS_TIMEOUT,
+  );
+
+  test(
+    "an event larger than every endpoint's max_body exits 2: serve would refuse it",
+    async () => {
+      const small = tempDir();
+      const limited = configText().replace('secrets: ["${SIGNING}"]', 'secrets: ["${SIGNING}"]\n    max_body: 1kb');
+      writeFileSync(join(small, "payhook.yaml"), limited);
+      const big = event("customer.created", { padding: "x".repeat(2000) });
+      const result = await runPayhook(["explain", "-", "--config", "payhook.yaml"], {
+        cwd: small,
+        env: ENV,
+        stdin: big,
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `payhook: stdin: it is ${big.length} bytes, more than the largest max_body of payhook.yaml (1024 bytes), so serve would refuse it with 413`,
+      );
+    },
+    SPAWNS_TIMEOUT,
+  );
+
+  test(
     "a missing event file, and no input at all, exit 2",
     async () => {
       const missing = await runPayhook(["explain", "nope.json", "--config", "payhook.yaml"], { cwd: dir, env: ENV });
