@@ -4,8 +4,10 @@
  */
 import { describe, expect, test } from "bun:test";
 import { chmodSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { payhookCommand, runPayhook, tempDir } from "../helpers/server.ts";
+
+const ROOT = resolve(import.meta.dir, "../..");
 
 /** A `payhook` executable in a folder of its own that runs the payhook under test (a binary, or a command line). */
 function payhookOnPath(): { bin: string; folder: string } {
@@ -77,6 +79,24 @@ describe("the payhook.test.ts that init writes", () => {
     const removed = await bunTest(dir, { PAYHOOK_BIN: bin });
     expect(removed.code).not.toBe(0);
     expect(removed.output).toContain(" 1 fail");
+  }, 240_000);
+
+  test("type-checks under tsc --strict with Bun's types, so an editor shows it clean", async () => {
+    const dir = await initialised();
+    const options = ["--noEmit", "--strict", "--noUncheckedIndexedAccess", "--skipLibCheck", "--types", "bun-types"];
+    const module = ["--module", "esnext", "--target", "esnext", "--moduleResolution", "bundler"];
+    // Run from the project, whose node_modules has bun-types, as a user's project with @types/bun would.
+    const child = Bun.spawn(
+      [join(ROOT, "node_modules/.bin/tsc"), ...options, ...module, join(dir, "payhook.test.ts")],
+      {
+        cwd: ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
+    const [stdout, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    expect(stdout).toBe("");
+    expect(code).toBe(0);
   }, 240_000);
 
   test("init keeps an existing payhook.test.ts", async () => {
