@@ -224,6 +224,7 @@ function compileAction(
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     ...(order.rule === undefined ? {} : { order: order.rule }),
     run: compiled.run,
+    plan: compiled.plan,
   };
 }
 

@@ -9,6 +9,7 @@ import type { Action, AttemptContext, Outcome } from "../../src/actions/types.ts
 import { formatFindings, lintConfig } from "../../src/catalog/lint.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigError } from "../../src/errors.ts";
+import { explainEvent, formatExplanation, readEvent } from "../../src/explain.ts";
 import { createLogger } from "../../src/log.ts";
 import { compileOrder, MAX_ORDER_KEY, orderKey } from "../../src/order.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
@@ -91,6 +92,26 @@ describe("the order key", () => {
   });
 });
 
+describe("explain shows the rendered order key", () => {
+  test("the key ingest would store, or null when it renders empty or the action is unordered", async () => {
+    const config = load(`  invoice.paid:
+    - { name: ordered, log: a, order: { key: "{{data.object.id}}" } }
+    - { name: by-sub, log: b, order: { key: "{{data.object.subscription}}" } }
+    - { name: plain, log: c }
+`);
+    const json = JSON.stringify({
+      id: "evt_1",
+      object: "event",
+      type: "invoice.paid",
+      created: 1,
+      data: { object: { id: "in_1" } },
+    });
+    const explained = explainEvent(config, await readEvent(new TextEncoder().encode(json), "event.json"));
+    expect(explained.actions.map((a) => a.order_key)).toEqual(["in_1", null, null]);
+    expect(formatExplanation(explained).join("\n")).toContain('order key: "in_1"');
+  });
+});
+
 describe("check: an order key that cannot exist", () => {
   const lint = (handlers: string) => lintConfig(load(handlers)).map((f) => `${f.at}: ${f.message}`);
 
@@ -149,6 +170,7 @@ function recording(stale: "run" | "skip", outcome: (id: string, attempt: number)
     digest: "d",
     retry: { attempts: 3, schedule: [1], jitter: 0 },
     ...("rule" in compiled && compiled.rule ? { order: compiled.rule } : {}),
+    plan: () => ({ status: "run", details: { line: "" } }),
     run: async (context: AttemptContext) => {
       const data = context.event.data as { data: { object: { id?: string } } };
       const run: Run = { event: context.event.id, key: String(data.data.object.id), start: clock++ };
