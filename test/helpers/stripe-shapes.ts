@@ -64,11 +64,14 @@ function checkValue(value: Json, expression: string, at: string, problems: strin
   }
   if (Array.isArray(value)) {
     const elements = options.filter((o) => o.endsWith("[]")).map((o) => unwrap(o.slice(0, -2)));
-    if (elements.length === 0) return void problems.push(`${at}: an array, expected ${expression}`);
-    value.forEach((item, i) => void checkValue(item, elements.join("|"), `${at}[${i}]`, problems));
+    if (elements.length === 0) problems.push(`${at}: an array, expected ${expression}`);
+    else value.forEach((item, i) => checkValue(item, elements.join("|"), `${at}[${i}]`, problems));
     return;
   }
-  if (typeof value === "object") return checkObject(value, options, expression, at, problems);
+  if (typeof value === "object") {
+    checkObject(value, options, expression, at, problems);
+    return;
+  }
   const kind = typeof value;
   const fits = options.some(
     (o) =>
@@ -88,7 +91,10 @@ function checkObject(
 ): void {
   const maps = options.filter((o) => o.startsWith("{"));
   let names = options.filter((o) => OBJECT_TYPES[o] !== undefined);
-  if (names.length === 0 && maps.length === 0) return void problems.push(`${at}: an object, expected ${expression}`);
+  if (names.length === 0 && maps.length === 0) {
+    problems.push(`${at}: an object, expected ${expression}`);
+    return;
+  }
   // Expandable fields and polymorphic lists name several types; Stripe's `object` says which one this is.
   const tagged = names.filter((n) => OBJECT_TYPES[n]?.object === `'${value.object}'`);
   if (tagged.length > 0) names = tagged;
