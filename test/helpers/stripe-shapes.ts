@@ -65,7 +65,7 @@ function checkValue(value: Json, expression: string, at: string, problems: strin
   if (Array.isArray(value)) {
     const elements = options.filter((o) => o.endsWith("[]")).map((o) => unwrap(o.slice(0, -2)));
     if (elements.length === 0) problems.push(`${at}: an array, expected ${expression}`);
-    else value.forEach((item, i) => checkValue(item, elements.join("|"), `${at}[${i}]`, problems));
+    else for (const [i, item] of value.entries()) checkValue(item, elements.join("|"), `${at}[${i}]`, problems);
     return;
   }
   if (typeof value === "object") {
