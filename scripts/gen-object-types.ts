@@ -105,7 +105,11 @@ class Shapes {
   private readonly described = new Map<string, Map<string, string>>();
   private readonly queue: [string, ts.Type][] = [];
 
-  constructor(private readonly checker: ts.TypeChecker) {}
+  private readonly checker: ts.TypeChecker;
+
+  constructor(checker: ts.TypeChecker) {
+    this.checker = checker;
+  }
 
   get size(): number {
     return this.described.size;
