@@ -3,13 +3,8 @@
  * (src/catalog/object-types.ts): every required property present, no undeclared one, every value of a declared
  * kind, down through every nested object whose type is known. Returns the problems, one line each.
  */
-import {
-  OBJECT_TYPES,
-  SNAPSHOT_EVENT,
-  SNAPSHOT_EVENT_OBJECTS,
-  THIN_EVENT,
-  THIN_EVENT_RELATED_OBJECTS,
-} from "../../src/catalog/object-types.ts";
+import { OBJECT_TYPES, SNAPSHOT_EVENT, SNAPSHOT_EVENT_OBJECTS, THIN_EVENT } from "../../src/catalog/object-types.ts";
+import { THIN_EVENT_RELATED_OBJECTS } from "../../src/catalog/thin-events.ts";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

@@ -5,7 +5,6 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { generate } from "../../scripts/gen-object-types.ts";
 import { buildEvents, TRIGGER_NAMES } from "../../src/fixtures/index.ts";
 import { checkEvent } from "../helpers/stripe-shapes.ts";
@@ -64,8 +63,7 @@ describe("object types catalog", () => {
   test(
     "is generated from the installed stripe package and is up to date",
     () => {
-      const committed = readFileSync(resolve(import.meta.dir, "../../src/catalog/object-types.ts"), "utf8");
-      expect(generate()).toBe(committed);
+      for (const [path, text] of generate()) expect({ path, text }).toEqual({ path, text: readFileSync(path, "utf8") });
     },
     { timeout: 180_000 },
   );
