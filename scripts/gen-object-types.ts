@@ -122,6 +122,7 @@ ${entries(thin)}
 /** Names every object type it meets, and describes each one's properties once (breadth first). */
 class Shapes {
   private readonly names = new Map<ts.Type, string>();
+  private readonly owners = new Map<string, ts.Type>();
   private readonly described = new Map<string, Map<string, string>>();
   private readonly queue: [string, ts.Type][] = [];
 
@@ -193,13 +194,14 @@ class Shapes {
       const element = this.expression(this.checker.getTypeArguments(type as ts.TypeReference)[0] as ts.Type);
       return element.includes("|") ? `(${element})[]` : `${element}[]`;
     }
-    const name = this.nameOf(type);
-    if (name === "Decimal") return "decimal";
-    if (name === "StripeContext") return "string";
+    // A map (`{[key: string]: X}`, such as metadata) has no name of its own.
     if (this.checker.getPropertiesOfType(type).length === 0) {
       const index = this.checker.getIndexInfosOfType(type)[0];
       if (index) return `{${this.expression(index.type)}}`;
     }
+    const name = this.nameOf(type);
+    if (name === "Decimal") return "decimal";
+    if (name === "StripeContext") return "string";
     if (!this.described.has(name)) {
       this.described.set(name, new Map());
       this.queue.push([name, type]);
@@ -228,6 +230,10 @@ class Shapes {
       type.aliasTypeArguments ??
       ((type as ts.TypeReference).target ? this.checker.getTypeArguments(type as ts.TypeReference) : []);
     if (args.length > 0) name += `<${args.map((a) => this.expression(a)).join(",")}>`;
+    // Two types under one name would merge their shapes: refuse rather than check against the wrong one.
+    const other = this.owners.get(name);
+    if (other && other !== type) throw new Error(`two types are both named ${name}; has the package's layout changed?`);
+    this.owners.set(name, type);
     this.names.set(type, name);
     return name;
   }
