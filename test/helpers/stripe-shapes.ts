@@ -45,11 +45,6 @@ export function checkEvent(event: Record<string, Json>): string[] {
   return problems;
 }
 
-/** Every property an event's data.object type declares, optional or not (for counts in reports). */
-export function requiredProperties(typeName: string): string[] {
-  return Object.keys(OBJECT_TYPES[typeName] ?? {}).filter((k) => !k.endsWith("?"));
-}
-
 function checkValue(value: Json, expression: string, at: string, problems: string[]): void {
   const options = alternatives(expression);
   if (options.includes("unknown")) return;
