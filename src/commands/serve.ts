@@ -23,7 +23,10 @@ import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 import { VERSION } from "./version.ts";
 
-/** How long running actions may take to finish after SIGTERM before they are left to the next start. */
+/**
+ * How long in-flight requests and running actions may take to finish after SIGTERM; then connections are closed
+ * and running actions are left to the next start.
+ */
 const SHUTDOWN_GRACE_MS = 5_000;
 
 export const serve: Command = {
@@ -122,9 +125,13 @@ export const serve: Command = {
     const signal = await stopRequested;
     log.info("stopping", { signal });
     reloader.stop();
-    await server.stop();
-    await adminServer?.stop();
-    await worker.stop(SHUTDOWN_GRACE_MS);
+    // One grace period for everything, whatever clients and actions do: requests still unanswered after it are
+    // cut off (unacknowledged, so Stripe retries them) and unfinished actions resume at the next start.
+    await Promise.all([
+      server.stop(SHUTDOWN_GRACE_MS),
+      adminServer?.stop(SHUTDOWN_GRACE_MS),
+      worker.stop(SHUTDOWN_GRACE_MS),
+    ]);
     await pruner.stop();
     await store.close();
     unlock();

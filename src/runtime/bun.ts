@@ -1,6 +1,7 @@
 /** @module The Bun runtime: Bun.serve, bun:sqlite, Bun.spawn and process signals. */
 import { Database } from "bun:sqlite";
 import { supervise } from "./child.ts";
+import { finishesWithin } from "./grace.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
 
 export const bunRuntime: Runtime = {
@@ -20,7 +21,10 @@ export const bunRuntime: Runtime = {
     return {
       hostname: server.hostname ?? options.hostname,
       port: server.port ?? options.port,
-      stop: () => server.stop(false),
+      async stop(graceMs) {
+        if (await finishesWithin(server.stop(false), graceMs)) return;
+        await server.stop(true); // closes every connection still open
+      },
     };
   },
 

@@ -1,6 +1,7 @@
 /** @module The Deno runtime: Deno.serve, node:sqlite, Deno.Command and Deno signal listeners. */
 import { DatabaseSync } from "node:sqlite";
 import { supervise } from "./child.ts";
+import { finishesWithin } from "./grace.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
 
 export const denoRuntime: Runtime = {
@@ -28,8 +29,11 @@ export const denoRuntime: Runtime = {
     return {
       hostname: server.addr.hostname,
       port: server.addr.port,
-      // shutdown() stops accepting and resolves once every in-flight request has been answered.
-      stop: () => server.shutdown(),
+      // shutdown() stops accepting and resolves once every in-flight request has been answered. Deno has no way
+      // to close the connections still open after the grace period; the process exit that follows closes them.
+      stop: async (graceMs) => {
+        await finishesWithin(server.shutdown(), graceMs);
+      },
     };
   },
 

@@ -28,8 +28,12 @@ export interface ServeOptions {
 export interface Server {
   readonly hostname: string;
   readonly port: number;
-  /** Stops accepting connections; resolves once in-flight requests are answered. */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting connections; resolves once in-flight requests are answered, or after `graceMs` at the latest,
+   * closing whatever connections are still open then (a client that never finishes its request cannot hold the
+   * process).
+   */
+  stop(graceMs: number): Promise<void>;
 }
 
 export interface SpawnOptions {

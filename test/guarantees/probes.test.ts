@@ -1,0 +1,105 @@
+/**
+ * @module Probes of the compiled binary from issue #11, each kept as a guarantee: what a hostile client, a hostile
+ * (but correctly signed) event or a careless operator did to payhook, and what payhook must do instead.
+ */
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { connect, type Socket } from "node:net";
+import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
+import { queryStore } from "../helpers/store.ts";
+import { deliver, event, idOf, sign } from "../helpers/stripe.ts";
+
+// Bounds for a busy 2-core machine, not timing assertions.
+setDefaultTimeout(60_000);
+
+let servers: RunningServer[] = [];
+afterEach(async () => {
+  for (const s of servers) await s.kill();
+  servers = [];
+});
+
+async function start(config: string, options: { dir?: string; env?: Record<string, string> } = {}) {
+  const server = await startServer({ config, ...options });
+  servers.push(server);
+  return server;
+}
+
+const LOG_CONFIG = testConfig(`handlers:
+  "*":
+    - name: line
+      log: "got {{id}}"
+`);
+
+/** A raw HTTP/1.1 connection to the server, collecting everything it answers. */
+function rawConnection(port: number): { socket: Socket; received: () => string; closed: Promise<void> } {
+  const socket = connect(port, "127.0.0.1");
+  let text = "";
+  socket.on("data", (chunk) => {
+    text += chunk.toString("latin1");
+  });
+  socket.on("error", () => {});
+  const closed = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+  return { socket, received: () => text, closed };
+}
+
+describe("1 a chunked body over max_body", () => {
+  for (const [name, chunkSize] of [
+    ["in 64 KB chunks", 64 * 1024],
+    ["in one 1.1 MB chunk", 1_100_000],
+  ] as const) {
+    test(`sent quickly ${name}: 413 body_too_large, the connection closed, a warning logged`, async () => {
+      const server = await start(LOG_CONFIG);
+      const body = event("payment_intent.succeeded", { padding: "x".repeat(1_150_000) });
+      const header = await sign(body);
+      const { socket, received, closed } = rawConnection(server.port);
+      socket.write(
+        `POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nStripe-Signature: ${header}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      );
+      const bytes = Buffer.from(body);
+      for (let at = 0; at < bytes.length; at += chunkSize) {
+        const chunk = bytes.subarray(at, at + chunkSize);
+        socket.write(`${chunk.length.toString(16)}\r\n`);
+        socket.write(chunk);
+        socket.write("\r\n");
+      }
+      socket.write("0\r\n\r\n");
+      await waitUntil(() => received().includes("\r\n\r\n"), 15_000, "an answer");
+      expect(received()).toStartWith("HTTP/1.1 413");
+      expect(received()).toContain("body_too_large");
+      expect(received().toLowerCase()).toContain("\r\nconnection: close\r\n");
+      // Closed by payhook, not by the runtime's 10 s idle timeout much later.
+      await Promise.race([closed, waitUntil(() => false, 5_000, "the connection to close")]);
+      const line = await server.waitForStderr('"code":"body_too_large"');
+      expect(JSON.parse(line).level).toBe("warn");
+    });
+  }
+
+  test("SIGTERM while a client keeps a request body open: payhook still exits, within the grace period", async () => {
+    const server = await start(LOG_CONFIG);
+    const header = await sign(event());
+    const { socket, received } = rawConnection(server.port);
+    socket.write(
+      `POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nStripe-Signature: ${header}\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
+    // A byte every 100 ms: never idle long enough for a timeout, never finished.
+    let sent = 0;
+    const trickle = setInterval(() => {
+      socket.write("1\r\nx\r\n");
+      sent++;
+    }, 100);
+    try {
+      // A few bytes in, so the request is surely being read when SIGTERM comes.
+      await waitUntil(() => sent >= 5, 5_000, "the trickle to start");
+      const stopped = server.stop();
+      // The grace period is 5 s; the runtime's idle timeout (10 s) must not be what ends it.
+      const code = await Promise.race([stopped, waitUntil(() => false, 9_000, "payhook to exit").then(() => -1)]);
+      expect(code).toBe(0);
+      expect(server.stderr.join("\n")).toContain('"msg":"stopped"');
+      // The cut-off request is the client's doing: a warning, not an error.
+      expect(server.stderr.filter((l) => l.includes('"level":"error"'))).toEqual([]);
+      expect(received()).not.toContain("HTTP/1.1 200");
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+  });
+});
