@@ -138,9 +138,7 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
 }
 
 /** The next chunk; a connection the client closed (or payhook cut at shutdown) is the client's failure, a 400. */
-async function readMore(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): Promise<ReadableStreamReadResult<Uint8Array>> {
+async function readMore(reader: ReadableStreamDefaultReader<Uint8Array>) {
   try {
     return await reader.read();
   } catch (error) {
