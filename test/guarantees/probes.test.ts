@@ -2,9 +2,13 @@
  * @module Probes of the compiled binary from issue #11, each kept as a guarantee: what a hostile client, a hostile
  * (but correctly signed) event or a careless operator did to payhook, and what payhook must do instead.
  */
+
+import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
+import { join } from "node:path";
+import { createLogger } from "../../src/log.ts";
+import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf, sign } from "../helpers/stripe.ts";
 
@@ -101,5 +105,45 @@ describe("1 a chunked body over max_body", () => {
       clearInterval(trickle);
       socket.destroy();
     }
+  });
+});
+
+describe("7 stored and logged text cannot forge lines or drive the terminal", () => {
+  const FORGED = "x\n2026-12-01T00:00:00.000Z ERROR forged line\u001b[31m";
+
+  test("events list and events show escape newlines and ESC in every field (type, account)", async () => {
+    const server = await start(LOG_CONFIG);
+    const payload = event("customer.created");
+    expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
+    expect(await server.stop()).toBe(0);
+    // As a store written before ids and types were checked, or by a future payhook, could hold them.
+    const db = new Database(join(server.dir, "payhook.db"));
+    db.prepare("UPDATE events SET type = ?, account = ?").run(FORGED, FORGED);
+    db.close();
+    const store = join(server.dir, "payhook.db");
+    for (const args of [
+      ["events", "list", "--store", store],
+      ["events", "show", idOf(payload), "--store", store],
+    ]) {
+      const result = await runPayhook(args);
+      expect(result.code).toBe(0);
+      expect(result.stdout).not.toContain("\u001b");
+      expect(result.stdout).not.toContain("\nx\n");
+      expect(result.stdout.split("\n").filter((l) => l.includes("forged line"))).toHaveLength(
+        args[1] === "list" ? 1 : 2,
+      );
+      expect(result.stdout.split("\n").some((l) => l.startsWith("2026-12-01T00:00:00.000Z ERROR"))).toBe(false);
+      expect(result.stdout).toContain("\\u000a2026-12-01T00:00:00.000Z ERROR forged line\\u001b[31m");
+    }
+  });
+
+  test("pretty logs write each field on the one line, with newlines and ESC escaped", () => {
+    const lines: string[] = [];
+    const log = createLogger({ format: "pretty", write: (line) => lines.push(line) });
+    log.warn(`request refused ${FORGED}`, { type: FORGED, [FORGED]: 1, nested: { type: FORGED } });
+    expect(lines).toHaveLength(1);
+    const [line = ""] = lines;
+    expect(line).not.toMatch(/[\u0000-\u001f]/);
+    expect(line).toContain("type=x\\u000a2026-12-01T00:00:00.000Z ERROR forged line\\u001b[31m");
   });
 });
