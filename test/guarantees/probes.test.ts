@@ -5,6 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
@@ -145,5 +146,23 @@ describe("7 stored and logged text cannot forge lines or drive the terminal", ()
     const [line = ""] = lines;
     expect(line).not.toMatch(/[\u0000-\u001f]/);
     expect(line).toContain("type=x\\u000a2026-12-01T00:00:00.000Z ERROR forged line\\u001b[31m");
+  });
+});
+
+describe("9 a YAML alias bomb", () => {
+  test("is a config error: exit 2, naming the file and what to do", async () => {
+    const dir = tempDir();
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      const name = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(", ")}]`);
+    }
+    writeFileSync(join(dir, "bomb.yaml"), `${levels.join("\n")}\n`);
+    const result = await runPayhook(["check", "--config", "bomb.yaml"], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("bomb.yaml");
+    expect(result.stderr).toContain("aliases");
+    expect(result.stderr).not.toContain("resource exhaustion");
   });
 });
