@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
+import { SENTINEL } from "../helpers/sentinels.ts";
 import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf, sign } from "../helpers/stripe.ts";
@@ -146,6 +147,32 @@ describe("7 stored and logged text cannot forge lines or drive the terminal", ()
     const [line = ""] = lines;
     expect(line).not.toMatch(/[\u0000-\u001f]/);
     expect(line).toContain("type=x\\u000a2026-12-01T00:00:00.000Z ERROR forged line\\u001b[31m");
+  });
+});
+
+describe("8 config errors never show values from the environment", () => {
+  test("a malformed forward URL holding a token from the environment: check names the variable, never its value", async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, "payhook.yaml"),
+      `endpoints:
+  - path: /webhook
+    secrets: ["whsec_test_secret"]
+handlers:
+  "*":
+    - forward: { url: "127.0.0.1:3000/hook?token=\${HOOK_TOKEN}" }
+`,
+    );
+    for (const command of ["check", "serve"]) {
+      const result = await runPayhook([command, "--config", "payhook.yaml"], {
+        cwd: dir,
+        env: { HOOK_TOKEN: `tok_${SENTINEL}8` },
+      });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain("forward.url");
+      expect(result.stderr).toContain("${HOOK_TOKEN}");
+      expect(result.stdout + result.stderr).not.toContain(SENTINEL);
+    }
   });
 });
 
