@@ -125,6 +125,13 @@ export const forward: ActionKind = {
             }
             request.set(name, value);
           }
+          // Inside the try: an event id or type that HTTP cannot carry fails this delivery for good, never retried.
+          request.set("content-type", "application/json");
+          request.set("user-agent", `payhook/${pkg.version}`);
+          request.set("idempotency-key", idempotencyKey);
+          request.set("payhook-event-id", event.id);
+          request.set("payhook-event-type", event.type);
+          request.set("payhook-attempt", String(attempt));
         } catch {
           return {
             ok: false,
@@ -132,12 +139,6 @@ export const forward: ActionKind = {
             error: "forward refused: a header rendered a value HTTP cannot carry (only Latin-1 text is allowed)",
           };
         }
-        request.set("content-type", "application/json");
-        request.set("user-agent", `payhook/${pkg.version}`);
-        request.set("idempotency-key", idempotencyKey);
-        request.set("payhook-event-id", event.id);
-        request.set("payhook-event-type", event.type);
-        request.set("payhook-attempt", String(attempt));
         if (signer) {
           const signed = await signer(webhookId(idempotencyKey), Math.floor(Date.now() / 1000), event.raw);
           for (const [name, value] of Object.entries(signed)) request.set(name, value);

@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
+import { attemptOf, compile } from "../helpers/actions.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
 import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { queryStore } from "../helpers/store.ts";
@@ -191,5 +192,50 @@ describe("9 a YAML alias bomb", () => {
     expect(result.stderr).toContain("bomb.yaml");
     expect(result.stderr).toContain("aliases");
     expect(result.stderr).not.toContain("resource exhaustion");
+  });
+});
+
+describe("6 a signed event's id and type", () => {
+  test.each([
+    ["type", "a line break", { type: "payment_intent.succeeded\nX-Forged: 1" }],
+    ["type", "a carriage return", { type: "payment_intent.succeeded\r" }],
+    ["type", "a NUL", { type: "payment_intent.succeeded\u0000" }],
+    ["type", "a euro sign", { type: "payment_intent.€" }],
+    ["id", "a euro sign", { id: "evt_€5" }],
+    ["id", "a slash", { id: "evt_a/b" }],
+  ] as const)("a %s with %s: 400 naming the field, nothing stored", async (field, _, overrides) => {
+    const server = await start(
+      testConfig(`handlers:
+  "*":
+    - forward: { url: "http://127.0.0.1:9/hook" }
+    - exec: { command: ["true"] }
+`),
+    );
+    const payload = event("payment_intent.succeeded", overrides);
+    const response = await deliver(`${server.url}/webhook`, payload);
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("invalid_event");
+    expect(body.error.message).toContain(`"${field}"`);
+    expect(queryStore(server.dir, "SELECT id FROM events")).toEqual([]);
+  });
+
+  test("Stripe's own ids and types pass, thin event types with brackets included", async () => {
+    const server = await start(LOG_CONFIG);
+    for (const type of ["v1.billing.meter.error_report_triggered", "v2.core.account[requirements].updated"]) {
+      const payload = event(type, { id: `evt_1Nv0FGQ9${type.length}xYzAbC` });
+      expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
+    }
+  });
+
+  test("an id or type a header or an environment cannot carry (an event stored before the check) fails its delivery for good, never retried", async () => {
+    for (const [spec, overrides] of [
+      [{ forward: { url: "http://127.0.0.1:9/hook", timeout: "300ms" } }, { type: "a\u20acb" }],
+      [{ forward: { url: "http://127.0.0.1:9/hook", timeout: "300ms" } }, { id: "evt_\nX" }],
+      [{ exec: { command: ["true"] } }, { type: "a\u0000b" }],
+    ] as const) {
+      const outcome = await compile(spec)(attemptOf(event("x", overrides)));
+      expect(outcome).toMatchObject({ ok: false, retry: false });
+    }
   });
 });
