@@ -5,7 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
@@ -237,5 +237,37 @@ describe("6 a signed event's id and type", () => {
       const outcome = await compile(spec)(attemptOf(event("x", overrides)));
       expect(outcome).toMatchObject({ ok: false, retry: false });
     }
+  });
+});
+
+describe("5 another process holds the store's write lock", () => {
+  test("/healthz keeps answering while a webhook waits for the lock; the webhook then gets 503, and 200 once the lock goes", async () => {
+    const server = await start(LOG_CONFIG);
+    const other = new Database(join(server.dir, "payhook.db"));
+    other.exec("PRAGMA busy_timeout = 5000");
+    other.exec("BEGIN IMMEDIATE");
+    let answered = false;
+    const payload = event();
+    const webhook = deliver(`${server.url}/webhook`, payload).then((response) => {
+      answered = true;
+      return response;
+    });
+    try {
+      // While the webhook waits (up to 5 s), liveness probes are answered one after the other. A server whose
+      // event loop waits on the lock answers none of them until the webhook's wait is over.
+      let probes = 0;
+      while (!answered && probes < 50) {
+        expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+        if (!answered) probes++;
+      }
+      expect(probes).toBe(50);
+      const response = await webhook;
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("store_unavailable");
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
   });
 });
