@@ -271,3 +271,17 @@ describe("5 another process holds the store's write lock", () => {
     expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
   });
 });
+
+describe("4 a flood of /readyz", () => {
+  test("200 concurrent probes share one readiness write instead of making 200 fsynced writes", async () => {
+    const server = await start(LOG_CONFIG);
+    const wal = join(server.dir, "payhook.db-wal");
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    const before = statSync(wal).size;
+    const answers = await Promise.all(Array.from({ length: 200 }, () => fetch(`${server.url}/readyz`)));
+    expect(answers.map((r) => r.status)).toEqual(Array(200).fill(200));
+    // Each real check appends one page (4 KiB plus a frame header) to the WAL; 200 checks would add 800 KiB.
+    const pages = (statSync(wal).size - before) / 4120;
+    expect(pages).toBeLessThanOrEqual(10);
+  });
+});
