@@ -50,7 +50,7 @@ export const serve: Command = {
     let unlock: () => void;
     try {
       unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-      store = openSqliteStore(runtime.openDatabase(config.store));
+      store = openSqliteStore(runtime.openDatabase(config.store), config.store);
     } catch (error) {
       if (error instanceof StoreError) throw error;
       throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);

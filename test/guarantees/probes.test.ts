@@ -5,7 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { statSync, writeFileSync } from "node:fs";
+import { copyFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
@@ -284,4 +284,28 @@ describe("4 a flood of /readyz", () => {
     const pages = (statSync(wal).size - before) / 4120;
     expect(pages).toBeLessThanOrEqual(10);
   });
+});
+
+describe("2 the store file deleted or replaced while serving", () => {
+  for (const how of ["deleted", "replaced"] as const) {
+    test(`${how}: every later webhook gets 503, /readyz fails, and the log says what happened`, async () => {
+      const server = await start(LOG_CONFIG);
+      const url = `${server.url}/webhook`;
+      for (let i = 0; i < 3; i++) expect((await deliver(url, event())).status).toBe(200);
+      const db = join(server.dir, "payhook.db");
+      if (how === "deleted") {
+        for (const suffix of ["", "-wal", "-shm"]) rmSync(`${db}${suffix}`, { force: true });
+      } else {
+        copyFileSync(db, `${db}.copy`);
+        renameSync(`${db}.copy`, db);
+      }
+      for (let i = 0; i < 5; i++) {
+        const response = await deliver(url, event());
+        expect(response.status).toBe(503);
+        expect(((await response.json()) as { error: { code: string } }).error.code).toBe("store_unavailable");
+      }
+      await waitUntil(async () => (await fetch(`${server.url}/readyz`)).status === 503, 15_000, "not ready");
+      await server.waitForStderr(`the store file ${db} was ${how === "deleted" ? "deleted" : "replaced"}`);
+    });
+  }
 });

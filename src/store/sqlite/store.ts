@@ -3,6 +3,7 @@
  * connection, and group commit: every write that arrives while a batch is being prepared shares its
  * transaction and its fsync, so throughput does not collapse to one fsync per request.
  */
+import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
@@ -38,13 +39,15 @@ type Write = {
 };
 
 /** Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. */
-export function openSqliteStore(db: SqlDatabase): SqliteStore {
+export function openSqliteStore(db: SqlDatabase, path?: string): SqliteStore {
+  // Taken first: the file as opened (created if needed), to notice later that the path leads elsewhere.
+  const identity = path === undefined ? undefined : fileIdentity(path);
   applyDurability(db);
   migrate(db);
   // From here on no statement waits for a lock: SQLite's busy wait would block the event loop (and /healthz with
   // it) for seconds. A busy store is retried on timers instead, see commit().
   db.exec("PRAGMA busy_timeout=0");
-  return new SqliteStore(db);
+  return new SqliteStore(db, identity);
 }
 
 /** WAL + synchronous=FULL, read back: payhook refuses to run on a store that would not fsync each commit. */
@@ -83,9 +86,14 @@ export class SqliteStore implements Store {
   /** Consecutive tries that found the store locked: the next pause grows with them, up to MAX_RETRY_DELAY_MS. */
   private busyTries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The store file as opened; undefined when opened without a path (tests, in-memory). */
+  private readonly identity: FileIdentity | undefined;
+  /** Why the store can take no more writes, once its file was deleted or replaced; it never comes back. */
+  private lost: StoreUnavailableError | undefined;
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase, identity?: FileIdentity) {
     this.db = db;
+    this.identity = identity;
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
@@ -192,6 +200,7 @@ export class SqliteStore implements Store {
     const deadline = Date.now() + timeoutMs;
     for (let tries = 0; ; tries++) {
       if (this.closed) throw new StoreUnavailableError("the store is closed");
+      this.checkIdentity();
       try {
         probeWritable(this.db);
         return;
@@ -249,6 +258,28 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * Throws once the store's path no longer leads to the file payhook has open (deleted, or replaced by another
+   * file): SQLite would go on committing into the unlinked file, and everything acknowledged would vanish at the
+   * next stop. One stat per group commit, not per write.
+   */
+  private checkIdentity(): void {
+    if (this.lost) throw this.lost;
+    if (!this.identity) return;
+    const { path, dev, ino } = this.identity;
+    let now: FileIdentity | undefined;
+    try {
+      now = fileIdentity(path);
+    } catch {
+      // Gone: now stays undefined.
+    }
+    if (now && now.dev === dev && now.ino === ino) return;
+    this.lost = new StoreUnavailableError(
+      `the store file ${path} was ${now ? "replaced by another file" : "deleted"} while payhook was running; nothing more can be stored safely, so every webhook gets 503 (Stripe keeps retrying them). Restore the file or restart payhook`,
+    );
+    throw this.lost;
+  }
+
+  /**
    * The store is locked by another process: fails the writes that have waited long enough, and schedules the next
    * try for the rest. Returns true when a try is scheduled (commit() must stop), false when every write failed.
    */
@@ -277,6 +308,7 @@ export class SqliteStore implements Store {
     this.retryTimer = undefined;
     while (this.queue.length > 0 && !this.closed) {
       try {
+        this.checkIdentity();
         this.db.exec("BEGIN IMMEDIATE");
       } catch (error) {
         if (isBusy(error) && this.waitForLock(lockWaitMs, error)) return;
@@ -304,6 +336,17 @@ export class SqliteStore implements Store {
       }
     }
   }
+}
+
+interface FileIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(path: string): FileIdentity {
+  const { dev, ino } = statSync(path);
+  return { path, dev, ino };
 }
 
 /** SQLITE_BUSY: another connection holds the lock (bun:sqlite gives the code, node:sqlite only the message). */
