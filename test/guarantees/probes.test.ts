@@ -5,7 +5,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, linkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
@@ -309,3 +309,38 @@ describe("2 the store file deleted or replaced while serving", () => {
     });
   }
 });
+
+describe("3 one server per store, whatever the path", () => {
+  test("a second serve through a symbolic link to the store (file or folder) exits 1 and runs nothing", async () => {
+    const first = await start(LOG_CONFIG);
+    const other = tempDir();
+    symlinkSync(join(first.dir, "payhook.db"), join(other, "alias.db"));
+    symlinkSync(first.dir, join(other, "folder"));
+    for (const store of [join(other, "alias.db"), join(other, "folder", "payhook.db")]) {
+      writeFileSync(join(other, "payhook.yaml"), configFor(store));
+      const second = await runPayhook(["serve", "--config", "payhook.yaml"], { cwd: other });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain("another payhook is serving the store");
+    }
+  });
+
+  test("a store with a hard link is refused: exit 1 naming the links", async () => {
+    const first = await start(LOG_CONFIG);
+    expect(await first.stop()).toBe(0);
+    const other = tempDir();
+    linkSync(join(first.dir, "payhook.db"), join(other, "alias.db"));
+    writeFileSync(join(other, "payhook.yaml"), configFor(join(other, "alias.db")));
+    const second = await runPayhook(["serve", "--config", "payhook.yaml"], { cwd: other });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain("hard links");
+  });
+});
+
+function configFor(store: string): string {
+  return `listen: { host: 127.0.0.1, port: 0 }
+store: ${store}
+endpoints:
+  - path: /webhook
+    secrets: ["whsec_test_secret"]
+`;
+}
