@@ -17,6 +17,7 @@ import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
+import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
 import { startWorker } from "../worker.ts";
@@ -48,8 +49,16 @@ export const serve: Command = {
 
     let store: ReturnType<typeof openSqliteStore>;
     let unlock: () => void;
+    const exposed = exposedStoreFiles(config.store);
+    if (exposed.length > 0) {
+      log.warn(
+        "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
+        { files: exposed },
+      );
+    }
     try {
       unlock = lockStore((path) => runtime.openDatabase(path), config.store);
+      createPrivate(config.store);
       store = openSqliteStore(runtime.openDatabase(config.store), config.store);
     } catch (error) {
       if (error instanceof StoreError) throw error;

@@ -5,13 +5,21 @@
 
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { copyFileSync, linkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, linkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
 import { attemptOf, compile } from "../helpers/actions.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
-import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
+import {
+  payhookCommand,
+  type RunningServer,
+  runPayhook,
+  startServer,
+  tempDir,
+  testConfig,
+  waitUntil,
+} from "../helpers/server.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver, event, idOf, sign } from "../helpers/stripe.ts";
 
@@ -344,3 +352,28 @@ endpoints:
     secrets: ["whsec_test_secret"]
 `;
 }
+
+describe("10 the store's files are private", () => {
+  test("under umask 022 the database, its -wal and -shm and the lock file are created 0600", async () => {
+    const server = await startServer({
+      config: LOG_CONFIG,
+      command: ["sh", "-c", 'umask 022; exec "$0" "$@"', ...payhookCommand()],
+    });
+    servers.push(server);
+    expect((await deliver(`${server.url}/webhook`, event())).status).toBe(200);
+    for (const name of ["payhook.db", "payhook.db-wal", "payhook.db-shm", "payhook.db.lock"]) {
+      expect(`${name} ${(statSync(join(server.dir, name)).mode & 0o777).toString(8)}`).toBe(`${name} 600`);
+    }
+    expect(server.stderr.join("\n")).not.toContain("can read the store");
+  });
+
+  test("an existing store that others can read is named in a warning at start", async () => {
+    const first = await start(LOG_CONFIG);
+    expect(await first.stop()).toBe(0);
+    chmodSync(join(first.dir, "payhook.db"), 0o644);
+    const again = await start(LOG_CONFIG, { dir: first.dir });
+    const line = JSON.parse(await again.waitForStderr("can read the store")) as { level: string; files: string[] };
+    expect(line.level).toBe("warn");
+    expect(line.files).toEqual([`${join(first.dir, "payhook.db")} (0644)`]);
+  });
+});

@@ -10,11 +10,13 @@ import { realpathSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { StoreError } from "../../errors.ts";
 import type { SqlDatabase } from "../../runtime/types.ts";
+import { createPrivate } from "./files.ts";
 
 /** Takes the lock or throws StoreError; call the returned function to release it. */
 export function lockStore(open: (path: string) => SqlDatabase, store: string): () => void {
   const real = realStorePath(store);
   const path = `${real}.lock`;
+  createPrivate(path);
   const db = open(path);
   try {
     db.exec("PRAGMA busy_timeout=0");
