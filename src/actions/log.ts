@@ -1,5 +1,6 @@
 /** @module `log: "PaymentIntent {{data.object.id}} was successful!"`: prints one line per event to stdout. */
 import { Type } from "@sinclair/typebox";
+import { describe } from "../errors.ts";
 import { escapeControl } from "../escape.ts";
 import { compileTemplate } from "../template.ts";
 import { ActionBase } from "./base.ts";
@@ -16,7 +17,11 @@ export const log: ActionKind = {
     if (typeof template === "string") return { problems: [["log", template]] };
     return {
       async run({ event, print }) {
-        print(template(event.data));
+        try {
+          await print(template(event.data));
+        } catch (error) {
+          return { ok: false, retry: true, error: `the line could not be written to stdout: ${describe(error)}` };
+        }
         return { ok: true };
       },
     };

@@ -75,7 +75,8 @@ export const serve: Command = {
       resolve: (name, digest) => actions.resolve(name, digest),
       runtime,
       log,
-      print: io.out,
+      // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
+      print: (line) => runtime.writeStdout(`${line}\n`),
       onAttempt: ({ action, status, durationMs }) =>
         metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
     });

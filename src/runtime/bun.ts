@@ -75,6 +75,13 @@ export const bunRuntime: Runtime = {
   // Bun's fetch never re-sends a request on its own.
   fetch: (url, init) => fetch(url, init),
 
+  writeStdout(text) {
+    // The callback runs once the text has left the process; write()'s own buffering would hide a full pipe.
+    return new Promise((resolve, reject) => {
+      process.stdout.write(text, (error) => (error ? reject(error) : resolve()));
+    });
+  },
+
   onSignal(signal, handler) {
     process.on(signal, handler);
     return () => process.off(signal, handler);

@@ -62,6 +62,11 @@ export interface Runtime {
   spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult>;
   /** fetch() for outgoing requests; sends each request at most once (payhook counts and retries attempts itself). */
   fetch(url: string, init: RequestInit): Promise<Response>;
+  /**
+   * Writes `text` to stdout; resolves once it is written (handed to the pipe or file), waiting while a pipe is full,
+   * so a reader that falls behind slows the writer down instead of filling memory. Rejects if it cannot be written.
+   */
+  writeStdout(text: string): Promise<void>;
   /** Calls `handler` on SIGTERM, SIGINT or SIGHUP; returns a function that removes it. */
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", handler: () => void): () => void;
   exit(code: number): never;

@@ -2,16 +2,30 @@
  * @module Probes of the compiled binary from issue #11, each kept as a guarantee: what a hostile client, a hostile
  * (but correctly signed) event or a careless operator did to payhook, and what payhook must do instead.
  */
-
 import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, copyFileSync, linkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.ts";
 import { attemptOf, compile } from "../helpers/actions.ts";
+import { trackChild } from "../helpers/cleanup.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
 import {
+  freePort,
   payhookCommand,
   type RunningServer,
   runPayhook,
@@ -375,5 +389,69 @@ describe("10 the store's files are private", () => {
     const line = JSON.parse(await again.waitForStderr("can read the store")) as { level: string; files: string[] };
     expect(line.level).toBe("warn");
     expect(line.files).toEqual([`${join(first.dir, "payhook.db")} (0644)`]);
+  });
+});
+
+describe("11 a log action whose stdout nobody reads", () => {
+  test("deliveries are done only once their line is written; memory stays bounded; all finish once stdout is read", async () => {
+    const dir = tempDir();
+    const fifo = join(dir, "stdout.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    // Opened read-write, so opening it needs no reader; nothing reads it until the end of the test.
+    const held = openSync(fifo, "r+");
+    const writeEnd = openSync(fifo, "w");
+    const port = await freePort();
+    writeFileSync(
+      join(dir, "payhook.yaml"),
+      testConfig(`handlers:
+  "*":
+    - name: line
+      log: "${"{{data.object.description}}".repeat(50)}"
+`)
+        .replaceAll("{{port}}", String(port))
+        .replaceAll("{{dir}}", dir),
+    );
+    const child = Bun.spawn([...payhookCommand(), "serve", "--config", "payhook.yaml", "--log-format", "json"], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+      stdin: "ignore",
+      stdout: writeEnd,
+      stderr: "inherit",
+    });
+    trackChild(child);
+    closeSync(writeEnd);
+    const url = `http://127.0.0.1:${port}/webhook`;
+    const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1]) * 1024;
+    const count = (status: string) =>
+      queryStore<{ n: number }>(dir, "SELECT COUNT(*) AS n FROM deliveries WHERE status = ?", status)[0]?.n ?? 0;
+    let reader: ReturnType<typeof Bun.spawn> | undefined;
+    try {
+      await waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.ok === true);
+      // Small events, large lines (the template repeats the description 50 times): memory growth is the lines'.
+      const events = 600; // 60 MB of lines, against a 64 KiB pipe
+      const before = rss();
+      for (let i = 0; i < events; i += 20) {
+        const batch = Array.from({ length: 20 }, () =>
+          deliver(url, event("customer.created", { data: { object: { description: "y".repeat(2_000) } } })),
+        );
+        for (const response of await Promise.all(batch)) expect(response.status).toBe(200);
+      }
+      // The worker runs 16 deliveries at once: with stdout full, they all wait on their line.
+      await waitUntil(() => count("done") === events || count("running") === 16, 30_000, "the worker to stall");
+      // At most what the pipe holds is written: a line of 100 kB does not fit in 64 KiB, so one at the very most.
+      expect(count("done")).toBeLessThanOrEqual(1);
+      const grown = rss() - before;
+      console.log(`11: ${count("done")} of ${events} done with stdout unread; RSS grew ${(grown / 1e6).toFixed(1)} MB`);
+      expect(grown).toBeLessThan(40 * 1024 * 1024);
+
+      // Someone reads stdout now: every line comes out, and every delivery is done.
+      reader = Bun.spawn(["wc", "-c"], { stdin: held, stdout: "ignore" });
+      await waitUntil(() => count("done") === events, 60_000, "every delivery done once stdout is read");
+    } finally {
+      child.kill("SIGKILL");
+      await child.exited;
+      reader?.kill("SIGKILL");
+      closeSync(held);
+    }
   });
 });
