@@ -24,6 +24,7 @@ export const log: ActionKind = {
         }
         return { ok: true };
       },
+      plan: ({ event }) => ({ status: "run", details: { line: template(event.data) } }),
     };
   },
 };

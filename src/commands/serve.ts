@@ -1,6 +1,6 @@
 /**
  * @module `payhook serve`: wires config, store, worker and servers, reloads the config on SIGHUP (and with
- * --watch), then waits for SIGTERM or SIGINT.
+ * --watch), then waits for SIGTERM or SIGINT. With --dry-run, a store that keeps nothing and no worker instead.
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
@@ -10,6 +10,7 @@ import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
+import { createDryRunStore } from "../dryrun.ts";
 import { describe, StoreError } from "../errors.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
@@ -17,9 +18,11 @@ import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
+import type { Runtime } from "../runtime/types.ts";
 import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
+import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 import { VERSION } from "./version.ts";
@@ -33,10 +36,14 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export const serve: Command = {
   name: "serve",
   summary: "receive webhooks and run their actions (the default command)",
-  usage: "payhook serve [--config FILE] [--watch]",
+  usage: "payhook serve [--config FILE] [--watch] [--dry-run]",
   options: {
     ...configOption,
     watch: { type: "boolean", help: "reload the config file whenever it changes (SIGHUP always reloads it)" },
+    "dry-run": {
+      type: "boolean",
+      help: "verify and answer as usual, but store nothing and run no action: log what `payhook explain` would print",
+    },
   },
   async run({ runtime, io, values, log }) {
     let config = resolveConfig(values.config as string | undefined, io.env);
@@ -47,44 +54,27 @@ export const serve: Command = {
       );
     }
 
-    let store: ReturnType<typeof openSqliteStore>;
-    let unlock: () => void;
-    const exposed = exposedStoreFiles(config.store);
-    if (exposed.length > 0) {
+    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const dryRun = values["dry-run"] === true;
+    if (dryRun) {
       log.warn(
-        "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
-        { files: exposed },
+        "dry run: events are verified and answered 200, but nothing is stored and no action runs; each event's plan is logged instead, and Stripe will not send these events again",
       );
     }
-    try {
-      unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-      createPrivate(config.store);
-      store = openSqliteStore(runtime.openDatabase(config.store), config.store);
-    } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
-    }
-    const recovered = await store.recover(Date.now());
-    if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
-    const pruner = startPruner({ store, retentionMs: config.retention, log });
-
-    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
-    const actions = new ActionRegistry(config);
-    const worker = startWorker({
-      store,
-      resolve: (name, digest) => actions.resolve(name, digest),
-      runtime,
-      log,
-      // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
-      print: (line) => runtime.writeStdout(`${line}\n`),
-      onAttempt: ({ action, status, durationMs }) =>
-        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
-    });
-    const ops = createOpsRoutes({ store, metrics, log });
+    // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
+    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics });
+    const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
     const build = (c: Config) =>
-      createHandler({ config: c, store, log, metrics, ops: admin ? {} : ops, onStored: worker.wake });
+      createHandler({
+        config: c,
+        store: backend.storeFor(c),
+        log,
+        metrics,
+        ops: admin ? {} : ops,
+        onStored: backend.wake,
+      });
     let handle = build(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
@@ -109,7 +99,7 @@ export const serve: Command = {
       apply(next) {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
-        actions.use(next);
+        backend.use(next);
         handle = build(next);
         config = next;
         warnLint(next, log);
@@ -128,7 +118,7 @@ export const serve: Command = {
       endpoints: config.endpoints.map((e) => e.path),
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
-      store: config.store,
+      ...(dryRun ? { dry_run: true, store: null } : { store: config.store }),
       pid: process.pid, // for `kill -HUP`
     });
 
@@ -140,15 +130,91 @@ export const serve: Command = {
     await Promise.all([
       server.stop(SHUTDOWN_GRACE_MS),
       adminServer?.stop(SHUTDOWN_GRACE_MS),
-      worker.stop(SHUTDOWN_GRACE_MS),
+      backend.drain(SHUTDOWN_GRACE_MS),
     ]);
-    await pruner.stop();
-    await store.close();
-    unlock();
+    await backend.close();
     log.info("stopped");
     return 0;
   },
 };
+
+/** Where accepted events go, and what runs their actions. */
+interface Backend {
+  /** The store the ops routes read. */
+  store: Store;
+  /** The store the accept path of `config` ingests into. */
+  storeFor(config: Config): Store;
+  /** New deliveries were stored. */
+  wake(): void;
+  /** A reloaded config is in service. */
+  use(config: Config): void;
+  /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
+  drain(graceMs: number): Promise<void>;
+  /** Closes the store, once the servers have stopped. */
+  close(): Promise<void>;
+}
+
+/** The store file (locked: one server per store), the worker that runs deliveries, and the pruner. */
+async function durableBackend(
+  config: Config,
+  { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
+): Promise<Backend> {
+  let store: ReturnType<typeof openSqliteStore>;
+  let unlock: () => void;
+  const exposed = exposedStoreFiles(config.store);
+  if (exposed.length > 0) {
+    log.warn(
+      "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
+      { files: exposed },
+    );
+  }
+  try {
+    unlock = lockStore((path) => runtime.openDatabase(path), config.store);
+    createPrivate(config.store);
+    store = openSqliteStore(runtime.openDatabase(config.store), config.store);
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
+  }
+  const recovered = await store.recover(Date.now());
+  if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
+  const pruner = startPruner({ store, retentionMs: config.retention, log });
+  const actions = new ActionRegistry(config);
+  const worker = startWorker({
+    store,
+    resolve: (name, digest) => actions.resolve(name, digest),
+    runtime,
+    log,
+    // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
+    print: (line) => runtime.writeStdout(`${line}\n`),
+    onAttempt: ({ action, status, durationMs }) =>
+      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+  });
+  return {
+    store,
+    storeFor: () => store,
+    wake: worker.wake,
+    use: (next) => actions.use(next),
+    drain: (graceMs) => worker.stop(graceMs),
+    async close() {
+      await pruner.stop();
+      await store.close();
+      unlock();
+    },
+  };
+}
+
+/** serve --dry-run: no store file is created or opened, no worker starts; each event's plan is logged. */
+function dryRunBackend(config: Config, log: Logger): Backend {
+  return {
+    store: createDryRunStore(config, log),
+    storeFor: (c) => createDryRunStore(c, log),
+    wake: () => {},
+    use: () => {},
+    drain: async () => {},
+    close: async () => {},
+  };
+}
 
 /** Lint findings do not stop the server, but every start and reload says them once. */
 function warnLint(config: Config, log: Logger): void {
