@@ -5,6 +5,7 @@
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
+import { buildInfo } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
@@ -21,7 +22,6 @@ import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
-import { VERSION } from "./version.ts";
 
 /** How long running actions may take to finish after SIGTERM before they are left to the next start. */
 const SHUTDOWN_GRACE_MS = 5_000;
@@ -56,7 +56,8 @@ export const serve: Command = {
     if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
     const pruner = startPruner({ store, retentionMs: config.retention, log });
 
-    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const build = buildInfo(runtime);
+    const metrics = new Metrics({ ...build });
     const actions = new ActionRegistry(config);
     const worker = startWorker({
       store,
@@ -70,9 +71,9 @@ export const serve: Command = {
     const ops = createOpsRoutes({ store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
-    const build = (c: Config) =>
+    const handlerFor = (c: Config) =>
       createHandler({ config: c, store, log, metrics, ops: admin ? {} : ops, onStored: worker.wake });
-    let handle = build(config);
+    let handle = handlerFor(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
@@ -97,7 +98,7 @@ export const serve: Command = {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
         actions.use(next);
-        handle = build(next);
+        handle = handlerFor(next);
         config = next;
         warnLint(next, log);
       },
@@ -117,6 +118,7 @@ export const serve: Command = {
       config: config.source,
       store: config.store,
       pid: process.pid, // for `kill -HUP`
+      ...build, // which payhook answers: version, commit, commit_date, target, runtime
     });
 
     const signal = await stopRequested;
