@@ -78,11 +78,15 @@ dist/release/SHA256SUMS: $(RELEASE_FILES)
 release: dist/release/SHA256SUMS ## cross-compile the downloads into dist/release/ (VERSION=… overrides package.json's), with SHA256SUMS
 	@cat $<
 
-# qemu-user-static runs the arm64 build and the x64 build on an emulated Nehalem CPU; shellcheck and dash check
-# install.sh; file names the darwin builds' format. All Debian packages, installed if missing.
+# qemu-user-static runs the arm64 build (on libc6-arm64-cross's glibc) and the x64 build on an emulated Nehalem CPU;
+# musl's loader shows why the musl builds cannot run here; shellcheck and dash check install.sh; file names the
+# darwin builds' format. All Debian packages, installed if missing.
+RELEASE_TOOLS := qemu-user-static libc6-arm64-cross musl shellcheck dash file
 release-tools:
-	@command -v qemu-aarch64-static >/dev/null && command -v shellcheck >/dev/null && command -v dash >/dev/null \
-	  && command -v file >/dev/null || { apt-get update -qq && apt-get install -y -qq qemu-user-static shellcheck dash file; }
+	@command -v qemu-aarch64-static >/dev/null && command -v qemu-x86_64-static >/dev/null \
+	  && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 && test -e /lib/ld-musl-x86_64.so.1 \
+	  && command -v shellcheck >/dev/null && command -v dash >/dev/null && command -v file >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq $(RELEASE_TOOLS); }
 
 release-test: release release-tools dist/payhook ## run every linux download here (natively, on qemu arm64 and Nehalem), check the rest, test install.sh
 	$(BUN) test test/release
