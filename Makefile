@@ -134,7 +134,7 @@ catalog: src/catalog/event-types.ts ## regenerate the Stripe event type catalog 
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
 	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test test/e2e/ops-deploy.test.ts
 
-docker: dist/payhook ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
+docker: dist/release/payhook-linux-x64 dist/release/payhook-linux-arm64 ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
 	docker build -f deploy/Dockerfile -t payhook:latest .
 
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
