@@ -51,6 +51,7 @@ describe("payhook version", () => {
     const stamp = JSON.parse(spawnSync(`${ROOT}/scripts/build-stamp.sh`, { encoding: "utf8" }).stdout);
     expect(info.commit).toBe(stamp.commit);
     expect(info.commit_date).toBe(stamp.commit_date);
+    if (stamp.commit === "unknown") return; // built outside a git checkout (a source tarball)
     expect(info.commit).toMatch(/^[0-9a-f]{12}(-dirty)?$/);
     expect(info.commit_date).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
   });
