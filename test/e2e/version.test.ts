@@ -3,11 +3,13 @@
  * log line say the same version, commit, commit date, target and runtime. A compiled binary carries the stamp of
  * the tree it was built from (scripts/build-stamp.sh); run from source there is none, and it says "unknown".
  */
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { resolve } from "node:path";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
-import { runPayhook, startServer } from "../helpers/server.ts";
+import { runPayhook, startServer, tempDir, testConfig } from "../helpers/server.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -41,6 +43,7 @@ describe("payhook version", () => {
     expect(["bun", "deno"]).toContain(info.runtime);
   });
 
+  // make rebuilds dist/payhook whenever the stamp changes (a commit, or a clean tree turning dirty).
   test("a compiled binary carries the commit and the commit's date of the tree it was built from", async () => {
     const info = await versionJson();
     if (process.env.PAYHOOK_CMD) {
@@ -70,5 +73,37 @@ describe("payhook version", () => {
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe("upgrades and downgrades", () => {
+  test("a store written by a newer payhook is refused by an older one, clearly, and left as it was", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "payhook.yaml"), testConfig("").replace("{{port}}", "0").replaceAll("{{dir}}", dir));
+    // A first start creates the store at this payhook's schema.
+    const server = await startServer({ dir, config: testConfig(""), configName: "first.yaml" });
+    expect(await server.stop()).toBe(0);
+    const store = join(dir, "payhook.db");
+    const schema = () => {
+      const db = new Database(store);
+      try {
+        return Number((db.query("PRAGMA user_version").get() as { user_version: number }).user_version);
+      } finally {
+        db.close();
+      }
+    };
+    const current = schema();
+    expect(current).toBeGreaterThan(0);
+    // What the next payhook's migration would leave: a schema this one does not know.
+    const db = new Database(store);
+    db.run(`PRAGMA user_version = ${current + 1}`);
+    db.close();
+    const expected = `payhook: cannot open the store ${store}: the store was written by a newer payhook (schema ${current + 1}, this one knows ${current}); upgrade payhook\n`;
+    for (const args of [["serve"], ["events", "list"]]) {
+      const result = await runPayhook([...args, "--config", join(dir, "payhook.yaml")], { cwd: dir });
+      expect(result.stderr).toEndWith(expected);
+      expect(result.code).toBe(1);
+    }
+    expect(schema()).toBe(current + 1);
   });
 });
