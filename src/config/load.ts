@@ -216,6 +216,7 @@ function compileAction(
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     run: compiled.run,
+    plan: compiled.plan,
   };
 }
 
