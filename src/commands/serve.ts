@@ -5,6 +5,7 @@
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
+import { buildInfo } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
@@ -25,7 +26,6 @@ import { openSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
-import { VERSION } from "./version.ts";
 
 /**
  * How long in-flight requests and running actions may take to finish after SIGTERM; then connections are closed
@@ -54,7 +54,8 @@ export const serve: Command = {
       );
     }
 
-    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const build = buildInfo(runtime);
+    const metrics = new Metrics({ ...build });
     const dryRun = values["dry-run"] === true;
     if (dryRun) {
       log.warn(
@@ -66,7 +67,7 @@ export const serve: Command = {
     const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
-    const build = (c: Config) =>
+    const handlerFor = (c: Config) =>
       createHandler({
         config: c,
         store: backend.storeFor(c),
@@ -75,7 +76,7 @@ export const serve: Command = {
         ops: admin ? {} : ops,
         onStored: backend.wake,
       });
-    let handle = build(config);
+    let handle = handlerFor(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
@@ -100,7 +101,7 @@ export const serve: Command = {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
         backend.use(next);
-        handle = build(next);
+        handle = handlerFor(next);
         config = next;
         warnLint(next, log);
       },
@@ -120,6 +121,7 @@ export const serve: Command = {
       config: config.source,
       ...(dryRun ? { dry_run: true, store: null } : { store: config.store }),
       pid: process.pid, // for `kill -HUP`
+      ...build, // which payhook answers: version, commit, commit_date, target, runtime
     });
 
     const signal = await stopRequested;
