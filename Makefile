@@ -3,6 +3,9 @@
 BIN := node_modules/.bin
 BUN := $(BIN)/bun
 DENO := $(BIN)/deno
+# bun test's per-test timeout: end-to-end tests start the binary (under `deno run`, a fresh compile each time) on
+# a 2-core machine. Given on the command line because bun 1.4.5 does not apply bunfig.toml's [test] timeout.
+TEST_TIMEOUT := --timeout 60000
 SRC := $(shell find src -name '*.ts') package.json
 # The version stamped into every build; empty means package.json's.
 VERSION ?=
@@ -89,7 +92,7 @@ release-tools:
 	  || { apt-get update -qq && apt-get install -y -qq $(RELEASE_TOOLS); }
 
 release-test: release release-tools dist/payhook ## run every linux download here (natively, on qemu arm64 and Nehalem), check the rest, test install.sh
-	$(BUN) test test/release
+	$(BUN) test $(TEST_TIMEOUT) test/release
 
 lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime boundary) and types
 	$(BIN)/biome check .
@@ -99,7 +102,7 @@ fmt: node_modules/.installed ## format the code
 	$(BIN)/biome check --write .
 
 test: lint dist/payhook dist/payhook-test test-tools release release-tools ## lint, build, run every test (unit, contract, e2e on dist/payhook, the release downloads), then test-deno
-	$(BUN) test
+	$(BUN) test $(TEST_TIMEOUT)
 	$(MAKE) --no-print-directory test-deno
 
 # The same Store contract on node:sqlite, then the whole e2e suite against Deno: the source as it is, then the
@@ -107,11 +110,11 @@ test: lint dist/payhook dist/payhook-test test-tools release release-tools ## li
 # with a warning; any other compile failure fails.
 test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite, e2e suite on deno run and on dist/payhook-deno
 	$(DENO) test -A --no-check test/contract/store.deno.test.ts
-	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test test/e2e
+	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
-	  echo "PAYHOOK_BINARY=dist/payhook-deno PAYHOOK_TEST_BINARY=dist/payhook-deno-test $(BUN) test test/e2e"; \
-	  PAYHOOK_BINARY=$(CURDIR)/dist/payhook-deno PAYHOOK_TEST_BINARY=$(CURDIR)/dist/payhook-deno-test $(BUN) test test/e2e; \
+	  echo "PAYHOOK_BINARY=dist/payhook-deno PAYHOOK_TEST_BINARY=dist/payhook-deno-test $(BUN) test $(TEST_TIMEOUT) test/e2e"; \
+	  PAYHOOK_BINARY=$(CURDIR)/dist/payhook-deno PAYHOOK_TEST_BINARY=$(CURDIR)/dist/payhook-deno-test $(BUN) test $(TEST_TIMEOUT) test/e2e; \
 	elif grep -q "Setting up base binary" .tmp/deno-compile.log; then \
 	  grep -A4 "Setting up base binary" .tmp/deno-compile.log; \
 	  echo "WARNING: e2e on the deno compile binary NOT RUN: Deno could not get its runtime base (denort)."; \
@@ -137,7 +140,7 @@ src/catalog/object-types.ts src/catalog/thin-events.ts &: node_modules/.installe
 catalog: src/catalog/event-types.ts src/catalog/object-types.ts src/catalog/thin-events.ts ## regenerate the Stripe event and object type catalogs from node_modules/stripe
 
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
-	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test test/e2e/ops-deploy.test.ts
+	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test $(TEST_TIMEOUT) test/e2e/ops-deploy.test.ts
 
 docker: dist/release/payhook-linux-x64 dist/release/payhook-linux-arm64 ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
 	docker build -f deploy/Dockerfile -t payhook:latest .
