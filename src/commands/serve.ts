@@ -5,8 +5,9 @@
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
+import { buildInfo } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
-import type { Command, Io } from "../cli.ts";
+import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
@@ -19,14 +20,17 @@ import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
-import { VERSION } from "./version.ts";
 
-/** How long running actions may take to finish after SIGTERM before they are left to the next start. */
+/**
+ * How long in-flight requests and running actions may take to finish after SIGTERM; then connections are closed
+ * and running actions are left to the next start.
+ */
 const SHUTDOWN_GRACE_MS = 5_000;
 
 export const serve: Command = {
@@ -50,7 +54,8 @@ export const serve: Command = {
       );
     }
 
-    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const build = buildInfo(runtime);
+    const metrics = new Metrics({ ...build });
     const dryRun = values["dry-run"] === true;
     if (dryRun) {
       log.warn(
@@ -58,11 +63,11 @@ export const serve: Command = {
       );
     }
     // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
-    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics, io });
+    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics });
     const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
-    const build = (c: Config) =>
+    const handlerFor = (c: Config) =>
       createHandler({
         config: c,
         store: backend.storeFor(c),
@@ -71,7 +76,7 @@ export const serve: Command = {
         ops: admin ? {} : ops,
         onStored: backend.wake,
       });
-    let handle = build(config);
+    let handle = handlerFor(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
@@ -96,7 +101,7 @@ export const serve: Command = {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
         backend.use(next);
-        handle = build(next);
+        handle = handlerFor(next);
         config = next;
         warnLint(next, log);
       },
@@ -116,14 +121,20 @@ export const serve: Command = {
       config: config.source,
       ...(dryRun ? { dry_run: true, store: null } : { store: config.store }),
       pid: process.pid, // for `kill -HUP`
+      ...build, // which payhook answers: version, commit, commit_date, target, runtime
     });
 
     const signal = await stopRequested;
     log.info("stopping", { signal });
     reloader.stop();
-    await server.stop();
-    await adminServer?.stop();
-    await backend.stop();
+    // One grace period for everything, whatever clients and actions do: requests still unanswered after it are
+    // cut off (unacknowledged, so Stripe retries them) and unfinished actions resume at the next start.
+    await Promise.all([
+      server.stop(SHUTDOWN_GRACE_MS),
+      adminServer?.stop(SHUTDOWN_GRACE_MS),
+      backend.drain(SHUTDOWN_GRACE_MS),
+    ]);
+    await backend.close();
     log.info("stopped");
     return 0;
   },
@@ -139,19 +150,30 @@ interface Backend {
   wake(): void;
   /** A reloaded config is in service. */
   use(config: Config): void;
-  stop(): Promise<void>;
+  /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
+  drain(graceMs: number): Promise<void>;
+  /** Closes the store, once the servers have stopped. */
+  close(): Promise<void>;
 }
 
 /** The store file (locked: one server per store), the worker that runs deliveries, and the pruner. */
 async function durableBackend(
   config: Config,
-  { runtime, log, metrics, io }: { runtime: Runtime; log: Logger; metrics: Metrics; io: Io },
+  { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
 ): Promise<Backend> {
   let store: ReturnType<typeof openSqliteStore>;
   let unlock: () => void;
+  const exposed = exposedStoreFiles(config.store);
+  if (exposed.length > 0) {
+    log.warn(
+      "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
+      { files: exposed },
+    );
+  }
   try {
     unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-    store = openSqliteStore(runtime.openDatabase(config.store));
+    createPrivate(config.store);
+    store = openSqliteStore(runtime.openDatabase(config.store), config.store);
   } catch (error) {
     if (error instanceof StoreError) throw error;
     throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
@@ -165,7 +187,8 @@ async function durableBackend(
     resolve: (name, digest) => actions.resolve(name, digest),
     runtime,
     log,
-    print: io.out,
+    // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
+    print: (line) => runtime.writeStdout(`${line}\n`),
     onAttempt: ({ action, status, durationMs, skipped }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       if (skipped === "stale") metrics.skippedStale(action);
@@ -176,8 +199,8 @@ async function durableBackend(
     storeFor: () => store,
     wake: worker.wake,
     use: (next) => actions.use(next),
-    async stop() {
-      await worker.stop(SHUTDOWN_GRACE_MS);
+    drain: (graceMs) => worker.stop(graceMs),
+    async close() {
       await pruner.stop();
       await store.close();
       unlock();
@@ -192,7 +215,8 @@ function dryRunBackend(config: Config, log: Logger): Backend {
     storeFor: (c) => createDryRunStore(c, log),
     wake: () => {},
     use: () => {},
-    stop: async () => {},
+    drain: async () => {},
+    close: async () => {},
   };
 }
 
