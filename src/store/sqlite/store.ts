@@ -253,7 +253,7 @@ export class SqliteStore implements Store {
   }
 
   finish(record: AttemptRecord): Promise<void> {
-    return this.write(() => {
+    const done = this.write(() => {
       const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
       this.sql.insertAttempt.run(
         record.deliveryId,
@@ -269,10 +269,15 @@ export class SqliteStore implements Store {
       if (!ordered) return;
       if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
       this.sql.promote.run(record.finishedAt, ordered[0], ordered[1]);
-    }).then(() => {
-      // Only once committed: a finish the store refused is tried again and must pass the turn on then.
-      this.ordered.delete(record.deliveryId);
     });
+    // Forgotten only once committed: a finish the store refused is tried again and must pass the turn on then.
+    // A side branch, so the caller's await takes no extra turn (it would miss the next group commit).
+    if (this.ordered.has(record.deliveryId))
+      done.then(
+        () => this.ordered.delete(record.deliveryId),
+        () => {},
+      );
+    return done;
   }
 
   async nextDue(): Promise<number | null> {
@@ -297,17 +302,21 @@ export class SqliteStore implements Store {
   }
 
   release(ids: readonly number[], now: number): Promise<number> {
-    return this.write(() => {
+    const done = this.write(() => {
       const released = Number(this.sql.release.run(now, JSON.stringify(ids)).changes);
       for (const id of ids) {
         const ordered = this.ordered.get(id);
         if (ordered) this.sql.promote.run(now, ordered[0], ordered[1]);
       }
       return released;
-    }).then((released) => {
-      for (const id of ids) this.ordered.delete(id);
-      return released;
     });
+    done.then(
+      () => {
+        for (const id of ids) this.ordered.delete(id);
+      },
+      () => {},
+    );
+    return done;
   }
 
   async checkWritable(timeoutMs: number): Promise<void> {
