@@ -10,15 +10,13 @@ import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
-import { describe, StoreError } from "../errors.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
-import { lockStore } from "../store/sqlite/lock.ts";
-import { openSqliteStore } from "../store/sqlite/store.ts";
+import { openStore } from "../store/open.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 import { VERSION } from "./version.ts";
@@ -43,15 +41,13 @@ export const serve: Command = {
       );
     }
 
-    let store: ReturnType<typeof openSqliteStore>;
-    let unlock: () => void;
-    try {
-      unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-      store = openSqliteStore(runtime.openDatabase(config.store));
-    } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
-    }
+    const opened = await openStore(runtime, config.store, {
+      serve: true,
+      version: VERSION,
+      onRescue: (deliveries) =>
+        log.warn("took over deliveries whose instance stopped renewing their lease", { deliveries }),
+    });
+    const { store } = opened;
     const recovered = await store.recover(Date.now());
     if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
     const pruner = startPruner({ store, retentionMs: config.retention, log });
@@ -64,9 +60,11 @@ export const serve: Command = {
       runtime,
       log,
       print: io.out,
+      heartbeatMs: opened.heartbeatMs,
       onAttempt: ({ action, status, durationMs }) =>
         metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
     });
+    const unsubscribe = store.subscribe(worker.wake);
     const ops = createOpsRoutes({ store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
@@ -115,7 +113,7 @@ export const serve: Command = {
       endpoints: config.endpoints.map((e) => e.path),
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
-      store: config.store,
+      store: config.store.label,
       pid: process.pid, // for `kill -HUP`
     });
 
@@ -124,10 +122,10 @@ export const serve: Command = {
     reloader.stop();
     await server.stop();
     await adminServer?.stop();
+    unsubscribe();
     await worker.stop(SHUTDOWN_GRACE_MS);
     await pruner.stop();
-    await store.close();
-    unlock();
+    await opened.close();
     log.info("stopped");
     return 0;
   },
