@@ -93,6 +93,53 @@ describe("PostgreSQL store", () => {
     expect(metrics).not.toContain(PASSWORD);
   });
 
+  test("the database restarted under load: 503s while it is down, /readyz fails, then it reconnects by itself and delivers everything acknowledged", async () => {
+    const url = database();
+    server = await startServer({ config, env: { DATABASE_URL: url } });
+    const running = server;
+    const statuses = new Map<string, number>();
+    let stop = false;
+    const sender = async () => {
+      while (!stop) {
+        const payload = event("invoice.paid");
+        try {
+          const response = await deliver(`${running.url}/webhook`, payload);
+          statuses.set(idOf(payload), response.status);
+          await response.text();
+        } catch {
+          statuses.set(idOf(payload), 0);
+        }
+      }
+    };
+    const count = (status: number) => [...statuses.values()].filter((s) => s === status).length;
+    const senders = Array.from({ length: 4 }, sender);
+    try {
+      await waitUntil(() => count(200) >= 40, 30_000, "40 events acknowledged before the restart");
+      cluster.pause();
+      const ackedBefore = count(200);
+      await waitUntil(() => count(503) >= 5, 30_000, "503s while the database is down");
+      const ready = await fetch(`${running.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toContain("the store cannot be written");
+      cluster.resume();
+      await waitUntil(() => count(200) >= ackedBefore + 40, 30_000, "40 more events acknowledged after the restart");
+    } finally {
+      stop = true;
+      await Promise.all(senders);
+    }
+    // Only 200s and 503s: never a 500, never a dropped connection, and the process is still the same one.
+    expect(count(0)).toBe(0);
+    expect(count(200) + count(503)).toBe(statuses.size);
+    const acked = [...statuses].filter(([, s]) => s === 200).map(([id]) => id);
+    for (const id of acked) await running.waitForStdout(`paid ${id}`, 30_000);
+    expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${running.url}/metrics`)).text();
+    expect(metrics).toMatch(
+      /payhook_requests_total\{endpoint="\/webhook",outcome="failed",reason="store_unavailable"\} [1-9]/,
+    );
+    expect(await running.stop()).toBe(0);
+  }, 120_000);
+
   test.each([
     [
       "a wrong password",
