@@ -28,6 +28,8 @@ const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
 /** Deliveries whose lease ran out, made pending again per statement by recover(). */
 const RESCUE_BATCH = 1_000;
+/** Batches of attempt results written at once. */
+const MAX_FINISH_IN_FLIGHT = 2;
 /** Wake-ups sent to other instances at most this often: NOTIFY is cheap, but not free at thousands per second. */
 const NOTIFY_EVERY_MS = 100;
 
@@ -59,6 +61,9 @@ export class PostgresStore implements Store {
   private readonly options: PostgresStoreOptions;
   private readonly channel: string;
   private queue: Ingest[] = [];
+  private results: { record: AttemptRecord; resolve: (applied: boolean) => void; reject: (error: unknown) => void }[] =
+    [];
+  private finishing = 0;
   private scheduled = false;
   private inFlight = new Set<Promise<void>>();
   private closed = false;
@@ -238,36 +243,93 @@ export class PostgresStore implements Store {
       .sort((a, b) => a.id - b.id);
   }
 
-  async finish(record: AttemptRecord): Promise<boolean> {
-    const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
-    const output = record.output === undefined ? null : record.output.slice(0, MAX_TEXT);
-    const rows = await this.run((sql) =>
-      sql.unsafe(
-        `WITH u AS (
-           UPDATE ${this.s}.deliveries
-           SET status = $2, next_at = $3, last_error = $4, updated_at = $5, lease_owner = NULL, lease_until = NULL
-           WHERE id = $1 AND status = 'running' AND ($9::bigint IS NULL OR lease_token = $9)
-           RETURNING id
-         )
-         INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance)
-         SELECT id, $6, $7, $5, $2, $4, $8, $10 FROM u
-         RETURNING id`,
-        [
-          record.deliveryId,
-          record.status,
-          record.nextAt ?? null,
-          error,
-          record.finishedAt,
-          record.attempt,
-          record.startedAt,
-          output,
-          record.token ?? null,
-          this.options.instance,
-        ] as never[],
-        { prepare: true },
-      ),
-    );
-    return rows.length > 0;
+  /**
+   * Records an attempt, fenced by its claim's token. Results that arrive while earlier ones are being written
+   * share one statement (the batch completer of River and graphile-worker): one commit for many deliveries.
+   */
+  finish(record: AttemptRecord): Promise<boolean> {
+    if (this.closed)
+      return Promise.reject(new StoreUnavailableError("the store is closed", "the PostgreSQL store is unavailable"));
+    return new Promise((resolve, reject) => {
+      this.results.push({ record, resolve, reject });
+      if (this.finishing < MAX_FINISH_IN_FLIGHT) void this.finishBatch();
+    });
+  }
+
+  private async finishBatch(): Promise<void> {
+    this.finishing += 1;
+    try {
+      while (this.results.length > 0) {
+        const batch = this.results.splice(0, MAX_BATCH);
+        const r = batch.map((b) => b.record);
+        const text = (value: string | undefined) => (value === undefined ? null : value.slice(0, MAX_TEXT));
+        try {
+          const rows = await this.run((sql) =>
+            sql.unsafe(
+              `WITH r AS (
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::integer[],
+                   $7::bigint[], $8::text[], $9::bigint[]) AS r(id, status, next_at, error, finished_at, attempt, started_at, output, token)
+               ), u AS (
+                 UPDATE ${this.s}.deliveries d
+                 SET status = r.status, next_at = r.next_at, last_error = r.error, updated_at = r.finished_at,
+                   lease_owner = NULL, lease_until = NULL
+                 FROM r WHERE d.id = r.id AND d.status = 'running' AND (r.token IS NULL OR d.lease_token = r.token)
+                 RETURNING d.id
+               )
+               INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance)
+               SELECT r.id, r.attempt, r.started_at, r.finished_at, r.status, r.error, r.output, $10 FROM r JOIN u ON u.id = r.id
+               RETURNING delivery_id`,
+              [
+                sql.array(
+                  r.map((x) => x.deliveryId),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => x.status),
+                  25,
+                ),
+                sql.array(
+                  r.map((x) => x.nextAt ?? null),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => text(x.error)),
+                  25,
+                ),
+                sql.array(
+                  r.map((x) => x.finishedAt),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => x.attempt),
+                  23,
+                ),
+                sql.array(
+                  r.map((x) => x.startedAt),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => text(x.output)),
+                  25,
+                ),
+                sql.array(
+                  r.map((x) => x.token ?? null),
+                  20,
+                ),
+                this.options.instance,
+              ] as never[],
+              { prepare: true },
+            ),
+          );
+          const applied = new Set(rows.map((row: Row) => Number(row.delivery_id)));
+          for (const b of batch) b.resolve(applied.has(b.record.deliveryId));
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        }
+      }
+    } finally {
+      this.finishing -= 1;
+    }
   }
 
   async renew(claims: readonly HeldClaim[], now: number): Promise<number[]> {
