@@ -1,22 +1,25 @@
 /**
  * @module `payhook serve`: wires config, store, worker and servers, reloads the config on SIGHUP (and with
- * --watch), then waits for SIGTERM or SIGINT.
+ * --watch), then waits for SIGTERM or SIGINT. With --dry-run, a store that keeps nothing and no worker instead.
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
 import { lintConfig } from "../catalog/lint.ts";
-import type { Command } from "../cli.ts";
+import type { Command, Io } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
+import { createDryRunStore } from "../dryrun.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
+import type { Runtime } from "../runtime/types.ts";
 import { openStore } from "../store/open.ts";
+import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 import { VERSION } from "./version.ts";
@@ -27,10 +30,14 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export const serve: Command = {
   name: "serve",
   summary: "receive webhooks and run their actions (the default command)",
-  usage: "payhook serve [--config FILE] [--watch]",
+  usage: "payhook serve [--config FILE] [--watch] [--dry-run]",
   options: {
     ...configOption,
     watch: { type: "boolean", help: "reload the config file whenever it changes (SIGHUP always reloads it)" },
+    "dry-run": {
+      type: "boolean",
+      help: "verify and answer as usual, but store nothing and run no action: log what `payhook explain` would print",
+    },
   },
   async run({ runtime, io, values, log }) {
     let config = resolveConfig(values.config as string | undefined, io.env);
@@ -41,35 +48,27 @@ export const serve: Command = {
       );
     }
 
-    const opened = await openStore(runtime, config.store, {
-      serve: true,
-      version: VERSION,
-      onRescue: (deliveries) =>
-        log.warn("took over deliveries whose instance stopped renewing their lease", { deliveries }),
-    });
-    const { store } = opened;
-    const recovered = await store.recover(Date.now());
-    if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
-    const pruner = startPruner({ store, retentionMs: config.retention, log });
-
     const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
-    const actions = new ActionRegistry(config);
-    const worker = startWorker({
-      store,
-      resolve: (name, digest) => actions.resolve(name, digest),
-      runtime,
-      log,
-      print: io.out,
-      heartbeatMs: opened.heartbeatMs,
-      onAttempt: ({ action, status, durationMs }) =>
-        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
-    });
-    const unsubscribe = store.subscribe(worker.wake);
-    const ops = createOpsRoutes({ store, metrics, log });
+    const dryRun = values["dry-run"] === true;
+    if (dryRun) {
+      log.warn(
+        "dry run: events are verified and answered 200, but nothing is stored and no action runs; each event's plan is logged instead, and Stripe will not send these events again",
+      );
+    }
+    // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
+    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics, io });
+    const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
     const build = (c: Config) =>
-      createHandler({ config: c, store, log, metrics, ops: admin ? {} : ops, onStored: worker.wake });
+      createHandler({
+        config: c,
+        store: backend.storeFor(c),
+        log,
+        metrics,
+        ops: admin ? {} : ops,
+        onStored: backend.wake,
+      });
     let handle = build(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
@@ -94,7 +93,7 @@ export const serve: Command = {
       apply(next) {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
-        actions.use(next);
+        backend.use(next);
         handle = build(next);
         config = next;
         warnLint(next, log);
@@ -113,7 +112,7 @@ export const serve: Command = {
       endpoints: config.endpoints.map((e) => e.path),
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
-      store: config.store.label,
+      ...(dryRun ? { dry_run: true, store: null } : { store: config.store.label }),
       pid: process.pid, // for `kill -HUP`
     });
 
@@ -122,14 +121,77 @@ export const serve: Command = {
     reloader.stop();
     await server.stop();
     await adminServer?.stop();
-    unsubscribe();
-    await worker.stop(SHUTDOWN_GRACE_MS);
-    await pruner.stop();
-    await opened.close();
+    await backend.stop();
     log.info("stopped");
     return 0;
   },
 };
+
+/** Where accepted events go, and what runs their actions. */
+interface Backend {
+  /** The store the ops routes read. */
+  store: Store;
+  /** The store the accept path of `config` ingests into. */
+  storeFor(config: Config): Store;
+  /** New deliveries were stored. */
+  wake(): void;
+  /** A reloaded config is in service. */
+  use(config: Config): void;
+  stop(): Promise<void>;
+}
+
+/** The store (a SQLite file locked to one server, or PostgreSQL shared by many), the worker and the pruner. */
+async function durableBackend(
+  config: Config,
+  { runtime, log, metrics, io }: { runtime: Runtime; log: Logger; metrics: Metrics; io: Io },
+): Promise<Backend> {
+  const opened = await openStore(runtime, config.store, {
+    serve: true,
+    version: VERSION,
+    onRescue: (deliveries) =>
+      log.warn("took over deliveries whose instance stopped renewing their lease", { deliveries }),
+  });
+  const { store } = opened;
+  const recovered = await store.recover(Date.now());
+  if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
+  const pruner = startPruner({ store, retentionMs: config.retention, log });
+  const actions = new ActionRegistry(config);
+  const worker = startWorker({
+    store,
+    resolve: (name, digest) => actions.resolve(name, digest),
+    runtime,
+    log,
+    print: io.out,
+    heartbeatMs: opened.heartbeatMs,
+    onAttempt: ({ action, status, durationMs }) =>
+      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+  });
+  // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
+  const unsubscribe = store.subscribe(worker.wake);
+  return {
+    store,
+    storeFor: () => store,
+    wake: worker.wake,
+    use: (next) => actions.use(next),
+    async stop() {
+      unsubscribe();
+      await worker.stop(SHUTDOWN_GRACE_MS);
+      await pruner.stop();
+      await opened.close();
+    },
+  };
+}
+
+/** serve --dry-run: no store file is created or opened, no worker starts; each event's plan is logged. */
+function dryRunBackend(config: Config, log: Logger): Backend {
+  return {
+    store: createDryRunStore(config, log),
+    storeFor: (c) => createDryRunStore(c, log),
+    wake: () => {},
+    use: () => {},
+    stop: async () => {},
+  };
+}
 
 /** Lint findings do not stop the server, but every start and reload says them once. */
 function warnLint(config: Config, log: Logger): void {

@@ -218,6 +218,7 @@ function compileAction(
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     run: compiled.run,
+    plan: compiled.plan,
   };
 }
 
