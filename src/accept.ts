@@ -4,7 +4,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { Endpoint } from "./config/load.ts";
-import { BodyTooLargeError, PayhookError, VerificationError } from "./errors.ts";
+import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type EndpointCounters, Metrics } from "./metrics.ts";
 import type { Router } from "./route.ts";
@@ -89,9 +89,12 @@ export function createAccept(options: AcceptOptions): Accept {
         const tally = error.status < 500 ? counters.rejected : counters.failed;
         tally[error.code] = (tally[error.code] ?? 0) + 1;
         const fields = { ...about, endpoint: endpoint.path, code: error.code, reason: error.message };
-        if (error instanceof VerificationError) log.warn("request refused", fields);
+        // Every client refusal (4xx) is a warning: anyone can send them, so they must not fill the error log.
+        if (error.status < 500) log.warn("request refused", fields);
         else log.error("request failed", fields);
-        return failure(error.status, error.code, error.message);
+        // A body refused part-way is still on the wire: closing the connection is the only way to be rid of it.
+        const close = error instanceof BodyTooLargeError ? { connection: "close" } : undefined;
+        return failure(error.status, error.code, error.message, close);
       }
       counters.failed.internal = (counters.failed.internal ?? 0) + 1;
       log.error("unexpected error on the accept path", { ...about, endpoint: endpoint.path, error: String(error) });
@@ -121,15 +124,26 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
   const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
-  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+  for (let read = await readMore(reader); !read.done; read = await readMore(reader)) {
     size += read.value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      // Not awaited: cancel() may never settle once the runtime has buffered the whole body, and the 413 (which
+      // closes the connection) must not wait for it.
+      reader.cancel().catch(() => {});
       throw new BodyTooLargeError(limit);
     }
     chunks.push(read.value);
   }
   return Buffer.concat(chunks, size);
+}
+
+/** The next chunk; a connection the client closed (or payhook cut at shutdown) is the client's failure, a 400. */
+async function readMore(reader: ReadableStreamDefaultReader<Uint8Array>) {
+  try {
+    return await reader.read();
+  } catch (error) {
+    throw new BodyIncompleteError(describe(error));
+  }
 }
 
 export function failure(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {

@@ -27,6 +27,14 @@ export class BodyTooLargeError extends PayhookError {
   }
 }
 
+/** The request's body ended before it was complete (the connection closed). */
+export class BodyIncompleteError extends PayhookError {
+  override readonly status = 400;
+  constructor(why: string) {
+    super("body_incomplete", `the request body ended before it was complete (${why})`);
+  }
+}
+
 /** The store could not commit: 503, so Stripe delivers the event again later. */
 export class StoreUnavailableError extends PayhookError {
   override readonly status = 503;

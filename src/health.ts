@@ -18,6 +18,9 @@ export interface OpsOptions {
   now?: () => number;
 }
 
+/** How long one readiness result answers every probe: at most one real write per second. */
+const READINESS_REUSE_MS = 1_000;
+
 export const OPS_PATHS = ["/healthz", "/readyz", "/metrics"] as const;
 
 const JSON_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
@@ -27,23 +30,33 @@ export function createOpsRoutes(options: OpsOptions): OpsRoutes {
   const now = options.now ?? Date.now;
   const timeout = options.probeTimeoutMs ?? 250;
   let lastProblem: string | undefined;
+  /** The readiness check in flight or just made: every probe in the same second shares its one fsynced write. */
+  let shared: { result: Promise<string | undefined>; at: number } | undefined;
+
+  async function check(): Promise<string | undefined> {
+    let problem: string | undefined;
+    try {
+      await store.checkWritable(timeout);
+    } catch (error) {
+      problem = `the store cannot be written: ${describe(error)}`;
+    }
+    // Logged when readiness changes, not on every probe, so a probe every few seconds does not flood the log.
+    if (problem !== lastProblem) {
+      if (problem) log.error("not ready", { reason: problem });
+      else log.info("ready again");
+      lastProblem = problem;
+    }
+    return problem;
+  }
 
   return {
     "/healthz": () => new Response('{"status":"ok"}', { headers: JSON_HEADERS }),
 
     "/readyz": async () => {
-      let problem: string | undefined;
-      try {
-        await store.checkWritable(timeout);
-      } catch (error) {
-        problem = `the store cannot be written: ${describe(error)}`;
-      }
-      // Logged when readiness changes, not on every probe, so a probe every few seconds does not flood the log.
-      if (problem !== lastProblem) {
-        if (problem) log.error("not ready", { reason: problem });
-        else log.info("ready again");
-        lastProblem = problem;
-      }
+      // A flood of probes (they need no credentials) must not turn into a flood of fsyncs slowing the webhooks.
+      const started = now();
+      if (!shared || started - shared.at >= READINESS_REUSE_MS) shared = { result: check(), at: started };
+      const problem = await shared.result;
       const body = problem
         ? { status: "unavailable", checks: { config: "ok", store: problem } }
         : { status: "ready", checks: { config: "ok", store: "ok" } };

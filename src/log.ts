@@ -2,6 +2,7 @@
  * @module Operational logs: one JSON object per line on stderr (stdout belongs to the `log` action), or
  * readable lines for a terminal. Callers pass fields, never secrets or whole payloads.
  */
+import { escapeControl } from "./escape.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "pretty";
@@ -36,8 +37,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       if (format === "json") {
         write(JSON.stringify({ time, level, msg, ...fields }));
       } else {
-        const rest = Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-        write([time, level.toUpperCase().padEnd(5), msg, ...rest].join(" "));
+        // Field values can come from outside (an event's type, a script's error): one line, nothing that drives
+        // the terminal. JSON lines are safe as they are: JSON.stringify escapes every control character.
+        const rest = Object.entries(fields).map(
+          ([k, v]) => `${escapeControl(k)}=${escapeControl(typeof v === "string" ? v : String(JSON.stringify(v)))}`,
+        );
+        write([time, level.toUpperCase().padEnd(5), escapeControl(msg), ...rest].join(" "));
       }
     };
   return { debug: emit("debug"), info: emit("info"), warn: emit("warn"), error: emit("error") };

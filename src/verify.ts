@@ -36,6 +36,10 @@ const MAX_SIGNATURES = 16;
 const TIMESTAMP = /^[0-9]{1,12}$/;
 const SIGNATURE = /^[0-9a-f]{64}$/;
 const MAX_ID_LENGTH = 255;
+/** Stripe's ids are ASCII letters, digits and "_" (evt_1Nv0FG…); "-", "." and ":" are allowed for other senders' tests. */
+const EVENT_ID = /^[A-Za-z0-9_.:-]{1,255}$/;
+/** Stripe's types are dotted lower-case words; thin event types also use brackets (v2.core.account[identity].updated). */
+const EVENT_TYPE = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
 const RAW_BODY_HINT =
   "Is the raw request body forwarded unchanged, and is this endpoint's secret the one Stripe shows for it?";
 
@@ -182,16 +186,18 @@ async function verifiedButNotSnapshot(
 function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
   const { id, type } = event;
   if (event.object !== object) throw notAnEvent();
-  if (typeof id !== "string" || id === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f]/.test(id)) {
+  // Refused at the door, because they travel on: into headers (Idempotency-Key, Payhook-Event-Type), a program's
+  // environment and log lines, where a line break, a NUL or a non-Latin-1 character breaks or forges something.
+  if (typeof id !== "string" || !EVENT_ID.test(id)) {
     throw new VerificationError(
       "invalid_event",
-      `the event's "id" must be a string of 1 to ${MAX_ID_LENGTH} characters`,
+      `the event's "id" must be 1 to ${MAX_ID_LENGTH} ASCII letters, digits, "_", "-", "." or ":" (Stripe's look like evt_1Nv0FG…)`,
     );
   }
-  if (typeof type !== "string" || type === "" || type.length > MAX_ID_LENGTH) {
+  if (typeof type !== "string" || !EVENT_TYPE.test(type)) {
     throw new VerificationError(
       "invalid_event",
-      `the event's "type" must be a string of 1 to ${MAX_ID_LENGTH} characters`,
+      `the event's "type" must be 1 to ${MAX_ID_LENGTH} ASCII letters, digits, "_", "-", ".", ":", "[" or "]" (Stripe's look like payment_intent.succeeded)`,
     );
   }
   const context = object === "event" ? event.account : event.context;

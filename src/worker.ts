@@ -17,7 +17,8 @@ export interface WorkerOptions {
   resolve(name: string, digest: string): Action | undefined;
   runtime: Runtime;
   log: Logger;
-  print(line: string): void;
+  /** Writes a line for the `log` action; see AttemptContext.print. */
+  print(line: string): void | Promise<void>;
   /** Deliveries run at once. */
   concurrency?: number;
   now?: () => number;

@@ -123,6 +123,9 @@ export const exec: ActionKind = {
       env.PAYHOOK_EVENT_TYPE = event.type;
       env.PAYHOOK_ATTEMPT = String(attempt);
       env.PAYHOOK_IDEMPOTENCY_KEY = idempotencyKey;
+      // No environment can carry a NUL: the same event would fail to start the program on every attempt.
+      const unfit = Object.keys(env).find((name) => env[name]?.includes("\u0000"));
+      if (unfit !== undefined) return { error: `exec refused: ${unfit} would contain a NUL character` };
       return { argv, env };
     };
 

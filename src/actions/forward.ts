@@ -119,17 +119,18 @@ export const forward: ActionKind = {
           if (BREAKS.test(value)) return { error: `forward refused: the ${name} header rendered a line break or NUL` };
           request.set(name, value);
         }
+        // Inside the try: an event id or type that HTTP cannot carry fails this delivery for good, never retried.
+        request.set("content-type", "application/json");
+        request.set("user-agent", `payhook/${pkg.version}`);
+        request.set("idempotency-key", idempotencyKey);
+        request.set("payhook-event-id", event.id);
+        request.set("payhook-event-type", event.type);
+        request.set("payhook-attempt", String(attempt));
       } catch {
         return {
           error: "forward refused: a header rendered a value HTTP cannot carry (only Latin-1 text is allowed)",
         };
       }
-      request.set("content-type", "application/json");
-      request.set("user-agent", `payhook/${pkg.version}`);
-      request.set("idempotency-key", idempotencyKey);
-      request.set("payhook-event-id", event.id);
-      request.set("payhook-event-type", event.type);
-      request.set("payhook-attempt", String(attempt));
       return { url: target.url, headers: request };
     };
 

@@ -22,8 +22,11 @@ export interface PlanContext {
 
 export interface AttemptContext extends PlanContext {
   runtime: Runtime;
-  /** Where actions that print write their lines (stdout in the server). */
-  print(line: string): void;
+  /**
+   * Where actions that print write their lines (stdout in the server); resolves once the line is written, so an
+   * attempt is done only then, and rejects if it cannot be.
+   */
+  print(line: string): void | Promise<void>;
 }
 
 export type Outcome =

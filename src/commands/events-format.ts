@@ -2,10 +2,8 @@
  * @module How `payhook events` prints: a table and a detail view for people, JSON objects for programs. Text from
  * the store (errors, a script's output, a service's response) is escaped so it cannot drive the terminal.
  */
+import { escapeControl, escapeControlInLines } from "../escape.ts";
 import type { DeliveryView, EventDetail, EventView } from "../store/types.ts";
-
-// Control characters other than tab and newline, and bidi overrides, could rewrite the terminal or reorder text.
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /** One event as a JSON object (snake_case, times as ISO 8601); with the body when the detail is given. */
 export function eventJson(event: EventView | EventDetail): Record<string, unknown> {
@@ -44,7 +42,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
 }
 
 export function formatTable(events: readonly EventView[]): string[] {
-  const rows = events.map((e) => [iso(e.receivedAt), e.id, e.type, summary(e.deliveries)]);
+  const rows = events.map((e) => [iso(e.receivedAt), e.id, e.type, summary(e.deliveries)].map(escapeControl));
   const header = ["RECEIVED", "EVENT", "TYPE", "DELIVERIES"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
@@ -52,21 +50,21 @@ export function formatTable(events: readonly EventView[]): string[] {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
       .join("  ")
       .trimEnd();
-  return [line(header), ...rows.map((r) => safe(line(r)))];
+  return [line(header), ...rows.map(line)];
 }
 
 export function formatEvent(event: EventDetail): string[] {
   const out = [
-    `event     ${event.id}`,
-    `type      ${event.type}`,
+    `event     ${escapeControl(event.id)}`,
+    `type      ${escapeControl(event.type)}`,
     `livemode  ${event.livemode}`,
-    `account   ${event.account ?? "-"}`,
+    `account   ${escapeControl(event.account ?? "-")}`,
     `created   ${iso(event.created * 1000)}`,
-    `received  ${iso(event.receivedAt)} on ${event.endpoint}`,
+    `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}`,
   ];
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {
-    out.push("", `delivery  ${d.action}: ${state(d)}`);
+    out.push("", `delivery  ${escapeControl(d.action)}: ${state(d)}`);
     let previous = 0;
     for (const a of d.history) {
       // Attempt numbers restart when a replay starts a new round.
@@ -78,7 +76,8 @@ export function formatEvent(event: EventDetail): string[] {
     }
   }
   out.push("", "body:", new TextDecoder().decode(event.body));
-  return out.map(safe);
+  // Single fields are escaped whole above; multi-line text (errors, output, the body) keeps its own newlines.
+  return out.map(escapeControlInLines);
 }
 
 function state(d: DeliveryView): string {
@@ -100,10 +99,6 @@ function summary(deliveries: readonly DeliveryView[]): string {
 
 function indent(label: string, text: string): string[] {
   return text.split("\n").map((line, i) => `      ${i === 0 ? label : " ".repeat(label.length)}${line}`);
-}
-
-function safe(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 function iso(ms: number): string {

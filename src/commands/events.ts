@@ -3,6 +3,7 @@
  * on the same file (WAL readers never block the server; writes wait their turn through busy_timeout).
  */
 import type { Action } from "../actions/types.ts";
+import { VERSION } from "../build.ts";
 import type { Command, CommandContext } from "../cli.ts";
 import type { Config } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
@@ -14,7 +15,6 @@ import { resolveStore, type StoreSettings } from "../store/settings.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type Requeue } from "../store/types.ts";
 import { configOption } from "./check.ts";
 import { eventJson, formatEvent, formatTable } from "./events-format.ts";
-import { VERSION } from "./version.ts";
 
 const DEFAULT_LIMIT = 50;
 const REPLAYABLE: readonly DeliveryStatus[] = ["done", "failed", "dead"];

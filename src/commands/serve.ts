@@ -5,8 +5,9 @@
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
+import { buildInfo, VERSION } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
-import type { Command, Io } from "../cli.ts";
+import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
@@ -22,9 +23,11 @@ import { openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
-import { VERSION } from "./version.ts";
 
-/** How long running actions may take to finish after SIGTERM before they are left to the next start. */
+/**
+ * How long in-flight requests and running actions may take to finish after SIGTERM; then connections are closed
+ * and running actions are left to the next start.
+ */
 const SHUTDOWN_GRACE_MS = 5_000;
 
 export const serve: Command = {
@@ -48,7 +51,8 @@ export const serve: Command = {
       );
     }
 
-    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const build = buildInfo(runtime);
+    const metrics = new Metrics({ ...build });
     const dryRun = values["dry-run"] === true;
     if (dryRun) {
       log.warn(
@@ -56,11 +60,11 @@ export const serve: Command = {
       );
     }
     // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
-    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics, io });
+    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics });
     const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
-    const build = (c: Config) =>
+    const handlerFor = (c: Config) =>
       createHandler({
         config: c,
         store: backend.storeFor(c),
@@ -69,7 +73,7 @@ export const serve: Command = {
         ops: admin ? {} : ops,
         onStored: backend.wake,
       });
-    let handle = build(config);
+    let handle = handlerFor(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
@@ -94,7 +98,7 @@ export const serve: Command = {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
         backend.use(next);
-        handle = build(next);
+        handle = handlerFor(next);
         config = next;
         warnLint(next, log);
       },
@@ -114,14 +118,20 @@ export const serve: Command = {
       config: config.source,
       ...(dryRun ? { dry_run: true, store: null } : { store: config.store.label }),
       pid: process.pid, // for `kill -HUP`
+      ...build, // which payhook answers: version, commit, commit_date, target, runtime
     });
 
     const signal = await stopRequested;
     log.info("stopping", { signal });
     reloader.stop();
-    await server.stop();
-    await adminServer?.stop();
-    await backend.stop();
+    // One grace period for everything, whatever clients and actions do: requests still unanswered after it are
+    // cut off (unacknowledged, so Stripe retries them) and unfinished actions resume at the next start.
+    await Promise.all([
+      server.stop(SHUTDOWN_GRACE_MS),
+      adminServer?.stop(SHUTDOWN_GRACE_MS),
+      backend.drain(SHUTDOWN_GRACE_MS),
+    ]);
+    await backend.close();
     log.info("stopped");
     return 0;
   },
@@ -137,17 +147,21 @@ interface Backend {
   wake(): void;
   /** A reloaded config is in service. */
   use(config: Config): void;
-  stop(): Promise<void>;
+  /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
+  drain(graceMs: number): Promise<void>;
+  /** Closes the store, once the servers have stopped. */
+  close(): Promise<void>;
 }
 
 /** The store (a SQLite file locked to one server, or PostgreSQL shared by many), the worker and the pruner. */
 async function durableBackend(
   config: Config,
-  { runtime, log, metrics, io }: { runtime: Runtime; log: Logger; metrics: Metrics; io: Io },
+  { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
 ): Promise<Backend> {
   const opened = await openStore(runtime, config.store, {
     serve: true,
     version: VERSION,
+    warn: (message, fields) => log.warn(message, fields),
     onRescue: (deliveries) =>
       log.warn("took over deliveries whose instance stopped renewing their lease", { deliveries }),
   });
@@ -161,7 +175,8 @@ async function durableBackend(
     resolve: (name, digest) => actions.resolve(name, digest),
     runtime,
     log,
-    print: io.out,
+    // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
+    print: (line) => runtime.writeStdout(`${line}\n`),
     heartbeatMs: opened.heartbeatMs,
     onAttempt: ({ action, status, durationMs }) =>
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
@@ -173,9 +188,11 @@ async function durableBackend(
     storeFor: () => store,
     wake: worker.wake,
     use: (next) => actions.use(next),
-    async stop() {
+    drain: (graceMs) => {
       unsubscribe();
-      await worker.stop(SHUTDOWN_GRACE_MS);
+      return worker.stop(graceMs);
+    },
+    async close() {
       await pruner.stop();
       await opened.close();
     },
@@ -189,7 +206,8 @@ function dryRunBackend(config: Config, log: Logger): Backend {
     storeFor: (c) => createDryRunStore(c, log),
     wake: () => {},
     use: () => {},
-    stop: async () => {},
+    drain: async () => {},
+    close: async () => {},
   };
 }
 

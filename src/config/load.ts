@@ -15,10 +15,13 @@ import { MIN_RETENTION_MS } from "../retention.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
 import { resolveStore, type StoreSettings } from "../store/settings.ts";
-import { expandEnv } from "./expand.ts";
+import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
 import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
 import { parseDuration, parseSize } from "./units.ts";
+
+/** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
+const MAX_ALIAS_COUNT = 100;
 
 export interface Endpoint {
   path: string;
@@ -86,13 +89,17 @@ export function parseConfig(text: string, options: ParseOptions): Config {
     const offset = node?.range?.[0];
     return offset === undefined ? "" : ` (line ${lines.linePos(offset).line})`;
   };
-  const problem = (path: Path, message: string) => `${source}: ${formatPath(path)}: ${message}${where(path)}`;
+  let fromEnv: ReadonlyMap<string, string> = new Map();
+  // A message never shows a value that came from the environment (a token in a URL, a secret): only its reference.
+  const problem = (path: Path, message: string) =>
+    hideEnvValues(`${source}: ${formatPath(path)}: ${message}${where(path)}`, fromEnv);
 
-  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const raw = toJS(doc, source) ?? {};
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError([`${source}: expected a mapping with keys such as listen, endpoints and handlers`]);
   }
   const expanded = expandEnv(raw, options.env);
+  fromEnv = expanded.fromEnv;
   if (expanded.problems.length > 0) throw new ConfigError(expanded.problems.map(([p, m]) => problem(p, m)));
 
   const file = Value.Default(ConfigSchema, Value.Clone(expanded.value)) as ConfigFile;
@@ -103,6 +110,18 @@ export function parseConfig(text: string, options: ParseOptions): Config {
   const config = resolveConfig(file, options, problems);
   if (problems.length > 0) throw new ConfigError(problems.map(([p, m]) => problem(p, m)));
   return config;
+}
+
+/** The document as plain data; an alias bomb (aliases expanding into millions of nodes) is a config error. */
+function toJS(doc: ReturnType<typeof parseDocument>, source: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!/alias/i.test(describe(error))) throw error;
+    throw new ConfigError([
+      `${source}: its YAML aliases (*name) expand into too many values (more than ${MAX_ALIAS_COUNT} per alias); write the values out, or use fewer aliases`,
+    ]);
+  }
 }
 
 function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config {

@@ -1,6 +1,7 @@
 /** @module The Bun runtime: Bun.serve, bun:sqlite, Bun.spawn and process signals. */
 import { Database } from "bun:sqlite";
 import { supervise } from "./child.ts";
+import { finishesWithin } from "./grace.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
 
 export const bunRuntime: Runtime = {
@@ -20,7 +21,10 @@ export const bunRuntime: Runtime = {
     return {
       hostname: server.hostname ?? options.hostname,
       port: server.port ?? options.port,
-      stop: () => server.stop(false),
+      async stop(graceMs) {
+        if (await finishesWithin(server.stop(false), graceMs)) return;
+        await server.stop(true); // closes every connection still open
+      },
     };
   },
 
@@ -70,6 +74,13 @@ export const bunRuntime: Runtime = {
 
   // Bun's fetch never re-sends a request on its own.
   fetch: (url, init) => fetch(url, init),
+
+  writeStdout(text) {
+    // The callback runs once the text has left the process; write()'s own buffering would hide a full pipe.
+    return new Promise((resolve, reject) => {
+      process.stdout.write(text, (error) => (error ? reject(error) : resolve()));
+    });
+  },
 
   onSignal(signal, handler) {
     process.on(signal, handler);

@@ -1,6 +1,7 @@
 /** @module The Deno runtime: Deno.serve, node:sqlite, Deno.Command and Deno signal listeners. */
 import { DatabaseSync } from "node:sqlite";
 import { supervise } from "./child.ts";
+import { finishesWithin } from "./grace.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
 
 export const denoRuntime: Runtime = {
@@ -28,8 +29,11 @@ export const denoRuntime: Runtime = {
     return {
       hostname: server.addr.hostname,
       port: server.addr.port,
-      // shutdown() stops accepting and resolves once every in-flight request has been answered.
-      stop: () => server.shutdown(),
+      // shutdown() stops accepting and resolves once every in-flight request has been answered. Deno has no way
+      // to close the connections still open after the grace period; the process exit that follows closes them.
+      stop: async (graceMs) => {
+        await finishesWithin(server.shutdown(), graceMs);
+      },
     };
   },
 
@@ -93,6 +97,12 @@ export const denoRuntime: Runtime = {
     return fetch(url, { ...init, client: unpooled } as RequestInit);
   },
 
+  async writeStdout(text) {
+    // Deno.stdout.write waits while the pipe is full without blocking the event loop, and may write part only.
+    const bytes = encoder.encode(text);
+    for (let at = 0; at < bytes.length; ) at += await Deno.stdout.write(bytes.subarray(at));
+  },
+
   onSignal(signal, handler) {
     Deno.addSignalListener(signal, handler);
     return () => Deno.removeSignalListener(signal, handler);
@@ -104,6 +114,7 @@ export const denoRuntime: Runtime = {
 };
 
 let unpooled: unknown;
+const encoder = new TextEncoder();
 
 /** The command-line arguments after the script (or the compiled binary's name). */
 export const denoArgs: string[] = Deno.args;
@@ -151,6 +162,7 @@ declare const Deno: {
   ) => { spawn(): DenoChild };
   createHttpClient(options: { poolMaxIdlePerHost: number }): unknown;
   readTextFileSync(path: string): string;
+  readonly stdout: { write(bytes: Uint8Array): Promise<number> };
   kill(pid: number, signal: Signal): void;
   addSignalListener(signal: Signal, handler: () => void): void;
   removeSignalListener(signal: Signal, handler: () => void): void;

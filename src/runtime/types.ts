@@ -28,8 +28,12 @@ export interface ServeOptions {
 export interface Server {
   readonly hostname: string;
   readonly port: number;
-  /** Stops accepting connections; resolves once in-flight requests are answered. */
-  stop(): Promise<void>;
+  /**
+   * Stops accepting connections; resolves once in-flight requests are answered, or after `graceMs` at the latest,
+   * closing whatever connections are still open then (a client that never finishes its request cannot hold the
+   * process).
+   */
+  stop(graceMs: number): Promise<void>;
 }
 
 export interface SpawnOptions {
@@ -58,6 +62,11 @@ export interface Runtime {
   spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult>;
   /** fetch() for outgoing requests; sends each request at most once (payhook counts and retries attempts itself). */
   fetch(url: string, init: RequestInit): Promise<Response>;
+  /**
+   * Writes `text` to stdout; resolves once it is written (handed to the pipe or file), waiting while a pipe is full,
+   * so a reader that falls behind slows the writer down instead of filling memory. Rejects if it cannot be written.
+   */
+  writeStdout(text: string): Promise<void>;
   /** Calls `handler` on SIGTERM, SIGINT or SIGHUP; returns a function that removes it. */
   onSignal(signal: "SIGTERM" | "SIGINT" | "SIGHUP", handler: () => void): () => void;
   exit(code: number): never;

@@ -9,6 +9,7 @@ import { describe, StoreError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { openPostgresStore } from "./postgres/open.ts";
 import type { StoreSettings } from "./settings.ts";
+import { createPrivate, exposedStoreFiles } from "./sqlite/files.ts";
 import { lockStore } from "./sqlite/lock.ts";
 import { openSqliteStore } from "./sqlite/store.ts";
 import type { Store } from "./types.ts";
@@ -22,6 +23,8 @@ export interface OpenStoreOptions {
   version: string;
   /** Called with how many deliveries of stopped instances this one took over (PostgreSQL). */
   onRescue?: (count: number) => void;
+  /** Says something the operator should fix but that does not stop payhook (a store others can read). */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
 
 export interface OpenedStore {
@@ -54,9 +57,22 @@ export async function openStore(
     );
   }
   let unlock = () => {};
+  if (options.serve) {
+    const exposed = exposedStoreFiles(path);
+    if (exposed.length > 0) {
+      options.warn?.(
+        "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
+        { files: exposed },
+      );
+    }
+  }
   try {
-    if (options.serve) unlock = lockStore((p) => runtime.openDatabase(p), path);
-    const store = openSqliteStore(runtime.openDatabase(path));
+    if (options.serve) {
+      unlock = lockStore((p) => runtime.openDatabase(p), path);
+      createPrivate(path);
+    }
+    // Served, the store checks that its path keeps leading to the file it opened.
+    const store = openSqliteStore(runtime.openDatabase(path), options.serve ? path : undefined);
     return {
       store,
       async close() {

@@ -29,7 +29,8 @@ function sample(text: string, series: string): number | undefined {
 describe("health and readiness", () => {
   test("/healthz is 200; /readyz is 200, 503 while another process holds the store's write lock, then 200 again", async () => {
     server = await startServer({ config: CONFIG });
-    const health = await fetch(`${server.url}/healthz`);
+    const { url } = server;
+    const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: "ok" });
     const ready = await fetch(`${server.url}/readyz`);
@@ -40,7 +41,12 @@ describe("health and readiness", () => {
     const other = new Database(join(server.dir, "payhook.db"));
     try {
       other.run("BEGIN IMMEDIATE");
-      const blocked = await fetch(`${server.url}/readyz`);
+      // Probes share one result for up to a second, so the lock shows at the next real check.
+      let blocked = await fetch(`${server.url}/readyz`);
+      await waitUntil(async () => {
+        blocked = await fetch(`${url}/readyz`);
+        return blocked.status === 503;
+      });
       expect(blocked.status).toBe(503);
       const body = (await blocked.json()) as { status: string; checks: { store: string } };
       expect(body.status).toBe("unavailable");
@@ -52,7 +58,7 @@ describe("health and readiness", () => {
       other.run("ROLLBACK");
       other.close();
     }
-    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    await waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200);
     await server.waitForStderr('"msg":"ready again"');
   });
 
@@ -115,7 +121,9 @@ describe("metrics", () => {
     expect(sample(text, 'payhook_deliveries{status="dead"}')).toBe(0);
     expect(sample(text, "payhook_oldest_pending_delivery_age_seconds")).toBe(0);
     expect(sample(text, "payhook_config_last_reload_successful")).toBe(1);
-    expect(text).toMatch(/^payhook_build_info\{version="[^"]+",runtime="[^"]+"\} 1$/m);
+    expect(text).toMatch(
+      /^payhook_build_info\{version="[^"]+",commit="[^"]+",commit_date="[^"]+",target="[^"]+",runtime="(bun|deno)",runtime_version="[^"]+"\} 1$/m,
+    );
   });
 
   test("the queue gauges count pending deliveries and the age of the oldest", async () => {

@@ -347,20 +347,17 @@ describe("B bad input", () => {
     expect(new TextDecoder().decode(row?.body)).toBe(body);
   });
 
-  test("B23 event id abuse: missing, not a string, 10 KB, or with a NUL → 400 invalid_event; ../ and / are stored as opaque text", async () => {
+  test("B23 event id abuse: missing, not a string, 10 KB, with a NUL, or a path (../, /) → 400 invalid_event", async () => {
     const bodies = [
       `{"object":"event","type":"x.y","created":1}`,
       `{"id":42,"object":"event","type":"x.y","created":1}`,
       `{"id":"evt_${"a".repeat(10_000)}","object":"event","type":"x.y","created":1}`,
       `{"id":"evt_nul\\u0000x","object":"event","type":"x.y","created":1}`,
+      `{"id":"../../etc/passwd/${Date.now()}","object":"event","type":"x.y","created":1,"data":{"object":{}}}`,
     ];
     for (const body of bodies) {
       await refused(400, "invalid_event", () => post(body, { "stripe-signature": hmacHeader(body) }));
     }
-    const traversal = `../../etc/passwd/${Date.now()}`;
-    const body = `{"id":"${traversal}","object":"event","type":"x.y","created":1,"data":{"object":{}}}`;
-    expect((await post(body, { "stripe-signature": hmacHeader(body) })).status).toBe(200);
-    expect(query("SELECT id FROM events WHERE id = ?", traversal)).toHaveLength(1);
   });
 
   test("B31 control and bidi characters in event values are escaped in log output: one event stays one line", async () => {

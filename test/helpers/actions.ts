@@ -29,6 +29,8 @@ export function attemptOf(raw: string, attempt = 1, action = "test-action"): Att
     attempt,
     idempotencyKey: `${data.id}:${action}`,
     runtime: bunRuntime,
-    print: (line) => lines.push(line),
+    print: (line) => {
+      lines.push(line);
+    },
   };
 }

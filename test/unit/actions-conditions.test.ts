@@ -55,7 +55,7 @@ describe("when", () => {
   test("an unmet condition skips the action: done, with the reason, and the action does not run", async () => {
     const lines: string[] = [];
     const run = compile({ log: "ran {{id}}", when: { "data.object.amount": { gte: 5000 } } });
-    const context = { ...attemptOf(JSON.stringify(EVENT)), print: (l: string) => lines.push(l) };
+    const context = { ...attemptOf(JSON.stringify(EVENT)), print: (l: string) => void lines.push(l) };
     const outcome = await run(context);
     expect(outcome).toEqual({
       ok: true,

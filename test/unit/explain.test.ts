@@ -328,11 +328,11 @@ describe("events payhook cannot route: a clear EventInputError", () => {
       bytes('{"object":"list","data":[]}'),
       'it is not a Stripe event: expected "object": "event" (a snapshot event) or "v2.core.event" (a thin event), got "list"',
     ],
-    ["no id", bytes('{"object":"event","type":"x.y"}'), 'event.json: the event\'s "id" must be a string'],
+    ["no id", bytes('{"object":"event","type":"x.y"}'), 'event.json: the event\'s "id" must be 1 to 255 ASCII'],
     [
       "a numeric type",
       bytes('{"object":"event","id":"evt_1","type":5}'),
-      'event.json: the event\'s "type" must be a string',
+      'event.json: the event\'s "type" must be 1 to 255 ASCII',
     ],
   ])("%s", async (_, raw, message) => {
     const error = await readEvent(raw, "event.json").catch((e: unknown) => e);

@@ -4,31 +4,24 @@ import type { QueueStats } from "../types.ts";
 
 /** "phk1": marks the file as a payhook store, and gives the readiness probe a one-page write to make. */
 const APPLICATION_ID = 0x70686b31;
-const BUSY_TIMEOUT_MS = 5000;
 
 /**
- * Makes one real, fsynced write (the header's application_id), waiting at most `timeoutMs` for the write lock,
- * and throws why it could not: locked by another process, read-only file or file system, disk full. Only a
+ * Makes one real, fsynced write (the header's application_id) and throws why it could not: locked by another
+ * process (SQLITE_BUSY at once: the caller retries on timers), read-only file or file system, disk full. Only a
  * write proves writability: the store's own connection keeps working after its file is made read-only.
  */
-export function probeWritable(db: SqlDatabase, timeoutMs: number): void {
-  // The connection is synchronous, so no other statement runs between lowering the timeout and restoring it.
-  db.exec(`PRAGMA busy_timeout=${Math.max(0, Math.floor(timeoutMs))}`);
+export function probeWritable(db: SqlDatabase): void {
+  db.exec("BEGIN IMMEDIATE");
   try {
-    db.exec("BEGIN IMMEDIATE");
+    db.exec(`PRAGMA application_id=${APPLICATION_ID}`);
+    db.exec("COMMIT");
+  } catch (error) {
     try {
-      db.exec(`PRAGMA application_id=${APPLICATION_ID}`);
-      db.exec("COMMIT");
-    } catch (error) {
-      try {
-        db.exec("ROLLBACK");
-      } catch {
-        // SQLite may have rolled back already.
-      }
-      throw error;
+      db.exec("ROLLBACK");
+    } catch {
+      // SQLite may have rolled back already.
     }
-  } finally {
-    db.exec(`PRAGMA busy_timeout=${BUSY_TIMEOUT_MS}`);
+    throw error;
   }
 }
 

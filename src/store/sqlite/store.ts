@@ -3,6 +3,7 @@
  * connection, and group commit: every write that arrives while a batch is being prepared shares its
  * transaction and its fsync, so throughput does not collapse to one fsync per request.
  */
+import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
@@ -25,14 +26,29 @@ import { probeWritable, queueStats } from "./ops.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
+/** How long a write waits for another process's lock before it fails (503 for a webhook, so Stripe retries). */
+export const LOCK_WAIT_MS = 5_000;
+/** The longest pause between two tries for a lock another process holds. */
+const MAX_RETRY_DELAY_MS = 25;
 
-type Write = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
+type Write = {
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  /** When the write first found the store locked; it fails once it has waited LOCK_WAIT_MS. */
+  lockedSince?: number;
+};
 
 /** Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. */
-export function openSqliteStore(db: SqlDatabase): SqliteStore {
+export function openSqliteStore(db: SqlDatabase, path?: string): SqliteStore {
+  // Taken first: the file as opened (created if needed), to notice later that the path leads elsewhere.
+  const identity = path === undefined ? undefined : fileIdentity(path);
   applyDurability(db);
   migrate(db);
-  return new SqliteStore(db);
+  // From here on no statement waits for a lock: SQLite's busy wait would block the event loop (and /healthz with
+  // it) for seconds. A busy store is retried on timers instead, see commit().
+  db.exec("PRAGMA busy_timeout=0");
+  return new SqliteStore(db, identity);
 }
 
 /** WAL + synchronous=FULL, read back: payhook refuses to run on a store that would not fsync each commit. */
@@ -69,9 +85,17 @@ export class SqliteStore implements Store {
   private queue: Write[] = [];
   private scheduled = false;
   private closed = false;
+  /** Consecutive tries that found the store locked: the next pause grows with them, up to MAX_RETRY_DELAY_MS. */
+  private busyTries = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The store file as opened; undefined when opened without a path (tests, in-memory). */
+  private readonly identity: FileIdentity | undefined;
+  /** Why the store can take no more writes, once its file was deleted or replaced; it never comes back. */
+  private lost: StoreUnavailableError | undefined;
 
-  constructor(db: SqlDatabase) {
+  constructor(db: SqlDatabase, identity?: FileIdentity) {
     this.db = db;
+    this.identity = identity;
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
@@ -198,8 +222,18 @@ export class SqliteStore implements Store {
   }
 
   async checkWritable(timeoutMs: number): Promise<void> {
-    if (this.closed) throw new StoreUnavailableError("the store is closed");
-    probeWritable(this.db, timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    for (let tries = 0; ; tries++) {
+      if (this.closed) throw new StoreUnavailableError("the store is closed");
+      this.checkIdentity();
+      try {
+        probeWritable(this.db);
+        return;
+      } catch (error) {
+        if (!isBusy(error) || Date.now() >= deadline) throw error;
+      }
+      await pause(retryDelay(tries));
+    }
   }
 
   async queueStats(): Promise<QueueStats> {
@@ -224,8 +258,12 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.commit();
+    clearTimeout(this.retryTimer);
+    // A last commit without waiting: writes the lock still holds back fail now (a webhook gets 503, Stripe retries).
+    this.commit(0);
+    clearTimeout(this.retryTimer);
     this.closed = true;
+    for (const write of this.queue.splice(0)) write.reject(new StoreUnavailableError("the store is closed"));
     this.db.close();
   }
 
@@ -244,14 +282,71 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Commits everything queued, in transactions of at most MAX_BATCH writes. */
-  private commit(): void {
+  /**
+   * Throws once the store's path no longer leads to the file payhook has open (deleted, or replaced by another
+   * file): SQLite would go on committing into the unlinked file, and everything acknowledged would vanish at the
+   * next stop. One stat per group commit, not per write.
+   */
+  private checkIdentity(): void {
+    if (this.lost) throw this.lost;
+    if (!this.identity) return;
+    const { path, dev, ino } = this.identity;
+    let now: FileIdentity | undefined;
+    try {
+      now = fileIdentity(path);
+    } catch {
+      // Gone: now stays undefined.
+    }
+    if (now && now.dev === dev && now.ino === ino) return;
+    this.lost = new StoreUnavailableError(
+      `the store file ${path} was ${now ? "replaced by another file" : "deleted"} while payhook was running; nothing more can be stored safely, so every webhook gets 503 (Stripe keeps retrying them). Restore the file or restart payhook`,
+    );
+    throw this.lost;
+  }
+
+  /**
+   * The store is locked by another process: fails the writes that have waited long enough, and schedules the next
+   * try for the rest. Returns true when a try is scheduled (commit() must stop), false when every write failed.
+   */
+  private waitForLock(lockWaitMs: number, error: unknown): boolean {
+    const now = Date.now();
+    const failure = new StoreUnavailableError(error);
+    this.queue = this.queue.filter((write) => {
+      write.lockedSince ??= now;
+      if (now - write.lockedSince < lockWaitMs) return true;
+      write.reject(failure);
+      return false;
+    });
+    if (this.queue.length === 0) return false;
+    this.scheduled = true;
+    this.retryTimer = setTimeout(() => this.commit(), retryDelay(this.busyTries++));
+    return true;
+  }
+
+  /**
+   * Commits everything queued, in transactions of at most MAX_BATCH writes. When another process holds the write
+   * lock, the writes stay queued and commit() runs again after a short pause (the event loop stays free); writes
+   * that have waited `lockWaitMs` fail.
+   */
+  private commit(lockWaitMs = LOCK_WAIT_MS): void {
     this.scheduled = false;
+    this.retryTimer = undefined;
     while (this.queue.length > 0 && !this.closed) {
+      try {
+        this.checkIdentity();
+        this.db.exec("BEGIN IMMEDIATE");
+      } catch (error) {
+        if (isBusy(error) && this.waitForLock(lockWaitMs, error)) return;
+        if (!isBusy(error)) {
+          const failure = error instanceof PayhookError ? error : new StoreUnavailableError(error);
+          for (const write of this.queue.splice(0, MAX_BATCH)) write.reject(failure);
+        }
+        continue;
+      }
+      this.busyTries = 0;
       const batch = this.queue.splice(0, MAX_BATCH);
       const results: unknown[] = [];
       try {
-        this.db.exec("BEGIN IMMEDIATE");
         try {
           for (const write of batch) results.push(write.run());
           this.db.exec("COMMIT");
@@ -266,6 +361,31 @@ export class SqliteStore implements Store {
       }
     }
   }
+}
+
+interface FileIdentity {
+  path: string;
+  dev: number;
+  ino: number;
+}
+
+function fileIdentity(path: string): FileIdentity {
+  const { dev, ino } = statSync(path);
+  return { path, dev, ino };
+}
+
+/** SQLITE_BUSY: another connection holds the lock (bun:sqlite gives the code, node:sqlite only the message). */
+function isBusy(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === "SQLITE_BUSY" || /database is locked|SQLITE_BUSY/i.test(String(message ?? ""));
+}
+
+function retryDelay(tries: number): number {
+  return Math.min(2 ** tries, MAX_RETRY_DELAY_MS);
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Rolls back if a transaction is still open; SQLite may already have rolled back a failed COMMIT. */
