@@ -8,17 +8,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { AttemptRecord, ClaimedDelivery, IncomingEvent, NewDelivery } from "../../src/store/types.ts";
-import { type StoreSubject, subjects } from "./store.ts";
+import { type OpenSubject, type StoreSubject, subjects } from "./store.ts";
 
 const NOW = 1_760_000_000_000;
 const T = Math.floor(NOW / 1000);
 
-export function storeOrderContract(name: string, open: () => StoreSubject): void {
+export function storeOrderContract(name: string, open: OpenSubject): void {
   describe(`Store contract, ordering: ${name}`, () => {
     const subject = subjects(open);
 
     test("one key runs one delivery at a time, in created order, whatever the arrival order", async () => {
-      const s = subject();
+      const s = await subject();
       // Sent newest first, as Stripe may.
       await ingest(s, "evt_3", T + 3, ordered("sync", "sub_1"));
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
@@ -37,7 +37,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("events with the same created second run in the order they were stored", async () => {
-      const s = subject();
+      const s = await subject();
       for (const id of ["evt_b", "evt_a", "evt_c"]) await ingest(s, id, T, ordered("sync", "sub_1"));
       const seen: string[] = [];
       for (let turn = 0; turn < 3; turn++) {
@@ -50,7 +50,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("other keys, other actions and unordered deliveries are not held up", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"), ordered("mail", "sub_1"), plain("log"));
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"), plain("log"));
       await ingest(s, "evt_3", T + 3, ordered("sync", "sub_2"));
@@ -66,7 +66,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("a delivery waits while an earlier one for its key waits for a retry, and nextDue skips it", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       const [first] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
@@ -84,7 +84,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("an older event that arrives while a newer one runs waits for it (never two at once for a key)", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       const [newer] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
@@ -97,7 +97,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("an older event that arrived during a run goes first when that run ends in a retry", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       const [newer] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
@@ -109,7 +109,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("after a crash, an older event that arrived during the interrupted run goes first", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       await s.store.claim(NOW, 10);
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
@@ -122,7 +122,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
 
     for (const end of ["dead", "failed"] as const) {
       test(`a blocker that ends ${end} releases its key: the next delivery runs`, async () => {
-        const s = subject();
+        const s = await subject();
         await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
         await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
         const [first] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
@@ -134,7 +134,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     }
 
     test("the newest delivered event per key is kept and reported with strictly older deliveries only", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_paid", T + 10, ordered("sync", "in_1"));
       const [paid] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
       await finish(s, paid, "done");
@@ -156,7 +156,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("a replayed delivery is marked replayed, keeps its key's turn and takes the key given", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       for (let i = 0; i < 2; i++) await finish(s, ((await s.store.claim(NOW, 10)) as [ClaimedDelivery])[0], "done");
@@ -176,7 +176,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("recovered deliveries keep their order: a restart does not let a later one overtake", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       const [first] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
@@ -188,7 +188,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("released deliveries give the key back, to the oldest waiting", async () => {
-      const s = subject();
+      const s = await subject();
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
       await ingest(s, "evt_3", T + 3, ordered("sync", "sub_1"));
       const [first] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
@@ -205,7 +205,7 @@ export function storeOrderContract(name: string, open: () => StoreSubject): void
     });
 
     test("a claim limited to a few takes each free key's head, and the limit counts keys, not held rows", async () => {
-      const s = subject();
+      const s = await subject();
       for (let i = 0; i < 5; i++) {
         for (let k = 0; k < 3; k++) await ingest(s, `evt_${k}_${i}`, T + i, ordered("sync", `key_${k}`));
       }
@@ -244,6 +244,6 @@ function finish(
   d: ClaimedDelivery,
   status: AttemptRecord["status"],
   extra: Partial<AttemptRecord> = {},
-): Promise<void> {
+): Promise<boolean> {
   return s.store.finish({ deliveryId: d.id, attempt: d.attempt, startedAt: NOW, finishedAt: NOW, status, ...extra });
 }

@@ -60,6 +60,17 @@ describe("order: in the config", () => {
   });
 });
 
+test("a PostgreSQL store refuses order: until its claim applies the rule, rather than run unordered", () => {
+  const text = `store: postgres://payhook@127.0.0.1:5432/payhook\n${ENDPOINT}handlers:\n  invoice.paid:\n    - { name: sync, log: a, order: { key: "{{data.object.id}}" } }\n`;
+  let message = "";
+  try {
+    parseConfig(text, { source: "payhook.yaml", env: {} });
+  } catch (error) {
+    if (error instanceof ConfigError) message = error.problems.join("\n");
+  }
+  expect(message).toContain('store: the action "sync" has order:, which only the SQLite store supports so far');
+});
+
 describe("the order key", () => {
   const rule = (key: string) => {
     const compiled = compileOrder({ key });

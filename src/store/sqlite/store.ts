@@ -13,6 +13,7 @@ import type {
   EventDetail,
   EventQuery,
   EventView,
+  HeldClaim,
   IncomingEvent,
   NewDelivery,
   OrderMark,
@@ -95,7 +96,8 @@ export class SqliteStore implements Store {
     | "updateDelivery"
     | "nextDue"
     | "recover"
-    | "release",
+    | "release"
+    | "running",
     SqlStatement
   >;
   private queue: Write[] = [];
@@ -175,7 +177,7 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
-        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
       ),
       nextDue: db.prepare(
         `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${FREE}
@@ -187,6 +189,9 @@ export class SqliteStore implements Store {
       release: db.prepare(
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
          WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
+      ),
+      running: db.prepare(
+        "SELECT id FROM deliveries WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
       ),
     };
   }
@@ -252,9 +257,18 @@ export class SqliteStore implements Store {
     );
   }
 
-  finish(record: AttemptRecord): Promise<void> {
+  finish(record: AttemptRecord): Promise<boolean> {
     const done = this.write(() => {
       const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
+      const moved = this.sql.updateDelivery.run(
+        record.status,
+        record.nextAt ?? null,
+        error,
+        record.finishedAt,
+        record.deliveryId,
+      );
+      // Only a running delivery is finished: one server per store means its claim cannot have been taken over.
+      if (Number(moved.changes) === 0) return false;
       this.sql.insertAttempt.run(
         record.deliveryId,
         record.attempt,
@@ -264,11 +278,11 @@ export class SqliteStore implements Store {
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
       );
-      this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
       const ordered = this.ordered.get(record.deliveryId);
-      if (!ordered) return;
+      if (!ordered) return true;
       if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
       this.sql.promote.run(record.finishedAt, ordered[0], ordered[1]);
+      return true;
     });
     // Forgotten only once committed: a finish the store refused is tried again and must pass the turn on then.
     // A side branch, so the caller's await takes no extra turn (it would miss the next group commit).
@@ -278,6 +292,17 @@ export class SqliteStore implements Store {
         () => {},
       );
     return done;
+  }
+
+  async renew(claims: readonly HeldClaim[]): Promise<number[]> {
+    // One server per store: nobody else can take a claim over, so every running one is still held.
+    const ids = JSON.stringify(claims.map((c) => c.id));
+    return this.sql.running.all(ids).map((row) => Number(row.id));
+  }
+
+  subscribe(): () => void {
+    // Only this process writes deliveries that need waking for; `payhook events replay` is found by polling.
+    return () => {};
   }
 
   async nextDue(): Promise<number | null> {
