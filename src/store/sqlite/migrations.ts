@@ -40,6 +40,28 @@ const MIGRATIONS: string[] = [
      output TEXT
    );
    CREATE INDEX attempts_delivery ON attempts (delivery_id);`,
+  // The operator page: keyset pages of events, search by object and customer id (filled in for events stored
+  // before, from their bytes), and activity charts over attempts by time.
+  `ALTER TABLE events ADD COLUMN object_id TEXT;
+   ALTER TABLE events ADD COLUMN customer_id TEXT;
+   UPDATE events SET
+     object_id = CASE
+       WHEN object = 'v2.core.event' THEN json_extract(CAST(body AS TEXT), '$.related_object.id')
+       ELSE json_extract(CAST(body AS TEXT), '$.data.object.id') END,
+     customer_id = CASE
+       WHEN object = 'v2.core.event' THEN NULL
+       WHEN json_extract(CAST(body AS TEXT), '$.data.object.object') = 'customer'
+         THEN json_extract(CAST(body AS TEXT), '$.data.object.id')
+       WHEN json_type(CAST(body AS TEXT), '$.data.object.customer') = 'object'
+         THEN json_extract(CAST(body AS TEXT), '$.data.object.customer.id')
+       ELSE json_extract(CAST(body AS TEXT), '$.data.object.customer') END
+   WHERE json_valid(CAST(body AS TEXT));
+   UPDATE events SET object_id = NULL WHERE typeof(object_id) <> 'text';
+   UPDATE events SET customer_id = NULL WHERE typeof(customer_id) <> 'text';
+   CREATE INDEX events_page ON events (received_at, id);
+   CREATE INDEX events_object ON events (object_id, received_at);
+   CREATE INDEX events_customer ON events (customer_id, received_at);
+   CREATE INDEX attempts_finished ON attempts (finished_at);`,
 ];
 
 export function migrate(db: SqlDatabase): void {
