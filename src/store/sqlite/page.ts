@@ -45,8 +45,8 @@ export function failedDeliveries(
 export function activity(db: SqlDatabase, since: number, bucketMs: number): ActivityBucket[] {
   const buckets = new Map<number, ActivityBucket>();
   const bucket = (at: number) => {
-    let b = buckets.get(at);
-    if (!b) buckets.set(at, (b = { at, events: 0, failures: 0 }));
+    const b = buckets.get(at) ?? { at, events: 0, failures: 0 };
+    buckets.set(at, b);
     return b;
   };
   // Integer division by the bucket size: both counts are index range scans on their time column.
