@@ -3,7 +3,7 @@
 BIN := node_modules/.bin
 BUN := $(BIN)/bun
 DENO := $(BIN)/deno
-SRC := $(shell find src -name '*.ts') package.json
+SRC := $(shell find src -name '*.ts' -o -name '*.css') package.json build/ui-client.txt
 
 .DEFAULT_GOAL := help
 .PHONY: help install run build build-deno test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
@@ -17,8 +17,12 @@ node_modules/.installed: package.json package-lock.json
 
 install: node_modules/.installed ## install dependencies (npm ci)
 
-run: node_modules/.installed ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
+run: node_modules/.installed build/ui-client.txt ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
 	$(BUN) src/main.ts serve
+
+# The operator page's script, bundled for the browser and embedded in the executable as text (src/ui/assets.ts).
+build/ui-client.txt: node_modules/.installed $(shell find src/ui/client -name '*.ts')
+	$(BUN) build src/ui/client/main.ts --target=browser --minify --outfile $@
 
 # The release build compiles the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
 dist/payhook: node_modules/.installed $(SRC)
@@ -43,7 +47,7 @@ dist/payhook-deno-test: node_modules/.installed $(SRC)
 
 build-deno: dist/payhook-deno ## build the single executable dist/payhook-deno with deno compile
 
-lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime boundary) and types
+lint: node_modules/.installed build/ui-client.txt ## check formatting, lint rules (incl. the runtime boundary) and types
 	$(BIN)/biome check .
 	$(BIN)/tsc -p .
 
@@ -57,8 +61,8 @@ test: lint dist/payhook dist/payhook-test test-tools ## lint, build, run every t
 # The same Store contract on node:sqlite, then the whole e2e suite against Deno: the source as it is, then the
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
-test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite, e2e suite on deno run and on dist/payhook-deno
-	$(DENO) test -A --no-check test/contract/store.deno.test.ts
+test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite, e2e suite on deno run and on dist/payhook-deno
+	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/store-ui.deno.test.ts
 	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test test/e2e
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
@@ -101,4 +105,4 @@ bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bar
 	$(BUN) scripts/bench/main.ts
 
 clean: ## remove build output and local stores
-	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm payhook.db.lock
+	rm -rf dist build .tmp payhook.db payhook.db-wal payhook.db-shm payhook.db.lock

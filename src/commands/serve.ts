@@ -4,7 +4,6 @@
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
-import { createApp } from "../app.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
@@ -19,6 +18,8 @@ import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
+import { createChanges } from "../ui/live.ts";
+import { createAdminHandler } from "../ui/routes.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 import { VERSION } from "./version.ts";
@@ -56,6 +57,8 @@ export const serve: Command = {
     if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
     const pruner = startPruner({ store, retentionMs: config.retention, log });
 
+    // Tells open operator pages that events or deliveries changed.
+    const changes = createChanges();
     const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
     const actions = new ActionRegistry(config);
     const worker = startWorker({
@@ -64,14 +67,24 @@ export const serve: Command = {
       runtime,
       log,
       print: io.out,
-      onAttempt: ({ action, status, durationMs }) =>
-        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+      onAttempt: ({ action, status, durationMs }) => {
+        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
+        changes.notify();
+      },
     });
     const ops = createOpsRoutes({ store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
     const build = (c: Config) =>
-      createHandler({ config: c, store, log, metrics, ops: admin ? {} : ops, onStored: worker.wake });
+      createHandler({
+        config: c,
+        store,
+        log,
+        metrics,
+        ops: admin ? {} : ops,
+        onStored: worker.wake,
+        onNewEvent: changes.notify,
+      });
     let handle = build(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
@@ -80,16 +93,35 @@ export const serve: Command = {
       tls: config.listen.tls,
       fetch: (request, client) => handle(request, client),
     });
-    const adminApp = admin ? createApp(async () => new Response(null, { status: 404 }), [], ops) : undefined;
+    const adminHandler = admin
+      ? createAdminHandler({
+          ops,
+          token: admin.token,
+          host: admin.host,
+          hosts: admin.hosts,
+          store,
+          config: () => config,
+          changes,
+          wake: worker.wake,
+          log,
+          version: VERSION,
+          runtime: `${runtime.name} ${runtime.version}`,
+          storeKind: "SQLite",
+          startedAt: Date.now(),
+        })
+      : undefined;
     const adminServer =
-      admin && adminApp
+      admin && adminHandler
         ? await runtime.serve({
             hostname: admin.host,
             port: admin.port,
             maxRequestBodySize: 64 * 1024,
-            fetch: (request) => adminApp.fetch(request),
+            fetch: (request, client) => adminHandler(request, client),
           })
         : undefined;
+    if (admin && !admin.token) {
+      log.info('the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin in the config to serve it');
+    }
     const reloader = startReloader({
       path: config.source === DEFAULT_SOURCE ? undefined : config.source,
       load: (path) => loadConfigFile(path, io.env),
