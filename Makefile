@@ -75,8 +75,10 @@ test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contr
 	else cat .tmp/deno-compile.log; exit 1; fi
 
 # The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing;
-# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package).
+# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package); the operator
+# page's tests drive Debian's chromium with playwright-core (whose own browser download cannot run here).
 test-tools:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd; }
 

@@ -39,34 +39,38 @@ function keyOf(el: HTMLElement): string {
 function live(): void {
   if (document.body.dataset.live !== "on" || typeof EventSource === "undefined") return;
   let pending = false;
+  let again = false;
   let stale = false;
   const update = () => {
     if (document.hidden) {
       stale = true; // refreshed when the tab is shown again
       return;
     }
-    if (pending) return;
+    if (pending) {
+      again = true; // a change during a refresh may not be in it: refresh once more after
+      return;
+    }
     pending = true;
     refresh()
       .catch(() => {})
       .finally(() => {
         pending = false;
+        if (again) {
+          again = false;
+          update();
+        }
       });
   };
   const source = new EventSource("/live");
-  source.addEventListener("open", () => say("Live"));
-  source.addEventListener("change", update);
-  // EventSource reconnects by itself (the server asks for 1 s); after a restart the page catches up at once.
-  source.addEventListener("error", () => {
-    say("Reconnecting…");
-    stale = true;
-  });
+  // Changes made between this page's render and the stream's (re)connection reach no stream, so every
+  // connection starts with one refresh: after a replay's redirect, and after a server restart.
   source.addEventListener("open", () => {
-    if (stale) {
-      stale = false;
-      update();
-    }
+    say("Live");
+    update();
   });
+  source.addEventListener("change", update);
+  // EventSource reconnects by itself (the server asks for 1 s).
+  source.addEventListener("error", () => say("Reconnecting…"));
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && stale) {
       stale = false;

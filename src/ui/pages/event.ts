@@ -76,8 +76,8 @@ ${
     (a) => html`<tr>
     <td>${a.attempt}</td><td>${time(a.startedAt)}</td><td>${duration(a.finishedAt - a.startedAt)}</td>
     <td>${badge(a.status === "pending" ? "failed" : a.status)}${a.status === "pending" ? html` <span class="muted">retry</span>` : ""}</td>
-    <td>${a.error ? html`<pre class="out">${cleanText(a.error)}</pre>` : ""}</td>
-    <td>${a.output ? html`<pre class="out">${cleanText(a.output)}</pre>` : ""}</td>
+    <td>${a.error ? html`<pre class="out" tabindex="0">${cleanText(a.error)}</pre>` : ""}</td>
+    <td>${a.output ? html`<pre class="out" tabindex="0">${cleanText(a.output)}</pre>` : ""}</td>
   </tr>`,
   )}</tbody>
 </table></div>`

@@ -23,7 +23,7 @@ ${
     const n = g.failed + g.dead;
     return html`<tr>
     <td>${g.action}</td>
-    <td><pre class="out">${g.error === null ? "(no error recorded)" : cleanText(g.error, 600)}</pre></td>
+    <td><pre class="out" tabindex="0">${g.error === null ? "(no error recorded)" : cleanText(g.error, 600)}</pre></td>
     <td>${g.failed}</td><td>${g.dead}</td><td>${time(g.oldestAt)}</td><td>${time(g.newestAt)}</td>
     <td><a class="button" href="/failures/replay?${params.toString()}">Replay ${n}…</a></td>
   </tr>`;
