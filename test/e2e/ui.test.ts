@@ -319,3 +319,32 @@ describe("operator page in Chromium", () => {
     expect(existsSync(join(server.dir, "fixed"))).toBe(true);
   });
 });
+
+describe("turning the operator page on", () => {
+  test("check says the page is off without a token, and how to turn it on; the token is never printed", async () => {
+    const dir = server.dir;
+    const off = testConfig("admin: { port: 9999 }\n").replaceAll("{{port}}", "9998").replaceAll("{{dir}}", dir);
+    writeFileSync(join(dir, "off.yaml"), off);
+    const checked = await runPayhook(["check", "--config", "off.yaml"], { cwd: dir });
+    expect(checked.code).toBe(0);
+    expect(checked.stdout).toContain(
+      'the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin to turn it on',
+    );
+    const on = await runPayhook(["check"], { cwd: dir, env: { PAYHOOK_ADMIN_TOKEN: TOKEN } });
+    expect(on.stdout).toContain("the operator page at /, token redacted");
+    expect(on.stdout + on.stderr).not.toContain(TOKEN);
+  });
+
+  test("an admin listener beyond loopback without a token is a config error", async () => {
+    const dir = server.dir;
+    const open = testConfig("admin: { host: 0.0.0.0, port: 9999 }\n")
+      .replaceAll("{{port}}", "9998")
+      .replaceAll("{{dir}}", dir);
+    writeFileSync(join(dir, "open.yaml"), open);
+    const served = await runPayhook(["serve", "--config", "open.yaml"], { cwd: dir });
+    expect(served.code).toBe(2);
+    expect(served.stderr).toContain(
+      "admin.host: 0.0.0.0 is reachable beyond this machine, so the admin listener needs a token",
+    );
+  });
+});
