@@ -92,11 +92,11 @@ export function chart(title: string, points: readonly ActivityBucket[]): SafeHtm
   const summary = `${title}: ${events} events and ${failures} failed attempts; at most ${top} in one minute`;
   return html`<figure class="chart">
     <figcaption>${title} <span class="legend"><span class="k-events">events</span> <span class="k-failures">failures</span></span></figcaption>
-    <svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${summary}" preserveAspectRatio="none">
+    <svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${summary}">
       <title>${summary}</title>
       <line class="axis" x1="36" y1="${height - 20}" x2="${width - 4}" y2="${height - 20}"></line>
       <text class="tick" x="2" y="14">${top}</text><text class="tick" x="2" y="${height - 22}">0</text>
-      <polyline class="l-events" points="${line((p) => p.events)}"></polyline>
+      <polygon class="a-events" points="${x(0)},${y(0)} ${line((p) => p.events)} ${x(points.length - 1)},${y(0)}"></polygon>
       <polyline class="l-failures" points="${line((p) => p.failures)}"></polyline>
     </svg>
   </figure>`;

@@ -50,7 +50,9 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
     }
   }
   if (query.status !== undefined) {
-    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = ?)");
+    // The unary + keeps SQLite on the (event_id, action) index: by the status index it would scan every
+    // delivery in that status once per event.
+    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND +d.status = ?)");
     params.push(query.status);
   }
   const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""}

@@ -61,7 +61,7 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_page ON events (received_at, id);
    CREATE INDEX events_object ON events (object_id, received_at);
    CREATE INDEX events_customer ON events (customer_id, received_at);
-   CREATE INDEX attempts_finished ON attempts (finished_at);`,
+   CREATE INDEX attempts_finished ON attempts (finished_at, status);`,
 ];
 
 export function migrate(db: SqlDatabase): void {
