@@ -6,6 +6,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
+import { explain } from "./commands/explain.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
@@ -47,7 +48,7 @@ const COMMON: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
 };
 
-export const COMMANDS: Command[] = [serve, check, events, init, schema, trigger, sign, version];
+export const COMMANDS: Command[] = [serve, check, explain, events, init, schema, trigger, sign, version];
 
 export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
   try {
@@ -63,7 +64,7 @@ export async function run(runtime: Runtime, argv: string[], io: Io = processIo()
       return error.exitCode;
     }
     io.err(`payhook: ${error instanceof PayhookError || error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return error instanceof PayhookError ? error.exitCode : 1;
   }
 }
 

@@ -225,6 +225,7 @@ function compileAction(
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     run: compiled.run,
+    plan: compiled.plan,
   };
 }
 
