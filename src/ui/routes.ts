@@ -91,7 +91,8 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
         return text(401, "log in first");
       }
       if (request.method === "POST") {
-        const form = await request.formData();
+        const form = await readForm(request);
+        if (!form) return text(400, "expected a form (application/x-www-form-urlencoded)");
         const csrf = form.get("csrf");
         if (typeof csrf !== "string" || !sameSecret(csrf, session.csrf)) {
           log.warn("operator page: request refused", { code: "csrf_token", client: client.address, path });
@@ -108,8 +109,8 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
   };
 
   async function login(request: Request, client: Client): Promise<Response> {
-    const form = await request.formData();
-    const token = form.get("token");
+    const form = await readForm(request);
+    const token = form?.get("token");
     const outcome = sessions?.login(typeof token === "string" ? token : "", client.address, now());
     if (outcome?.result === "ok") {
       log.info("operator page: logged in", { client: client.address });
@@ -185,9 +186,9 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
     }
     const match = /^\/events\/([^/]+)(\/raw)?$/.exec(path);
     if (match) {
-      const id = decodeURIComponent(match[1] as string);
-      const event = await store.getEvent(id);
-      if (!event)
+      const id = decodeId(match[1] as string);
+      const event = id === undefined ? null : await store.getEvent(id);
+      if (!event || id === undefined)
         return page(
           eventsPage({
             csrf,
@@ -195,7 +196,7 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
             events: [],
             next: null,
             paged: true,
-            problem: `No event ${id} in the store (it may have been pruned).`,
+            problem: `No event ${id ?? "with that id"} in the store (it may have been pruned).`,
           }),
           404,
         );
@@ -268,9 +269,9 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
     }
     const match = /^\/events\/([^/]+)\/replay$/.exec(path);
     if (match) {
-      const id = decodeURIComponent(match[1] as string);
-      const event = await store.getEvent(id);
-      if (!event) return text(404, `no event ${id} in the store`);
+      const id = decodeId(match[1] as string);
+      const event = id === undefined ? null : await store.getEvent(id);
+      if (!event || id === undefined) return text(404, "no such event in the store");
       const action = form.get("action");
       const chosen =
         typeof action === "string"
@@ -313,6 +314,23 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
       options.changes.notify();
     }
     return redirect(`${back}?replayed=${result.queued}&skipped=${result.skipped}`);
+  }
+}
+
+/** The form of a POST, or null when the body is not one. */
+async function readForm(request: Request): Promise<FormData | null> {
+  try {
+    return await request.formData();
+  } catch {
+    return null;
+  }
+}
+
+function decodeId(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined; // a malformed %-escape names no event
   }
 }
 

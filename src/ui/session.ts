@@ -9,6 +9,7 @@ const SESSION_MS = 12 * 60 * 60 * 1000;
 /** Wrong tokens allowed per client within FAILURE_WINDOW_MS before logins from it are refused. */
 const MAX_FAILURES = 5;
 const FAILURE_WINDOW_MS = 60_000;
+const MAX_CLIENTS = 10_000;
 
 export interface Session {
   id: string;
@@ -48,6 +49,10 @@ export function createSessions(token: string): Sessions {
       if (!timingSafeEqual(digest(given), expected)) {
         recent.push(now);
         failures.set(client, recent);
+        // Many clients guessing cannot grow the table without bound: forget those outside the window.
+        if (failures.size > MAX_CLIENTS) {
+          for (const [c, times] of failures) if ((times.at(-1) ?? 0) <= now - FAILURE_WINDOW_MS) failures.delete(c);
+        }
         return { result: "wrong" };
       }
       failures.delete(client);

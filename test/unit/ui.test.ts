@@ -139,7 +139,7 @@ describe("admin config", () => {
 });
 
 describe("the admin handler", () => {
-  const store = {} as Store;
+  const store = { listEvents: async () => [], getEvent: async () => null } as unknown as Store;
   const handler = (token?: string) =>
     createAdminHandler({
       ops: { "/healthz": () => new Response("ok") },
@@ -182,5 +182,32 @@ describe("the admin handler", () => {
     expect(replay.status).toBe(401);
     const foreign = await h(request("/login", { headers: { host: "evil.example" } }), client);
     expect(foreign.status).toBe(421);
+  });
+
+  test("logged in: a body that is not a form is a 400, and a malformed event id a 404", async () => {
+    const h = handler(TOKEN);
+    const login = await h(request("/login", { method: "POST", body: new URLSearchParams({ token: TOKEN }) }), client);
+    expect(login.status).toBe(303);
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const events = await (await h(request("/", { headers: { cookie } }), client)).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(events)?.[1] ?? "";
+    expect(csrf).not.toBe("");
+    const json = await h(
+      request("/events/evt_1/replay", {
+        method: "POST",
+        headers: { cookie, "content-type": "application/json" },
+        body: "{}",
+      }),
+      client,
+    );
+    expect(json.status).toBe(400);
+    const malformed = await h(
+      request("/events/%E0%A4%A/replay", { method: "POST", headers: { cookie }, body: new URLSearchParams({ csrf }) }),
+      client,
+    );
+    expect(malformed.status).toBe(404);
+    const page = await h(request("/events/%E0%A4%A", { headers: { cookie } }), client);
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain("No event with that id");
   });
 });
