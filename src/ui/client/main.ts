@@ -16,7 +16,11 @@ function say(text: string): void {
 /** Fetches this page again and swaps each [data-live] region for its new version, keeping focus where it was. */
 async function refresh(): Promise<void> {
   const response = await fetch(location.href, { headers: { accept: "text/html" }, credentials: "same-origin" });
-  if (!response.ok || response.redirected) return;
+  if (response.redirected) {
+    say("Logged out (payhook restarted or the session ended); reload the page to log in");
+    return;
+  }
+  if (!response.ok) return;
   const next = new DOMParser().parseFromString(await response.text(), "text/html");
   const focused = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   const focusKey = focused ? keyOf(focused) : null;
@@ -70,7 +74,10 @@ function live(): void {
   });
   source.addEventListener("change", update);
   // EventSource reconnects by itself (the server asks for 1 s).
-  source.addEventListener("error", () => say("Reconnecting…"));
+  // A refused stream (the session is gone) closes for good; a dropped one is retried.
+  source.addEventListener("error", () =>
+    say(source.readyState === EventSource.CLOSED ? "Live updates stopped; reload the page" : "Reconnecting…"),
+  );
   document.addEventListener("visibilitychange", () => {
     if (!document.hidden && stale) {
       stale = false;
