@@ -20,6 +20,10 @@ export interface VerifiedEvent {
   apiVersion: string | null;
   /** Unix seconds. */
   created: number;
+  /** The id of the object the event is about (data.object.id; a thin event's related_object.id), for search. */
+  objectId?: string | null;
+  /** The customer the object belongs to (its `customer`, or its own id when it is a customer), for search. */
+  customerId?: string | null;
 }
 
 export interface VerifyOptions {
@@ -209,7 +213,23 @@ function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["ob
     account: typeof context === "string" ? context : null,
     apiVersion: typeof event.api_version === "string" ? event.api_version : null,
     created: createdSeconds(event.created),
+    ...subjectIds(event, object),
   };
+}
+
+/** The ids an operator searches by, read from the event already parsed for verification. */
+function subjectIds(
+  event: Record<string, unknown>,
+  object: VerifiedEvent["object"],
+): { objectId: string | null; customerId: string | null } {
+  const id = (value: unknown) => (typeof value === "string" && value.length <= MAX_ID_LENGTH ? value : null);
+  if (object === "v2.core.event") {
+    const related = isRecord(event.related_object) ? event.related_object : {};
+    return { objectId: id(related.id), customerId: null };
+  }
+  const data = isRecord(event.data) && isRecord(event.data.object) ? event.data.object : {};
+  const customer = isRecord(data.customer) ? data.customer.id : data.customer;
+  return { objectId: id(data.id), customerId: data.object === "customer" ? id(data.id) : id(customer) };
 }
 
 /** Snapshot events carry unix seconds; thin events an ISO-8601 string. */

@@ -4,7 +4,6 @@
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
-import { createApp } from "../app.ts";
 import { buildInfo } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
@@ -24,6 +23,8 @@ import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/types.ts";
+import { type Changes, createChanges } from "../ui/live.ts";
+import { createAdminHandler } from "../ui/routes.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 
@@ -56,6 +57,8 @@ export const serve: Command = {
 
     const build = buildInfo(runtime);
     const metrics = new Metrics({ ...build });
+    // Tells open operator pages that events or deliveries changed.
+    const changes = createChanges();
     const dryRun = values["dry-run"] === true;
     if (dryRun) {
       log.warn(
@@ -63,7 +66,9 @@ export const serve: Command = {
       );
     }
     // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
-    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics });
+    const backend = dryRun
+      ? dryRunBackend(config, log)
+      : await durableBackend(config, { runtime, log, metrics, changes });
     const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
@@ -75,6 +80,7 @@ export const serve: Command = {
         metrics,
         ops: admin ? {} : ops,
         onStored: backend.wake,
+        onNewEvent: changes.notify,
       });
     let handle = handlerFor(config);
     const server = await runtime.serve({
@@ -84,16 +90,35 @@ export const serve: Command = {
       tls: config.listen.tls,
       fetch: (request, client) => handle(request, client),
     });
-    const adminApp = admin ? createApp(async () => new Response(null, { status: 404 }), [], ops) : undefined;
+    const adminHandler = admin
+      ? createAdminHandler({
+          ops,
+          token: admin.token,
+          host: admin.host,
+          hosts: admin.hosts,
+          store: backend.store,
+          config: () => config,
+          changes,
+          wake: backend.wake,
+          log,
+          version: `${build.version} (${build.commit}, ${build.commit_date})`,
+          runtime: `${runtime.name} ${runtime.version}`,
+          storeKind: dryRun ? "none (dry run)" : "SQLite",
+          startedAt: Date.now(),
+        })
+      : undefined;
     const adminServer =
-      admin && adminApp
+      admin && adminHandler
         ? await runtime.serve({
             hostname: admin.host,
             port: admin.port,
             maxRequestBodySize: 64 * 1024,
-            fetch: (request) => adminApp.fetch(request),
+            fetch: (request, client) => adminHandler(request, client),
           })
         : undefined;
+    if (admin && !admin.token) {
+      log.info('the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin in the config to serve it');
+    }
     const reloader = startReloader({
       path: config.source === DEFAULT_SOURCE ? undefined : config.source,
       load: (path) => loadConfigFile(path, io.env),
@@ -159,7 +184,7 @@ interface Backend {
 /** The store file (locked: one server per store), the worker that runs deliveries, and the pruner. */
 async function durableBackend(
   config: Config,
-  { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
+  { runtime, log, metrics, changes }: { runtime: Runtime; log: Logger; metrics: Metrics; changes: Changes },
 ): Promise<Backend> {
   let store: ReturnType<typeof openSqliteStore>;
   let unlock: () => void;
@@ -189,8 +214,10 @@ async function durableBackend(
     log,
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
     print: (line) => runtime.writeStdout(`${line}\n`),
-    onAttempt: ({ action, status, durationMs }) =>
-      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+    onAttempt: ({ action, status, durationMs }) => {
+      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
+      changes.notify();
+    },
   });
   return {
     store,

@@ -139,6 +139,15 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     seenPaths.add(e.path);
   });
 
+  const admin = file.admin;
+  if (admin?.token === "") delete admin.token;
+  if (admin && !admin.token && !isLoopback(admin.host)) {
+    problems.push([
+      ["admin", "host"],
+      `${admin.host} is reachable beyond this machine, so the admin listener needs a token: add token: "\${PAYHOOK_ADMIN_TOKEN}" (a secret of 16 or more characters) or bind 127.0.0.1`,
+    ]);
+  }
+
   const retry: RetryPolicy = {
     attempts: file.retry.attempts,
     schedule: file.retry.schedule.map(parseDuration),
@@ -327,4 +336,10 @@ function digest(spec: unknown): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   return (hash >>> 0).toString(16).padStart(8, "0");
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

@@ -27,13 +27,36 @@ export const ListenSchema = Type.Object(
   { ...closed, default: {} },
 );
 
-/** A separate listener for /healthz, /readyz and /metrics, so they need not share the public port. */
+/**
+ * A separate listener for /healthz, /readyz and /metrics, so they need not share the public port; with a token,
+ * it also serves the operator page.
+ */
 export const AdminSchema = Type.Object(
   {
     host: Type.String({ default: "127.0.0.1", description: "an address to bind such as 127.0.0.1" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, description: "a port from 0 to 65535" }),
+    token: Type.Optional(
+      Type.String({
+        // Empty counts as unset, so "${PAYHOOK_ADMIN_TOKEN:-}" can stay in the file on machines without a page.
+        pattern: "^(\\S{16,})?$",
+        description:
+          'a secret of at least 16 characters without whitespace that opens the operator page, such as "${PAYHOOK_ADMIN_TOKEN}"',
+      }),
+    ),
+    hosts: Type.Optional(
+      Type.Array(
+        Type.String({ pattern: "^[A-Za-z0-9.:\\[\\]-]+$", description: "a host name such as payhook.example.com" }),
+        {
+          description: "more Host names the operator page answers to (a reverse proxy's), besides the listen address",
+        },
+      ),
+    ),
   },
-  { ...closed, description: "a listener for /healthz, /readyz and /metrics, which then leave the main port" },
+  {
+    ...closed,
+    description:
+      "a listener for /healthz, /readyz and /metrics, which then leave the main port, and with a token the operator page",
+  },
 );
 
 const IpList = (description: string) =>

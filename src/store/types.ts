@@ -53,8 +53,48 @@ export interface EventQuery {
   type?: string;
   /** Only events received at or after this time, unix ms. */
   since?: number;
+  /** Only events received before this time, unix ms. */
+  until?: number;
+  /** Only the event with this id, or the events about this object id or customer id (exact match). */
+  search?: string;
+  /** Only events that come after this one, newest first: the next page of a keyset-paginated list. */
+  after?: EventCursor;
   /** At most this many events; unlimited when unset. */
   limit?: number;
+}
+
+/** A position in the newest-first order of events; pages continue from it however many events arrive meanwhile. */
+export interface EventCursor {
+  receivedAt: number;
+  id: string;
+}
+
+/** Failed and dead deliveries that share an action and a last error. */
+export interface FailureGroup {
+  action: string;
+  error: string | null;
+  failed: number;
+  dead: number;
+  /** updated_at of the group's oldest and newest delivery, unix ms. */
+  oldestAt: number;
+  newestAt: number;
+}
+
+/** One failed or dead delivery, to replay it. */
+export interface FailedDelivery {
+  eventId: string;
+  eventType: string;
+  action: string;
+  status: "failed" | "dead";
+}
+
+/** Counts for one time bucket that starts at `at` (unix ms); buckets with nothing in them are left out. */
+export interface ActivityBucket {
+  at: number;
+  /** Events received. */
+  events: number;
+  /** Attempts that did not succeed (to be retried, failed or dead). */
+  failures: number;
 }
 
 export interface DeliveryView {
@@ -91,6 +131,8 @@ export interface EventView {
   /** Unix ms. */
   receivedAt: number;
   endpoint: string;
+  objectId: string | null;
+  customerId: string | null;
   deliveries: DeliveryView[];
 }
 
@@ -140,6 +182,12 @@ export interface Store {
    * are left alone. Returns how many were queued.
    */
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number>;
+  /** Failed and dead deliveries grouped by action and last error, the largest groups first, at most `limit`. */
+  failureGroups(limit: number): Promise<FailureGroup[]>;
+  /** Up to `limit` failed and dead deliveries, of one group (action and last error) or of all, oldest first. */
+  failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]>;
+  /** Events received and failed attempts since `since`, in buckets of `bucketMs` aligned to multiples of it. */
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]>;
   /**
    * Deletes up to `limit` events received before `before` whose deliveries are all finished, with their deliveries
    * and attempts; returns how many events were deleted.

@@ -7,12 +7,15 @@ import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
+  ActivityBucket,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
   EventQuery,
   EventView,
+  FailedDelivery,
+  FailureGroup,
   IncomingEvent,
   NewDelivery,
   QueueStats,
@@ -22,6 +25,7 @@ import type {
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./ops.ts";
+import { activity, failedDeliveries, failureGroups } from "./page.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
@@ -96,8 +100,9 @@ export class SqliteStore implements Store {
     this.identity = identity;
     this.sql = {
       insertEvent: db.prepare(
-        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
+           object_id, customer_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
@@ -141,6 +146,8 @@ export class SqliteStore implements Store {
         event.receivedAt,
         event.endpoint,
         event.body,
+        event.objectId ?? null,
+        event.customerId ?? null,
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
@@ -221,6 +228,21 @@ export class SqliteStore implements Store {
 
   async getEvent(id: string): Promise<EventDetail | null> {
     return getEvent(this.db, id);
+  }
+
+  async failureGroups(limit: number): Promise<FailureGroup[]> {
+    return failureGroups(this.db, limit);
+  }
+
+  async failedDeliveries(
+    group: { action: string; error: string | null } | null,
+    limit: number,
+  ): Promise<FailedDelivery[]> {
+    return failedDeliveries(this.db, group, limit);
+  }
+
+  async activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return activity(this.db, since, bucketMs);
   }
 
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
