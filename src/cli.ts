@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
 import { init } from "./commands/init.ts";
@@ -47,7 +48,7 @@ const COMMON: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
 };
 
-export const COMMANDS: Command[] = [serve, check, events, init, schema, trigger, sign, version];
+export const COMMANDS: Command[] = [serve, check, events, catchUpCommand, init, schema, trigger, sign, version];
 
 export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
   try {

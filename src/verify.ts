@@ -179,7 +179,8 @@ async function verifiedButNotSnapshot(
   return describeEvent(parsed, "v2.core.event");
 }
 
-function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
+/** The fields payhook keeps of an event object, or a VerificationError saying why it is not one. */
+export function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
   const { id, type } = event;
   if (event.object !== object) throw notAnEvent();
   if (typeof id !== "string" || id === "" || id.length > MAX_ID_LENGTH || /[\u0000-\u001f]/.test(id)) {

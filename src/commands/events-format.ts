@@ -19,6 +19,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
     created: iso(event.created * 1000),
     received_at: iso(event.receivedAt),
     endpoint: event.endpoint,
+    source: event.source,
     deliveries: event.deliveries.map((d) => ({
       action: d.action,
       status: d.status,
@@ -44,8 +45,8 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
 }
 
 export function formatTable(events: readonly EventView[]): string[] {
-  const rows = events.map((e) => [iso(e.receivedAt), e.id, e.type, summary(e.deliveries)]);
-  const header = ["RECEIVED", "EVENT", "TYPE", "DELIVERIES"];
+  const rows = events.map((e) => [iso(e.receivedAt), e.source, e.id, e.type, summary(e.deliveries)]);
+  const header = ["RECEIVED", "SOURCE", "EVENT", "TYPE", "DELIVERIES"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -62,7 +63,9 @@ export function formatEvent(event: EventDetail): string[] {
     `livemode  ${event.livemode}`,
     `account   ${event.account ?? "-"}`,
     `created   ${iso(event.created * 1000)}`,
-    `received  ${iso(event.receivedAt)} on ${event.endpoint}`,
+    event.source === "fetched"
+      ? `fetched   ${iso(event.receivedAt)} from ${event.endpoint} by payhook catch-up (Stripe did not push it here)`
+      : `received  ${iso(event.receivedAt)} on ${event.endpoint}`,
   ];
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {

@@ -24,5 +24,5 @@ export function fromPointer(pointer: string): (string | number)[] {
 
 /** True for paths under which values are secrets and must never be echoed. */
 export function isSecretPath(path: Path): boolean {
-  return path.some((s) => s === "secrets" || s === "secret");
+  return path.some((s) => s === "secrets" || s === "secret" || s === "api_key");
 }

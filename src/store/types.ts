@@ -7,12 +7,18 @@ import type { VerifiedEvent } from "../verify.ts";
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];
 
+/** How an event reached payhook: Stripe pushed it to an endpoint, or `catch-up` fetched it from Stripe's API. */
+export type EventSource = "pushed" | "fetched";
+
 export interface IncomingEvent extends VerifiedEvent {
   /** Unix ms. */
   receivedAt: number;
+  /** The endpoint path it was posted to; for a fetched event, the API list it came from (stripe:/v1/events). */
   endpoint: string;
-  /** The exact bytes Stripe signed. */
+  /** The exact bytes Stripe signed; for a fetched event, the event as the API returned it. */
   body: Uint8Array;
+  /** "pushed" when unset. */
+  source?: EventSource;
 }
 
 /** One action this event needs: its name and the digest of its settings at the time. */
@@ -55,6 +61,8 @@ export interface EventQuery {
   since?: number;
   /** At most this many events; unlimited when unset. */
   limit?: number;
+  /** Only events that came this way. */
+  source?: EventSource;
 }
 
 export interface DeliveryView {
@@ -91,6 +99,7 @@ export interface EventView {
   /** Unix ms. */
   receivedAt: number;
   endpoint: string;
+  source: EventSource;
   deliveries: DeliveryView[];
 }
 
@@ -145,6 +154,14 @@ export interface Store {
    * and attempts; returns how many events were deleted.
    */
   prune(before: number, limit: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`, in one atomic statement: true when `holder`
+   * holds it now, false when another holder's lease has not expired. Jobs that one process at a time should do
+   * (the background catch-up) run only while their lease is held.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -15,7 +15,7 @@ import type {
 
 type Row = Record<string, SqlValue>;
 
-const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
+const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint, source";
 const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
 
 export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
@@ -34,6 +34,10 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
       where.push("e.type = ?");
       params.push(query.type);
     }
+  }
+  if (query.source !== undefined) {
+    where.push("e.source = ?");
+    params.push(query.source);
   }
   if (query.status !== undefined) {
     where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = ?)");
@@ -133,6 +137,7 @@ function toEvent(row: Row): EventView {
     created: Number(row.created),
     receivedAt: Number(row.received_at),
     endpoint: row.endpoint as string,
+    source: row.source === "fetched" ? "fetched" : "pushed",
     deliveries: [],
   };
 }

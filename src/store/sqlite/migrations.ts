@@ -40,6 +40,14 @@ const MIGRATIONS: string[] = [
      output TEXT
    );
    CREATE INDEX attempts_delivery ON attempts (delivery_id);`,
+  // Catch-up: where an event came from (pushed by Stripe, or fetched from Stripe's Events API), and leases that
+  // let one process at a time do a job that several serving the same store could otherwise repeat.
+  `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'pushed';
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 export function migrate(db: SqlDatabase): void {

@@ -61,7 +61,9 @@ export class SqliteStore implements Store {
     | "updateDelivery"
     | "nextDue"
     | "recover"
-    | "release",
+    | "release"
+    | "acquireLease"
+    | "releaseLease",
     SqlStatement
   >;
   private queue: Write[] = [];
@@ -72,8 +74,8 @@ export class SqliteStore implements Store {
     this.db = db;
     this.sql = {
       insertEvent: db.prepare(
-        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
@@ -101,6 +103,13 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
          WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
       ),
+      // One statement: a free, expired or own lease is taken; another holder's live lease is left as it is.
+      acquireLease: db.prepare(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+      ),
+      releaseLease: db.prepare("DELETE FROM leases WHERE name = ? AND holder = ?"),
     };
   }
 
@@ -117,6 +126,7 @@ export class SqliteStore implements Store {
         event.receivedAt,
         event.endpoint,
         event.body,
+        event.source ?? "pushed",
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
@@ -195,6 +205,16 @@ export class SqliteStore implements Store {
 
   prune(before: number, limit: number): Promise<number> {
     return this.write(() => prune(this.db, before, limit));
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.write(() => Number(this.sql.acquireLease.run(name, holder, now + ttlMs, now).changes) > 0);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.write(() => {
+      this.sql.releaseLease.run(name, holder);
+    });
   }
 
   async close(): Promise<void> {
