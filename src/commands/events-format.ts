@@ -35,6 +35,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
               status: a.status,
               error: a.error,
               output: a.output,
+              fetched: a.fetched,
             })),
           }
         : {}),
@@ -78,6 +79,7 @@ export function formatEvent(event: EventDetail): string[] {
       out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${a.status}`);
       if (a.error) out.push(...indent("error: ", a.error));
       if (a.output) out.push(...indent("output: ", a.output));
+      if (a.fetched) out.push(...indent("fetched from Stripe: ", a.fetched));
     }
   }
   out.push("", "body:", new TextDecoder().decode(event.body));

@@ -17,8 +17,13 @@ import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
+import type { Runtime } from "../runtime/types.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
+import { apiFor } from "../stripe/access.ts";
+import { createStripeApi } from "../stripe/api.ts";
+import { startBackgroundCatchUp } from "../stripe/background.ts";
+import { createThinFetcher, type ThinFetcher } from "../stripe/thin.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 import { VERSION } from "./version.ts";
@@ -58,8 +63,10 @@ export const serve: Command = {
 
     const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
     const actions = new ActionRegistry(config);
+    const thin = thinFetcher(config, runtime, metrics);
     const worker = startWorker({
       store,
+      thin,
       resolve: (name, digest) => actions.resolve(name, digest),
       runtime,
       log,
@@ -67,6 +74,20 @@ export const serve: Command = {
       onAttempt: ({ action, status, durationMs }) =>
         metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
     });
+    const catchUpSettings = config.stripe.catchUp;
+    const background =
+      catchUpSettings && config.stripe.apiKey
+        ? startBackgroundCatchUp({
+            config: () => config,
+            store,
+            api: apiFor(config, "background catch-up", runtime, log),
+            log,
+            metrics,
+            onStored: () => worker.wake(),
+            everyMs: catchUpSettings.everyMs,
+            windowMs: catchUpSettings.windowMs,
+          })
+        : undefined;
     const ops = createOpsRoutes({ store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
@@ -124,6 +145,7 @@ export const serve: Command = {
     reloader.stop();
     await server.stop();
     await adminServer?.stop();
+    await background?.stop();
     await worker.stop(SHUTDOWN_GRACE_MS);
     await pruner.stop();
     await store.close();
@@ -132,6 +154,31 @@ export const serve: Command = {
     return 0;
   },
 };
+
+/**
+ * Fetches for thin events' `fetch:` actions, without retries of its own: a 429 or 5xx fails the attempt, which the
+ * delivery retries on its schedule.
+ */
+function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics): ThinFetcher | undefined {
+  const { apiKey } = config.stripe;
+  if (!apiKey) return undefined;
+  const fetcher = createThinFetcher(
+    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0 }),
+  );
+  return {
+    fetch: (event, targets) =>
+      fetcher.fetch(event, targets).then(
+        (fetched) => {
+          metrics.thinFetch(true);
+          return fetched;
+        },
+        (error: unknown) => {
+          metrics.thinFetch(false);
+          throw error;
+        },
+      ),
+  };
+}
 
 /** Lint findings do not stop the server, but every start and reload says them once. */
 function warnLint(config: Config, log: Logger): void {

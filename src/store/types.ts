@@ -49,6 +49,8 @@ export interface AttemptRecord {
   nextAt?: number;
   error?: string;
   output?: string;
+  /** For a thin event's action with `fetch:`: what was fetched from Stripe for this attempt, as JSON. */
+  fetched?: string;
 }
 
 /** Which events `listEvents` returns, newest first. */
@@ -85,6 +87,7 @@ export interface AttemptView {
   status: Exclude<DeliveryStatus, "running">;
   error: string | null;
   output: string | null;
+  fetched: string | null;
 }
 
 export interface EventView {

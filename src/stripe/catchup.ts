@@ -210,7 +210,8 @@ async function thinEvents(options: CatchUpOptions, patterns: string[], take: (ev
   const exact = patterns.filter((p) => !p.endsWith(".*"));
   const params: Json = {
     limit: 20,
-    created: { gte: iso(options.from), lte: iso(options.to) },
+    // v2 `created` has milliseconds: the window's last second is included whole.
+    created: { gte: iso(options.from), lte: new Date(options.to * 1000 + 999).toISOString() },
     ...(exact.length === patterns.length && exact.length <= MAX_TYPES ? { types: exact } : {}),
   };
   const all: Json[] = [];
@@ -233,7 +234,8 @@ async function thinEvents(options: CatchUpOptions, patterns: string[], take: (ev
     }
   } while (next !== undefined);
   const time = (e: Json) => Date.parse(String(e.created));
-  all.sort((a, b) => time(a) - time(b));
+  // Listed newest first: reversed, then a stable sort keeps Stripe's order among events of the same millisecond.
+  all.reverse().sort((a, b) => time(a) - time(b));
   for (let i = 0; i < all.length; i += PAGE_SIZE) await take(all.slice(i, i + PAGE_SIZE));
 }
 

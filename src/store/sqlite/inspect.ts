@@ -70,7 +70,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = db
     .prepare(
-      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = ? ORDER BY a.id`,
     )
     .all(id);
@@ -82,6 +82,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
       status: a.status as AttemptView["status"],
       error: a.error === null ? null : String(a.error),
       output: a.output === null ? null : String(a.output),
+      fetched: a.fetched === null || a.fetched === undefined ? null : String(a.fetched),
     });
   }
   return { ...toEvent(row), body: row.body as Uint8Array, deliveries };

@@ -40,9 +40,11 @@ const MIGRATIONS: string[] = [
      output TEXT
    );
    CREATE INDEX attempts_delivery ON attempts (delivery_id);`,
-  // Catch-up: where an event came from (pushed by Stripe, or fetched from Stripe's Events API), and leases that
-  // let one process at a time do a job that several serving the same store could otherwise repeat.
+  // Catch-up: where an event came from (pushed by Stripe, or fetched from Stripe's Events API); what a thin event's
+  // attempt fetched from Stripe; and leases that let one process at a time do a job that several serving the same
+  // store could otherwise repeat.
   `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'pushed';
+   ALTER TABLE attempts ADD COLUMN fetched TEXT;
    CREATE TABLE leases (
      name TEXT PRIMARY KEY,
      holder TEXT NOT NULL,

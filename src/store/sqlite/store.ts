@@ -24,6 +24,8 @@ import { probeWritable, queueStats } from "./ops.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
+/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
+const MAX_FETCHED = 256 * 1024;
 
 type Write = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void };
 
@@ -89,8 +91,8 @@ export class SqliteStore implements Store {
       ),
       eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
       insertAttempt: db.prepare(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output, fetched)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
         "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
@@ -164,6 +166,7 @@ export class SqliteStore implements Store {
         record.status,
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
+        record.fetched === undefined ? null : record.fetched.slice(0, MAX_FETCHED),
       );
       this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
     });
