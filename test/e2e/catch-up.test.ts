@@ -3,7 +3,7 @@
  * missed are stored once and their actions run once, however often catch-up runs and whatever Stripe pushes at
  * the same time; rate limits slow a run without failing it; bad answers stop it clearly.
  */
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
@@ -12,6 +12,9 @@ import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitU
 import { type Sink, startSink } from "../helpers/sink.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver } from "../helpers/stripe.ts";
+
+// Each test runs several payhook commands; under `deno run` (make test-deno) each one starts in seconds.
+setDefaultTimeout(90_000);
 
 const KEY = `sk_test_${SENTINEL}catchupkey`;
 const ENV = { STRIPE_API_KEY: KEY };

@@ -2,7 +2,7 @@
  * End to end: the webhook endpoint at Stripe made from the handler map (`payhook stripe endpoint create|sync|list`)
  * and checked against it (`payhook check --stripe`), against a local fake of Stripe's API.
  */
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Stripe from "stripe";
@@ -10,6 +10,9 @@ import { SNAPSHOT_EVENT_TYPES } from "../../src/catalog/event-types.ts";
 import { type FakeStripeApi, type FakeWebhookEndpoint, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
 import { runPayhook, tempDir } from "../helpers/server.ts";
+
+// Each test runs several payhook commands; under `deno run` (make test-deno) each one starts in seconds.
+setDefaultTimeout(90_000);
 
 const TEST_KEY = `sk_test_${SENTINEL}endpointkey`;
 const LIVE_KEY = `rk_live_${SENTINEL}endpointkey`;

@@ -3,7 +3,7 @@
  * Stripe before it runs), missed thin events caught up from the v2 event list, and background catch-up in serve;
  * against a local fake of Stripe's API.
  */
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
@@ -12,6 +12,9 @@ import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitU
 import { type Sink, startSink } from "../helpers/sink.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver } from "../helpers/stripe.ts";
+
+// Each test runs several payhook commands; under `deno run` (make test-deno) each one starts in seconds.
+setDefaultTimeout(90_000);
 
 const KEY = `rk_test_${SENTINEL}thinkey`;
 const ENV = { STRIPE_API_KEY: KEY };
