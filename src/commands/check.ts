@@ -48,6 +48,13 @@ export const check: Command = {
     if (admin) io.out(`admin: http://${admin.host}:${admin.port} (/healthz, /readyz, /metrics)`);
     if (allow?.length) io.out(`allow_ips: ${allow.join(", ")}${proxies?.length ? `; via ${proxies.join(", ")}` : ""}`);
     io.out(`store: ${config.store}`);
+    if (config.file.stripe) {
+      const { apiBase, apiKey, catchUp } = config.stripe;
+      const every = catchUp
+        ? `; background catch-up every ${config.file.stripe.catch_up?.every} over ${config.file.stripe.catch_up?.window}`
+        : "";
+      io.out(`stripe: ${apiBase}, api_key ${apiKey ? "set (redacted)" : "not set"}${every}`);
+    }
     io.out("endpoints:");
     for (const e of config.endpoints) {
       io.out(
