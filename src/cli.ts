@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
+import { explain } from "./commands/explain.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
@@ -52,6 +53,7 @@ const COMMON: Record<string, OptionSpec> = {
 export const COMMANDS: Command[] = [
   serve,
   check,
+  explain,
   events,
   catchUpCommand,
   stripeCommand,
@@ -76,7 +78,7 @@ export async function run(runtime: Runtime, argv: string[], io: Io = processIo()
       return error.exitCode;
     }
     io.err(`payhook: ${error instanceof PayhookError || error instanceof Error ? error.message : String(error)}`);
-    return 1;
+    return error instanceof PayhookError ? error.exitCode : 1;
   }
 }
 

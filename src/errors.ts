@@ -48,6 +48,14 @@ export class ConfigError extends PayhookError {
   }
 }
 
+/** The event given to a command (`payhook explain`) is not a Stripe event payhook can route. */
+export class EventInputError extends PayhookError {
+  override readonly exitCode = 2;
+  constructor(message: string) {
+    super("invalid_event", message);
+  }
+}
+
 /** The command line is wrong. */
 export class UsageError extends PayhookError {
   override readonly exitCode = 2;

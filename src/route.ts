@@ -27,13 +27,18 @@ export function matches(pattern: string, type: string): boolean {
   return pattern === type;
 }
 
+/** The routes whose pattern matches `type`, in config order; none means the `unhandled` actions apply. */
+export function matchRoutes(routes: readonly Route[], type: string): Route[] {
+  return routes.filter((r) => matches(r.pattern, type));
+}
+
 export function compileRouter(routes: Route[], unhandled: Action[]): Router {
   // Event types are a small, closed set, so each answer is computed once and kept.
   const cache = new Map<string, readonly Action[]>();
   return (type) => {
     let actions = cache.get(type);
     if (!actions) {
-      const hits = routes.filter((r) => matches(r.pattern, type));
+      const hits = matchRoutes(routes, type);
       actions = hits.length > 0 ? hits.flatMap((r) => r.actions) : unhandled;
       if (cache.size < 10_000) cache.set(type, actions);
     }

@@ -3,7 +3,7 @@
  * A delivery's attempt is counted when it is claimed, before the action runs, so an action that crashes the
  * process every time still reaches its attempt cap and goes dead instead of looping forever.
  */
-import type { Action, ActionEvent, Outcome } from "./actions/types.ts";
+import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "./actions/types.ts";
 import { describe } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { nextAttemptAt } from "./retry.ts";
@@ -262,7 +262,7 @@ export function startWorker(options: WorkerOptions): Worker {
       const outcome = await action.run({
         event,
         attempt: delivery.attempt,
-        idempotencyKey: `${delivery.eventId}:${delivery.action}`,
+        idempotencyKey: idempotencyKey(delivery.eventId, delivery.action),
         runtime: options.runtime,
         print: options.print,
       });

@@ -1,6 +1,7 @@
 /**
  * @module `when:` conditions on event fields, which every action accepts: all of them must hold for the action
- * to run; otherwise the attempt is done at once with a "skipped: …" note saying which condition did not hold.
+ * to run; otherwise the attempt is done at once with a "skipped: …" note saying which condition did not hold
+ * (and its plan, for `payhook explain`, is skipped with the same reason).
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { lookup } from "../template.ts";
@@ -76,7 +77,7 @@ export function compileWhen(when: When | undefined): { problems: [string, string
   };
 }
 
-/** Gives every kind `when:` support: its compiled run only acts once all the action's conditions hold. */
+/** Gives every kind `when:` support: its compiled run (and plan) only acts once all the action's conditions hold. */
 export function withConditions(kind: ActionKind): ActionKind {
   return {
     kind: kind.kind,
@@ -91,12 +92,16 @@ export function withConditions(kind: ActionKind): ActionKind {
       if (problems.length > 0 || "problems" in compiled || "problems" in compiledWhen) return { problems };
       if (spec.when === undefined) return compiled;
       const { condition } = compiledWhen;
-      const { run } = compiled;
+      const { run, plan } = compiled;
       return {
         ...compiled,
         async run(context) {
           const unmet = condition(context.event);
           return unmet === null ? run(context) : { ok: true, output: `skipped: ${unmet}` };
+        },
+        plan(context) {
+          const unmet = condition(context.event);
+          return unmet === null ? plan(context) : { status: "skipped", reason: unmet };
         },
       };
     },

@@ -10,7 +10,7 @@ import { Duration, parseDuration } from "../config/units.ts";
 import { describe } from "../errors.ts";
 import { compileTemplate, hasPlaceholder, type Template } from "../template.ts";
 import { ActionBase } from "./base.ts";
-import type { ActionKind, Outcome } from "./types.ts";
+import type { ActionKind, Outcome, PlanContext } from "./types.ts";
 
 const closed = { additionalProperties: false } as const;
 
@@ -56,6 +56,7 @@ type ExecSpec = {
 };
 
 type Arg = { text: string } | { template: Template; index: number };
+type Prepared = { argv: string[]; env: Record<string, string> };
 
 export const exec: ActionKind = {
   kind: "exec",
@@ -95,39 +96,50 @@ export const exec: ActionKind = {
     const executable = program.includes("/") && !isAbsolute(program) ? resolve(baseDir, program) : program;
     const passOn = ["PATH", ...(settings.env ?? []).filter((n) => n !== "PATH")];
 
+    /** The argv and environment of an attempt, or why it is refused; `run` and `plan` share it, so they agree. */
+    const prepare = ({ event, attempt, idempotencyKey }: PlanContext): Prepared | { error: string } => {
+      const argv = [executable];
+      for (const arg of args) {
+        if ("text" in arg) {
+          argv.push(arg.text);
+          continue;
+        }
+        const value = arg.template(event.data);
+        if (value.includes("\u0000")) return { error: `exec refused: argument ${arg.index} rendered a NUL character` };
+        if (value.startsWith("-") && !allowDash) {
+          return {
+            error: `exec refused: argument ${arg.index} rendered a value starting with "-", which the program could take for an option; set allow_leading_dash: true if it expects that`,
+          };
+        }
+        argv.push(value);
+      }
+      const env: Record<string, string> = {};
+      for (const name of passOn) {
+        const value = process.env[name];
+        // Belt and braces: whatever its name, a signing secret never reaches a program.
+        if (value !== undefined && !value.startsWith("whsec_")) env[name] = value;
+      }
+      env.PAYHOOK_EVENT_ID = event.id;
+      env.PAYHOOK_EVENT_TYPE = event.type;
+      env.PAYHOOK_ATTEMPT = String(attempt);
+      env.PAYHOOK_IDEMPOTENCY_KEY = idempotencyKey;
+      return { argv, env };
+    };
+
     return {
       concurrency: settings.concurrency ?? DEFAULT_EXEC_CONCURRENCY,
-      async run({ event, attempt, idempotencyKey, runtime }): Promise<Outcome> {
-        const argv = [executable];
-        for (const arg of args) {
-          if ("text" in arg) {
-            argv.push(arg.text);
-            continue;
-          }
-          const value = arg.template(event.data);
-          if (value.includes("\u0000")) {
-            return { ok: false, retry: false, error: `exec refused: argument ${arg.index} rendered a NUL character` };
-          }
-          if (value.startsWith("-") && !allowDash) {
-            return {
-              ok: false,
-              retry: false,
-              error: `exec refused: argument ${arg.index} rendered a value starting with "-", which the program could take for an option; set allow_leading_dash: true if it expects that`,
-            };
-          }
-          argv.push(value);
-        }
-        const env: Record<string, string> = {};
-        for (const name of passOn) {
-          const value = process.env[name];
-          // Belt and braces: whatever its name, a signing secret never reaches a program.
-          if (value !== undefined && !value.startsWith("whsec_")) env[name] = value;
-        }
-        env.PAYHOOK_EVENT_ID = event.id;
-        env.PAYHOOK_EVENT_TYPE = event.type;
-        env.PAYHOOK_ATTEMPT = String(attempt);
-        env.PAYHOOK_IDEMPOTENCY_KEY = idempotencyKey;
-
+      plan(context) {
+        const prepared = prepare(context);
+        if ("error" in prepared) return { status: "refused", reason: prepared.error };
+        // Names only: the values come from payhook's environment and may be tokens.
+        const env = Object.keys(prepared.env);
+        return { status: "run", details: { argv: prepared.argv, env, cwd, timeout_ms: timeoutMs } };
+      },
+      async run(context): Promise<Outcome> {
+        const prepared = prepare(context);
+        if ("error" in prepared) return { ok: false, retry: false, error: prepared.error };
+        const { argv, env } = prepared;
+        const { event, runtime } = context;
         let result: Awaited<ReturnType<typeof runtime.spawn>>;
         try {
           result = await runtime.spawn(argv, {

@@ -61,6 +61,7 @@ export const file: ActionKind = {
           return { ok: false, retry: !PERMANENT.has(code), error: `cannot append to ${path}: ${describe(error)}` };
         }
       },
+      plan: () => ({ status: "run", details: { path, fsync } }),
     };
   },
 };

@@ -10,10 +10,17 @@ export interface UrlTemplate {
   readonly origin: string;
   /** The URL for an event, or why it cannot be built (a permanent failure). */
   render(event: unknown): { url: string } | { error: string };
+  /**
+   * A rendered URL as it may be shown (`payhook explain`): query values written in the config, which may be
+   * tokens from the environment, are `[redacted]`; values that are only placeholders into the event are kept.
+   */
+  redact(url: string): string;
 }
 
 type Piece = { text: string } | { template: Template; source: string };
 
+/** A query value that is nothing but placeholders shows event data only, never text from the config. */
+const ONLY_PLACEHOLDERS = /^(\{\{[^{}]*\}\})+$/;
 const URL_SHAPE = /^(https?):\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i;
 
 /** Compiles `text`, or returns why it is not a usable forward URL. */
@@ -107,6 +114,23 @@ export function compileUrl(text: string): UrlTemplate | string {
         // encodeURIComponent throws on lone surrogates, which JSON strings may carry.
         return { error: "a templated value is not valid Unicode" };
       }
+    },
+    redact(url) {
+      const start = url.indexOf("?");
+      if (start < 0) return url;
+      const parts = url.slice(start + 1).split("&");
+      // Rendered values are percent-encoded, so each "&" still separates the configured parameters; if that ever
+      // failed to hold, every value is hidden.
+      const aligned = parts.length === params.length;
+      const shown = parts.map((part, i) => {
+        const param = aligned ? params[i] : undefined;
+        const eq = part.indexOf("=");
+        if (eq < 0 || (param?.value && "template" in param.value && ONLY_PLACEHOLDERS.test(param.value.source))) {
+          return part;
+        }
+        return `${part.slice(0, eq)}=[redacted]`;
+      });
+      return `${url.slice(0, start)}?${shown.join("&")}`;
     },
   };
 }

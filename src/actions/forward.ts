@@ -11,8 +11,8 @@ import type { Runtime } from "../runtime/types.ts";
 import { compileTemplate, type Template } from "../template.ts";
 import { ActionBase } from "./base.ts";
 import { compileUrl } from "./forward-url.ts";
-import { createSigner, decodeSecret, type Signer, webhookId } from "./sign.ts";
-import type { ActionKind, Outcome } from "./types.ts";
+import { createSigner, decodeSecret, SIGNATURE_HEADERS, type Signer, webhookId } from "./sign.ts";
+import type { ActionKind, Outcome, PlanContext } from "./types.ts";
 
 const closed = { additionalProperties: false } as const;
 
@@ -107,46 +107,64 @@ export const forward: ActionKind = {
     if (problems.length > 0 || typeof url === "string") return { problems };
     const retryOn = new Set(settings.retry_on ?? []);
 
-    return {
-      async run({ event, attempt, idempotencyKey, runtime }): Promise<Outcome> {
-        const target = url.render(event.data);
-        if ("error" in target) return { ok: false, retry: false, error: `forward refused: ${target.error}` };
-        const request = new Headers();
-        try {
-          for (const [name, template] of headers) {
-            const value = template(event.data);
-            // A value with a line break could smuggle a header of its own: refuse the request, never send part of it.
-            if (BREAKS.test(value)) {
-              return {
-                ok: false,
-                retry: false,
-                error: `forward refused: the ${name} header rendered a line break or NUL`,
-              };
-            }
-            request.set(name, value);
-          }
-        } catch {
-          return {
-            ok: false,
-            retry: false,
-            error: "forward refused: a header rendered a value HTTP cannot carry (only Latin-1 text is allowed)",
-          };
+    /** The URL and headers of an attempt, or why it is refused; `run` and `plan` share it, so they agree. */
+    const prepare = ({ event, attempt, idempotencyKey }: PlanContext): Prepared | { error: string } => {
+      const target = url.render(event.data);
+      if ("error" in target) return { error: `forward refused: ${target.error}` };
+      const request = new Headers();
+      try {
+        for (const [name, template] of headers) {
+          const value = template(event.data);
+          // A value with a line break could smuggle a header of its own: refuse the request, never send part of it.
+          if (BREAKS.test(value)) return { error: `forward refused: the ${name} header rendered a line break or NUL` };
+          request.set(name, value);
         }
-        request.set("content-type", "application/json");
-        request.set("user-agent", `payhook/${pkg.version}`);
-        request.set("idempotency-key", idempotencyKey);
-        request.set("payhook-event-id", event.id);
-        request.set("payhook-event-type", event.type);
-        request.set("payhook-attempt", String(attempt));
+      } catch {
+        return {
+          error: "forward refused: a header rendered a value HTTP cannot carry (only Latin-1 text is allowed)",
+        };
+      }
+      request.set("content-type", "application/json");
+      request.set("user-agent", `payhook/${pkg.version}`);
+      request.set("idempotency-key", idempotencyKey);
+      request.set("payhook-event-id", event.id);
+      request.set("payhook-event-type", event.type);
+      request.set("payhook-attempt", String(attempt));
+      return { url: target.url, headers: request };
+    };
+
+    return {
+      plan(context) {
+        const prepared = prepare(context);
+        if ("error" in prepared) return { status: "refused", reason: prepared.error };
+        // Header names only, and the URL without the config's query values: they may carry tokens.
+        const names = [...prepared.headers.keys(), ...(signer ? SIGNATURE_HEADERS : [])];
+        return {
+          status: "run",
+          details: {
+            method: "POST",
+            url: url.redact(prepared.url),
+            headers: names,
+            timeout_ms: timeoutMs,
+            signed: signer !== undefined,
+          },
+        };
+      },
+      async run(context): Promise<Outcome> {
+        const prepared = prepare(context);
+        if ("error" in prepared) return { ok: false, retry: false, error: prepared.error };
+        const { event, idempotencyKey, runtime } = context;
         if (signer) {
           const signed = await signer(webhookId(idempotencyKey), Math.floor(Date.now() / 1000), event.raw);
-          for (const [name, value] of Object.entries(signed)) request.set(name, value);
+          for (const [name, value] of Object.entries(signed)) prepared.headers.set(name, value);
         }
-        return post(runtime.fetch, target.url, request, event.raw, timeoutMs, retryOn);
+        return post(runtime.fetch, prepared.url, prepared.headers, event.raw, timeoutMs, retryOn);
       },
     };
   },
 };
+
+type Prepared = { url: string; headers: Headers };
 
 async function post(
   send: Runtime["fetch"],

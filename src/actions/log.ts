@@ -21,6 +21,7 @@ export const log: ActionKind = {
         print(template(event.data));
         return { ok: true };
       },
+      plan: ({ event }) => ({ status: "run", details: { line: template(event.data) } }),
     };
   },
 };

@@ -5,6 +5,9 @@
  */
 import { Buffer } from "node:buffer";
 
+/** The headers a Signer adds. */
+export const SIGNATURE_HEADERS = ["webhook-id", "webhook-timestamp", "webhook-signature"] as const;
+
 export type Signer = (id: string, timestamp: number, body: Uint8Array) => Promise<Record<string, string>>;
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;

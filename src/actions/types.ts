@@ -17,12 +17,16 @@ export interface ActionEvent {
   data: Record<string, unknown>;
 }
 
-export interface AttemptContext {
+/** What an action needs to work out an attempt without making it (`plan`). */
+export interface PlanContext {
   event: ActionEvent;
   /** 1 for the first attempt. */
   attempt: number;
   /** `<event id>:<action name>`, the same on every attempt. */
   idempotencyKey: string;
+}
+
+export interface AttemptContext extends PlanContext {
   runtime: Runtime;
   /** Where actions that print write their lines (stdout in the server). */
   print(line: string): void;
@@ -32,6 +36,43 @@ export type Outcome =
   | { ok: true; output?: string }
   /** `retry: false` means retrying cannot help; `notBefore` is an absolute time in ms (e.g. from Retry-After). */
   | { ok: false; retry: boolean; error: string; output?: string; notBefore?: number; dead?: boolean };
+
+/**
+ * What one attempt would do, worked out by the same code as `run` but doing nothing: `run` with its rendered values
+ * (never a header value or an environment value: they carry tokens), `skipped` when `when:` does not hold (`run`
+ * would be done at once with that note), `refused` when `run` would fail at once without acting (the reason is
+ * `run`'s error). For `payhook explain` and `serve --dry-run`.
+ */
+export type Plan =
+  | { status: "run"; details: PlanDetails }
+  | { status: "skipped"; reason: string }
+  | { status: "refused"; reason: string };
+
+export interface LogPlan {
+  line: string;
+}
+export interface ForwardPlan {
+  method: "POST";
+  /** As it would be sent, except static query values (they may carry tokens from the config): `[redacted]`. */
+  url: string;
+  /** The names of every header sent, values never shown. */
+  headers: string[];
+  timeout_ms: number;
+  /** True when Standard Webhooks headers would sign it. */
+  signed: boolean;
+}
+export interface ExecPlan {
+  argv: string[];
+  /** The names of the program's environment variables, values never shown. */
+  env: string[];
+  cwd: string;
+  timeout_ms: number;
+}
+export interface FilePlan {
+  path: string;
+  fsync: boolean;
+}
+export type PlanDetails = LogPlan | ForwardPlan | ExecPlan | FilePlan;
 
 /** A configured action, compiled once at load: `run` does one attempt and never throws. */
 export interface Action {
@@ -45,6 +86,8 @@ export interface Action {
   /** For thin events: what the worker fetches from Stripe before `run` (ActionEvent.data.fetched). */
   readonly fetch?: readonly FetchTarget[];
   run(context: AttemptContext): Promise<Outcome>;
+  /** What `run` would do for this context, without doing any of it. */
+  plan(context: PlanContext): Plan;
 }
 
 /** One kind of action: its config schema, and how to compile a validated spec into an Action. */
@@ -55,10 +98,15 @@ export interface ActionKind {
   compile(
     spec: Record<string, unknown>,
     context?: CompileContext,
-  ): { problems: [string, string][] } | { run: Action["run"]; concurrency?: number };
+  ): { problems: [string, string][] } | { run: Action["run"]; plan: Action["plan"]; concurrency?: number };
 }
 
 export interface CompileContext {
   /** The config file's folder, against which relative paths resolve; the working directory when unset. */
   baseDir?: string | undefined;
+}
+
+/** `<event id>:<action name>`: the same on every attempt of one action for one event. */
+export function idempotencyKey(eventId: string, action: string): string {
+  return `${eventId}:${action}`;
 }

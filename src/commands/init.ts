@@ -1,6 +1,7 @@
 /**
  * @module `payhook init [FILE]`: writes a commented starter config (Stripe's sample handlers, plus a commented
- * example of every action kind) and the JSON Schema beside it for editors. Never overwrites a file.
+ * example of every action kind), the JSON Schema beside it for editors, and a payhook.test.ts to run with
+ * `bun test`. Never overwrites a file.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -9,6 +10,7 @@ import type { Command } from "../cli.ts";
 import { LOCAL_CONFIG } from "../config/resolve.ts";
 import { describe, UsageError } from "../errors.ts";
 import { schemaText } from "./schema.ts";
+import { STARTER_TEST_FILE, starterTest } from "./starter-test.ts";
 
 export const SCHEMA_FILE = "payhook.schema.json";
 
@@ -42,7 +44,7 @@ customer.subscription.deleted:
 
 export const init: Command = {
   name: "init",
-  summary: "write a commented starter config (and its JSON Schema for editors); never overwrites",
+  summary: "write a commented starter config, its JSON Schema for editors and a payhook.test.ts; never overwrites",
   usage: "payhook init [FILE]   (default ./payhook.yaml; - prints it instead)",
   options: {},
   async run({ io, positionals }) {
@@ -60,6 +62,13 @@ export const init: Command = {
     } else {
       create(schema, schemaText());
       io.out(`wrote ${schema} (for editors; regenerate it with \`payhook schema > ${schema}\` after upgrading)`);
+    }
+    const tests = join(dirname(file), STARTER_TEST_FILE);
+    if (existsSync(tests)) {
+      io.out(`kept ${tests}`);
+    } else {
+      create(tests, starterTest(basename(file)));
+      io.out(`wrote ${tests} (run it with \`bun test\`: it asks \`payhook explain\` what the config does)`);
     }
     io.out(`next: export STRIPE_WEBHOOK_SECRET=whsec_…, then payhook check --config ${file}`);
     return 0;

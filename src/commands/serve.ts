@@ -1,15 +1,16 @@
 /**
  * @module `payhook serve`: wires config, store, worker and servers, reloads the config on SIGHUP (and with
- * --watch), then waits for SIGTERM or SIGINT.
+ * --watch), then waits for SIGTERM or SIGINT. With --dry-run, a store that keeps nothing and no worker instead.
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
 import { lintConfig } from "../catalog/lint.ts";
-import type { Command } from "../cli.ts";
+import type { Command, Io } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
+import { createDryRunStore } from "../dryrun.ts";
 import { describe, StoreError } from "../errors.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
@@ -20,6 +21,7 @@ import { startPruner } from "../retention.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
+import type { Store } from "../store/types.ts";
 import { apiFor } from "../stripe/access.ts";
 import { createStripeApi } from "../stripe/api.ts";
 import { startBackgroundCatchUp } from "../stripe/background.ts";
@@ -34,10 +36,14 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export const serve: Command = {
   name: "serve",
   summary: "receive webhooks and run their actions (the default command)",
-  usage: "payhook serve [--config FILE] [--watch]",
+  usage: "payhook serve [--config FILE] [--watch] [--dry-run]",
   options: {
     ...configOption,
     watch: { type: "boolean", help: "reload the config file whenever it changes (SIGHUP always reloads it)" },
+    "dry-run": {
+      type: "boolean",
+      help: "verify and answer as usual, but store nothing and run no action: log what `payhook explain` would print",
+    },
   },
   async run({ runtime, io, values, log }) {
     let config = resolveConfig(values.config as string | undefined, io.env);
@@ -48,51 +54,27 @@ export const serve: Command = {
       );
     }
 
-    let store: ReturnType<typeof openSqliteStore>;
-    let unlock: () => void;
-    try {
-      unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-      store = openSqliteStore(runtime.openDatabase(config.store));
-    } catch (error) {
-      if (error instanceof StoreError) throw error;
-      throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
-    }
-    const recovered = await store.recover(Date.now());
-    if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
-    const pruner = startPruner({ store, retentionMs: config.retention, log });
-
     const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
-    const actions = new ActionRegistry(config);
-    const thin = thinFetcher(config, runtime, metrics);
-    const worker = startWorker({
-      store,
-      thin,
-      resolve: (name, digest) => actions.resolve(name, digest),
-      runtime,
-      log,
-      print: io.out,
-      onAttempt: ({ action, status, durationMs }) =>
-        metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
-    });
-    const catchUpSettings = config.stripe.catchUp;
-    const background =
-      catchUpSettings && config.stripe.apiKey
-        ? startBackgroundCatchUp({
-            config: () => config,
-            store,
-            api: apiFor(config, "background catch-up", runtime, log),
-            log,
-            metrics,
-            onStored: () => worker.wake(),
-            everyMs: catchUpSettings.everyMs,
-            windowMs: catchUpSettings.windowMs,
-          })
-        : undefined;
-    const ops = createOpsRoutes({ store, metrics, log });
+    const dryRun = values["dry-run"] === true;
+    if (dryRun) {
+      log.warn(
+        "dry run: events are verified and answered 200, but nothing is stored and no action runs; each event's plan is logged instead, and Stripe will not send these events again",
+      );
+    }
+    // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
+    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics, io });
+    const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
     const build = (c: Config) =>
-      createHandler({ config: c, store, log, metrics, ops: admin ? {} : ops, onStored: worker.wake });
+      createHandler({
+        config: c,
+        store: backend.storeFor(c),
+        log,
+        metrics,
+        ops: admin ? {} : ops,
+        onStored: backend.wake,
+      });
     let handle = build(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
@@ -117,7 +99,7 @@ export const serve: Command = {
       apply(next) {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
-        actions.use(next);
+        backend.use(next);
         handle = build(next);
         config = next;
         warnLint(next, log);
@@ -136,7 +118,7 @@ export const serve: Command = {
       endpoints: config.endpoints.map((e) => e.path),
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
-      store: config.store,
+      ...(dryRun ? { dry_run: true, store: null } : { store: config.store }),
       pid: process.pid, // for `kill -HUP`
     });
 
@@ -145,15 +127,85 @@ export const serve: Command = {
     reloader.stop();
     await server.stop();
     await adminServer?.stop();
-    await background?.stop();
-    await worker.stop(SHUTDOWN_GRACE_MS);
-    await pruner.stop();
-    await store.close();
-    unlock();
+    await backend.stop();
     log.info("stopped");
     return 0;
   },
 };
+
+/** Where accepted events go, and what runs their actions. */
+interface Backend {
+  /** The store the ops routes read. */
+  store: Store;
+  /** The store the accept path of `config` ingests into. */
+  storeFor(config: Config): Store;
+  /** New deliveries were stored. */
+  wake(): void;
+  /** A reloaded config is in service. */
+  use(config: Config): void;
+  stop(): Promise<void>;
+}
+
+/** The store file (locked: one server per store), the worker that runs deliveries, and the pruner. */
+async function durableBackend(
+  config: Config,
+  { runtime, log, metrics, io }: { runtime: Runtime; log: Logger; metrics: Metrics; io: Io },
+): Promise<Backend> {
+  let store: ReturnType<typeof openSqliteStore>;
+  let unlock: () => void;
+  try {
+    unlock = lockStore((path) => runtime.openDatabase(path), config.store);
+    store = openSqliteStore(runtime.openDatabase(config.store));
+  } catch (error) {
+    if (error instanceof StoreError) throw error;
+    throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
+  }
+  const recovered = await store.recover(Date.now());
+  if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
+  const pruner = startPruner({ store, retentionMs: config.retention, log });
+  const actions = new ActionRegistry(config);
+  const worker = startWorker({
+    store,
+    thin: thinFetcher(config, runtime, metrics),
+    resolve: (name, digest) => actions.resolve(name, digest),
+    runtime,
+    log,
+    print: io.out,
+    onAttempt: ({ action, status, durationMs }) =>
+      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+  });
+  let current = config;
+  const catchUp = config.stripe.catchUp;
+  const background =
+    catchUp && config.stripe.apiKey
+      ? startBackgroundCatchUp({
+          config: () => current,
+          store,
+          api: apiFor(config, "background catch-up", runtime, log),
+          log,
+          metrics,
+          onStored: () => worker.wake(),
+          everyMs: catchUp.everyMs,
+          windowMs: catchUp.windowMs,
+        })
+      : undefined;
+  return {
+    store,
+    storeFor: () => store,
+    wake: worker.wake,
+    use: (next) => {
+      actions.use(next);
+      current = next;
+    },
+    async stop() {
+      await background?.stop();
+      await worker.stop(SHUTDOWN_GRACE_MS);
+      await pruner.stop();
+      await store.close();
+      unlock();
+    },
+  };
+}
 
 /**
  * Fetches for thin events' `fetch:` actions, without retries of its own: a 429 or 5xx fails the attempt, which the
@@ -177,6 +229,17 @@ function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics): ThinFe
           throw error;
         },
       ),
+  };
+}
+
+/** serve --dry-run: no store file is created or opened, no worker starts; each event's plan is logged. */
+function dryRunBackend(config: Config, log: Logger): Backend {
+  return {
+    store: createDryRunStore(config, log),
+    storeFor: (c) => createDryRunStore(c, log),
+    wake: () => {},
+    use: () => {},
+    stop: async () => {},
   };
 }
 

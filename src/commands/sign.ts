@@ -23,7 +23,10 @@ export const sign: Command = {
   async run({ io, values, positionals }) {
     if (positionals.length > 1) throw new UsageError("sign: give one payload file, or the payload on stdin");
     const timestamp = parseTimestamp(values.timestamp as string | undefined);
-    const bytes = positionals[0] === undefined ? await readStdin() : readPayloadFile(positionals[0]);
+    const bytes =
+      positionals[0] === undefined
+        ? await readStdin("sign: pipe the payload in, e.g. `payhook sign --secret whsec_… < event.json`")
+        : readPayloadFile(positionals[0]);
     let payload: string;
     try {
       payload = utf8.decode(bytes);
@@ -55,9 +58,9 @@ function readPayloadFile(file: string): Uint8Array {
   }
 }
 
-async function readStdin(): Promise<Uint8Array> {
-  if (process.stdin.isTTY)
-    throw new UsageError("sign: pipe the payload in, e.g. `payhook sign --secret whsec_… < event.json`");
+/** All of stdin; a terminal there is a UsageError with `hint`, rather than a wait for input that never comes. */
+export async function readStdin(hint: string): Promise<Uint8Array> {
+  if (process.stdin.isTTY) throw new UsageError(hint);
   const chunks: Uint8Array[] = [];
   for await (const chunk of process.stdin)
     chunks.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);

@@ -22,6 +22,29 @@ export const targetOptions = {
   secret: { type: "string", arg: "WHSEC", help: "sign with this secret instead of the config's" },
 } as const;
 
+/** How the fixture's events are changed; `payhook explain --trigger` takes the same options. */
+export const fixtureOptions = {
+  override: {
+    type: "string",
+    multiple: true,
+    arg: "[TYPE:]PATH=VALUE",
+    help: "set a field of the named event (or of every TYPE event), e.g. data.object.amount=5000",
+  },
+  data: { type: "string", arg: "FILE", help: "JSON object deep-merged into the named event" },
+  account: { type: "string", arg: "ACCT", help: "send them as Connect events of this connected account" },
+  thin: { type: "boolean", help: "send thin (v2.core.event) notifications instead of snapshot events" },
+} as const;
+
+/** The fixture options from parsed flags; a bad --account, --override or --data is a UsageError. */
+export function buildOptions(values: Record<string, unknown>): BuildOptions {
+  return {
+    account: account(values.account as string | undefined),
+    thin: values.thin === true,
+    overrides: ((values.override as string[] | undefined) ?? []).map(parseOverride),
+    data: readData(values.data as string | undefined),
+  };
+}
+
 /** The headers Stripe's deliveries carry (the CLI forwards the same set). */
 const DELIVERY_HEADERS = {
   "user-agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
@@ -40,15 +63,7 @@ export const trigger: Command = {
   options: {
     ...targetOptions,
     list: { type: "boolean", help: "list every supported event name" },
-    override: {
-      type: "string",
-      multiple: true,
-      arg: "[TYPE:]PATH=VALUE",
-      help: "set a field of the named event (or of every TYPE event), e.g. data.object.amount=5000",
-    },
-    data: { type: "string", arg: "FILE", help: "JSON object deep-merged into the named event" },
-    account: { type: "string", arg: "ACCT", help: "send them as Connect events of this connected account" },
-    thin: { type: "boolean", help: "send thin (v2.core.event) notifications instead of snapshot events" },
+    ...fixtureOptions,
   },
   async run({ io, values, positionals }) {
     if (values.list) {
@@ -62,13 +77,7 @@ export const trigger: Command = {
           : `trigger: one event name at a time (got ${positionals.join(", ")})`,
       );
     }
-    const options: BuildOptions = {
-      account: account(values.account as string | undefined),
-      thin: values.thin === true,
-      overrides: ((values.override as string[] | undefined) ?? []).map(parseOverride),
-      data: readData(values.data as string | undefined),
-    };
-    const events = buildEvents(positionals[0] as string, options);
+    const events = buildEvents(positionals[0] as string, buildOptions(values));
     const target = resolveTarget(values, io.env);
 
     let failed = 0;

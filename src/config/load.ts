@@ -280,6 +280,7 @@ function compileAction(
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     ...(spec.fetch === undefined ? {} : { fetch: spec.fetch as FetchTarget[] }),
     run: compiled.run,
+    plan: compiled.plan,
   };
 }
 

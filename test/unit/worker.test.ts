@@ -27,6 +27,7 @@ function scripted(name: string, outcomes: Outcome[], retry = { attempts: 3, sche
       seen.push(context);
       return outcomes[Math.min(seen.length - 1, outcomes.length - 1)] as Outcome;
     },
+    plan: () => ({ status: "run", details: { line: "" } }),
   };
   return { action, seen };
 }
