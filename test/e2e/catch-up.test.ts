@@ -191,6 +191,7 @@ describe("payhook catch-up", () => {
 
   test.each([
     ["a 500 that does not go away", { status: 500, times: 100 }, "Stripe answered 500"],
+    ["a 403 (a restricted key without Events: read)", { status: 403, times: 1 }, "may not do this (403)"],
     ["a page that is not JSON", { garbage: "<html>gateway</html>", times: 1 }, "not JSON"],
     ["a page that repeats", { repeat: true, times: 1 }, "twice"],
   ])(
