@@ -42,6 +42,9 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     failedDeliveries: async () => [],
     activity: async () => [],
     prune: async () => 0,
+    // The background catch-up, which leases use, only runs with a durable store.
+    acquireLease: async () => false,
+    releaseLease: async () => {},
     close: async () => {},
   };
 }

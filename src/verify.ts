@@ -187,7 +187,8 @@ async function verifiedButNotSnapshot(
   return describeEvent(parsed, "v2.core.event");
 }
 
-function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
+/** The fields payhook keeps of an event object, or a VerificationError saying why it is not one. */
+export function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
   const { id, type } = event;
   if (event.object !== object) throw notAnEvent();
   // Refused at the door, because they travel on: into headers (Idempotency-Key, Payhook-Event-Type), a program's

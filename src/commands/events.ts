@@ -11,7 +11,7 @@ import { parseDuration } from "../config/units.ts";
 import { describe, StoreError, UsageError } from "../errors.ts";
 import { patternProblem } from "../route.ts";
 import { openSqliteStore, type SqliteStore } from "../store/sqlite/store.ts";
-import { DELIVERY_STATUSES, type DeliveryStatus, type Requeue } from "../store/types.ts";
+import { DELIVERY_STATUSES, type DeliveryStatus, type EventQuery, type Requeue } from "../store/types.ts";
 import { configOption } from "./check.ts";
 import { eventJson, formatEvent, formatTable } from "./events-format.ts";
 
@@ -22,7 +22,7 @@ export const events: Command = {
   name: "events",
   summary: "list, show and replay stored events and their deliveries (safe while serve runs)",
   usage: [
-    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--limit N] [--json]",
+    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--limit N] [--json]",
     "       payhook events show EVENT_ID [--json]",
     "       payhook events replay EVENT_ID [--status STATUS]",
     "       payhook events replay --status STATUS [--type TYPE] [--since DURATION]",
@@ -33,6 +33,11 @@ export const events: Command = {
     status: { type: "string", arg: "STATUS", help: `only deliveries in this status: ${DELIVERY_STATUSES.join(", ")}` },
     type: { type: "string", arg: "TYPE", help: 'only this event type, a prefix such as "invoice.*", or "*"' },
     since: { type: "string", arg: "DURATION", help: "only events received within this long, such as 24h or 7d" },
+    source: {
+      type: "string",
+      arg: "SOURCE",
+      help: "only events Stripe pushed (pushed) or payhook catch-up fetched from Stripe's API (fetched)",
+    },
     limit: { type: "string", arg: "N", help: `list at most N events, newest first (default ${DEFAULT_LIMIT})` },
     json: { type: "boolean", help: "print JSON, one object per line" },
   },
@@ -68,7 +73,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   const [id, ...extra] = args;
   if (id === undefined) throw new UsageError("events show needs an EVENT_ID, such as evt_1NG8Du2eZvKYlo2CUI79vXWy");
   if (extra.length > 0) throw new UsageError("events show takes one EVENT_ID");
-  for (const flag of ["status", "type", "since", "limit"]) {
+  for (const flag of ["status", "type", "since", "source", "limit"]) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to events show`);
   }
   const store = openStore(runtime, storePath(values, io.env));
@@ -154,8 +159,14 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
   }
 }
 
-function filters(values: CommandContext["values"]): { status?: DeliveryStatus; type?: string; since?: number } {
-  const out: { status?: DeliveryStatus; type?: string; since?: number } = {};
+function filters(values: CommandContext["values"]): EventQuery {
+  const out: EventQuery = {};
+  if (values.source !== undefined) {
+    if (values.source !== "pushed" && values.source !== "fetched") {
+      throw new UsageError(`--source must be pushed or fetched, got "${values.source}"`);
+    }
+    out.source = values.source;
+  }
   if (values.status !== undefined) {
     const status = values.status as DeliveryStatus;
     if (!DELIVERY_STATUSES.includes(status)) {

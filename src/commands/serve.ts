@@ -25,6 +25,10 @@ import { openSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/types.ts";
 import { type Changes, createChanges } from "../ui/live.ts";
 import { createAdminHandler } from "../ui/routes.ts";
+import { apiFor } from "../stripe/access.ts";
+import { createStripeApi } from "../stripe/api.ts";
+import { startBackgroundCatchUp } from "../stripe/background.ts";
+import { createThinFetcher, type ThinFetcher } from "../stripe/thin.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 
@@ -209,6 +213,7 @@ async function durableBackend(
   const actions = new ActionRegistry(config);
   const worker = startWorker({
     store,
+    thin: thinFetcher(config, runtime, metrics),
     resolve: (name, digest) => actions.resolve(name, digest),
     runtime,
     log,
@@ -219,17 +224,63 @@ async function durableBackend(
       changes.notify();
     },
   });
+  let current = config;
+  const catchUp = config.stripe.catchUp;
+  const background =
+    catchUp && config.stripe.apiKey
+      ? startBackgroundCatchUp({
+          config: () => current,
+          store,
+          api: apiFor(config, "background catch-up", runtime, log),
+          log,
+          metrics,
+          onStored: () => worker.wake(),
+          everyMs: catchUp.everyMs,
+          windowMs: catchUp.windowMs,
+        })
+      : undefined;
   return {
     store,
     storeFor: () => store,
     wake: worker.wake,
-    use: (next) => actions.use(next),
-    drain: (graceMs) => worker.stop(graceMs),
+    use: (next) => {
+      actions.use(next);
+      current = next;
+    },
+    async drain(graceMs) {
+      await background?.stop();
+      await worker.stop(graceMs);
+    },
     async close() {
       await pruner.stop();
       await store.close();
       unlock();
     },
+  };
+}
+
+/**
+ * Fetches for thin events' `fetch:` actions, without retries of its own: a 429 or 5xx fails the attempt, which the
+ * delivery retries on its schedule.
+ */
+function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics): ThinFetcher | undefined {
+  const { apiKey } = config.stripe;
+  if (!apiKey) return undefined;
+  const fetcher = createThinFetcher(
+    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0 }),
+  );
+  return {
+    fetch: (event, targets) =>
+      fetcher.fetch(event, targets).then(
+        (fetched) => {
+          metrics.thinFetch(true);
+          return fetched;
+        },
+        (error: unknown) => {
+          metrics.thinFetch(false);
+          throw error;
+        },
+      ),
   };
 }
 

@@ -24,5 +24,5 @@ export function fromPointer(pointer: string): (string | number)[] {
 
 /** True for paths under which values are secrets and must never be echoed. */
 export function isSecretPath(path: Path): boolean {
-  return path.some((s) => s === "secrets" || s === "secret" || s === "token");
+  return path.some((s) => s === "secrets" || s === "secret" || s === "token" || s === "api_key");
 }

@@ -91,6 +91,45 @@ export const EndpointSchema = Type.Object(
   closed,
 );
 
+/** Stripe's API, for catch-up, thin-event fetches, `check --stripe` and `payhook stripe endpoint`. */
+export const StripeSchema = Type.Object(
+  {
+    api_key: Type.Optional(
+      Type.String({
+        pattern: "^((sk|rk)_(test|live)_[A-Za-z0-9_]+)?$",
+        description:
+          'a secret (sk_…) or restricted (rk_…) API key, such as "${STRIPE_API_KEY}"; empty means none (features that need it are refused)',
+      }),
+    ),
+    api_base: Type.String({
+      pattern: "^https?://[^/?#\\s]+/?$",
+      default: "https://api.stripe.com",
+      description: "the API's base URL, such as https://api.stripe.com (the default)",
+    }),
+    max_rate: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 20,
+      description:
+        "requests per second payhook makes to Stripe's API at most, from 1 to 100 (Stripe allows 25/s in test mode, 100/s live)",
+    }),
+    catch_up: Type.Optional(
+      Type.Object(
+        {
+          every: Type.String({ ...Duration, description: "how often serve catches up, such as 15m (at least 1m)" }),
+          window: Type.String({
+            ...Duration,
+            default: "3d",
+            description: "how far back each run looks, such as 3d (at most 30d, Stripe's retention)",
+          }),
+        },
+        { ...closed, description: "catch up from Stripe's Events API in the background while serving" },
+      ),
+    ),
+  },
+  { ...closed, description: "access to Stripe's API" },
+);
+
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String({ description: "the JSON Schema this file follows, for editors" })),
@@ -116,9 +155,11 @@ export const ConfigSchema = Type.Object(
     trusted_proxies: Type.Optional(
       IpList("a list of reverse proxies whose X-Forwarded-For header is believed when checking allow_ips"),
     ),
+    stripe: Type.Optional(StripeSchema),
   },
   { ...closed, title: "payhook config" },
 );
 
 export type ConfigFile = Static<typeof ConfigSchema>;
 export type EndpointFile = Static<typeof EndpointSchema>;
+export type StripeFile = Static<typeof StripeSchema>;

@@ -7,12 +7,18 @@ import type { VerifiedEvent } from "../verify.ts";
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];
 
+/** How an event reached payhook: Stripe pushed it to an endpoint, or `catch-up` fetched it from Stripe's API. */
+export type EventSource = "pushed" | "fetched";
+
 export interface IncomingEvent extends VerifiedEvent {
   /** Unix ms. */
   receivedAt: number;
+  /** The endpoint path it was posted to; for a fetched event, the API list it came from (stripe:/v1/events). */
   endpoint: string;
-  /** The exact bytes Stripe signed. */
+  /** The exact bytes Stripe signed; for a fetched event, the event as the API returned it. */
   body: Uint8Array;
+  /** "pushed" when unset. */
+  source?: EventSource;
 }
 
 /** One action this event needs: its name and the digest of its settings at the time. */
@@ -43,6 +49,8 @@ export interface AttemptRecord {
   nextAt?: number;
   error?: string;
   output?: string;
+  /** For a thin event's action with `fetch:`: what was fetched from Stripe for this attempt, as JSON. */
+  fetched?: string;
 }
 
 /** Which events `listEvents` returns, newest first. */
@@ -61,6 +69,8 @@ export interface EventQuery {
   after?: EventCursor;
   /** At most this many events; unlimited when unset. */
   limit?: number;
+  /** Only events that came this way. */
+  source?: EventSource;
 }
 
 /** A position in the newest-first order of events; pages continue from it however many events arrive meanwhile. */
@@ -117,6 +127,7 @@ export interface AttemptView {
   status: Exclude<DeliveryStatus, "running">;
   error: string | null;
   output: string | null;
+  fetched: string | null;
 }
 
 export interface EventView {
@@ -133,6 +144,7 @@ export interface EventView {
   endpoint: string;
   objectId: string | null;
   customerId: string | null;
+  source: EventSource;
   deliveries: DeliveryView[];
 }
 
@@ -193,6 +205,14 @@ export interface Store {
    * and attempts; returns how many events were deleted.
    */
   prune(before: number, limit: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`, in one atomic statement: true when `holder`
+   * holds it now, false when another holder's lease has not expired. Jobs that one process at a time should do
+   * (the background catch-up) run only while their lease is held.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
 

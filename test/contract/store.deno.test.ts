@@ -4,6 +4,8 @@
  */
 import { denoRuntime } from "../../src/runtime/deno.ts";
 import { sqliteOpenContract, sqliteSubject, storeContract } from "./store.ts";
+import { storeSourceContract } from "./store-source.ts";
 
 storeContract("SQLite on node:sqlite", () => sqliteSubject(denoRuntime.openDatabase));
 sqliteOpenContract("node:sqlite", denoRuntime.openDatabase);
+storeSourceContract("SQLite on node:sqlite", () => sqliteSubject(denoRuntime.openDatabase));

@@ -16,7 +16,7 @@ import type {
 type Row = Record<string, SqlValue>;
 
 const EVENT_COLUMNS =
-  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id";
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
 const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
 
 export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
@@ -48,6 +48,10 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
       where.push("e.type = ?");
       params.push(query.type);
     }
+  }
+  if (query.source !== undefined) {
+    where.push("e.source = ?");
+    params.push(query.source);
   }
   if (query.status !== undefined) {
     // The unary + keeps SQLite on the (event_id, action) index: by the status index it would scan every
@@ -82,7 +86,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = db
     .prepare(
-      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = ? ORDER BY a.id`,
     )
     .all(id);
@@ -94,6 +98,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
       status: a.status as AttemptView["status"],
       error: a.error === null ? null : String(a.error),
       output: a.output === null ? null : String(a.output),
+      fetched: a.fetched === null || a.fetched === undefined ? null : String(a.fetched),
     });
   }
   return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
@@ -151,6 +156,7 @@ function toEvent(row: Row): EventView {
     endpoint: row.endpoint as string,
     objectId: row.object_id === null || row.object_id === undefined ? null : String(row.object_id),
     customerId: row.customer_id === null || row.customer_id === undefined ? null : String(row.customer_id),
+    source: row.source === "fetched" ? "fetched" : "pushed",
     deliveries: [],
   };
 }

@@ -58,6 +58,16 @@ const MIGRATIONS: string[] = [
    CREATE INDEX events_object ON events (object_id, received_at);
    CREATE INDEX events_customer ON events (customer_id, received_at);
    CREATE INDEX attempts_finished ON attempts (finished_at, status);`,
+  // Catch-up: where an event came from (pushed by Stripe, or fetched from Stripe's Events API); what a thin event's
+  // attempt fetched from Stripe; and leases that let one process at a time do a job that several serving the same
+  // store could otherwise repeat.
+  `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'pushed';
+   ALTER TABLE attempts ADD COLUMN fetched TEXT;
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 export function migrate(db: SqlDatabase): void {

@@ -33,6 +33,8 @@ const MAX_TEXT = 64 * 1024;
 export const LOCK_WAIT_MS = 5_000;
 /** The longest pause between two tries for a lock another process holds. */
 const MAX_RETRY_DELAY_MS = 25;
+/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
+const MAX_FETCHED = 256 * 1024;
 
 type Write = {
   run: () => unknown;
@@ -81,7 +83,9 @@ export class SqliteStore implements Store {
     | "updateDelivery"
     | "nextDue"
     | "recover"
-    | "release",
+    | "release"
+    | "acquireLease"
+    | "releaseLease",
     SqlStatement
   >;
   private queue: Write[] = [];
@@ -101,8 +105,8 @@ export class SqliteStore implements Store {
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
-           object_id, customer_id)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+           object_id, customer_id, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
@@ -116,8 +120,8 @@ export class SqliteStore implements Store {
       ),
       eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
       insertAttempt: db.prepare(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output, fetched)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
         "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
@@ -130,6 +134,13 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
          WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
       ),
+      // One statement: a free, expired or own lease is taken; another holder's live lease is left as it is.
+      acquireLease: db.prepare(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+      ),
+      releaseLease: db.prepare("DELETE FROM leases WHERE name = ? AND holder = ?"),
     };
   }
 
@@ -148,6 +159,7 @@ export class SqliteStore implements Store {
         event.body,
         event.objectId ?? null,
         event.customerId ?? null,
+        event.source ?? "pushed",
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
@@ -185,6 +197,7 @@ export class SqliteStore implements Store {
         record.status,
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
+        record.fetched === undefined ? null : record.fetched.slice(0, MAX_FETCHED),
       );
       this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
     });
@@ -251,6 +264,16 @@ export class SqliteStore implements Store {
 
   prune(before: number, limit: number): Promise<number> {
     return this.write(() => prune(this.db, before, limit));
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.write(() => Number(this.sql.acquireLease.run(name, holder, now + ttlMs, now).changes) > 0);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.write(() => {
+      this.sql.releaseLease.run(name, holder);
+    });
   }
 
   async close(): Promise<void> {
