@@ -44,9 +44,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
 }
 
 export function formatTable(events: readonly EventView[]): string[] {
-  const rows = events.map((e) =>
-    [iso(e.receivedAt), e.source, e.id, e.type, summary(e.deliveries)].map(escapeControl),
-  );
+  const rows = events.map((e) => [iso(e.receivedAt), e.source, e.id, e.type, summary(e.deliveries)].map(escapeControl));
   const header = ["RECEIVED", "SOURCE", "EVENT", "TYPE", "DELIVERIES"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>

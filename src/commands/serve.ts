@@ -23,12 +23,12 @@ import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
 import type { Store } from "../store/types.ts";
-import { type Changes, createChanges } from "../ui/live.ts";
-import { createAdminHandler } from "../ui/routes.ts";
 import { apiFor } from "../stripe/access.ts";
 import { createStripeApi } from "../stripe/api.ts";
 import { startBackgroundCatchUp } from "../stripe/background.ts";
 import { createThinFetcher, type ThinFetcher } from "../stripe/thin.ts";
+import { type Changes, createChanges } from "../ui/live.ts";
+import { createAdminHandler } from "../ui/routes.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 

@@ -11,7 +11,7 @@ test("events stored before the search columns existed are found by object and cu
   const dir = mkdtempSync(join(tmpdir(), "payhook-migrate-"));
   trackFolder(dir);
   const path = join(dir, "payhook.db");
-  // A store as migration 1 left it: open a current one, then take migration 2 back out.
+  // A store as migration 1 left it: open a current one, then take migrations 2 and 3 back out.
   const db = bunRuntime.openDatabase(path);
   await openSqliteStore(db).close();
   const old = bunRuntime.openDatabase(path);
@@ -19,6 +19,9 @@ test("events stored before the search columns existed are found by object and cu
   old.exec("DROP INDEX attempts_finished");
   old.exec("ALTER TABLE events DROP COLUMN object_id");
   old.exec("ALTER TABLE events DROP COLUMN customer_id");
+  old.exec("ALTER TABLE events DROP COLUMN source");
+  old.exec("ALTER TABLE attempts DROP COLUMN fetched");
+  old.exec("DROP TABLE leases");
   old.exec("PRAGMA user_version = 1");
   const insert = old.prepare(
     `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
