@@ -109,11 +109,11 @@ test: lint dist/payhook dist/payhook-test test-tools release release-tools ## li
 	$(BUN) test $(TEST_TIMEOUT)
 	$(MAKE) --no-print-directory test-deno
 
-# The same Store contract on node:sqlite, then the whole e2e suite against Deno: the source as it is, then the
+# The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite against Deno: the source as it is, then the
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
-test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite, e2e suite on deno run and on dist/payhook-deno
-	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/store-ui.deno.test.ts
+test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
+	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/store-ui.deno.test.ts test/contract/postgres.deno.test.ts
 	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
@@ -126,12 +126,14 @@ test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contr
 	else cat .tmp/deno-compile.log; exit 1; fi
 
 # The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing;
-# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package); the operator
+# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package); the
+# PostgreSQL tests start throwaway clusters with initdb and pg_ctl from Debian's postgresql package; the operator
 # page's tests drive Debian's chromium with playwright-core (whose own browser download cannot run here).
 test-tools:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
 
 # The event types `payhook check` knows, generated from the stripe package's type definitions (committed, and
 # regenerated whenever dependencies are installed, so a stripe upgrade updates the catalog in the same build).

@@ -52,7 +52,7 @@ export const check: Command = {
       io.out(`admin: http://${admin.host}:${admin.port} (/healthz, /readyz, /metrics${page})`);
     }
     if (allow?.length) io.out(`allow_ips: ${allow.join(", ")}${proxies?.length ? `; via ${proxies.join(", ")}` : ""}`);
-    io.out(`store: ${config.store}`);
+    io.out(`store: ${config.store.label}`);
     if (config.file.stripe) {
       const { apiBase, apiKey, catchUp } = config.stripe;
       const every = catchUp

@@ -4,14 +4,13 @@
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
-import { buildInfo } from "../build.ts";
+import { buildInfo, VERSION } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
 import { createDryRunStore } from "../dryrun.ts";
-import { describe, StoreError } from "../errors.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
 import type { Logger } from "../log.ts";
@@ -19,9 +18,7 @@ import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
-import { lockStore } from "../store/sqlite/lock.ts";
-import { openSqliteStore } from "../store/sqlite/store.ts";
+import { openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
 import { apiFor } from "../stripe/access.ts";
 import { createStripeApi } from "../stripe/api.ts";
@@ -107,7 +104,7 @@ export const serve: Command = {
           log,
           version: `${build.version} (${build.commit}, ${build.commit_date})`,
           runtime: `${runtime.name} ${runtime.version}`,
-          storeKind: dryRun ? "none (dry run)" : "SQLite",
+          storeKind: dryRun ? "none (dry run)" : config.store.kind === "postgres" ? "PostgreSQL" : "SQLite",
           startedAt: Date.now(),
         })
       : undefined;
@@ -148,7 +145,7 @@ export const serve: Command = {
       endpoints: config.endpoints.map((e) => e.path),
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
-      ...(dryRun ? { dry_run: true, store: null } : { store: config.store }),
+      ...(dryRun ? { dry_run: true, store: null } : { store: config.store.label }),
       pid: process.pid, // for `kill -HUP`
       ...build, // which payhook answers: version, commit, commit_date, target, runtime
     });
@@ -185,28 +182,19 @@ interface Backend {
   close(): Promise<void>;
 }
 
-/** The store file (locked: one server per store), the worker that runs deliveries, and the pruner. */
+/** The store (a SQLite file locked to one server, or PostgreSQL shared by many), the worker and the pruner. */
 async function durableBackend(
   config: Config,
   { runtime, log, metrics, changes }: { runtime: Runtime; log: Logger; metrics: Metrics; changes: Changes },
 ): Promise<Backend> {
-  let store: ReturnType<typeof openSqliteStore>;
-  let unlock: () => void;
-  const exposed = exposedStoreFiles(config.store);
-  if (exposed.length > 0) {
-    log.warn(
-      "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
-      { files: exposed },
-    );
-  }
-  try {
-    unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-    createPrivate(config.store);
-    store = openSqliteStore(runtime.openDatabase(config.store), config.store);
-  } catch (error) {
-    if (error instanceof StoreError) throw error;
-    throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
-  }
+  const opened = await openStore(runtime, config.store, {
+    serve: true,
+    version: VERSION,
+    warn: (message, fields) => log.warn(message, fields),
+    onRescue: (deliveries) =>
+      log.warn("took over deliveries whose instance stopped renewing their lease", { deliveries }),
+  });
+  const { store } = opened;
   const recovered = await store.recover(Date.now());
   if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
   const pruner = startPruner({ store, retentionMs: config.retention, log });
@@ -219,6 +207,7 @@ async function durableBackend(
     log,
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
     print: (line) => runtime.writeStdout(`${line}\n`),
+    heartbeatMs: opened.heartbeatMs,
     onAttempt: ({ action, status, durationMs }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       changes.notify();
@@ -239,6 +228,8 @@ async function durableBackend(
           windowMs: catchUp.windowMs,
         })
       : undefined;
+  // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
+  const unsubscribe = store.subscribe(worker.wake);
   return {
     store,
     storeFor: () => store,
@@ -248,13 +239,13 @@ async function durableBackend(
       current = next;
     },
     async drain(graceMs) {
+      unsubscribe();
       await background?.stop();
       await worker.stop(graceMs);
     },
     async close() {
       await pruner.stop();
-      await store.close();
-      unlock();
+      await opened.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import type {
   EventView,
   FailedDelivery,
   FailureGroup,
+  HeldClaim,
   IncomingEvent,
   NewDelivery,
   QueueStats,
@@ -85,7 +86,8 @@ export class SqliteStore implements Store {
     | "recover"
     | "release"
     | "acquireLease"
-    | "releaseLease",
+    | "releaseLease"
+    | "running",
     SqlStatement
   >;
   private queue: Write[] = [];
@@ -124,7 +126,7 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
-        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
       ),
       nextDue: db.prepare("SELECT MIN(next_at) AS next FROM deliveries WHERE status = 'pending'"),
       recover: db.prepare(
@@ -141,6 +143,9 @@ export class SqliteStore implements Store {
          WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
       ),
       releaseLease: db.prepare("DELETE FROM leases WHERE name = ? AND holder = ?"),
+      running: db.prepare(
+        "SELECT id FROM deliveries WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
+      ),
     };
   }
 
@@ -186,9 +191,18 @@ export class SqliteStore implements Store {
     );
   }
 
-  finish(record: AttemptRecord): Promise<void> {
+  finish(record: AttemptRecord): Promise<boolean> {
     return this.write(() => {
       const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
+      const moved = this.sql.updateDelivery.run(
+        record.status,
+        record.nextAt ?? null,
+        error,
+        record.finishedAt,
+        record.deliveryId,
+      );
+      // Only a running delivery is finished: one server per store means its claim cannot have been taken over.
+      if (Number(moved.changes) === 0) return false;
       this.sql.insertAttempt.run(
         record.deliveryId,
         record.attempt,
@@ -199,8 +213,19 @@ export class SqliteStore implements Store {
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
         record.fetched === undefined ? null : record.fetched.slice(0, MAX_FETCHED),
       );
-      this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
+      return true;
     });
+  }
+
+  async renew(claims: readonly HeldClaim[]): Promise<number[]> {
+    // One server per store: nobody else can take a claim over, so every running one is still held.
+    const ids = JSON.stringify(claims.map((c) => c.id));
+    return this.sql.running.all(ids).map((row) => Number(row.id));
+  }
+
+  subscribe(): () => void {
+    // Only this process writes deliveries that need waking for; `payhook events replay` is found by polling.
+    return () => {};
   }
 
   async nextDue(): Promise<number | null> {
