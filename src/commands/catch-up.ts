@@ -3,14 +3,14 @@
  * payhook does not have yet, as if Stripe had pushed them; a running (or the next) `payhook serve` runs their
  * actions. Safe to repeat and to run while serve runs: the event id deduplicates.
  */
-import { existsSync } from "node:fs";
 import process from "node:process";
+import { VERSION } from "../build.ts";
 import type { Command } from "../cli.ts";
 import { STRIPE_RETENTION_MS } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { parseDuration } from "../config/units.ts";
-import { describe, StoreError, UsageError } from "../errors.ts";
-import { openSqliteStore } from "../store/sqlite/store.ts";
+import { UsageError } from "../errors.ts";
+import { openStore } from "../store/open.ts";
 import { apiFor } from "../stripe/access.ts";
 import { CatchUpError, type CatchUpSummary, catchUp } from "../stripe/catchup.ts";
 import { configOption } from "./check.ts";
@@ -42,15 +42,11 @@ export const catchUpCommand: Command = {
     const from = windowStart(values.since as string | undefined, values.from as string | undefined, nowMs);
     const config = resolveConfig(values.config as string | undefined, io.env);
     const api = apiFor(config, "catch-up", runtime, log);
-    if (values["dry-run"] && !existsSync(config.store)) {
-      throw new StoreError("store_missing", `there is no store at ${config.store} to compare with`);
-    }
-    let store: ReturnType<typeof openSqliteStore>;
-    try {
-      store = openSqliteStore(runtime.openDatabase(config.store));
-    } catch (error) {
-      throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
-    }
+    // A dry run compares with the store and writes nothing, so there must be one: it does not create a SQLite file.
+    const { store, close } = await openStore(runtime, config.store, {
+      mustExist: values["dry-run"] === true,
+      version: VERSION,
+    });
     const tty = process.stderr.isTTY === true && !values.json;
     try {
       const summary = await catchUp({
@@ -80,7 +76,7 @@ export const catchUpCommand: Command = {
       );
       return 1;
     } finally {
-      await store.close();
+      await close();
     }
   },
 };

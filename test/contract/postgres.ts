@@ -15,6 +15,8 @@ import type { IncomingEvent } from "../../src/store/types.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
 import { storeInspectContract } from "./store-inspect.ts";
+import { storeSourceContract } from "./store-source.ts";
+import { storeUiContract } from "./store-ui.ts";
 
 const NOW = 1_760_000_000_000;
 const LEASE = 30_000;
@@ -32,6 +34,8 @@ export async function postgresContracts(runtime: string): Promise<void> {
   const name = `PostgreSQL on ${runtime}`;
   storeContract(name, () => postgresSubject(cluster));
   storeInspectContract(name, () => postgresSubject(cluster));
+  storeUiContract(name, () => postgresSubject(cluster));
+  storeSourceContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }
 
@@ -305,8 +309,13 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       const sql = reader(cluster(), schema);
       try {
         assert.deepEqual(
-          [...(await sql.unsafe("SELECT version, payhook FROM schema_version"))].map((r) => ({ ...r })),
-          [{ version: 1, payhook: "0.0.0-test" }],
+          [...(await sql.unsafe("SELECT version, payhook FROM schema_version ORDER BY version"))].map((r) => ({
+            ...r,
+          })),
+          [
+            { version: 1, payhook: "0.0.0-test" },
+            { version: 2, payhook: "0.0.0-test" },
+          ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");
         await assert.rejects(

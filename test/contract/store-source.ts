@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { IncomingEvent } from "../../src/store/types.ts";
-import { type StoreSubject, subjects } from "./store.ts";
+import { type OpenSubject, subjects } from "./store.ts";
 
 const NOW = 1_760_000_000_000;
 
@@ -25,12 +25,12 @@ function incoming(id: string, source?: IncomingEvent["source"]): IncomingEvent {
   };
 }
 
-export function storeSourceContract(name: string, open: () => StoreSubject): void {
+export function storeSourceContract(name: string, open: OpenSubject): void {
   describe(`Store contract (catch-up: source, leases): ${name}`, () => {
     const subject = subjects(open);
 
     test("an event keeps where it came from; pushed is the default; listings filter on it", async () => {
-      const { store } = subject();
+      const { store } = await subject();
       await store.ingest(incoming("evt_pushed"), [{ action: "a", digest: "d" }]);
       await store.ingest(incoming("evt_fetched", "fetched"), [{ action: "a", digest: "d" }]);
       // The same id fetched again after Stripe pushed it is a duplicate, and stays "pushed".
@@ -48,7 +48,7 @@ export function storeSourceContract(name: string, open: () => StoreSubject): voi
     });
 
     test("a lease is held by one holder until it expires or is released, and its holder renews it", async () => {
-      const { store } = subject();
+      const { store } = await subject();
       assert.equal(await store.acquireLease("catch-up", "a", 1000, NOW), true);
       assert.equal(await store.acquireLease("catch-up", "b", 1000, NOW + 500), false);
       assert.equal(await store.acquireLease("catch-up", "a", 1000, NOW + 900), true, "the holder renews");
@@ -62,7 +62,7 @@ export function storeSourceContract(name: string, open: () => StoreSubject): voi
     });
 
     test("of many holders racing for a free lease, exactly one gets it", async () => {
-      const { store } = subject();
+      const { store } = await subject();
       const won = await Promise.all(
         Array.from({ length: 10 }, (_, i) => store.acquireLease("race", `h${i}`, 1000, NOW)),
       );

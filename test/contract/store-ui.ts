@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { IncomingEvent } from "../../src/store/types.ts";
-import { type StoreSubject, subjects } from "./store.ts";
+import { type OpenSubject, type StoreSubject, subjects } from "./store.ts";
 
 const NOW = 1_760_000_040_000;
 const MINUTE = 60_000;
@@ -49,12 +49,12 @@ async function settle(
   }
 }
 
-export function storeUiContract(name: string, open: () => StoreSubject): void {
+export function storeUiContract(name: string, open: OpenSubject): void {
   describe(`Store contract (operator page): ${name}`, () => {
     const subject = subjects(open);
 
     test("keyset pages: each page continues after the last one, even when events arrive in between", async () => {
-      const s = subject();
+      const s = await subject();
       // Two events share a receive time: the id breaks the tie, so none is skipped or shown twice.
       for (const [id, at] of [
         ["evt_1", NOW - 4],
@@ -86,7 +86,7 @@ export function storeUiContract(name: string, open: () => StoreSubject): void {
     });
 
     test("until bounds a time range from above", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_old", NOW - 2 * MINUTE), []);
       await s.store.ingest(incoming("evt_mid", NOW - MINUTE), []);
       await s.store.ingest(incoming("evt_new", NOW), []);
@@ -97,7 +97,7 @@ export function storeUiContract(name: string, open: () => StoreSubject): void {
     });
 
     test("search finds an event by its id, its object's id or its customer's id, and returns those ids", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_a", NOW - 2, { objectId: "ch_1", customerId: "cus_1" }), []);
       await s.store.ingest(incoming("evt_b", NOW - 1, { objectId: "ch_2", customerId: "cus_1" }), []);
       await s.store.ingest(incoming("evt_c", NOW, { objectId: null, customerId: null }), []);
@@ -115,7 +115,7 @@ export function storeUiContract(name: string, open: () => StoreSubject): void {
     });
 
     test("failure groups: failed and dead deliveries by action and last error, largest first", async () => {
-      const s = subject();
+      const s = await subject();
       for (const id of ["evt_1", "evt_2", "evt_3"]) {
         await s.store.ingest(incoming(id, NOW), [
           { action: "mail", digest: "d" },
@@ -151,7 +151,7 @@ export function storeUiContract(name: string, open: () => StoreSubject): void {
     });
 
     test("failure groups keep deliveries without an error apart, and failedDeliveries finds them", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_1", NOW), [{ action: "x", digest: "d" }]);
       const [d] = await s.store.claim(NOW, 10);
       assert.ok(d);
@@ -168,7 +168,7 @@ export function storeUiContract(name: string, open: () => StoreSubject): void {
     });
 
     test("activity: events and unsuccessful attempts per bucket since a time, empty buckets left out", async () => {
-      const s = subject();
+      const s = await subject();
       const start = NOW - (NOW % MINUTE);
       await s.store.ingest(incoming("evt_old", start - 10 * MINUTE), []);
       await s.store.ingest(incoming("evt_1", start + 1000), [{ action: "a", digest: "d" }]);
