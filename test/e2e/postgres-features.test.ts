@@ -104,6 +104,52 @@ retry: { attempts: 3, schedule: [10ms], jitter: 0 }
     expect(listed.map((e) => [e.id, e.source]).sort()).toEqual(missed.sort().map((id) => [id, "fetched"]));
   });
 
+  test("background catch-up on two instances sharing the database: one of them runs it, through the lease row", async () => {
+    fake = startFakeStripeApi(KEY);
+    sink = await startSink();
+    const url = cluster.url(cluster.createDatabase());
+    const now = Math.floor(Date.now() / 1000);
+    const missed = Array.from({ length: 4 }, (_, i) =>
+      fake?.addEvent({ type: "invoice.paid", created: now - 3600 + i, data: { object: { id: `in_${i}` } } }),
+    );
+    const config = `listen: { host: 127.0.0.1, port: {{port}} }
+store: \${DATABASE_URL}
+endpoints:
+  - path: /webhook
+    secrets: ["${SECRET}"]
+stripe:
+  api_key: "\${STRIPE_API_KEY}"
+  api_base: "${fake.apiBase}"
+  catch_up: { every: 1h, window: 1d }
+handlers:
+  invoice.paid:
+    - { name: invoices, forward: { url: "${sink.url}/invoices" } }
+`;
+    const env = { DATABASE_URL: url, STRIPE_API_KEY: KEY };
+    // Both start at once and race for the lease; the other instance is stopped in `finally`.
+    const [a, b] = await Promise.all([startServer({ config, env }), startServer({ config, env })]);
+    server = a;
+    try {
+      await sink.waitFor("/invoices", missed.length);
+      await waitUntil(
+        () => rows(url, "SELECT 1 FROM payhook.deliveries WHERE status <> 'done'").length === 0,
+        15_000,
+        "every delivery done",
+      );
+      // Stopping waits for a run in progress, so every run either instance started is in its log by then.
+      expect(await a.stop()).toBe(0);
+      expect(await b.stop()).toBe(0);
+      server = undefined;
+    } finally {
+      await b.kill();
+    }
+    const runs = [...a.stderr, ...b.stderr].filter((line) => line.includes("background catch-up complete"));
+    expect(runs).toHaveLength(1);
+    expect(sink.requests).toHaveLength(missed.length);
+    expect(rows(url, "SELECT name FROM payhook.leases")).toEqual(["catch-up"]);
+    for (const line of [...a.stdout, ...a.stderr, ...b.stdout, ...b.stderr]) expect(line).not.toContain(SENTINEL);
+  });
+
   test("the operator page lists, searches and groups the failures of events stored in PostgreSQL", async () => {
     const url = cluster.url(cluster.createDatabase());
     const adminPort = await freePort();
