@@ -6,6 +6,7 @@
 import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "./actions/types.ts";
 import { describe } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { repeatsOnce } from "./repeats.ts";
 import { nextAttemptAt } from "./retry.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery, Store } from "./store/types.ts";
@@ -41,6 +42,9 @@ export interface Worker {
 /** The longest the worker sleeps without looking, so deliveries written by another process are found. */
 const MAX_IDLE_MS = 1_000;
 const utf8 = new TextDecoder();
+const CLAIM_FAILED = "could not claim deliveries";
+const NEXT_DUE_FAILED = "could not read when the next delivery is due";
+const RENEW_FAILED = "could not renew the lease of running deliveries; trying again";
 
 export function startWorker(options: WorkerOptions): Worker {
   const { store, log } = options;
@@ -60,6 +64,8 @@ export function startWorker(options: WorkerOptions): Worker {
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** Running deliveries by id, with their claim's token, for the heartbeat. */
   const held = new Map<number, ClaimedDelivery>();
+  // The claim loop and the timer retry every second or so while the store is down: one line per outage, not per try.
+  const repeats = repeatsOnce(log, now);
   const heartbeat =
     options.heartbeatMs === undefined ? undefined : setInterval(() => void renew(), options.heartbeatMs);
 
@@ -94,8 +100,9 @@ export function startWorker(options: WorkerOptions): Worker {
           for (const delivery of admitted) start(delivery);
         }
       } while (again && !stopped);
+      repeats.worked(CLAIM_FAILED);
     } catch (error) {
-      log.error("could not claim deliveries", { error: describe(error) });
+      repeats.failed(CLAIM_FAILED, describe(error));
     }
   }
 
@@ -136,6 +143,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const claims = [...held.values()].map((d) => ({ id: d.id, token: d.token }));
     try {
       const kept = new Set(await store.renew(claims, now()));
+      repeats.worked(RENEW_FAILED);
       for (const d of claims) {
         const lost = held.get(d.id);
         if (kept.has(d.id) || !lost) continue;
@@ -150,7 +158,7 @@ export function startWorker(options: WorkerOptions): Worker {
         );
       }
     } catch (error) {
-      log.error("could not renew the lease of running deliveries; trying again", { error: describe(error) });
+      repeats.failed(RENEW_FAILED, describe(error));
     }
   }
 
@@ -180,8 +188,9 @@ export function startWorker(options: WorkerOptions): Worker {
     let next: number | null = null;
     try {
       next = await store.nextDue();
+      repeats.worked(NEXT_DUE_FAILED);
     } catch (error) {
-      log.error("could not read when the next delivery is due", { error: describe(error) });
+      repeats.failed(NEXT_DUE_FAILED, describe(error));
     }
     if (stopped) return;
     clearTimeout(timer);
