@@ -61,6 +61,8 @@ export function startWorker(options: WorkerOptions): Worker {
   /** The claim loop while it runs; stop() waits for it, so a claim committing at that moment is given back. */
   let pumping: Promise<void> | undefined;
   let again = false;
+  /** The last claim filled every free slot: finishing deliveries will claim again, no need to ask when next is due. */
+  let saturated = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** Running deliveries by id, with their claim's token, for the heartbeat. */
   const held = new Map<number, ClaimedDelivery>();
@@ -77,7 +79,7 @@ export function startWorker(options: WorkerOptions): Worker {
     }
     pumping = claimAll().finally(() => {
       pumping = undefined;
-      void schedule();
+      void schedule(saturated);
     });
     return pumping;
   }
@@ -86,8 +88,11 @@ export function startWorker(options: WorkerOptions): Worker {
     try {
       do {
         again = false;
+        saturated = false;
         while (!stopped && running.size < concurrency) {
-          const claimed = await store.claim(now(), concurrency - running.size, [...atLimit()]);
+          const wanted = concurrency - running.size;
+          const claimed = await store.claim(now(), wanted, [...atLimit()]);
+          saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped) {
             // stop() came while this claim was committing: give these back rather than leave them running.
@@ -183,14 +188,17 @@ export function startWorker(options: WorkerOptions): Worker {
     });
   }
 
-  async function schedule(): Promise<void> {
+  /** Sets the timer for the next due delivery; `busy` (every slot was just filled) skips asking the store. */
+  async function schedule(busy = false): Promise<void> {
     if (stopped) return;
     let next: number | null = null;
-    try {
-      next = await store.nextDue();
-      repeats.worked(NEXT_DUE_FAILED);
-    } catch (error) {
-      repeats.failed(NEXT_DUE_FAILED, describe(error));
+    if (!busy) {
+      try {
+        next = await store.nextDue();
+        repeats.worked(NEXT_DUE_FAILED);
+      } catch (error) {
+        repeats.failed(NEXT_DUE_FAILED, describe(error));
+      }
     }
     if (stopped) return;
     clearTimeout(timer);
