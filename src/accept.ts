@@ -3,12 +3,14 @@
  * event with its deliveries in one durable commit, and only then answer 200. Nothing else happens here.
  */
 import { Buffer } from "node:buffer";
+import type { Action } from "./actions/types.ts";
 import type { Endpoint } from "./config/load.ts";
 import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type EndpointCounters, Metrics } from "./metrics.ts";
+import { orderKey } from "./order.ts";
 import type { Router } from "./route.ts";
-import type { Store } from "./store/types.ts";
+import type { NewDelivery, Store } from "./store/types.ts";
 import { testHook } from "./testhooks.ts";
 import { createVerifier, type VerifiedEvent, type Verifier } from "./verify.ts";
 
@@ -62,7 +64,7 @@ export function createAccept(options: AcceptOptions): Accept {
       const actions = router(event.type);
       const stored = store.ingest(
         { ...event, receivedAt: now(), endpoint: endpoint.path, body },
-        actions.map((a) => ({ action: a.name, digest: a.digest })),
+        actions.map((a) => newDelivery(a, event?.payload)),
       );
       if (testHook === "ack-before-commit") {
         // The planted bug the crash suite must catch (test builds only): answer before the commit is durable.
@@ -101,6 +103,14 @@ export function createAccept(options: AcceptOptions): Accept {
       return failure(500, "internal", "internal error; the event was not stored, so Stripe will retry it");
     }
   };
+}
+
+/** The delivery row for one action; an ordered action's key is rendered here, so it commits with the delivery. */
+export function newDelivery(action: Action, payload: unknown): NewDelivery {
+  const key = orderKey(action.order, payload);
+  return key === undefined
+    ? { action: action.name, digest: action.digest }
+    : { action: action.name, digest: action.digest, orderKey: key };
 }
 
 /**

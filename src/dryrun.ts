@@ -41,6 +41,7 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     listEvents: async () => [],
     getEvent: async () => null,
     requeue: async () => 0,
+    newestDelivered: async () => null,
     prune: async () => 0,
     close: async () => {},
   };

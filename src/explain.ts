@@ -15,6 +15,7 @@ import {
 } from "./actions/types.ts";
 import type { Config } from "./config/load.ts";
 import { describe, EventInputError, VerificationError } from "./errors.ts";
+import { orderKey as renderOrderKey } from "./order.ts";
 import { matchRoutes } from "./route.ts";
 import { signatureHeader } from "./sign.ts";
 import { createVerifier, type VerifiedEvent } from "./verify.ts";
@@ -146,9 +147,9 @@ function explainAction(action: Action, pattern: string | null, event: ActionEven
   };
 }
 
-/** The rendered `order:` key of `action` for `event`; null until actions take an `order:` option. */
-function orderKey(_action: Action, _event: ActionEvent): string | null {
-  return null;
+/** The rendered `order:` key of `action` for `event`, as ingest would store it; null when it runs unordered. */
+function orderKey(action: Action, event: ActionEvent): string | null {
+  return renderOrderKey(action.order, event.data) ?? null;
 }
 
 /** The explanation as lines for a person; rendered values are escaped or quoted so they cannot drive a terminal. */

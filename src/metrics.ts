@@ -57,6 +57,7 @@ export class Metrics {
   private readonly events = new Map<string, number>();
   private readonly deliveries = new Map<string, Record<DeliveryOutcome, number>>();
   private readonly durations = new Map<string, Histogram>();
+  private readonly skipped = new Map<string, number>();
   private readonly reloads = { success: 0, failure: 0 };
   private lastReload = { ok: true, at: 0 };
   private readonly info: Record<string, string>;
@@ -101,6 +102,11 @@ export class Metrics {
     histogram.observe(seconds);
   }
 
+  /** A delivery of `action` was marked done without running: `stale: skip` found a newer event delivered. */
+  skippedStale(action: string): void {
+    this.skipped.set(action, (this.skipped.get(action) ?? 0) + 1);
+  }
+
   reload(ok: boolean, now: number = Date.now()): void {
     this.reloads[ok ? "success" : "failure"]++;
     this.lastReload = { ok, at: now };
@@ -130,6 +136,14 @@ export class Metrics {
       for (const outcome of DELIVERY_OUTCOMES) {
         out.sample("payhook_deliveries_total", { action, outcome }, byOutcome[outcome]);
       }
+    }
+    out.family(
+      "payhook_deliveries_skipped_total",
+      "counter",
+      "Deliveries marked done without running, by action and reason (stale: a newer event for the order key was delivered).",
+    );
+    for (const [action, n] of [...this.skipped].sort(byKey)) {
+      out.sample("payhook_deliveries_skipped_total", { action, reason: "stale" }, n);
     }
     out.family("payhook_action_duration_seconds", "histogram", "Seconds one attempt of an action took.");
     for (const [action, histogram] of [...this.durations].sort(byKey)) {

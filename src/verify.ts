@@ -20,6 +20,8 @@ export interface VerifiedEvent {
   apiVersion: string | null;
   /** Unix seconds. */
   created: number;
+  /** The parsed event, for what routing renders from it (an `order:` key); absent when built by hand. */
+  payload?: Record<string, unknown>;
 }
 
 export interface VerifyOptions {
@@ -209,6 +211,7 @@ function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["ob
     account: typeof context === "string" ? context : null,
     apiVersion: typeof event.api_version === "string" ? event.api_version : null,
     created: createdSeconds(event.created),
+    payload: event,
   };
 }
 

@@ -6,6 +6,7 @@
 import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "./actions/types.ts";
 import { describe } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { replayNote, staleNote } from "./order.ts";
 import { repeatsOnce } from "./repeats.ts";
 import { nextAttemptAt } from "./retry.ts";
 import type { Runtime } from "./runtime/types.ts";
@@ -28,8 +29,8 @@ export interface WorkerOptions {
    * lets another instance run the delivery, and this one's result is then ignored.
    */
   heartbeatMs?: number;
-  /** Called after each attempt with its outcome, for metrics. */
-  onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number }): void;
+  /** Called after each attempt with its outcome, for metrics; `skipped` when `stale: skip` marked it done unrun. */
+  onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number; skipped?: "stale" }): void;
 }
 
 export interface Worker {
@@ -216,7 +217,12 @@ export function startWorker(options: WorkerOptions): Worker {
     const startedAt = now();
     const action = options.resolve(delivery.action, delivery.digest);
     let outcome: Outcome;
-    if (!action) {
+    // The claim ran this key's older deliveries first; a newer event for the key that was already delivered makes
+    // this one stale. Serialised per key, nothing can deliver for the key between that read and this decision.
+    const stale = action?.order?.stale === "skip" && delivery.newer !== undefined;
+    if (stale && !delivery.replayed && delivery.newer) {
+      outcome = { ok: true, output: staleNote(delivery.newer.eventId) };
+    } else if (!action) {
       outcome = { ok: false, retry: false, error: `the action "${delivery.action}" is no longer in the config` };
     } else if (delivery.attempt > action.retry.attempts) {
       // Claims count attempts, so past the cap every attempt was claimed and none recorded an end: payhook died
@@ -229,10 +235,25 @@ export function startWorker(options: WorkerOptions): Worker {
       };
     } else {
       outcome = await attempt(action, delivery);
+      if (stale && delivery.newer) {
+        const note = replayNote(delivery.newer.eventId);
+        outcome = { ...outcome, output: outcome.output ? `${note}\n${outcome.output}` : note };
+      }
     }
     const record = settle(delivery, action, outcome, startedAt, now());
-    options.onAttempt?.({ action: delivery.action, status: record.status, durationMs: record.finishedAt - startedAt });
-    if (record.status === "done") log.debug("action done", fields);
+    const skipped = stale && !delivery.replayed ? ("stale" as const) : undefined;
+    options.onAttempt?.({
+      action: delivery.action,
+      status: record.status,
+      durationMs: record.finishedAt - startedAt,
+      ...(skipped ? { skipped } : {}),
+    });
+    if (skipped)
+      log.info("stale event skipped: a newer one for its order key was delivered", {
+        ...fields,
+        newer: delivery.newer?.eventId,
+      });
+    else if (record.status === "done") log.debug("action done", fields);
     else
       log.warn(`action ${record.status === "pending" ? "will be retried" : record.status}`, {
         ...fields,

@@ -1,6 +1,7 @@
 /** @module Settings that every action accepts besides its own key. */
 import { Type } from "@sinclair/typebox";
 import { Duration } from "../config/units.ts";
+import { OrderSchema } from "../order.ts";
 import { WhenSchema } from "./conditions.ts";
 
 /** Svix's schedule: about 1.3 days from the first attempt to the last. */
@@ -39,4 +40,5 @@ export const ActionBase = {
     }),
   ),
   when: Type.Optional(WhenSchema),
+  order: Type.Optional(OrderSchema),
 };

@@ -1,5 +1,6 @@
 /** @module The interface every action kind implements, and the outcome of one attempt. */
 import type { TObject } from "@sinclair/typebox";
+import type { OrderRule } from "../order.ts";
 import type { RetryPolicy } from "../retry.ts";
 import type { Runtime } from "../runtime/types.ts";
 
@@ -80,6 +81,8 @@ export interface Action {
   readonly retry: RetryPolicy;
   /** How many attempts of this action may run at once; unset means only the worker's own limit applies. */
   readonly concurrency?: number;
+  /** `order:`: its deliveries run one at a time per rendered key, in the events' created order. */
+  readonly order?: OrderRule;
   run(context: AttemptContext): Promise<Outcome>;
   /** What `run` would do for this context, without doing any of it. */
   plan(context: PlanContext): Plan;

@@ -20,6 +20,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
     deliveries: event.deliveries.map((d) => ({
       action: d.action,
       status: d.status,
+      order_key: d.orderKey,
       attempts: d.attempts,
       next_at: d.status === "pending" && d.nextAt !== null ? iso(d.nextAt) : null,
       last_error: d.lastError,
@@ -65,6 +66,8 @@ export function formatEvent(event: EventDetail): string[] {
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {
     out.push("", `delivery  ${escapeControl(d.action)}: ${state(d)}`);
+    // The key comes from the event, so it is escaped like every other value from the store.
+    if (d.orderKey !== null) out.push(`  order key ${escapeControl(d.orderKey)}`);
     let previous = 0;
     for (const a of d.history) {
       // Attempt numbers restart when a replay starts a new round.
@@ -83,6 +86,8 @@ export function formatEvent(event: EventDetail): string[] {
 function state(d: DeliveryView): string {
   const tries = `${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}`;
   if (d.status === "pending") {
+    if (d.nextAt === null && d.orderKey !== null)
+      return `pending, waiting for an earlier delivery of its order key (${tries})`;
     return d.nextAt === null ? `pending (${tries})` : `pending, next attempt ${iso(d.nextAt)} (${tries} so far)`;
   }
   if (d.status === "running") return `running (attempt ${d.attempts})`;

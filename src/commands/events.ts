@@ -9,10 +9,17 @@ import type { Config } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { parseDuration } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
+import { orderKey } from "../order.ts";
 import { patternProblem } from "../route.ts";
 import { openStore } from "../store/open.ts";
 import { resolveStore, type StoreSettings } from "../store/settings.ts";
-import { DELIVERY_STATUSES, type DeliveryStatus, type Requeue } from "../store/types.ts";
+import {
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  type EventDetail,
+  type EventView,
+  type Requeue,
+} from "../store/types.ts";
 import { configOption } from "./check.ts";
 import { eventJson, formatEvent, formatTable } from "./events-format.ts";
 
@@ -126,9 +133,15 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     }
     const items: Requeue[] = [];
     const skipped: { event_id: string; action: string; reason: string }[] = [];
-    for (const event of chosen) {
+    const stale: { event_id: string; action: string; order_key: string; newer: string }[] = [];
+    for (const listed of chosen) {
+      if (!listed) continue;
+      const current = config.router(listed.type);
+      // An ordered action's key comes from the body, which a listed event does not carry.
+      const event: EventView | EventDetail | null =
+        current.some((a) => a.order) && !("body" in listed) ? await store.getEvent(listed.id) : listed;
       if (!event) continue;
-      const current = config.router(event.type);
+      const payload = "body" in event ? parseBody(event.body as Uint8Array) : undefined;
       const wanted =
         id !== undefined && query.status === undefined
           ? // One event by id: every action the current config runs for it, and its old deliveries' fate.
@@ -136,8 +149,21 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
           : event.deliveries.filter((d) => d.status === query.status).map((d) => d.action);
       for (const name of wanted) {
         const action = current.find((a: Action) => a.name === name);
-        if (action) items.push({ eventId: event.id, action: action.name, digest: action.digest });
-        else skipped.push({ event_id: event.id, action: name, reason: notInConfig(config, name, event.type) });
+        if (action) {
+          const orderKey = action.order ? renderKey(action, payload) : undefined;
+          items.push({
+            eventId: event.id,
+            action: action.name,
+            digest: action.digest,
+            ...(orderKey ? { orderKey } : {}),
+          });
+          if (orderKey && action.order?.stale === "skip") {
+            const newest = await store.newestDelivered(action.name, orderKey);
+            if (newest && newest.created > event.created) {
+              stale.push({ event_id: event.id, action: action.name, order_key: orderKey, newer: newest.eventId });
+            }
+          }
+        } else skipped.push({ event_id: event.id, action: name, reason: notInConfig(config, name, event.type) });
       }
       if (id !== undefined && query.status === undefined) {
         for (const d of event.deliveries) {
@@ -150,7 +176,7 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     const queued = items.length === 0 ? 0 : await store.requeue(items, Date.now(), query.status);
     const events = new Set(items.map((i) => i.eventId)).size;
     if (values.json) {
-      io.out(JSON.stringify({ requeued: queued, events, skipped }));
+      io.out(JSON.stringify({ requeued: queued, events, skipped, ...(stale.length > 0 ? { stale } : {}) }));
     } else {
       io.out(
         `re-queued ${queued} ${queued === 1 ? "delivery" : "deliveries"} of ${events} ${events === 1 ? "event" : "events"}${queued > 0 ? "; a running payhook starts them within a second" : ""}`,
@@ -158,11 +184,28 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
       const busy = items.length - queued;
       if (busy > 0) io.out(`${busy} left as they are: already pending or running`);
       for (const s of skipped) io.out(`skipped ${s.event_id} ${s.action}: ${s.reason}`);
+      for (const s of stale) {
+        io.out(
+          `${s.event_id} ${s.action}: runs although ${s.newer}, created later, was already delivered for order key ${s.order_key} (stale: skip does not apply to a replay)`,
+        );
+      }
     }
     return 0;
   } finally {
     await close();
   }
+}
+
+function parseBody(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+}
+
+function renderKey(action: Action, payload: unknown): string | undefined {
+  return orderKey(action.order, payload);
 }
 
 function filters(values: CommandContext["values"]): { status?: DeliveryStatus; type?: string; since?: number } {

@@ -178,8 +178,10 @@ async function durableBackend(
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
     print: (line) => runtime.writeStdout(`${line}\n`),
     heartbeatMs: opened.heartbeatMs,
-    onAttempt: ({ action, status, durationMs }) =>
-      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
+    onAttempt: ({ action, status, durationMs, skipped }) => {
+      metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
+      if (skipped === "stale") metrics.skippedStale(action);
+    },
   });
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);

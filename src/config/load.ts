@@ -11,6 +11,7 @@ import { actionKinds } from "../actions/index.ts";
 import type { Action } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
 import { cidrProblem } from "../ipallow.ts";
+import { compileOrder, type OrderSpec } from "../order.ts";
 import { MIN_RETENTION_MS } from "../retention.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
@@ -174,6 +175,17 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   const storeProblems: [Path, string][] = [];
   const store = resolveStore(file.store, options.baseDir, storeProblems);
   for (const [at, message] of storeProblems) problems.push([["store", ...at], message]);
+  if (store.kind === "postgres") {
+    // The PostgreSQL claim does not apply the ordering rule yet; running the action unordered would break the promise.
+    for (const [name, action] of actions) {
+      if (action.order) {
+        problems.push([
+          ["store"],
+          `the action "${name}" has order:, which only the SQLite store supports so far; use a SQLite store or remove order:`,
+        ]);
+      }
+    }
+  }
   const listen = { ...file.listen, tls: resolveTls(file, options, problems) };
   for (const key of ["allow_ips", "trusted_proxies"] as const) {
     file[key]?.forEach((entry, i) => {
@@ -221,8 +233,14 @@ function compileAction(
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
   const compiled = kind.compile(spec, { baseDir });
-  if ("problems" in compiled) {
-    for (const [key, message] of compiled.problems) problems.push([[...at, ...key.split(".")], message]);
+  const order = compileOrder(spec.order as OrderSpec | undefined);
+  if ("problems" in compiled || "problems" in order) {
+    for (const [key, message] of [
+      ...("problems" in compiled ? compiled.problems : []),
+      ...("problems" in order ? order.problems : []),
+    ]) {
+      problems.push([[...at, ...key.split(".")], message]);
+    }
     return undefined;
   }
   const own = (spec.retry ?? {}) as { attempts?: number; schedule?: string[]; jitter?: number };
@@ -236,6 +254,7 @@ function compileAction(
       jitter: own.jitter ?? retry.jitter,
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
+    ...(order.rule === undefined ? {} : { order: order.rule }),
     run: compiled.run,
     plan: compiled.plan,
   };

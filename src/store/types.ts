@@ -19,6 +19,18 @@ export interface IncomingEvent extends VerifiedEvent {
 export interface NewDelivery {
   action: string;
   digest: string;
+  /**
+   * The rendered `order:` key, when the action is ordered and the key is not empty: deliveries of one action with
+   * one key are claimed one at a time, in the order of their events' `created` (ties: the order they were stored).
+   */
+  orderKey?: string;
+}
+
+/** The newest event already delivered (done) for an action's order key. */
+export interface OrderMark {
+  eventId: string;
+  /** Unix seconds, from the event. */
+  created: number;
 }
 
 export interface ClaimedDelivery {
@@ -30,6 +42,12 @@ export interface ClaimedDelivery {
   /** This attempt's number, 1 for the first. */
   attempt: number;
   body: Uint8Array;
+  /** The delivery's order key, when its action is ordered. */
+  orderKey?: string;
+  /** For an ordered delivery: the newest event delivered for its key, when that one was created strictly later. */
+  newer?: OrderMark;
+  /** This round of attempts was started by a replay (`stale: skip` does not apply to it). */
+  replayed?: boolean;
   /**
    * The claim's fencing token, on stores shared by several instances: `finish` and `renew` act only while the
    * delivery is still held under this token, so a result from an instance that lost its lease changes nothing.
@@ -79,6 +97,8 @@ export interface DeliveryView {
   attempts: number;
   nextAt: number | null;
   lastError: string | null;
+  /** The rendered order key, or null when the delivery is unordered. */
+  orderKey: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -118,6 +138,8 @@ export interface Requeue {
   eventId: string;
   action: string;
   digest: string;
+  /** The order key the current config renders for the event, if the action is ordered. */
+  orderKey?: string;
 }
 
 export interface Store {
@@ -127,8 +149,10 @@ export interface Store {
    */
   ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate">;
   /**
-   * Marks up to `limit` due pending deliveries running, counting the attempt before it runs. Deliveries of the
-   * actions in `skip` (those at their concurrency limit) are left for later.
+   * Marks up to `limit` due pending deliveries running, counting the attempt before it runs, in one atomic step.
+   * Deliveries of the actions in `skip` (those at their concurrency limit) are left for later. An ordered delivery
+   * (with an order key) is claimed only when no other delivery of its action and key is running, and none created
+   * earlier (by the event's `created`, then by arrival) is pending, due or not: dead and failed ones do not block.
    */
   claim(now: number, limit: number, skip?: readonly string[]): Promise<ClaimedDelivery[]>;
   /**
@@ -147,7 +171,7 @@ export interface Store {
    * worker polls as well.
    */
   subscribe(listener: () => void): () => void;
-  /** The earliest next_at of pending deliveries, or null. */
+  /** The earliest next_at of pending deliveries that the claim could take then (not held by their key), or null. */
   nextDue(): Promise<number | null>;
   /**
    * Sets deliveries left running by a stopped or killed process back to pending, keeping their attempt count;
@@ -157,6 +181,8 @@ export interface Store {
   recover(now: number): Promise<number>;
   /** Puts claimed deliveries that never started back in the queue: pending again, their attempt given back. */
   release(ids: readonly number[], now: number): Promise<number>;
+  /** The newest event delivered (done) for an ordered action's key, or null. */
+  newestDelivered(action: string, orderKey: string): Promise<OrderMark | null>;
   /** Makes one real durable write, waiting at most `timeoutMs` for the lock; rejects with why it cannot (readiness). */
   checkWritable(timeoutMs: number): Promise<void>;
   /** The queue's depth by status and the age of its oldest entry (metrics). */
@@ -168,7 +194,8 @@ export interface Store {
   /**
    * Queues each delivery for a fresh round of attempts, due at `now`: one that is finished (done, failed, dead;
    * with `only`, just that status) is reset; a missing one is created (not with `only`); pending and running ones
-   * are left alone. Returns how many were queued.
+   * are left alone. A queued delivery is marked replayed (an old event runs even under `stale: skip`) and takes the
+   * order key given. Returns how many were queued.
    */
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number>;
   /**

@@ -159,7 +159,7 @@ describe("verification table", () => {
 });
 
 describe("what the verified event carries", () => {
-  test("id, type, livemode, account, api_version and created come from the one parse", async () => {
+  test("id, type, livemode, account, api_version, created and the parsed payload come from the one parse", async () => {
     const body = JSON.stringify({
       id: "evt_B",
       object: "event",
@@ -178,6 +178,7 @@ describe("what the verified event carries", () => {
       account: "acct_123",
       apiVersion: "2025-09-30.clover",
       created: 1_699_999_999,
+      payload: JSON.parse(body),
     });
   });
 

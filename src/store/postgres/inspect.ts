@@ -153,6 +153,8 @@ function toDelivery(row: Row): DeliveryView {
     attempts: Number(row.attempts),
     nextAt: row.next_at === null ? null : Number(row.next_at),
     lastError: row.last_error === null ? null : String(row.last_error),
+    // Ordering is not in the PostgreSQL store yet: a config with `order:` is refused on it (config/load.ts).
+    orderKey: null,
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

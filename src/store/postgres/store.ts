@@ -16,6 +16,7 @@ import type {
   HeldClaim,
   IncomingEvent,
   NewDelivery,
+  OrderMark,
   QueueStats,
   Requeue,
   Store,
@@ -464,6 +465,11 @@ export class PostgresStore implements Store {
 
   getEvent(id: string): Promise<EventDetail | null> {
     return this.run((sql) => getEvent(sql, this.s, id));
+  }
+
+  /** Ordering is not in the PostgreSQL store yet (a config with `order:` is refused on it), so nothing is marked. */
+  async newestDelivered(): Promise<OrderMark | null> {
+    return null;
   }
 
   async requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {

@@ -16,7 +16,8 @@ import type {
 type Row = Record<string, SqlValue>;
 
 const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
-const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
+const DELIVERY_COLUMNS =
+  "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at";
 
 export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   const where: string[] = [];
@@ -86,22 +87,26 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
 /** Runs inside a write transaction. */
 export function requeue(db: SqlDatabase, items: readonly Requeue[], now: number, only?: DeliveryStatus): number {
   // Only finished deliveries are reset: a pending or running one already belongs to a worker.
+  // A replay is on purpose: `replayed` lets an old event run even under `stale: skip`.
   const reset = db.prepare(
-    `UPDATE deliveries SET status = 'pending', attempts = 0, digest = ?, next_at = ?, last_error = NULL, updated_at = ?
+    `UPDATE deliveries SET status = 'pending', attempts = 0, digest = ?, next_at = ?, last_error = NULL, updated_at = ?,
+       order_key = ?, order_created = (SELECT created FROM events WHERE id = deliveries.event_id), replayed = 1
      WHERE event_id = ? AND action = ? AND status IN ('done', 'failed', 'dead') AND (? IS NULL OR status = ?)`,
   );
   const create = db.prepare(
-    `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
-     SELECT ?, ?, ?, 'pending', 0, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events WHERE id = ?)
+    `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+       order_key, order_created, replayed)
+     SELECT ?, ?, ?, 'pending', 0, ?, ?, ?, ?, created, 1 FROM events WHERE id = ?
      ON CONFLICT (event_id, action) DO NOTHING`,
   );
   let queued = 0;
   for (const item of items) {
+    const key = item.orderKey ?? null;
     const changed = Number(
-      reset.run(item.digest, now, now, item.eventId, item.action, only ?? null, only ?? null).changes,
+      reset.run(item.digest, now, now, key, item.eventId, item.action, only ?? null, only ?? null).changes,
     );
     if (changed === 0 && only === undefined) {
-      queued += Number(create.run(item.eventId, item.action, item.digest, now, now, now, item.eventId).changes);
+      queued += Number(create.run(item.eventId, item.action, item.digest, now, now, now, key, item.eventId).changes);
     }
     queued += changed;
   }
@@ -110,6 +115,8 @@ export function requeue(db: SqlDatabase, items: readonly Requeue[], now: number,
 
 /** Runs inside a write transaction; deliveries and attempts go with their event (ON DELETE CASCADE). */
 export function prune(db: SqlDatabase, before: number, limit: number): number {
+  // An order key's newest delivered event is remembered as long as events are.
+  db.prepare("DELETE FROM order_marks WHERE updated_at < ?").run(before);
   return Number(
     db
       .prepare(
@@ -146,6 +153,7 @@ function toDelivery(row: Row): DeliveryView {
     attempts: Number(row.attempts),
     nextAt: row.next_at === null ? null : Number(row.next_at),
     lastError: row.last_error === null ? null : String(row.last_error),
+    orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -40,6 +40,26 @@ const MIGRATIONS: string[] = [
      output TEXT
    );
    CREATE INDEX attempts_delivery ON attempts (delivery_id);`,
+  // Ordering (`order:` on an action). order_key is NULL for unordered deliveries, so the partial index holds only
+  // ordered deliveries still to run: the claim's "is this key busy" probe is one seek, and unordered work never
+  // touches it. order_created copies the event's created, so the probe needs no join. An ordered delivery queued
+  // behind another of its key waits with next_at NULL, which the due index's range scan never visits, so a key with
+  // a long backlog costs each claim one row, not the whole backlog. order_marks keeps the newest event delivered
+  // per (action, key), written in the same transaction as the attempt that delivered it.
+  `ALTER TABLE deliveries ADD COLUMN order_key TEXT;
+   ALTER TABLE deliveries ADD COLUMN order_created INTEGER;
+   ALTER TABLE deliveries ADD COLUMN replayed INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX deliveries_order ON deliveries (action, order_key, order_created, id)
+     WHERE order_key IS NOT NULL AND status IN ('pending', 'running');
+   CREATE TABLE order_marks (
+     action TEXT NOT NULL,
+     key TEXT NOT NULL,
+     created INTEGER NOT NULL,
+     event_id TEXT NOT NULL,
+     updated_at INTEGER NOT NULL,
+     PRIMARY KEY (action, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX order_marks_updated_at ON order_marks (updated_at);`,
 ];
 
 export function migrate(db: SqlDatabase): void {
