@@ -7,6 +7,7 @@ import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "./a
 import { describe } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { replayNote, staleNote } from "./order.ts";
+import { repeatsOnce } from "./repeats.ts";
 import { nextAttemptAt } from "./retry.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery, Store } from "./store/types.ts";
@@ -46,6 +47,9 @@ export interface Worker {
 /** The longest the worker sleeps without looking, so deliveries written by another process are found. */
 const MAX_IDLE_MS = 1_000;
 const utf8 = new TextDecoder();
+const CLAIM_FAILED = "could not claim deliveries";
+const NEXT_DUE_FAILED = "could not read when the next delivery is due";
+const RENEW_FAILED = "could not renew the lease of running deliveries; trying again";
 
 export function startWorker(options: WorkerOptions): Worker {
   const { store, log } = options;
@@ -62,9 +66,13 @@ export function startWorker(options: WorkerOptions): Worker {
   /** The claim loop while it runs; stop() waits for it, so a claim committing at that moment is given back. */
   let pumping: Promise<void> | undefined;
   let again = false;
+  /** The last claim filled every free slot: finishing deliveries will claim again, no need to ask when next is due. */
+  let saturated = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   /** Running deliveries by id, with their claim's token, for the heartbeat. */
   const held = new Map<number, ClaimedDelivery>();
+  // The claim loop and the timer retry every second or so while the store is down: one line per outage, not per try.
+  const repeats = repeatsOnce(log, now);
   const heartbeat =
     options.heartbeatMs === undefined ? undefined : setInterval(() => void renew(), options.heartbeatMs);
 
@@ -76,7 +84,7 @@ export function startWorker(options: WorkerOptions): Worker {
     }
     pumping = claimAll().finally(() => {
       pumping = undefined;
-      void schedule();
+      void schedule(saturated);
     });
     return pumping;
   }
@@ -85,8 +93,11 @@ export function startWorker(options: WorkerOptions): Worker {
     try {
       do {
         again = false;
+        saturated = false;
         while (!stopped && running.size < concurrency) {
-          const claimed = await store.claim(now(), concurrency - running.size, [...atLimit()]);
+          const wanted = concurrency - running.size;
+          const claimed = await store.claim(now(), wanted, [...atLimit()]);
+          saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped) {
             // stop() came while this claim was committing: give these back rather than leave them running.
@@ -99,8 +110,9 @@ export function startWorker(options: WorkerOptions): Worker {
           for (const delivery of admitted) start(delivery);
         }
       } while (again && !stopped);
+      repeats.worked(CLAIM_FAILED);
     } catch (error) {
-      log.error("could not claim deliveries", { error: describe(error) });
+      repeats.failed(CLAIM_FAILED, describe(error));
     }
   }
 
@@ -141,6 +153,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const claims = [...held.values()].map((d) => ({ id: d.id, token: d.token }));
     try {
       const kept = new Set(await store.renew(claims, now()));
+      repeats.worked(RENEW_FAILED);
       for (const d of claims) {
         const lost = held.get(d.id);
         if (kept.has(d.id) || !lost) continue;
@@ -155,7 +168,7 @@ export function startWorker(options: WorkerOptions): Worker {
         );
       }
     } catch (error) {
-      log.error("could not renew the lease of running deliveries; trying again", { error: describe(error) });
+      repeats.failed(RENEW_FAILED, describe(error));
     }
   }
 
@@ -180,13 +193,17 @@ export function startWorker(options: WorkerOptions): Worker {
     });
   }
 
-  async function schedule(): Promise<void> {
+  /** Sets the timer for the next due delivery; `busy` (every slot was just filled) skips asking the store. */
+  async function schedule(busy = false): Promise<void> {
     if (stopped) return;
     let next: number | null = null;
-    try {
-      next = await store.nextDue();
-    } catch (error) {
-      log.error("could not read when the next delivery is due", { error: describe(error) });
+    if (!busy) {
+      try {
+        next = await store.nextDue();
+        repeats.worked(NEXT_DUE_FAILED);
+      } catch (error) {
+        repeats.failed(NEXT_DUE_FAILED, describe(error));
+      }
     }
     if (stopped) return;
     clearTimeout(timer);

@@ -263,6 +263,12 @@ async function postgresRows(): Promise<void> {
   console.log(
     `  (drain: ${int(result.drain.deliveries)} deliveries in ${result.drain.seconds.toFixed(2)} s; SQLite payhook in this run: ${sqliteRate === undefined ? "not measured" : `${int(sqliteRate)} req/s`})`,
   );
+  console.log("  drain statements (pg_stat_statements): calls per delivery, rows per call, ms per call");
+  for (const st of result.drain.statements) {
+    console.log(
+      `    ${st.callsPerDelivery.toFixed(3)}  ${st.rowsPerCall.toFixed(1)}  ${st.msPerCall.toFixed(2)}  ${st.statement}`,
+    );
+  }
   console.log("");
   targets.push(
     {

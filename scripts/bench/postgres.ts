@@ -27,11 +27,22 @@ export interface PostgresSetup {
 
 export interface PostgresResult {
   ingest: { wrk: WrkResult; storedOk: boolean; stored: number; unanswered: number };
-  drain: { deliveries: number; seconds: number; perSecond: number };
+  drain: { deliveries: number; seconds: number; perSecond: number; statements: StatementCount[] };
+}
+
+/** Statements the drain ran (pg_stat_statements), with calls and rows per delivery: the round trips it costs. */
+export interface StatementCount {
+  statement: string;
+  callsPerDelivery: number;
+  rowsPerCall: number;
+  msPerCall: number;
 }
 
 export async function measurePostgres(setup: PostgresSetup): Promise<PostgresResult> {
-  const cluster = await startCluster({ durable: true, settings: { max_connections: "200" } });
+  const cluster = await startCluster({
+    durable: true,
+    settings: { max_connections: "200", shared_preload_libraries: "pg_stat_statements" },
+  });
   try {
     return {
       ingest: await ingest(setup, cluster.url(database(cluster, "ingest"))),
@@ -97,6 +108,9 @@ async function drain(setup: PostgresSetup, url: string): Promise<PostgresResult[
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const servers: Pinned[] = [];
   try {
+    // Counted from here: the drain's statements, not the filling's.
+    await sql`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+    await sql`SELECT pg_stat_statements_reset()`;
     const pending = Number((await sql`SELECT count(*) AS n FROM payhook.deliveries WHERE status = 'pending'`)[0]?.n);
     if (pending !== setup.drainCount)
       throw new Error(`drain: ${pending} pending deliveries, expected ${setup.drainCount}`);
@@ -111,11 +125,27 @@ async function drain(setup: PostgresSetup, url: string): Promise<PostgresResult[
       if (Number(row?.failed) > 0) throw new Error(`drain: ${row?.failed} deliveries failed an attempt`);
       if (Number(row?.done) === setup.drainCount) break;
       if (Date.now() > deadline) throw new Error(`drain: only ${row?.done} of ${setup.drainCount} done in 300 s`);
-      await Bun.sleep(50);
+      // Not more often: the count scans the whole backlog, CPU taken from the instances it measures.
+      await Bun.sleep(500);
     }
+    const statements = (
+      await sql`SELECT query, calls, rows, total_exec_time FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND calls > 0
+        ORDER BY calls DESC LIMIT 6`
+    ).map((r) => ({
+      statement: String(r.query).replace(/\s+/g, " ").slice(0, 60),
+      callsPerDelivery: Number(r.calls) / setup.drainCount,
+      rowsPerCall: Number(r.rows) / Number(r.calls),
+      msPerCall: Number(r.total_exec_time) / Number(r.calls),
+    }));
     const [span] = await sql`SELECT min(started_at) AS first, max(finished_at) AS last FROM payhook.attempts`;
     const ms = Math.max(Number(span?.last) - Number(span?.first), 1);
-    return { deliveries: setup.drainCount, seconds: ms / 1000, perSecond: setup.drainCount / (ms / 1000) };
+    return {
+      deliveries: setup.drainCount,
+      seconds: ms / 1000,
+      perSecond: setup.drainCount / (ms / 1000),
+      statements,
+    };
   } finally {
     for (const s of servers) await s.stop();
     await sql.end();

@@ -121,6 +121,8 @@ describe("PostgreSQL store", () => {
       const ready = await fetch(`${running.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.text()).toContain("the store cannot be written");
+      // The worker retries its claim every second while the database is down: logged once, not every second.
+      await running.waitForStderr('"msg":"could not claim deliveries"', 30_000);
       cluster.resume();
       await waitUntil(() => count(200) >= ackedBefore + 40, 30_000, "40 more events acknowledged after the restart");
     } finally {
@@ -133,6 +135,13 @@ describe("PostgreSQL store", () => {
     const acked = [...statuses].filter(([, s]) => s === 200).map(([id]) => id);
     for (const id of acked) await running.waitForStdout(`paid ${id}`, 30_000);
     expect((await fetch(`${running.url}/readyz`)).status).toBe(200);
+    const recovered = JSON.parse(await running.waitForStderr('"what":"could not claim deliveries"')) as {
+      msg: string;
+      failures: number;
+    };
+    expect(recovered.msg).toBe("works again after failing");
+    expect(recovered.failures).toBeGreaterThanOrEqual(1);
+    expect(running.stderr.filter((l) => l.includes('"msg":"could not claim deliveries"'))).toHaveLength(1);
     const metrics = await (await fetch(`${running.url}/metrics`)).text();
     expect(metrics).toMatch(
       /payhook_requests_total\{endpoint="\/webhook",outcome="failed",reason="store_unavailable"\} [1-9]/,

@@ -23,7 +23,8 @@ test("events stored before the search columns existed are found by object and cu
   old.exec("ALTER TABLE attempts DROP COLUMN fetched");
   old.exec("DROP TABLE leases");
   old.exec("DROP INDEX deliveries_order");
-  for (const column of ["order_key", "order_created", "replayed"]) old.exec(`ALTER TABLE deliveries DROP COLUMN ${column}`);
+  for (const column of ["order_key", "order_created", "replayed"])
+    old.exec(`ALTER TABLE deliveries DROP COLUMN ${column}`);
   old.exec("DROP TABLE order_marks");
   old.exec("PRAGMA user_version = 1");
   const insert = old.prepare(

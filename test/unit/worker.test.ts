@@ -134,3 +134,47 @@ describe("worker", () => {
     ]);
   });
 });
+
+describe("worker while the store is down", () => {
+  test("a claim that keeps failing is logged once, then summarised every 30 s with the count, and once when it works again", async () => {
+    const { action, seen } = scripted("a", [{ ok: true }]);
+    await setup([action]);
+    await worker?.stop(1000);
+    // The same store, its claim failing until `down` is cleared; a clock the test moves; every log line kept.
+    let down = true;
+    let clock = Date.now();
+    const lines: { level: string; msg: string; suppressed?: number; failures?: number; what?: string }[] = [];
+    const failing = Object.create(store, {
+      claim: {
+        value: (...args: Parameters<SqliteStore["claim"]>) =>
+          down ? Promise.reject(new Error("connection refused")) : store.claim(...args),
+      },
+    }) as SqliteStore;
+    worker = startWorker({
+      store: failing,
+      resolve: () => action,
+      runtime: bunRuntime,
+      log: createLogger({ level: "debug", write: (line) => lines.push(JSON.parse(line)) }),
+      print: () => {},
+      now: () => clock,
+    });
+    const claimErrors = () => lines.filter((l) => l.msg.startsWith("could not claim deliveries"));
+    await waitUntil(() => claimErrors().length === 1);
+    // Each wake() is one more failed claim (the worker also retries on its own timer, once a second).
+    for (let i = 0; i < 5; i++) worker.wake();
+    clock += 30_000;
+    worker.wake();
+    await waitUntil(() => claimErrors().length === 2);
+    const summary = claimErrors()[1];
+    expect(summary?.msg).toMatch(/^could not claim deliveries \(still failing; \d+ repeats not logged\)$/);
+    expect(summary?.suppressed).toBeGreaterThanOrEqual(1);
+    const before = summary?.failures ?? 0;
+    down = false;
+    worker.wake();
+    await waitUntil(() => seen.length === 1 && lines.some((l) => l.msg === "works again after failing"));
+    const recovery = lines.find((l) => l.msg === "works again after failing");
+    expect(recovery?.what).toBe("could not claim deliveries");
+    expect(recovery?.failures).toBeGreaterThanOrEqual(before);
+    expect(claimErrors()).toHaveLength(2);
+  });
+});
