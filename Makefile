@@ -81,7 +81,12 @@ test-tools:
 src/catalog/event-types.ts: node_modules/.installed scripts/gen-event-types.ts
 	$(BUN) scripts/gen-event-types.ts
 
-catalog: src/catalog/event-types.ts ## regenerate the Stripe event type catalog from node_modules/stripe
+# The shape of every object a Stripe event carries, generated the same way; the fixtures test checks every event
+# `payhook trigger` sends against it, so a stripe upgrade that adds a required property fails until they follow.
+src/catalog/object-types.ts src/catalog/thin-events.ts &: node_modules/.installed scripts/gen-object-types.ts
+	$(BUN) scripts/gen-object-types.ts
+
+catalog: src/catalog/event-types.ts src/catalog/object-types.ts src/catalog/thin-events.ts ## regenerate the Stripe event and object type catalogs from node_modules/stripe
 
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
 	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test test/e2e/ops-deploy.test.ts
