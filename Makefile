@@ -20,12 +20,13 @@ install: node_modules/.installed ## install dependencies (npm ci)
 run: node_modules/.installed ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
 	$(BUN) src/main.ts serve
 
+# The store's writer thread (src/runtime/store-writer.*.ts) is a second entry point of each compiled binary.
 # The release build compiles the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
 dist/payhook: node_modules/.installed $(SRC)
-	$(BUN) build src/main.ts --compile --minify --bytecode --define 'process.env.PAYHOOK_TEST_HOOK=""' --outfile $@
+	$(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --define 'process.env.PAYHOOK_TEST_HOOK=""' --outfile $@
 
 dist/payhook-test: node_modules/.installed $(SRC)
-	$(BUN) build src/main.ts --compile --minify --bytecode --outfile $@
+	$(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --outfile $@
 
 build: dist/payhook ## build the single executable dist/payhook
 
@@ -33,7 +34,7 @@ build: dist/payhook ## build the single executable dist/payhook
 # (it is not on npm); DENORT_BIN=/path/to/denort uses a local copy. --bundle embeds only what the app imports
 # (2 MB) instead of node_modules with its toolchains (300 MB). deno compile has no --define: the release build
 # maps src/testhooks.ts to src/testhooks.release.ts instead. tsc (make lint) type-checks, so Deno does not.
-DENO_COMPILE := $(DENO) compile -A --no-check --bundle
+DENO_COMPILE := $(DENO) compile -A --no-check --bundle --include src/runtime/store-writer.deno.ts
 
 dist/payhook-deno: node_modules/.installed $(SRC) deno.release-imports.json
 	$(DENO_COMPILE) --import-map deno.release-imports.json --output $@ src/main.deno.ts

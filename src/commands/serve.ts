@@ -21,7 +21,7 @@ import { startPruner } from "../retention.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
 import { lockStore } from "../store/sqlite/lock.ts";
-import { openSqliteStore } from "../store/sqlite/store.ts";
+import { openThreadedStore } from "../store/sqlite/threaded.ts";
 import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
@@ -159,7 +159,7 @@ async function durableBackend(
   config: Config,
   { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
 ): Promise<Backend> {
-  let store: ReturnType<typeof openSqliteStore>;
+  let store: Store;
   let unlock: () => void;
   const exposed = exposedStoreFiles(config.store);
   if (exposed.length > 0) {
@@ -171,7 +171,7 @@ async function durableBackend(
   try {
     unlock = lockStore((path) => runtime.openDatabase(path), config.store);
     createPrivate(config.store);
-    store = openSqliteStore(runtime.openDatabase(config.store), config.store);
+    store = await openThreadedStore(runtime, config.store);
   } catch (error) {
     if (error instanceof StoreError) throw error;
     throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
