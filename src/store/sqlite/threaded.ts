@@ -14,16 +14,25 @@ import { type Answer, type Call, revive, type WriteArgs, type WriteOp } from "./
  * Opens the store at `path` (creating it and applying migrations on this thread, before serving starts), then
  * starts its writer thread and waits until the writer has opened it too.
  */
-export async function openThreadedStore(runtime: Runtime, path: string): Promise<Store> {
-  const reader = openSqliteStore(runtime.openDatabase(path), path);
-  const store = new ThreadedStore(reader, runtime.startStoreWriter());
+export async function openThreadedStore(runtime: WriterRuntime, path: string): Promise<Store> {
+  const store = threadedStore(runtime, path);
   try {
-    await store.send({ op: "open", args: [path] });
+    await store.opened;
   } catch (error) {
     await store.close().catch(() => {});
     throw error;
   }
   return store;
+}
+
+/** What the threaded store needs from the runtime: its SQLite, and a thread to run the writer in. */
+export type WriterRuntime = Pick<Runtime, "openDatabase" | "startStoreWriter">;
+
+/** The store without waiting for its writer: writes made now run once the writer has opened the store. */
+export function threadedStore(runtime: WriterRuntime, path: string): Store & { opened: Promise<unknown> } {
+  const reader = openSqliteStore(runtime.openDatabase(path), path);
+  const store = new ThreadedStore(reader, runtime.startStoreWriter());
+  return Object.assign(store, { opened: store.send({ op: "open", args: [path] }) });
 }
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
