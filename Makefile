@@ -98,10 +98,12 @@ docker: dist/payhook ## build the container image payhook:latest from deploy/Doc
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
 	PAYHOOK_SOAK=full $(BUN) test --timeout 1800000 test/guarantees
 
-# wrk (Debian's package) drives the load, taskset (util-linux) pins server and client to separate CPUs.
+# wrk (Debian's package) drives the load, taskset (util-linux) pins server and client to separate CPUs, strace
+# slows every fsync down for the slow-disk rows.
 bench-tools:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 
 bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (README "Performance")
 	$(BUN) scripts/bench/main.ts
