@@ -72,6 +72,7 @@ export function startPayhook(options: PayhookOptions): Promise<Pinned> {
     cwd: options.dir,
     env: { STRIPE_WEBHOOK_SECRET: SECRET, ...options.env },
     listening: payhookListening,
+    traced: options.wrap !== undefined,
   });
 }
 
