@@ -3,10 +3,15 @@
 BIN := node_modules/.bin
 BUN := $(BIN)/bun
 DENO := $(BIN)/deno
+# bun test's per-test timeout: end-to-end tests start the binary (under `deno run`, a fresh compile each time) on
+# a 2-core machine. Given on the command line because bun 1.4.5 does not apply bunfig.toml's [test] timeout.
+TEST_TIMEOUT := --timeout 60000
 SRC := $(shell find src -name '*.ts') package.json
+# The version stamped into every build; empty means package.json's.
+VERSION ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build build-deno test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
+.PHONY: help install run build build-deno release release-tools release-test test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,13 +25,27 @@ install: node_modules/.installed ## install dependencies (npm ci)
 run: node_modules/.installed ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
 	$(BUN) src/main.ts serve
 
-# The store's writer thread (src/runtime/store-writer.*.ts) is a second entry point of each compiled binary.
-# The release build compiles the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
-dist/payhook: node_modules/.installed $(SRC)
-	$(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --define 'process.env.PAYHOOK_TEST_HOOK=""' --outfile $@
+# Every build carries its stamp (src/build-stamp.ts): the version (package.json's, or VERSION=…), the git commit
+# and the commit's date, from scripts/build-stamp.sh. The file is rewritten only when the stamp changes, so a
+# new commit rebuilds the binaries and nothing else does.
+STAMP := .tmp/build-stamp.json
+$(STAMP): FORCE
+	@mkdir -p $(@D)
+	@VERSION="$(VERSION)" scripts/build-stamp.sh >$@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+FORCE:
 
-dist/payhook-test: node_modules/.installed $(SRC)
-	$(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --outfile $@
+# The store's writer thread (src/runtime/store-writer.bun.ts) is a second entry point of each compiled binary.
+# A compiled binary ignores a stray .env or bunfig.toml in the folder it starts in (Bun would load them).
+BUN_COMPILE = $(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
+# The release builds compile the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
+NO_TEST_HOOKS := --define 'process.env.PAYHOOK_TEST_HOOK=""'
+
+dist/payhook: node_modules/.installed $(SRC) $(STAMP)
+	$(BUN_COMPILE) $(NO_TEST_HOOKS) --define "PAYHOOK_BUILD=$$(cat $(STAMP))" --outfile $@
+
+dist/payhook-test: node_modules/.installed $(SRC) $(STAMP)
+	$(BUN_COMPILE) --define "PAYHOOK_BUILD=$$(cat $(STAMP))" --outfile $@
 
 build: dist/payhook ## build the single executable dist/payhook
 
@@ -36,13 +55,45 @@ build: dist/payhook ## build the single executable dist/payhook
 # maps src/testhooks.ts to src/testhooks.release.ts instead. tsc (make lint) type-checks, so Deno does not.
 DENO_COMPILE := $(DENO) compile -A --no-check --bundle --include src/runtime/store-writer.deno.ts
 
-dist/payhook-deno: node_modules/.installed $(SRC) deno.release-imports.json
+# The import map also swaps src/build-stamp.ts for the stamp written as a module.
+dist/payhook-deno: node_modules/.installed $(SRC) deno.release-imports.json $(STAMP)
+	@echo "export const STAMP = $$(cat $(STAMP));" >.tmp/build-stamp.deno.ts
 	$(DENO_COMPILE) --import-map deno.release-imports.json --output $@ src/main.deno.ts
 
 dist/payhook-deno-test: node_modules/.installed $(SRC)
 	$(DENO_COMPILE) --output $@ src/main.deno.ts
 
 build-deno: dist/payhook-deno ## build the single executable dist/payhook-deno with deno compile
+
+# The downloads: one binary per target, cross-compiled from this machine. Bun fetches each target's runtime from
+# the npm registry once (~/.bun/install/cache). No Windows build: payhook's exec action signals process groups,
+# reload is SIGHUP and the store's files get POSIX modes, none of which Windows has (README "Install").
+RELEASE_TARGETS := linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
+RELEASE_FILES := $(RELEASE_TARGETS:%=dist/release/payhook-%)
+
+# Built under its final name: Bun embeds the output's basename, so a rename afterwards would not match a rebuild.
+dist/release/payhook-%: node_modules/.installed $(SRC) $(STAMP)
+	@mkdir -p $(@D)
+	$(BUN_COMPILE) --target=bun-$* $(NO_TEST_HOOKS) --define "PAYHOOK_BUILD=$$(sed 's/}$$/,"target":"$*"}/' $(STAMP))" --outfile $@
+
+dist/release/SHA256SUMS: $(RELEASE_FILES)
+	cd $(@D) && sha256sum $(notdir $(RELEASE_FILES)) >SHA256SUMS
+
+release: dist/release/SHA256SUMS ## cross-compile the downloads into dist/release/ (VERSION=… overrides package.json's), with SHA256SUMS
+	@cat $<
+
+# qemu-user-static runs the arm64 build (on libc6-arm64-cross's glibc) and the x64 build on an emulated Nehalem CPU;
+# musl's loader shows why the musl builds cannot run here; shellcheck and dash check install.sh; file names the
+# darwin builds' format. All Debian packages, installed if missing.
+RELEASE_TOOLS := qemu-user-static libc6-arm64-cross musl shellcheck dash file
+release-tools:
+	@command -v qemu-aarch64-static >/dev/null && command -v qemu-x86_64-static >/dev/null \
+	  && test -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 && test -e /lib/ld-musl-x86_64.so.1 \
+	  && command -v shellcheck >/dev/null && command -v dash >/dev/null && command -v file >/dev/null \
+	  || { apt-get update -qq && apt-get install -y -qq $(RELEASE_TOOLS); }
+
+release-test: release release-tools dist/payhook ## run every linux download here (natively, on qemu arm64 and Nehalem), check the rest, test install.sh
+	$(BUN) test $(TEST_TIMEOUT) test/release
 
 lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime boundary) and types
 	$(BIN)/biome check .
@@ -51,20 +102,20 @@ lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime
 fmt: node_modules/.installed ## format the code
 	$(BIN)/biome check --write .
 
-test: lint dist/payhook dist/payhook-test test-tools ## lint, build, run every test (unit, contract, e2e on dist/payhook), then test-deno
-	$(BUN) test
+test: lint dist/payhook dist/payhook-test test-tools release release-tools ## lint, build, run every test (unit, contract, e2e on dist/payhook, the release downloads), then test-deno
+	$(BUN) test $(TEST_TIMEOUT)
 	$(MAKE) --no-print-directory test-deno
 
-# The same Store contract on node:sqlite, then the whole e2e suite against Deno: the source as it is, then the
+# The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite against Deno: the source as it is, then the
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
-test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite, e2e suite on deno run and on dist/payhook-deno
-	$(DENO) test -A --no-check test/contract/store.deno.test.ts
-	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test test/e2e
+test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
+	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/postgres.deno.test.ts
+	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
-	  echo "PAYHOOK_BINARY=dist/payhook-deno PAYHOOK_TEST_BINARY=dist/payhook-deno-test $(BUN) test test/e2e"; \
-	  PAYHOOK_BINARY=$(CURDIR)/dist/payhook-deno PAYHOOK_TEST_BINARY=$(CURDIR)/dist/payhook-deno-test $(BUN) test test/e2e; \
+	  echo "PAYHOOK_BINARY=dist/payhook-deno PAYHOOK_TEST_BINARY=dist/payhook-deno-test $(BUN) test $(TEST_TIMEOUT) test/e2e"; \
+	  PAYHOOK_BINARY=$(CURDIR)/dist/payhook-deno PAYHOOK_TEST_BINARY=$(CURDIR)/dist/payhook-deno-test $(BUN) test $(TEST_TIMEOUT) test/e2e; \
 	elif grep -q "Setting up base binary" .tmp/deno-compile.log; then \
 	  grep -A4 "Setting up base binary" .tmp/deno-compile.log; \
 	  echo "WARNING: e2e on the deno compile binary NOT RUN: Deno could not get its runtime base (denort)."; \
@@ -72,10 +123,12 @@ test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite, 
 	else cat .tmp/deno-compile.log; exit 1; fi
 
 # The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing;
-# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package).
+# the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package); the
+# PostgreSQL tests start throwaway clusters with initdb and pg_ctl from Debian's postgresql package.
 test-tools:
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
 
 # The event types `payhook check` knows, generated from the stripe package's type definitions (committed, and
 # regenerated whenever dependencies are installed, so a stripe upgrade updates the catalog in the same build).
@@ -90,9 +143,9 @@ src/catalog/object-types.ts src/catalog/thin-events.ts &: node_modules/.installe
 catalog: src/catalog/event-types.ts src/catalog/object-types.ts src/catalog/thin-events.ts ## regenerate the Stripe event and object type catalogs from node_modules/stripe
 
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
-	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test test/e2e/ops-deploy.test.ts
+	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test $(TEST_TIMEOUT) test/e2e/ops-deploy.test.ts
 
-docker: dist/payhook ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
+docker: dist/release/payhook-linux-x64 dist/release/payhook-linux-arm64 ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
 	docker build -f deploy/Dockerfile -t payhook:latest .
 
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
 import { explain } from "./commands/explain.ts";
+import { health } from "./commands/health.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
@@ -48,7 +49,7 @@ const COMMON: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
 };
 
-export const COMMANDS: Command[] = [serve, check, explain, events, init, schema, trigger, sign, version];
+export const COMMANDS: Command[] = [serve, check, explain, health, events, init, schema, trigger, sign, version];
 
 export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
   try {

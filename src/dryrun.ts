@@ -28,7 +28,10 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
       return "stored";
     },
     claim: async () => [],
-    finish: async () => {},
+    // Nothing is ever claimed, so no claim is ever held.
+    finish: async () => false,
+    renew: async () => [],
+    subscribe: () => () => {},
     nextDue: async () => null,
     recover: async () => 0,
     release: async () => 0,

@@ -38,8 +38,9 @@ export class BodyIncompleteError extends PayhookError {
 /** The store could not commit: 503, so Stripe delivers the event again later. */
 export class StoreUnavailableError extends PayhookError {
   override readonly status = 503;
-  constructor(cause: unknown) {
-    super("store_unavailable", `the event could not be stored, retry later (${describe(cause)})`);
+  /** `what` says what failed, for errors away from the hot path (claims, reads). */
+  constructor(cause: unknown, what = "the event could not be stored, retry later") {
+    super("store_unavailable", `${what} (${describe(cause)})`);
   }
 }
 

@@ -11,6 +11,7 @@ import type { Config } from "./config/load.ts";
 import { ConfigError, describe } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Runtime } from "./runtime/types.ts";
+import { sameStore } from "./store/settings.ts";
 
 /** Every action seen by this process, keyed by name and settings digest. */
 export class ActionRegistry {
@@ -159,7 +160,7 @@ function key(name: string, digest: string): string {
 export function restartOnly(previous: Config, next: Config): string[] {
   const changed: string[] = [];
   if (JSON.stringify(previous.listen) !== JSON.stringify(next.listen)) changed.push("listen");
-  if (previous.store !== next.store) changed.push("store");
+  if (!sameStore(previous.store, next.store)) changed.push("store");
   if (JSON.stringify(previous.file.admin) !== JSON.stringify(next.file.admin)) changed.push("admin");
   const largest = Math.max(...next.endpoints.map((e) => e.maxBody));
   if (largest > runtimeBodyCap(previous.endpoints))

@@ -22,6 +22,11 @@ export interface WorkerOptions {
   /** Deliveries run at once. */
   concurrency?: number;
   now?: () => number;
+  /**
+   * On stores that lease claims (PostgreSQL), how often running deliveries are renewed; a lease that ran out
+   * lets another instance run the delivery, and this one's result is then ignored.
+   */
+  heartbeatMs?: number;
   /** Called after each attempt with its outcome, for metrics. */
   onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number }): void;
 }
@@ -53,6 +58,10 @@ export function startWorker(options: WorkerOptions): Worker {
   let pumping: Promise<void> | undefined;
   let again = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Running deliveries by id, with their claim's token, for the heartbeat. */
+  const held = new Map<number, ClaimedDelivery>();
+  const heartbeat =
+    options.heartbeatMs === undefined ? undefined : setInterval(() => void renew(), options.heartbeatMs);
 
   function pump(): Promise<void> {
     if (testHook === "hold-worker") return Promise.resolve();
@@ -121,10 +130,36 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   }
 
+  /** Extends the lease of every running delivery; says which were taken over (their results will be ignored). */
+  async function renew(): Promise<void> {
+    if (held.size === 0) return;
+    const claims = [...held.values()].map((d) => ({ id: d.id, token: d.token }));
+    try {
+      const kept = new Set(await store.renew(claims, now()));
+      for (const d of claims) {
+        const lost = held.get(d.id);
+        if (kept.has(d.id) || !lost) continue;
+        held.delete(d.id);
+        log.warn(
+          "lost the lease on a running delivery; another instance may run it too, and this result will be ignored",
+          {
+            event_id: lost.eventId,
+            action: lost.action,
+            attempt: lost.attempt,
+          },
+        );
+      }
+    } catch (error) {
+      log.error("could not renew the lease of running deliveries; trying again", { error: describe(error) });
+    }
+  }
+
   function start(delivery: ClaimedDelivery): void {
     const name = delivery.action;
+    held.set(delivery.id, delivery);
     track(
       runDelivery(delivery).finally(() => {
+        held.delete(delivery.id);
         const left = (active.get(name) ?? 1) - 1;
         if (left > 0) active.set(name, left);
         else active.delete(name);
@@ -198,8 +233,15 @@ export function startWorker(options: WorkerOptions): Worker {
   async function persist(record: AttemptRecord, fields: Record<string, unknown>): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
-        await store.finish(record);
-        if (tries > 1) log.info("attempt recorded once the store took writes again", { ...fields, tries });
+        const applied = await store.finish(record);
+        if (!applied) {
+          // The lease ran out (this instance was cut off from the database for longer than it) and another
+          // instance holds the delivery now, or a first try of this write did commit: nothing to change.
+          log.warn("attempt not recorded: this instance no longer holds the delivery", {
+            ...fields,
+            status: record.status,
+          });
+        } else if (tries > 1) log.info("attempt recorded once the store took writes again", { ...fields, tries });
         return;
       } catch (error) {
         if (tries === 1) {
@@ -247,7 +289,14 @@ export function startWorker(options: WorkerOptions): Worker {
     startedAt: number,
     finishedAt: number,
   ): AttemptRecord {
-    const base = { deliveryId: delivery.id, attempt: delivery.attempt, startedAt, finishedAt, output: outcome.output };
+    const base = {
+      deliveryId: delivery.id,
+      attempt: delivery.attempt,
+      startedAt,
+      finishedAt,
+      output: outcome.output,
+      ...(delivery.token === undefined ? {} : { token: delivery.token }),
+    };
     if (outcome.ok) return { ...base, status: "done" };
     if (outcome.dead) return { ...base, status: "dead", error: outcome.error };
     if (!outcome.retry || !action) return { ...base, status: "failed", error: outcome.error };
@@ -265,6 +314,7 @@ export function startWorker(options: WorkerOptions): Worker {
     async stop(graceMs) {
       stopped = true;
       clearTimeout(timer);
+      clearInterval(heartbeat);
       await pumping;
       let expire: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) => {

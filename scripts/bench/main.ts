@@ -9,6 +9,7 @@ import { availableParallelism, loadavg, release } from "node:os";
 import { join, resolve } from "node:path";
 import { type Drain, measureDrain } from "./drain.ts";
 import { benchDir, forwardHandler, removeBenchDirs, writeConfig } from "./payhook.ts";
+import { measurePostgres } from "./postgres.ts";
 import { int, mb, median, ms, pct, runTable, type Target, table, targetLine } from "./report.ts";
 import { binarySize, coldStarts, idleRss } from "./startup.ts";
 import { measure, type Run, type Setup } from "./throughput.ts";
@@ -21,7 +22,7 @@ const number = (name: string, fallback: number): number => (env[name] ? Number(e
 const binary = resolve(env.BENCH_BINARY ?? join(ROOT, "dist/payhook"));
 const holdBinary = resolve(env.BENCH_TEST_BINARY ?? join(ROOT, "dist/payhook-test"));
 const rounds = number("BENCH_ROUNDS", 3);
-const only = new Set((env.BENCH_ONLY ?? "throughput,latency,slowdisk,startup,drain").split(","));
+const only = new Set((env.BENCH_ONLY ?? "throughput,latency,slowdisk,startup,drain,postgres").split(","));
 /** How much longer every fsync takes on the simulated slow disk, in ms (BENCH_FSYNC_DELAY_MS). */
 const fsyncDelayMs = number("BENCH_FSYNC_DELAY_MS", 20);
 /** The slow disk without root: strace adds the delay to every fsync and fdatasync of every thread. */
@@ -48,6 +49,8 @@ const setup: Setup = {
 
 let broken = false;
 const targets: Target[] = [];
+/** The median SQLite payhook rate of this run's throughput rounds, which the PostgreSQL row is compared with. */
+let sqliteRate: number | undefined;
 
 header();
 if (only.has("throughput")) await throughput();
@@ -55,6 +58,7 @@ if (only.has("latency")) await latency();
 if (only.has("slowdisk")) await slowDisk();
 if (only.has("startup")) await startup();
 if (only.has("drain")) await drain();
+if (only.has("postgres")) await postgresRows();
 footer();
 if (!broken) removeBenchDirs();
 process.exit(broken ? 1 : 0);
@@ -129,6 +133,7 @@ async function throughput(): Promise<void> {
     );
   }
   console.log("");
+  sqliteRate = median(payhooks.map((r) => r.wrk.requestsPerSecond));
   targets.push({
     name: "throughput, payhook / ceiling (median of rounds)",
     value: median(ratios),
@@ -293,6 +298,61 @@ async function drain(): Promise<void> {
       name: "drain, forward to a local sink",
       value: rate("forward"),
       limit: 8_000,
+      kind: "min",
+      show: (v) => `${int(v)}/s`,
+    },
+  );
+}
+
+async function postgresRows(): Promise<void> {
+  const instances = 3;
+  const result = await measurePostgres({
+    binary,
+    holdBinary,
+    serverCpu: setup.serverCpu,
+    clientCpu: setup.clientCpu,
+    connections: setup.connections,
+    seconds: setup.seconds,
+    events: eventsFor(sqliteRate ?? 5_000),
+    drainCount: number("BENCH_DRAIN_EVENTS", 20_000),
+    instances,
+  });
+  const { wrk } = result.ingest;
+  if (failures(wrk) > 0 || !result.ingest.storedOk) {
+    broken = true;
+    console.log(
+      `FAILED (PostgreSQL ingest): ${failures(wrk)} non-2xx; store ${JSON.stringify({ ...result.ingest, wrk: undefined })}`,
+    );
+  }
+  console.log("PostgreSQL store (a local cluster with fsync and synchronous_commit on, not pinned to a CPU)");
+  console.log(
+    table([
+      ["run", "rate", "p50", "p99"],
+      [
+        `ingest, ${setup.connections} connections`,
+        `${int(wrk.requestsPerSecond)} req/s`,
+        ms(wrk.latencyUs.p50),
+        ms(wrk.latencyUs.p99),
+      ],
+      [`drain, ${instances} instances, log`, `${int(result.drain.perSecond)} deliveries/s`, "", ""],
+    ]),
+  );
+  console.log(
+    `  (drain: ${int(result.drain.deliveries)} deliveries in ${result.drain.seconds.toFixed(2)} s; SQLite payhook in this run: ${sqliteRate === undefined ? "not measured" : `${int(sqliteRate)} req/s`})`,
+  );
+  console.log("");
+  targets.push(
+    {
+      name: "PostgreSQL ingest / SQLite ingest (same run)",
+      value: sqliteRate === undefined ? Number.NaN : wrk.requestsPerSecond / sqliteRate,
+      limit: 0.5,
+      kind: "min",
+      show: pct,
+    },
+    {
+      name: "PostgreSQL drain, 3 instances",
+      value: result.drain.perSecond,
+      limit: 2_000,
       kind: "min",
       show: (v) => `${int(v)}/s`,
     },

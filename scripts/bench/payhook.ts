@@ -33,13 +33,16 @@ export function removeBenchDirs(): void {
   rmSync(ROOT, { recursive: true, force: true });
 }
 
-/** Writes payhook.yaml into `dir` (port 0: payhook picks a free one and logs it) and returns its path. */
-export function writeConfig(dir: string, handlers: string, port = 0): string {
+/**
+ * Writes payhook.yaml into `dir` (port 0: payhook picks a free one and logs it) and returns its path. The store
+ * is `dir`/payhook.db unless `store` names another (a postgres:// URL).
+ */
+export function writeConfig(dir: string, handlers: string, port = 0, store = join(dir, "payhook.db")): string {
   const file = join(dir, "payhook.yaml");
   writeFileSync(
     file,
     `listen: { host: 127.0.0.1, port: ${port} }
-store: ${join(dir, "payhook.db")}
+store: ${store}
 endpoints:
   - path: ${PATH}
     secrets: ["\${STRIPE_WEBHOOK_SECRET}"]

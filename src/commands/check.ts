@@ -37,7 +37,7 @@ export const check: Command = {
     const { admin, allow_ips: allow, trusted_proxies: proxies } = config.file;
     if (admin) io.out(`admin: http://${admin.host}:${admin.port} (/healthz, /readyz, /metrics)`);
     if (allow?.length) io.out(`allow_ips: ${allow.join(", ")}${proxies?.length ? `; via ${proxies.join(", ")}` : ""}`);
-    io.out(`store: ${config.store}`);
+    io.out(`store: ${config.store.label}`);
     io.out("endpoints:");
     for (const e of config.endpoints) {
       io.out(

@@ -2,15 +2,16 @@
  * @module `payhook events list|show|replay`: inspects the store and re-queues deliveries, safely while `serve` runs
  * on the same file (WAL readers never block the server; writes wait their turn through busy_timeout).
  */
-import { existsSync } from "node:fs";
 import type { Action } from "../actions/types.ts";
+import { VERSION } from "../build.ts";
 import type { Command, CommandContext } from "../cli.ts";
 import type { Config } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { parseDuration } from "../config/units.ts";
-import { describe, StoreError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { patternProblem } from "../route.ts";
-import { openSqliteStore, type SqliteStore } from "../store/sqlite/store.ts";
+import { openStore } from "../store/open.ts";
+import { resolveStore, type StoreSettings } from "../store/settings.ts";
 import { DELIVERY_STATUSES, type DeliveryStatus, type Requeue } from "../store/types.ts";
 import { configOption } from "./check.ts";
 import { eventJson, formatEvent, formatTable } from "./events-format.ts";
@@ -29,7 +30,11 @@ export const events: Command = {
   ].join("\n"),
   options: {
     ...configOption,
-    store: { type: "string", arg: "FILE", help: "read this store file instead of the config's (list and show)" },
+    store: {
+      type: "string",
+      arg: "STORE",
+      help: "read this store (a SQLite file or a postgres:// URL) instead of the config's (list and show)",
+    },
     status: { type: "string", arg: "STATUS", help: `only deliveries in this status: ${DELIVERY_STATUSES.join(", ")}` },
     type: { type: "string", arg: "TYPE", help: 'only this event type, a prefix such as "invoice.*", or "*"' },
     since: { type: "string", arg: "DURATION", help: "only events received within this long, such as 24h or 7d" },
@@ -51,7 +56,10 @@ async function list({ runtime, io, values }: CommandContext, args: string[]): Pr
   if (args.length > 0) throw new UsageError(`events list takes no arguments (got "${args[0]}")`);
   const query = filters(values);
   const limit = values.limit === undefined ? DEFAULT_LIMIT : positiveInteger(values.limit as string);
-  const store = openStore(runtime, storePath(values, io.env));
+  const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
+    mustExist: true,
+    version: VERSION,
+  });
   try {
     const found = await store.listEvents({ ...query, limit });
     if (values.json) for (const e of found) io.out(JSON.stringify(eventJson(e)));
@@ -60,7 +68,7 @@ async function list({ runtime, io, values }: CommandContext, args: string[]): Pr
     if (found.length === limit) io.err(`(the newest ${limit} shown; --limit N shows more)`);
     return 0;
   } finally {
-    await store.close();
+    await close();
   }
 }
 
@@ -71,7 +79,10 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   for (const flag of ["status", "type", "since", "limit"]) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to events show`);
   }
-  const store = openStore(runtime, storePath(values, io.env));
+  const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
+    mustExist: true,
+    version: VERSION,
+  });
   try {
     const event = await store.getEvent(id);
     if (!event) {
@@ -82,7 +93,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
     else for (const line of formatEvent(event)) io.out(line);
     return 0;
   } finally {
-    await store.close();
+    await close();
   }
 }
 
@@ -106,7 +117,7 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     throw new UsageError("--type and --since select events; with an EVENT_ID, leave them out");
   }
   const config = resolveConfig(values.config as string | undefined, io.env);
-  const store = openStore(runtime, config.store);
+  const { store, close } = await openStore(runtime, config.store, { mustExist: true, version: VERSION });
   try {
     const chosen = id === undefined ? await store.listEvents(query) : [await store.getEvent(id)];
     if (id !== undefined && chosen[0] === null) {
@@ -150,7 +161,7 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     }
     return 0;
   } finally {
-    await store.close();
+    await close();
   }
 }
 
@@ -192,22 +203,10 @@ function notInConfig(config: Config, action: string, type: string): string {
     : `the current config has no action named ${action}`;
 }
 
-function storePath(values: CommandContext["values"], env: Record<string, string | undefined>): string {
-  if (values.store !== undefined) return values.store as string;
-  return resolveConfig(values.config as string | undefined, env).store;
-}
-
-/** Opens an existing store; a missing file is an error rather than a new, empty store. */
-function openStore(runtime: CommandContext["runtime"], path: string): SqliteStore {
-  if (!existsSync(path)) {
-    throw new StoreError(
-      "store_missing",
-      `there is no store at ${path}; has payhook served with this config? (--config FILE or --store FILE picks another)`,
-    );
-  }
-  try {
-    return openSqliteStore(runtime.openDatabase(path));
-  } catch (error) {
-    throw new StoreError("store_open", `cannot open the store ${path}: ${describe(error)}`);
-  }
+function storeSettings(values: CommandContext["values"], env: Record<string, string | undefined>): StoreSettings {
+  if (values.store === undefined) return resolveConfig(values.config as string | undefined, env).store;
+  const problems: [readonly (string | number)[], string][] = [];
+  const settings = resolveStore(values.store as string, undefined, problems);
+  if (problems[0]) throw new UsageError(`--store: ${problems[0][1]}`);
+  return settings;
 }

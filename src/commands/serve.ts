@@ -5,13 +5,13 @@
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
 import { createApp } from "../app.ts";
+import { buildInfo, VERSION } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { type Config, loadConfigFile } from "../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
 import { createDryRunStore } from "../dryrun.ts";
-import { describe, StoreError } from "../errors.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
 import type { Logger } from "../log.ts";
@@ -19,13 +19,10 @@ import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
 import { startPruner } from "../retention.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { createPrivate, exposedStoreFiles } from "../store/sqlite/files.ts";
-import { lockStore } from "../store/sqlite/lock.ts";
-import { openThreadedStore } from "../store/sqlite/threaded.ts";
+import { openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
-import { VERSION } from "./version.ts";
 
 /**
  * How long in-flight requests and running actions may take to finish after SIGTERM; then connections are closed
@@ -54,7 +51,8 @@ export const serve: Command = {
       );
     }
 
-    const metrics = new Metrics({ version: VERSION, runtime: `${runtime.name} ${runtime.version}` });
+    const build = buildInfo(runtime);
+    const metrics = new Metrics({ ...build });
     const dryRun = values["dry-run"] === true;
     if (dryRun) {
       log.warn(
@@ -66,7 +64,7 @@ export const serve: Command = {
     const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
-    const build = (c: Config) =>
+    const handlerFor = (c: Config) =>
       createHandler({
         config: c,
         store: backend.storeFor(c),
@@ -75,7 +73,7 @@ export const serve: Command = {
         ops: admin ? {} : ops,
         onStored: backend.wake,
       });
-    let handle = build(config);
+    let handle = handlerFor(config);
     const server = await runtime.serve({
       hostname: config.listen.host,
       port: config.listen.port,
@@ -100,7 +98,7 @@ export const serve: Command = {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
         backend.use(next);
-        handle = build(next);
+        handle = handlerFor(next);
         config = next;
         warnLint(next, log);
       },
@@ -118,8 +116,9 @@ export const serve: Command = {
       endpoints: config.endpoints.map((e) => e.path),
       ...(adminServer ? { admin: `http://${adminServer.hostname}:${adminServer.port}` } : {}),
       config: config.source,
-      ...(dryRun ? { dry_run: true, store: null } : { store: config.store }),
+      ...(dryRun ? { dry_run: true, store: null } : { store: config.store.label }),
       pid: process.pid, // for `kill -HUP`
+      ...build, // which payhook answers: version, commit, commit_date, target, runtime
     });
 
     const signal = await stopRequested;
@@ -154,28 +153,19 @@ interface Backend {
   close(): Promise<void>;
 }
 
-/** The store file (locked: one server per store), the worker that runs deliveries, and the pruner. */
+/** The store (a SQLite file locked to one server, or PostgreSQL shared by many), the worker and the pruner. */
 async function durableBackend(
   config: Config,
   { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
 ): Promise<Backend> {
-  let store: Store;
-  let unlock: () => void;
-  const exposed = exposedStoreFiles(config.store);
-  if (exposed.length > 0) {
-    log.warn(
-      "other users of this machine can read the store, with every event's customer data; run chmod 600 on these files (payhook creates its own 0600)",
-      { files: exposed },
-    );
-  }
-  try {
-    unlock = lockStore((path) => runtime.openDatabase(path), config.store);
-    createPrivate(config.store);
-    store = await openThreadedStore(runtime, config.store);
-  } catch (error) {
-    if (error instanceof StoreError) throw error;
-    throw new StoreError("store_open", `cannot open the store ${config.store}: ${describe(error)}`);
-  }
+  const opened = await openStore(runtime, config.store, {
+    serve: true,
+    version: VERSION,
+    warn: (message, fields) => log.warn(message, fields),
+    onRescue: (deliveries) =>
+      log.warn("took over deliveries whose instance stopped renewing their lease", { deliveries }),
+  });
+  const { store } = opened;
   const recovered = await store.recover(Date.now());
   if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
   const pruner = startPruner({ store, retentionMs: config.retention, log });
@@ -187,19 +177,24 @@ async function durableBackend(
     log,
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
     print: (line) => runtime.writeStdout(`${line}\n`),
+    heartbeatMs: opened.heartbeatMs,
     onAttempt: ({ action, status, durationMs }) =>
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000),
   });
+  // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
+  const unsubscribe = store.subscribe(worker.wake);
   return {
     store,
     storeFor: () => store,
     wake: worker.wake,
     use: (next) => actions.use(next),
-    drain: (graceMs) => worker.stop(graceMs),
+    drain: (graceMs) => {
+      unsubscribe();
+      return worker.stop(graceMs);
+    },
     async close() {
       await pruner.stop();
-      await store.close();
-      unlock();
+      await opened.close();
     },
   };
 }

@@ -1,16 +1,17 @@
-/** @module `payhook version`: the version of payhook and of the runtime under it. */
-import pkg from "../../package.json" with { type: "json" };
+/** @module `payhook version`: which payhook this is (version, commit, commit date, target) and its runtime. */
+import { buildInfo, versionLine } from "../build.ts";
 import type { Command } from "../cli.ts";
-
-export const VERSION: string = pkg.version;
 
 export const version: Command = {
   name: "version",
-  summary: "print payhook's version",
-  usage: "payhook version",
-  options: {},
-  async run({ io, runtime }) {
-    io.out(`payhook ${VERSION} (${runtime.name} ${runtime.version})`);
+  summary: "print payhook's version, commit, commit date, target and runtime",
+  usage: "payhook version [--json]",
+  options: {
+    json: { type: "boolean", help: "print them as one JSON object" },
+  },
+  async run({ io, runtime, values }) {
+    const info = buildInfo(runtime);
+    io.out(values.json ? JSON.stringify(info) : versionLine(info));
     return 0;
   },
 };

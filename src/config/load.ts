@@ -14,9 +14,10 @@ import { cidrProblem } from "../ipallow.ts";
 import { MIN_RETENTION_MS } from "../retention.ts";
 import type { RetryPolicy } from "../retry.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
+import { resolveStore, type StoreSettings } from "../store/settings.ts";
 import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
-import { type ConfigFile, ConfigSchema } from "./schema.ts";
+import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
 import { parseDuration, parseSize } from "./units.ts";
 
 /** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
@@ -36,8 +37,8 @@ export interface Config {
   source: string;
   /** `tls` paths are absolute, or relative to the working directory for the embedded default. */
   listen: { host: string; port: number; tls?: { cert: string; key: string } };
-  /** Absolute, or relative to the working directory for the embedded default. */
-  store: string;
+  /** Which store, resolved; print only its `label`, which never shows a password. */
+  store: StoreSettings;
   endpoints: Endpoint[];
   router: Router;
   /** The handler map as written, compiled; `router` answers from it. */
@@ -170,8 +171,9 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
       "must be at least 3d: Stripe retries an event for up to 3 days, and a forgotten id would let a retry run its actions again",
     ]);
   }
-  const store =
-    options.baseDir === undefined || isAbsolute(file.store) ? file.store : resolve(options.baseDir, file.store);
+  const storeProblems: [Path, string][] = [];
+  const store = resolveStore(file.store, options.baseDir, storeProblems);
+  for (const [at, message] of storeProblems) problems.push([["store", ...at], message]);
   const listen = { ...file.listen, tls: resolveTls(file, options, problems) };
   for (const key of ["allow_ips", "trusted_proxies"] as const) {
     file[key]?.forEach((entry, i) => {
@@ -250,8 +252,12 @@ function validate(schema: TSchema, value: unknown, base: Path, inAction = false)
     const key = JSON.stringify(path);
     if (seen.has(key)) continue;
     seen.add(key);
+    const store = lookupPath(value, path.slice(base.length));
     if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
-    else out.push([path, explain(error, path)]);
+    else if (path.length === 1 && path[0] === "store" && store !== null && typeof store === "object") {
+      // The object form: name the key that is wrong rather than the whole union.
+      out.push(...validate(PostgresStoreSchema, store, path, true));
+    } else out.push([path, explain(error, path)]);
   }
   return out;
 }

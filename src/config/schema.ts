@@ -6,6 +6,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
 import { DEFAULT_RETENTION } from "../retention.ts";
+import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
 import { Duration, Size } from "./units.ts";
 
 const closed = { additionalProperties: false } as const;
@@ -68,11 +69,57 @@ export const EndpointSchema = Type.Object(
   closed,
 );
 
+const POSTGRES_URL =
+  'a PostgreSQL URL, usually "${DATABASE_URL}": postgres://user:password@host:5432/database, with sslmode=disable, require or verify-full (and sslrootcert=FILE) as libpq reads them';
+
+/** PostgreSQL with payhook's own settings; a bare URL in `store:` takes their defaults. */
+export const PostgresStoreSchema = Type.Object(
+  {
+    url: Type.String({ pattern: "^[Pp][Oo][Ss][Tt][Gg][Rr][Ee][Ss]([Qq][Ll])?://", description: POSTGRES_URL }),
+    pool: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 1000,
+        default: DEFAULT_POOL,
+        description: `connections per instance (default ${DEFAULT_POOL}); each instance opens one more to listen for wake-ups`,
+      }),
+    ),
+    lease: Type.Optional(
+      Type.String({
+        ...Duration,
+        default: DEFAULT_LEASE,
+        description: `a duration such as ${DEFAULT_LEASE} (the default), at least 1s: how long a delivery an instance claimed stays its own without a heartbeat; after it, another instance runs it`,
+      }),
+    ),
+    schema: Type.Optional(
+      Type.String({
+        pattern: "^[a-z_][a-z0-9_]{0,47}$",
+        default: DEFAULT_SCHEMA,
+        description: `the PostgreSQL schema for payhook's tables (default ${DEFAULT_SCHEMA}): lower-case letters, digits and _`,
+      }),
+    ),
+  },
+  { ...closed, description: "a PostgreSQL store shared by several instances: url, and optionally pool, lease, schema" },
+);
+
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String({ description: "the JSON Schema this file follows, for editors" })),
     listen: ListenSchema,
-    store: Type.String({ minLength: 1, default: "./payhook.db", description: "a path to the SQLite database file" }),
+    store: Type.Union(
+      [
+        Type.String({
+          minLength: 1,
+          description: `a path to the SQLite database file, or ${POSTGRES_URL}`,
+        }),
+        PostgresStoreSchema,
+      ],
+      {
+        default: "./payhook.db",
+        description:
+          "a path to the SQLite database file, a postgres:// URL, or a mapping with url and optionally pool, lease, schema",
+      },
+    ),
     endpoints: Type.Array(EndpointSchema, { minItems: 1, description: "a list of at least one endpoint" }),
     handlers: Type.Record(Type.String(), Type.Array(ActionSchema, { description: "a list of actions" }), {
       default: {},

@@ -30,6 +30,11 @@ export interface ClaimedDelivery {
   /** This attempt's number, 1 for the first. */
   attempt: number;
   body: Uint8Array;
+  /**
+   * The claim's fencing token, on stores shared by several instances: `finish` and `renew` act only while the
+   * delivery is still held under this token, so a result from an instance that lost its lease changes nothing.
+   */
+  token?: number;
 }
 
 export interface AttemptRecord {
@@ -43,6 +48,14 @@ export interface AttemptRecord {
   nextAt?: number;
   error?: string;
   output?: string;
+  /** The claim's token (ClaimedDelivery.token), when the store gave one. */
+  token?: number;
+}
+
+/** A claim still held by this process, for `renew`. */
+export interface HeldClaim {
+  id: number;
+  token?: number;
 }
 
 /** Which events `listEvents` returns, newest first. */
@@ -118,11 +131,29 @@ export interface Store {
    * actions in `skip` (those at their concurrency limit) are left for later.
    */
   claim(now: number, limit: number, skip?: readonly string[]): Promise<ClaimedDelivery[]>;
-  /** Records an attempt and moves its delivery on. */
-  finish(record: AttemptRecord): Promise<void>;
+  /**
+   * Records an attempt and moves its delivery on; resolves false, changing nothing, when the claim is no longer
+   * held (its lease ran out and the delivery was taken over, or it was already finished).
+   */
+  finish(record: AttemptRecord): Promise<boolean>;
+  /**
+   * The heartbeat of running deliveries: extends the lease of each claim still held under its token and
+   * returns the ids of those; a missing id was lost (another instance took it over after its lease ran out).
+   */
+  renew(claims: readonly HeldClaim[], now: number): Promise<number[]>;
+  /**
+   * Calls `listener` whenever another process may have stored or re-queued deliveries, and each time it starts
+   * listening (again); returns a function that stops it. A store without such signals never calls it: the
+   * worker polls as well.
+   */
+  subscribe(listener: () => void): () => void;
   /** The earliest next_at of pending deliveries, or null. */
   nextDue(): Promise<number | null>;
-  /** Sets deliveries left running by a stopped or killed process back to pending; returns how many. */
+  /**
+   * Sets deliveries left running by a stopped or killed process back to pending, keeping their attempt count;
+   * returns how many. With one server per store that is every running delivery; on a store shared by several
+   * instances, those whose lease ran out.
+   */
   recover(now: number): Promise<number>;
   /** Puts claimed deliveries that never started back in the queue: pending again, their attempt given back. */
   release(ids: readonly number[], now: number): Promise<number>;

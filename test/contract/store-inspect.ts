@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { IncomingEvent } from "../../src/store/types.ts";
-import { type StoreSubject, subjects } from "./store.ts";
+import { type OpenSubject, type StoreSubject, subjects } from "./store.ts";
 
 const NOW = 1_760_000_000_000;
 const DAY = 86_400_000;
@@ -25,7 +25,7 @@ function incoming(id: string, type: string, receivedAt: number): IncomingEvent {
   };
 }
 
-export function storeInspectContract(name: string, open: () => StoreSubject): void {
+export function storeInspectContract(name: string, open: OpenSubject): void {
   describe(`Store contract (inspect, replay, prune): ${name}`, () => {
     const subject = subjects(open);
 
@@ -46,7 +46,7 @@ export function storeInspectContract(name: string, open: () => StoreSubject): vo
     }
 
     test("listEvents: newest first, filtered by status, type pattern and time, limited", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_a", "invoice.paid", NOW - 3 * DAY), [{ action: "x", digest: "d" }]);
       await s.store.ingest(incoming("evt_b", "invoice.created", NOW - 2 * DAY), [{ action: "y", digest: "d" }]);
       await s.store.ingest(incoming("evt_c", "charge.succeeded", NOW - DAY), []);
@@ -81,7 +81,7 @@ export function storeInspectContract(name: string, open: () => StoreSubject): vo
     });
 
     test("getEvent: the exact body and every attempt in order; null for an unknown id", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_a", "invoice.paid", NOW), [{ action: "x", digest: "d" }]);
       await settle(s, "x", "dead");
       const event = await s.store.getEvent("evt_a");
@@ -94,7 +94,7 @@ export function storeInspectContract(name: string, open: () => StoreSubject): vo
     });
 
     test("requeue resets finished deliveries, creates missing ones, and leaves pending ones alone", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_a", "invoice.paid", NOW), [
         { action: "x", digest: "d1" },
         { action: "y", digest: "d1" },
@@ -124,7 +124,7 @@ export function storeInspectContract(name: string, open: () => StoreSubject): vo
     });
 
     test("prune deletes old events whose deliveries are all finished, with their attempts", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_old_done", "a.b", NOW - 40 * DAY), [{ action: "x", digest: "d" }]);
       await s.store.ingest(incoming("evt_old_pending", "a.b", NOW - 40 * DAY), [{ action: "p", digest: "d" }]);
       await s.store.ingest(incoming("evt_new", "a.b", NOW - DAY), [{ action: "x2", digest: "d" }]);
@@ -142,12 +142,15 @@ export function storeInspectContract(name: string, open: () => StoreSubject): vo
       assert.equal(await s.store.prune(NOW - 30 * DAY, 100), 1);
       assert.deepEqual((await s.store.listEvents({})).map((e) => e.id).sort(), ["evt_new", "evt_old_pending"]);
       // Three attempts were recorded; the pruned event's went with it.
-      assert.equal(Number(s.query("SELECT COUNT(*) AS n FROM attempts")[0]?.n), 2);
-      assert.equal(Number(s.query("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = 'evt_old_done'")[0]?.n), 0);
+      assert.equal(Number((await s.query("SELECT COUNT(*) AS n FROM attempts"))[0]?.n), 2);
+      assert.equal(
+        Number((await s.query("SELECT COUNT(*) AS n FROM deliveries WHERE event_id = 'evt_old_done'"))[0]?.n),
+        0,
+      );
     });
 
     test("claim skips the actions it is told to (those at their concurrency limit)", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_a", "a.b", NOW), [
         { action: "busy", digest: "d" },
         { action: "free", digest: "d" },

@@ -43,9 +43,9 @@ function threadedSubject(): StoreSubject {
   const reads = bunRuntime.openDatabase(path);
   return {
     store,
-    query: (sql) => reads.prepare(sql).all(),
-    commits: () => commits,
-    failCommits: (on) => {
+    query: async (sql) => reads.prepare(sql).all(),
+    commits: async () => commits,
+    failCommits: async (on) => {
       failing = on;
     },
     dispose: () => {

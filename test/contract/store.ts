@@ -9,51 +9,54 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { StoreError, StoreUnavailableError } from "../../src/errors.ts";
-import type { SqlDatabase, SqlValue } from "../../src/runtime/types.ts";
+import type { SqlDatabase } from "../../src/runtime/types.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import type { IncomingEvent, NewDelivery, Store } from "../../src/store/types.ts";
 
 /** A store under test, with the means to look behind it and to make its storage fail. */
 export interface StoreSubject {
   store: Store;
-  /** Runs a read-only query against the store's storage. */
-  query(sql: string): Record<string, SqlValue>[];
-  /** How many transactions have been committed so far. */
-  commits(): number;
+  /** Runs a read-only query against the store's storage (SQL that SQLite and PostgreSQL both read alike). */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  /** How many transactions that wrote events have been committed so far. */
+  commits(): Promise<number>;
   /** While on, every commit fails as a full or failing disk would make it fail. */
-  failCommits(on: boolean): void;
+  failCommits(on: boolean): Promise<void>;
   /** Releases the storage (after the store is closed). */
-  dispose(): void;
+  dispose(): void | Promise<void>;
 }
 
+/** Makes a fresh subject: a new, empty store. */
+export type OpenSubject = () => StoreSubject | Promise<StoreSubject>;
+
 /** Opens subjects for the tests of one describe block; each is closed and disposed after its test. */
-export function subjects(open: () => StoreSubject): () => StoreSubject {
+export function subjects(open: OpenSubject): () => Promise<StoreSubject> {
   const opened: StoreSubject[] = [];
   afterEach(async () => {
     for (const s of opened.splice(0)) {
       await s.store.close();
-      s.dispose();
+      await s.dispose();
     }
   });
-  return () => {
-    const s = open();
+  return async () => {
+    const s = await open();
     opened.push(s);
     return s;
   };
 }
 
 /** Defines the contract's cases for the store that `open` makes, a fresh one per call. */
-export function storeContract(name: string, open: () => StoreSubject): void {
+export function storeContract(name: string, open: OpenSubject): void {
   describe(`Store contract: ${name}`, () => {
     const subject = subjects(open);
 
     test("ingest stores an event once and reports a duplicate without writing anything", async () => {
-      const s = subject();
+      const s = await subject();
       const body = bytes('{"id":"evt_1","note":"caf\u00e9 \u2603"}');
       assert.equal(await s.store.ingest(incoming("evt_1", { body }), deliveries("a", "b")), "stored");
       assert.equal(await s.store.ingest(incoming("evt_1", { type: "other.type" }), deliveries("c")), "duplicate");
-      assert.deepEqual(plain(s.query("SELECT id, type FROM events")), [{ id: "evt_1", type: "invoice.paid" }]);
-      assert.deepEqual(plain(s.query("SELECT action, status, attempts FROM deliveries ORDER BY action")), [
+      assert.deepEqual(plain(await s.query("SELECT id, type FROM events")), [{ id: "evt_1", type: "invoice.paid" }]);
+      assert.deepEqual(plain(await s.query("SELECT action, status, attempts FROM deliveries ORDER BY action")), [
         { action: "a", status: "pending", attempts: 0 },
         { action: "b", status: "pending", attempts: 0 },
       ]);
@@ -66,32 +69,32 @@ export function storeContract(name: string, open: () => StoreSubject): void {
     });
 
     test("an event is stored with its deliveries in one transaction: if one delivery fails, nothing is stored", async () => {
-      const s = subject();
+      const s = await subject();
       // Two deliveries with the same action name break UNIQUE (event_id, action) after the event row is written.
       const result = s.store.ingest(incoming("evt_1"), deliveries("a", "a"));
       await assert.rejects(result, StoreUnavailableError);
-      assert.equal(count(s, "events"), 0);
-      assert.equal(count(s, "deliveries"), 0);
+      assert.equal(await count(s, "events"), 0);
+      assert.equal(await count(s, "deliveries"), 0);
       assert.equal(await s.store.ingest(incoming("evt_1"), deliveries("a")), "stored");
-      assert.equal(count(s, "deliveries"), 1);
+      assert.equal(await count(s, "deliveries"), 1);
     });
 
     test("concurrent ingests share one commit and every one of them resolves", async () => {
-      const s = subject();
-      const before = s.commits();
+      const s = await subject();
+      const before = await s.commits();
       const ids = Array.from({ length: 100 }, (_, i) => `evt_${i}`);
       const results = await Promise.all([
         ...ids.map((id) => s.store.ingest(incoming(id), deliveries("a"))),
         s.store.ingest(incoming("evt_0"), deliveries("a")),
       ]);
       assert.deepEqual(results, [...ids.map(() => "stored"), "duplicate"]);
-      assert.equal(s.commits() - before, 1);
-      assert.equal(count(s, "events"), 100);
-      assert.equal(count(s, "deliveries"), 100);
+      assert.equal((await s.commits()) - before, 1);
+      assert.equal(await count(s, "events"), 100);
+      assert.equal(await count(s, "deliveries"), 100);
     });
 
     test("claim takes only due pending deliveries, up to the limit, and counts the attempt before it runs", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_1"), deliveries("a", "b", "c"));
       assert.deepEqual(await s.store.claim(NOW - 1, 10), [], "not due yet");
       const first = await s.store.claim(NOW, 2);
@@ -103,7 +106,7 @@ export function storeContract(name: string, open: () => StoreSubject): void {
         assert.equal(d.digest, `digest-${d.action}`);
       }
       // Claimed means running with the attempt already counted, so a crash mid-action still uses it up.
-      assert.deepEqual(plain(s.query("SELECT status, attempts FROM deliveries WHERE status = 'running'")), [
+      assert.deepEqual(plain(await s.query("SELECT status, attempts FROM deliveries WHERE status = 'running'")), [
         { status: "running", attempts: 1 },
         { status: "running", attempts: 1 },
       ]);
@@ -112,17 +115,17 @@ export function storeContract(name: string, open: () => StoreSubject): void {
         rest.map((d) => d.action),
         ["a", "b", "c"].filter((a) => !first.some((d) => d.action === a)),
       );
-      assert.deepEqual(await s.store.claim(NOW + 60_000, 10), [], "running deliveries are not claimed again");
+      assert.deepEqual(await s.store.claim(NOW + 10_000, 10), [], "running deliveries are not claimed again");
     });
 
     test("release puts claimed deliveries back, pending with their attempt given back, and leaves others alone", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_1"), deliveries("a", "b", "c"));
       const claimed = await s.store.claim(NOW, 10);
       const [kept, ...given] = claimed;
       assert.ok(kept);
       assert.equal(await s.store.release([...given.map((d) => d.id), 999], NOW + 5), 2);
-      assert.deepEqual(plain(s.query("SELECT status, attempts FROM deliveries ORDER BY status")), [
+      assert.deepEqual(plain(await s.query("SELECT status, attempts FROM deliveries ORDER BY status")), [
         { status: "pending", attempts: 0 },
         { status: "pending", attempts: 0 },
         { status: "running", attempts: 1 },
@@ -135,7 +138,7 @@ export function storeContract(name: string, open: () => StoreSubject): void {
     });
 
     test("finish records the attempt and moves the delivery to its new status", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_1"), deliveries("done", "retry", "failed", "dead"));
       const claimed = new Map((await s.store.claim(NOW, 10)).map((d) => [d.action, d]));
       const finish = (action: string, status: "done" | "pending" | "failed" | "dead", extra = {}) => {
@@ -157,9 +160,12 @@ export function storeContract(name: string, open: () => StoreSubject): void {
         finish("dead", "dead", { error: "x".repeat(200_000) }),
       ]);
       assert.deepEqual(
-        plain(s.query("SELECT action, status, attempts, next_at, last_error FROM deliveries ORDER BY action")).map(
-          (r) => ({ ...r, last_error: typeof r.last_error === "string" ? r.last_error.slice(0, 8) : r.last_error }),
-        ),
+        plain(
+          await s.query("SELECT action, status, attempts, next_at, last_error FROM deliveries ORDER BY action"),
+        ).map((r) => ({
+          ...r,
+          last_error: typeof r.last_error === "string" ? r.last_error.slice(0, 8) : r.last_error,
+        })),
         [
           { action: "dead", status: "dead", attempts: 1, next_at: null, last_error: "xxxxxxxx" },
           { action: "done", status: "done", attempts: 1, next_at: null, last_error: null },
@@ -168,7 +174,7 @@ export function storeContract(name: string, open: () => StoreSubject): void {
         ],
       );
       const attempts = plain(
-        s.query(
+        await s.query(
           `SELECT d.action, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
            FROM attempts a JOIN deliveries d ON d.id = a.delivery_id ORDER BY d.action`,
         ),
@@ -197,18 +203,23 @@ export function storeContract(name: string, open: () => StoreSubject): void {
     });
 
     test("recover sets deliveries left running back to pending, keeping their attempt count", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_1"), deliveries("a", "b"));
-      await s.store.ingest(incoming("evt_2", { receivedAt: NOW + 100_000 }), deliveries("c"));
+      await s.store.ingest(incoming("evt_2", { receivedAt: NOW + 100 * HOUR }), deliveries("c"));
       assert.equal((await s.store.claim(NOW, 10)).length, 2);
-      assert.equal(await s.store.recover(NOW + 10), 2);
-      assert.equal(await s.store.recover(NOW + 10), 0, "nothing is left running");
-      assert.deepEqual(plain(s.query("SELECT action, status, attempts, next_at FROM deliveries ORDER BY action")), [
-        { action: "a", status: "pending", attempts: 1, next_at: NOW + 10 },
-        { action: "b", status: "pending", attempts: 1, next_at: NOW + 10 },
-        { action: "c", status: "pending", attempts: 0, next_at: NOW + 100_000 },
-      ]);
-      const resumed = await s.store.claim(NOW + 10, 10);
+      // An hour later: past any lease, so on a shared store too these are deliveries of a process that is gone.
+      const later = NOW + HOUR;
+      assert.equal(await s.store.recover(later), 2);
+      assert.equal(await s.store.recover(later), 0, "nothing is left running");
+      assert.deepEqual(
+        plain(await s.query("SELECT action, status, attempts, next_at FROM deliveries ORDER BY action")),
+        [
+          { action: "a", status: "pending", attempts: 1, next_at: later },
+          { action: "b", status: "pending", attempts: 1, next_at: later },
+          { action: "c", status: "pending", attempts: 0, next_at: NOW + 100 * HOUR },
+        ],
+      );
+      const resumed = await s.store.claim(later, 10);
       assert.deepEqual(
         resumed.map((d) => [d.action, d.attempt]),
         [
@@ -219,7 +230,7 @@ export function storeContract(name: string, open: () => StoreSubject): void {
     });
 
     test("nextDue is the earliest next attempt among pending deliveries only", async () => {
-      const s = subject();
+      const s = await subject();
       assert.equal(await s.store.nextDue(), null);
       await s.store.ingest(incoming("evt_late", { receivedAt: NOW + 9_000 }), deliveries("a"));
       await s.store.ingest(incoming("evt_early"), deliveries("a"));
@@ -232,18 +243,12 @@ export function storeContract(name: string, open: () => StoreSubject): void {
       assert.equal(await s.store.nextDue(), NOW + 9_000);
     });
 
-    test("the storage is durable: journal_mode=wal and synchronous=FULL", () => {
-      const s = subject();
-      assert.equal(String(s.query("PRAGMA journal_mode")[0]?.journal_mode).toLowerCase(), "wal");
-      assert.equal(Number(s.query("PRAGMA synchronous")[0]?.synchronous), 2, "synchronous=FULL is 2");
-    });
-
     test("a failing commit rejects every write in its batch with StoreUnavailableError and writes nothing", async () => {
-      const s = subject();
+      const s = await subject();
       await s.store.ingest(incoming("evt_0"), deliveries("a"));
       const [claimed] = await s.store.claim(NOW, 1);
       assert.ok(claimed);
-      s.failCommits(true);
+      await s.failCommits(true);
       const batch = [
         s.store.ingest(incoming("evt_1"), deliveries("a")),
         s.store.ingest(incoming("evt_2"), deliveries("a", "b")),
@@ -257,18 +262,18 @@ export function storeContract(name: string, open: () => StoreSubject): void {
         assert.equal(error.code, "store_unavailable");
         assert.equal(error.status, 503, "so Stripe delivers the event again");
       }
-      assert.equal(count(s, "events"), 1);
-      assert.equal(count(s, "deliveries"), 1);
-      assert.equal(count(s, "attempts"), 0);
-      assert.deepEqual(plain(s.query("SELECT status FROM deliveries")), [{ status: "running" }]);
+      assert.equal(await count(s, "events"), 1);
+      assert.equal(await count(s, "deliveries"), 1);
+      assert.equal(await count(s, "attempts"), 0);
+      assert.deepEqual(plain(await s.query("SELECT status FROM deliveries")), [{ status: "running" }]);
       // Once the storage is back, the same writes succeed: no transaction was left open.
-      s.failCommits(false);
+      await s.failCommits(false);
       assert.equal(await s.store.ingest(incoming("evt_1"), deliveries("a")), "stored");
-      assert.equal(count(s, "events"), 2);
+      assert.equal(await count(s, "events"), 2);
     });
 
     test("close commits writes already queued, and writes after it are refused", async () => {
-      const s = subject();
+      const s = await subject();
       const queued = s.store.ingest(incoming("evt_1"), deliveries("a"));
       await s.store.close();
       assert.equal(await queued, "stored");
@@ -299,9 +304,9 @@ export function sqliteSubject(openDatabase: (path: string) => SqlDatabase): Stor
   };
   return {
     store: openSqliteStore(watched),
-    query: (sql) => db.prepare(sql).all(),
-    commits: () => commits,
-    failCommits: (on) => {
+    query: async (sql) => db.prepare(sql).all(),
+    commits: async () => commits,
+    failCommits: async (on) => {
       failing = on;
     },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
@@ -311,6 +316,17 @@ export function sqliteSubject(openDatabase: (path: string) => SqlDatabase): Stor
 /** Cases for the SQLite store alone: what it refuses to open. */
 export function sqliteOpenContract(name: string, openDatabase: (path: string) => SqlDatabase): void {
   describe(`SQLite store on ${name}`, () => {
+    test("the storage is durable: journal_mode=wal and synchronous=FULL", async () => {
+      const s = sqliteSubject(openDatabase);
+      try {
+        assert.equal(String((await s.query("PRAGMA journal_mode"))[0]?.journal_mode).toLowerCase(), "wal");
+        assert.equal(Number((await s.query("PRAGMA synchronous"))[0]?.synchronous), 2, "synchronous=FULL is 2");
+      } finally {
+        await s.store.close();
+        s.dispose();
+      }
+    });
+
     test("refuses storage that cannot be made durable (an in-memory database has no WAL)", () => {
       const db = openDatabase(":memory:");
       try {
@@ -342,6 +358,7 @@ export function sqliteOpenContract(name: string, openDatabase: (path: string) =>
 }
 
 const NOW = 1_760_000_000_000;
+const HOUR = 3_600_000;
 
 function incoming(id: string, overrides: Partial<IncomingEvent> = {}): IncomingEvent {
   return {
@@ -367,11 +384,11 @@ function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);
 }
 
-function count(s: StoreSubject, table: string): number {
-  return Number(s.query(`SELECT COUNT(*) AS n FROM ${table}`)[0]?.n);
+async function count(s: StoreSubject, table: string): Promise<number> {
+  return Number((await s.query(`SELECT COUNT(*) AS n FROM ${table}`))[0]?.n);
 }
 
 /** Rows as plain objects (node:sqlite returns null-prototype ones), so deepEqual compares values only. */
-function plain(rows: Record<string, SqlValue>[]): Record<string, SqlValue>[] {
+function plain(rows: Record<string, unknown>[]): Record<string, unknown>[] {
   return rows.map((row) => ({ ...row }));
 }

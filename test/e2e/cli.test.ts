@@ -11,7 +11,7 @@ describe("payhook CLI", () => {
   test("version prints the version and exits 0", async () => {
     const result = await runPayhook(["version"]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^payhook \d+\.\d+\.\d+ \((bun|deno) /);
+    expect(result.stdout).toMatch(/^payhook \d+\.\d+\.\d+ \([^,]+, [^,]+, [a-z0-9-]+, (bun|deno) [0-9.]+\)\n$/);
   });
 
   test("--help lists the commands; COMMAND --help shows its options", async () => {

@@ -257,7 +257,7 @@ describe("payhook explain", () => {
     [
       "an event without a type",
       '{"object":"event","id":"evt_1"}',
-      `payhook: event.json: the event's "type" must be a string`,
+      `payhook: event.json: the event's "type" must be 1 to 255 ASCII`,
     ],
   ])(
     "a bad event exits 2 with a clear message: %s",

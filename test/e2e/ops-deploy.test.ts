@@ -1,7 +1,8 @@
 /**
  * The service files in deploy/: the systemd unit passes `systemd-analyze verify` without a warning and scores as
  * hardened, and the commands that the unit and the Dockerfile run work with the compiled binary: serve, reload
- * on SIGHUP, stop on SIGTERM with exit 0.
+ * on SIGHUP, the container's HEALTHCHECK, stop on SIGTERM with exit 0. The image itself is not built here (no
+ * Docker daemon in CI's machine): the Dockerfile is read, and what it copies checked against `make release`.
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -139,10 +140,32 @@ describe("Dockerfile", () => {
   const entrypoint = JSON.parse(last("ENTRYPOINT")) as string[];
   const cmd = JSON.parse(last("CMD")) as string[];
   const configInImage = cmd[cmd.indexOf("--config") + 1] ?? "";
+  const healthcheck = JSON.parse(/ CMD (\[.*\])$/.exec(last("HEALTHCHECK"))?.[1] ?? "[]") as string[];
 
-  test("copies the binary and the config to where ENTRYPOINT and CMD expect them, and runs as non-root", () => {
+  test("copies the release binary for the image's architecture to where ENTRYPOINT expects it", () => {
     expect(last("FROM")).toMatch(/^gcr\.io\/distroless\/(base|cc)-debian\d+/); // glibc: the binary links it
-    expect(copies).toContainEqual(["dist/payhook", entrypoint[0] ?? ""]);
+    // The glibc builds `make release` writes, for BuildKit's TARGETARCH names.
+    const builds = { amd64: "payhook-linux-x64", arm64: "payhook-linux-arm64" };
+    const makefile = readFileSync(join(ROOT, "Makefile"), "utf8");
+    for (const build of Object.values(builds)) {
+      expect(makefile).toMatch(new RegExp(`^RELEASE_TARGETS := .*\\b${build.replace("payhook-", "")}\\b`, "m"));
+    }
+    expect(copies).toContainEqual([...Object.values(builds).map((b) => `dist/release/${b}`), "/release/"]);
+    expect(DOCKERFILE).toContain("amd64) arch=x64 ;; arm64) arch=arm64 ;;");
+    expect(DOCKERFILE).toContain(`cp "/release/payhook-linux-$arch" /state${entrypoint[0]}`);
+    expect(copies).toContainEqual(["/state/", "/"]);
+    // .dockerignore lets in what the COPY lines need, and not node_modules or the other builds.
+    const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("#"));
+    expect(ignore).toEqual([
+      "*",
+      ...Object.values(builds).map((b) => `!dist/release/${b}`),
+      "!deploy/payhook.docker.yaml",
+    ]);
+  });
+
+  test("copies the config to where CMD expects it, runs as non-root, exposes the config's port", () => {
     expect(copies).toContainEqual(["deploy/payhook.docker.yaml", configInImage]);
     expect(last("USER")).not.toMatch(/^(0|root)(:|$)/);
     expect(last("STOPSIGNAL")).toBe("SIGTERM");
@@ -152,7 +175,11 @@ describe("Dockerfile", () => {
     expect(last("WORKDIR")).toBe(store.slice(0, store.lastIndexOf("/")));
   });
 
-  test("its command serves the image's config, is ready, and stops with 0 on STOPSIGNAL", async () => {
+  test("its HEALTHCHECK asks payhook itself (no curl in the image) about the image's config", () => {
+    expect(healthcheck).toEqual([entrypoint[0] ?? "", "health", "--config", configInImage]);
+  });
+
+  test("its command serves the image's config, is ready, passes its HEALTHCHECK, and stops with 0 on STOPSIGNAL", async () => {
     const dir = tempDir();
     const port = await freePort();
     const configPath = join(dir, "payhook.yaml");
@@ -167,8 +194,22 @@ describe("Dockerfile", () => {
     try {
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       expect((await deliver(`${server.url}/webhook`, event("payment_method.attached"))).status).toBe(200);
+      const probe = () => {
+        const [binary, ...rest] = payhookCommand();
+        const args = healthcheck.slice(1).map((a) => (a === configInImage ? configPath : a));
+        return spawnSync(binary as string, [...rest, ...args], {
+          encoding: "utf8",
+          env: { ...env, PATH: "/usr/bin:/bin" },
+        });
+      };
+      const healthy = probe();
+      expect(healthy.stdout).toBe(`http://127.0.0.1:${port}/healthz: ok\n`);
+      expect(healthy.status).toBe(0);
       server.child.kill("SIGTERM");
       expect(await server.child.exited).toBe(0);
+      const stopped = probe();
+      expect(stopped.stderr).toStartWith(`payhook: cannot reach http://127.0.0.1:${port}/healthz (`);
+      expect(stopped.status).toBe(1);
     } finally {
       server.child.kill("SIGKILL");
     }

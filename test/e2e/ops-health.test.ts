@@ -121,7 +121,9 @@ describe("metrics", () => {
     expect(sample(text, 'payhook_deliveries{status="dead"}')).toBe(0);
     expect(sample(text, "payhook_oldest_pending_delivery_age_seconds")).toBe(0);
     expect(sample(text, "payhook_config_last_reload_successful")).toBe(1);
-    expect(text).toMatch(/^payhook_build_info\{version="[^"]+",runtime="[^"]+"\} 1$/m);
+    expect(text).toMatch(
+      /^payhook_build_info\{version="[^"]+",commit="[^"]+",commit_date="[^"]+",target="[^"]+",runtime="(bun|deno)",runtime_version="[^"]+"\} 1$/m,
+    );
   });
 
   test("the queue gauges count pending deliveries and the age of the oldest", async () => {

@@ -82,6 +82,8 @@ export interface StartOptions {
   configName?: string;
   /** Run exactly this argv instead of the one payhookCommand picks (e.g. the release build with a test hook set). */
   command?: string[];
+  /** How long to wait for it to listen (default 15 s; an emulated CPU needs longer). A bound, not an assertion. */
+  listenWithinMs?: number;
 }
 
 /** Starts `payhook serve` and resolves once it logs that it is listening. */
@@ -149,7 +151,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     });
 
   const exited = child.exited;
-  const listening = waitFor(stderr, '"msg":"listening"');
+  const listening = waitFor(stderr, '"msg":"listening"', options.listenWithinMs);
   const early = exited.then((code) => {
     throw new Error(`payhook exited with ${code} before listening.\nstderr:\n${stderr.join("\n")}`);
   });

@@ -23,6 +23,8 @@ export interface Sink {
   to(path: string): SinkRequest[];
   /** Answers for `path`, one per request; the last repeats. Unplanned paths answer 200. */
   plan(path: string, modes: Mode[]): void;
+  /** Answers every request left hanging so far with `mode` ("200" by default). */
+  release(mode?: Mode): void;
   /** Resolves once `count` requests reached `path` (a bound on waiting, not an assertion on time). */
   waitFor(path: string, count: number, ms?: number): Promise<SinkRequest[]>;
   close(): Promise<void>;
@@ -56,6 +58,11 @@ export async function startSink(): Promise<Sink> {
     requests,
     to,
     plan: (path, modes) => plans.set(path, [...modes]),
+    release(mode = "200") {
+      const held = [...hanging];
+      hanging.clear();
+      for (const res of held) if (!res.destroyed && !res.headersSent) answer(mode, res, hanging);
+    },
     async waitFor(path, count, ms = 15_000) {
       const deadline = Date.now() + ms;
       while (to(path).length < count) {

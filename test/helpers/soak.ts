@@ -25,6 +25,17 @@ export interface SoakOptions {
   command?: string[];
   /** Bound on the final drain (all deliveries done), in ms. */
   drainMs?: number;
+  /** Another store than the SQLite file in the soak's folder (PostgreSQL), and how to read it. */
+  store?: SoakStore;
+}
+
+export interface SoakStore {
+  /** The value of `store:` in the config. */
+  setting: string;
+  /** Environment payhook needs for it (DATABASE_URL). */
+  env: Record<string, string>;
+  /** Rows of a read-only query on the store's tables. */
+  query<T>(sql: string): Promise<T[]>;
 }
 
 export interface SoakReport {
@@ -63,7 +74,7 @@ export interface SoakReport {
   stderr: string[];
 }
 
-function config(): string {
+function config(store?: SoakStore): string {
   const actions = SOAK_ACTIONS.map((name) => `    - name: ${name}\n      log: "ran {{id}}:${name}"`).join("\n");
   return testConfig(
     `handlers:
@@ -72,7 +83,7 @@ ${actions}
 retry: { attempts: 5, schedule: [20ms], jitter: 0 }
 `,
     SOAK_SECRET,
-  );
+  ).replace(/^store: .*$/m, store ? `store: ${store.setting}` : "$&");
 }
 
 function sign(body: string, secret = SOAK_SECRET): string {
@@ -98,10 +109,11 @@ function randomIn([min, max]: [number, number]): number {
   return min + Math.floor(Math.random() * (max - min + 1));
 }
 
-const query = queryStore;
-
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const dir = tempDir("payhook-soak-");
+  const query = async <T>(_: string, sql: string): Promise<T[]> =>
+    options.store ? options.store.query<T>(sql) : queryStore<T>(dir, sql);
+  const env = { ...options.env, ...options.store?.env };
   const run = Date.now().toString(36);
   const acked = new Set<string>();
   const redeliver: string[] = [];
@@ -180,7 +192,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const senders = Array.from({ length: options.senders }, () => sender());
 
   for (let cycle = 0; cycle < options.cycles; cycle++) {
-    server = await startServer({ config: config(), dir, env: options.env, command: options.command });
+    server = await startServer({ config: config(options.store), dir, env, command: options.command });
     url = server.url;
     cycleAcks = 0;
     killAt = randomIn(options.killAfter);
@@ -193,7 +205,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     await server.kill();
     collect(server)();
     // Deliveries claimed but not finished at the kill: the only ones allowed to run twice.
-    for (const row of query<{ key: string }>(
+    for (const row of await query<{ key: string }>(
       dir,
       "SELECT event_id || ':' || action AS key FROM deliveries WHERE status = 'running'",
     )) {
@@ -202,26 +214,33 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   }
 
   // The drain: a clean server gets every id still unacknowledged, then finishes every delivery.
-  server = await startServer({ config: config(), dir, env: options.env, command: options.command });
+  server = await startServer({ config: config(options.store), dir, env, command: options.command });
   url = server.url;
   killAt = Number.POSITIVE_INFINITY;
   draining = true;
   open();
   await Promise.all(senders);
   await waitUntil(
-    () => query<{ n: number }>(dir, "SELECT COUNT(*) AS n FROM deliveries WHERE status <> 'done'")[0]?.n === 0,
+    async () =>
+      Number((await query<{ n: number }>(dir, "SELECT COUNT(*) AS n FROM deliveries WHERE status <> 'done'"))[0]?.n) ===
+      0,
     options.drainMs ?? 60_000,
     "every delivery done after the drain",
   );
   await server.stop();
   collect(server)();
 
-  const stored = new Set(query<{ id: string }>(dir, "SELECT id FROM events").map((r) => r.id));
+  const stored = new Set((await query<{ id: string }>(dir, "SELECT id FROM events")).map((r) => r.id));
   const lost = [...acked].filter((id) => !stored.has(id));
-  const duplicateRows =
-    query<{ n: number }>(dir, "SELECT COUNT(*) AS n FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1)")[0]
-      ?.n ?? 0;
-  const deliveries = query<{ key: string; status: string; attempts: number }>(
+  const duplicateRows = Number(
+    (
+      await query<{ n: number }>(
+        dir,
+        "SELECT COUNT(*) AS n FROM (SELECT id FROM events GROUP BY id HAVING COUNT(*) > 1) AS duplicates",
+      )
+    )[0]?.n ?? 0,
+  );
+  const deliveries = await query<{ key: string; status: string; attempts: number }>(
     dir,
     "SELECT event_id || ':' || action AS key, status, attempts FROM deliveries",
   );

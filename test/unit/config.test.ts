@@ -176,7 +176,7 @@ describe("config values", () => {
       tolerance: 300,
       maxBody: 1024 * 1024,
     });
-    expect(config.store).toBe("./payhook.db");
+    expect(config.store).toEqual({ kind: "sqlite", path: "./payhook.db", label: "./payhook.db" });
   });
 
   test("a relative store resolves against the config file's folder", () => {
@@ -185,7 +185,7 @@ describe("config values", () => {
       baseDir: "/etc/payhook",
       env: {},
     });
-    expect(config.store).toBe("/etc/payhook/data/x.db");
+    expect(config.store).toMatchObject({ kind: "sqlite", path: "/etc/payhook/data/x.db" });
   });
 
   test("${VAR} and ${VAR:-default} expand; empty secrets are dropped (rotation slots)", () => {

@@ -13,6 +13,7 @@ import type {
   EventDetail,
   EventQuery,
   EventView,
+  HeldClaim,
   IncomingEvent,
   NewDelivery,
   QueueStats,
@@ -77,7 +78,8 @@ export class SqliteStore implements Store {
     | "updateDelivery"
     | "nextDue"
     | "recover"
-    | "release",
+    | "release"
+    | "running",
     SqlStatement
   >;
   private queue: Write[] = [];
@@ -115,7 +117,7 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
-        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ?",
+        "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
       ),
       nextDue: db.prepare("SELECT MIN(next_at) AS next FROM deliveries WHERE status = 'pending'"),
       recover: db.prepare(
@@ -124,6 +126,9 @@ export class SqliteStore implements Store {
       release: db.prepare(
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
          WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
+      ),
+      running: db.prepare(
+        "SELECT id FROM deliveries WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
       ),
     };
   }
@@ -167,9 +172,18 @@ export class SqliteStore implements Store {
     );
   }
 
-  finish(record: AttemptRecord): Promise<void> {
+  finish(record: AttemptRecord): Promise<boolean> {
     return this.write(() => {
       const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
+      const moved = this.sql.updateDelivery.run(
+        record.status,
+        record.nextAt ?? null,
+        error,
+        record.finishedAt,
+        record.deliveryId,
+      );
+      // Only a running delivery is finished: one server per store means its claim cannot have been taken over.
+      if (Number(moved.changes) === 0) return false;
       this.sql.insertAttempt.run(
         record.deliveryId,
         record.attempt,
@@ -179,8 +193,19 @@ export class SqliteStore implements Store {
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
       );
-      this.sql.updateDelivery.run(record.status, record.nextAt ?? null, error, record.finishedAt, record.deliveryId);
+      return true;
     });
+  }
+
+  async renew(claims: readonly HeldClaim[]): Promise<number[]> {
+    // One server per store: nobody else can take a claim over, so every running one is still held.
+    const ids = JSON.stringify(claims.map((c) => c.id));
+    return this.sql.running.all(ids).map((row) => Number(row.id));
+  }
+
+  subscribe(): () => void {
+    // Only this process writes deliveries that need waking for; `payhook events replay` is found by polling.
+    return () => {};
   }
 
   async nextDue(): Promise<number | null> {

@@ -64,13 +64,15 @@ class ThreadedStore implements Store {
 
   ingest = (...args: WriteArgs<"ingest">) => this.write("ingest", args) as ReturnType<Store["ingest"]>;
   claim = (...args: WriteArgs<"claim">) => this.write("claim", args) as ReturnType<Store["claim"]>;
-  finish = (...args: WriteArgs<"finish">) => this.write("finish", args) as Promise<void>;
+  finish = (...args: WriteArgs<"finish">) => this.write("finish", args) as Promise<boolean>;
   recover = (...args: WriteArgs<"recover">) => this.write("recover", args) as Promise<number>;
   release = (...args: WriteArgs<"release">) => this.write("release", args) as Promise<number>;
   checkWritable = (...args: WriteArgs<"checkWritable">) => this.write("checkWritable", args) as Promise<void>;
   requeue = (...args: WriteArgs<"requeue">) => this.write("requeue", args) as Promise<number>;
   prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
 
+  renew: Store["renew"] = (claims) => this.reader.renew(claims);
+  subscribe: Store["subscribe"] = () => this.reader.subscribe();
   nextDue: Store["nextDue"] = () => this.reader.nextDue();
   queueStats: Store["queueStats"] = () => this.reader.queueStats();
   listEvents: Store["listEvents"] = (query) => this.reader.listEvents(query);

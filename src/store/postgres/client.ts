@@ -1,0 +1,75 @@
+/**
+ * @module The PostgreSQL client: `postgres` (porsager) on npm, pure JavaScript over node:net and node:tls, so
+ * the same code runs on Bun, on Deno and inside `bun build --compile`. It pipelines queries on each
+ * connection, prepares statements by itself, and speaks TLS after the SSLRequest as libpq does.
+ */
+import { checkServerIdentity } from "node:tls";
+import postgres from "postgres";
+import type { PostgresConnection } from "./settings.ts";
+
+export type Sql = postgres.Sql<Record<string, never>>;
+export type Row = Record<string, unknown>;
+
+/** int8 columns (ids, unix ms) as numbers: every one of payhook's fits in 2^53. */
+const BIGINT_AS_NUMBER = {
+  to: 20,
+  from: [20],
+  serialize: (x: number) => String(x),
+  parse: (x: string) => Number(x),
+};
+
+export interface ClientOptions {
+  /** Connections at most. */
+  max: number;
+  /** Shown in pg_stat_activity. */
+  applicationName: string;
+  onclose?: () => void;
+  onnotify?: (channel: string) => void;
+}
+
+export function connect(connection: PostgresConnection, options: ClientOptions): Sql {
+  return postgres({
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    password: connection.password,
+    ssl: ssl(connection),
+    max: options.max,
+    connect_timeout: connection.connectTimeout,
+    // PostgreSQL's NOTICEs (e.g. "schema already exists") would otherwise go to stdout, which is the log action's.
+    onnotice: () => {},
+    ...(options.onclose ? { onclose: options.onclose } : {}),
+    ...(options.onnotify ? { onnotify: (channel: string) => options.onnotify?.(channel) } : {}),
+    types: { bigint: BIGINT_AS_NUMBER },
+    connection: { application_name: options.applicationName },
+  } as unknown as postgres.Options<Record<string, never>>) as unknown as Sql;
+}
+
+/** libpq's sslmode, as TLS options. `require` encrypts without checking who answers, exactly as libpq does. */
+function ssl(c: PostgresConnection): false | "prefer" | "require" | object {
+  switch (c.sslmode) {
+    case "disable":
+      return false;
+    case "allow":
+    case "prefer":
+      return "prefer";
+    case "require":
+      return "require";
+    case "verify-ca":
+      return { rejectUnauthorized: true, ...(c.ca ? { ca: c.ca } : {}), checkServerIdentity: () => undefined };
+    case "verify-full":
+      return {
+        rejectUnauthorized: true,
+        ...(c.ca ? { ca: c.ca } : {}),
+        // The driver passes no server name for an IP address, so check the certificate against the host as written.
+        checkServerIdentity: (_: string, cert: Parameters<typeof checkServerIdentity>[1]) =>
+          checkServerIdentity(c.host, cert),
+      };
+  }
+}
+
+/** Quotes a name for SQL; schema names are already restricted to [a-z0-9_] by the config schema. */
+export function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,159 @@
+/**
+ * @module The PostgreSQL store's inspection, replay and pruning queries (`payhook events …` and retention),
+ * the same answers as the SQLite store's. `s` is the quoted schema name.
+ */
+import type {
+  AttemptView,
+  DeliveryStatus,
+  DeliveryView,
+  EventDetail,
+  EventQuery,
+  EventView,
+  Requeue,
+} from "../types.ts";
+import type { Row, Sql } from "./client.ts";
+
+const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
+const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
+
+export async function listEvents(sql: Sql, s: string, query: EventQuery): Promise<EventView[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  if (query.since !== undefined) where.push(`e.received_at >= ${param(query.since)}::bigint`);
+  if (query.type !== undefined && query.type !== "*") {
+    if (query.type.endsWith(".*")) where.push(`starts_with(e.type, ${param(query.type.slice(0, -1))}::text)`);
+    else where.push(`e.type = ${param(query.type)}::text`);
+  }
+  if (query.status !== undefined) {
+    where.push(
+      `EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.event_id = e.id AND d.status = ${param(query.status)}::text)`,
+    );
+  }
+  const limit = query.limit === undefined ? "" : `LIMIT ${param(query.limit)}::bigint`;
+  const rows = await sql.unsafe(
+    `SELECT ${EVENT_COLUMNS} FROM ${s}.events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     ORDER BY e.received_at DESC, e.id DESC ${limit}`,
+    params as never[],
+  );
+  const events = rows.map(toEvent);
+  if (events.length === 0) return events;
+  const byId = new Map(events.map((e) => [e.id, e]));
+  const deliveries = await sql.unsafe(
+    `SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE event_id = ANY($1::text[]) ORDER BY id`,
+    [sql.array([...byId.keys()], 25)] as never[],
+  );
+  for (const row of deliveries) byId.get(String(row.event_id))?.deliveries.push(toDelivery(row));
+  return events;
+}
+
+export async function getEvent(sql: Sql, s: string, id: string): Promise<EventDetail | null> {
+  const [row] = await sql.unsafe(`SELECT ${EVENT_COLUMNS}, body FROM ${s}.events WHERE id = $1`, [id]);
+  if (!row) return null;
+  const deliveries = (
+    await sql.unsafe(`SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE event_id = $1 ORDER BY id`, [id])
+  ).map((d: Row) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
+  const byId = new Map(deliveries.map((d) => [d.id, d]));
+  const attempts = await sql.unsafe(
+    `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+     FROM ${s}.attempts a JOIN ${s}.deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1 ORDER BY a.id`,
+    [id],
+  );
+  for (const a of attempts) {
+    byId.get(Number(a.delivery_id))?.history.push({
+      attempt: Number(a.attempt),
+      startedAt: Number(a.started_at),
+      finishedAt: Number(a.finished_at),
+      status: a.status as AttemptView["status"],
+      error: a.error === null ? null : String(a.error),
+      output: a.output === null ? null : String(a.output),
+    });
+  }
+  return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
+}
+
+/** One transaction: finished deliveries are reset, missing ones created; pending and running ones are left alone. */
+export async function requeue(
+  sql: Sql,
+  s: string,
+  items: readonly Requeue[],
+  now: number,
+  only?: DeliveryStatus,
+): Promise<number> {
+  return (await sql.begin(async (tx) => {
+    let queued = 0;
+    for (const item of items) {
+      const reset = await tx.unsafe(
+        `UPDATE ${s}.deliveries SET status = 'pending', attempts = 0, digest = $1, next_at = $2, last_error = NULL,
+           updated_at = $2, lease_owner = NULL, lease_until = NULL
+         WHERE event_id = $3 AND action = $4 AND status IN ('done', 'failed', 'dead') AND ($5::text IS NULL OR status = $5)
+         RETURNING id`,
+        [item.digest, now, item.eventId, item.action, only ?? null] as never[],
+      );
+      queued += reset.length;
+      if (reset.length === 0 && only === undefined) {
+        const created = await tx.unsafe(
+          `INSERT INTO ${s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
+           SELECT $1, $2, $3, 'pending', 0, $4, $4, $4 WHERE EXISTS (SELECT 1 FROM ${s}.events WHERE id = $1)
+           ON CONFLICT (event_id, action) DO NOTHING
+           RETURNING id`,
+          [item.eventId, item.action, item.digest, now] as never[],
+        );
+        queued += created.length;
+      }
+    }
+    return queued;
+  })) as number;
+}
+
+/**
+ * Deletes up to `limit` old events whose deliveries are all finished (their deliveries and attempts go with
+ * them). One instance prunes at a time: the others find the lock taken and delete nothing this round.
+ */
+export async function prune(sql: Sql, s: string, schema: string, before: number, limit: number): Promise<number> {
+  return (await sql.begin(async (tx) => {
+    const [lock] = await tx.unsafe("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [`payhook.prune.${schema}`]);
+    if (!lock?.ok) return 0;
+    const deleted = await tx.unsafe(
+      `DELETE FROM ${s}.events WHERE id IN (
+         SELECT e.id FROM ${s}.events e WHERE e.received_at < $1
+           AND NOT EXISTS (SELECT 1 FROM ${s}.deliveries d WHERE d.event_id = e.id AND d.status IN ('pending', 'running'))
+         ORDER BY e.received_at LIMIT $2)
+       RETURNING id`,
+      [before, limit] as never[],
+    );
+    return deleted.length;
+  })) as number;
+}
+
+function toEvent(row: Row): EventView {
+  return {
+    id: String(row.id),
+    type: String(row.type),
+    object: String(row.object),
+    livemode: row.livemode === true,
+    account: row.account === null ? null : String(row.account),
+    apiVersion: row.api_version === null ? null : String(row.api_version),
+    created: Number(row.created),
+    receivedAt: Number(row.received_at),
+    endpoint: String(row.endpoint),
+    deliveries: [],
+  };
+}
+
+function toDelivery(row: Row): DeliveryView {
+  return {
+    id: Number(row.id),
+    action: String(row.action),
+    digest: String(row.digest),
+    status: row.status as DeliveryStatus,
+    attempts: Number(row.attempts),
+    nextAt: row.next_at === null ? null : Number(row.next_at),
+    lastError: row.last_error === null ? null : String(row.last_error),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}

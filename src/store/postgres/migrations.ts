@@ -1,0 +1,96 @@
+/**
+ * @module The PostgreSQL store's schema, versioned in <schema>.schema_version. Several instances may start at
+ * once: migrations run in one transaction under an advisory lock, so one migrates and the others wait, then
+ * find nothing to do. A database migrated by a newer payhook is refused, naming the version that migrated it.
+ * Steps are additive so that, during a rolling upgrade, the older instances keep working on the newer schema.
+ */
+import { StoreError } from "../../errors.ts";
+import { ident, type Sql } from "./client.ts";
+
+/** Each step is SQL on the tables of schema `s` (already quoted). Append new steps; never edit old ones. */
+const MIGRATIONS: ((s: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.events (
+      id text PRIMARY KEY,
+      type text NOT NULL,
+      object text NOT NULL,
+      livemode boolean NOT NULL,
+      account text,
+      api_version text,
+      created bigint NOT NULL,
+      received_at bigint NOT NULL,
+      endpoint text NOT NULL,
+      body bytea NOT NULL
+    );
+    CREATE INDEX events_received_at ON ${s}.events (received_at);
+    CREATE TABLE ${s}.deliveries (
+      id bigserial PRIMARY KEY,
+      event_id text NOT NULL REFERENCES ${s}.events (id) ON DELETE CASCADE,
+      action text NOT NULL,
+      digest text NOT NULL,
+      status text NOT NULL,
+      attempts integer NOT NULL,
+      next_at bigint,
+      last_error text,
+      created_at bigint NOT NULL,
+      updated_at bigint NOT NULL,
+      -- The claim: who holds it, its fencing token, and until when (unix ms) without a heartbeat.
+      lease_owner text,
+      lease_token bigint,
+      lease_until bigint,
+      UNIQUE (event_id, action)
+    );
+    -- Small partial indexes: claims read only due pending rows, the lease rescue only running ones.
+    CREATE INDEX deliveries_due ON ${s}.deliveries (next_at, id) WHERE status = 'pending';
+    CREATE INDEX deliveries_leased ON ${s}.deliveries (lease_until) WHERE status = 'running';
+    CREATE INDEX deliveries_open ON ${s}.deliveries (status, created_at) WHERE status <> 'done';
+    -- The queue churns: vacuum it after a few hundred changes rather than a fraction of its size.
+    ALTER TABLE ${s}.deliveries SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500);
+    CREATE SEQUENCE ${s}.lease_tokens;
+    CREATE TABLE ${s}.attempts (
+      id bigserial PRIMARY KEY,
+      delivery_id bigint NOT NULL REFERENCES ${s}.deliveries (id) ON DELETE CASCADE,
+      attempt integer NOT NULL,
+      started_at bigint NOT NULL,
+      finished_at bigint NOT NULL,
+      status text NOT NULL,
+      error text,
+      output text,
+      instance text
+    );
+    CREATE INDEX attempts_delivery ON ${s}.attempts (delivery_id);
+    -- One row that the readiness probe writes.
+    CREATE TABLE ${s}.probe (id integer PRIMARY KEY, at bigint NOT NULL);`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings schema `schema` to SCHEMA_VERSION; throws StoreError when the database is newer than this payhook. */
+export async function migrate(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
+  const s = ident(schema);
+  await sql.begin(async (tx) => {
+    await tx.unsafe("SET LOCAL lock_timeout = '30s'");
+    // One lock per schema: instances starting together migrate one at a time.
+    await tx.unsafe("SELECT pg_advisory_xact_lock(hashtext($1))", [`payhook.migrate.${schema}`]);
+    await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await tx.unsafe(
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_version (
+         version integer PRIMARY KEY,
+         payhook text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const [latest] = await tx.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`);
+    const current = latest ? Number(latest.version) : 0;
+    if (current > MIGRATIONS.length) {
+      throw new StoreError(
+        "store_too_new",
+        `the database schema ${schema} is at version ${current}, written by payhook ${String(latest?.payhook)}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${String(latest?.payhook)} or newer`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      await tx.unsafe((MIGRATIONS[v] as (s: string) => string)(s));
+      await tx.unsafe(`INSERT INTO ${s}.schema_version (version, payhook) VALUES ($1, $2)`, [v + 1, payhookVersion]);
+    }
+  });
+}

@@ -1,0 +1,533 @@
+/**
+ * @module The PostgreSQL store, shared by any number of payhook instances. Ingest is group-committed: the
+ * events that arrive while earlier batches are in flight go in one statement (one transaction, one commit).
+ * Claims take due deliveries with FOR NO KEY UPDATE SKIP LOCKED under a lease owned by this instance and a
+ * fencing token; a lease that runs out without a heartbeat makes its delivery pending again for any instance.
+ * Times are the instances' clocks (unix ms), as on SQLite: they must agree within a fraction of the lease.
+ */
+import { PayhookError, StoreUnavailableError } from "../../errors.ts";
+import type {
+  AttemptRecord,
+  ClaimedDelivery,
+  DeliveryStatus,
+  EventDetail,
+  EventQuery,
+  EventView,
+  HeldClaim,
+  IncomingEvent,
+  NewDelivery,
+  QueueStats,
+  Requeue,
+  Store,
+} from "../types.ts";
+import { ident, type Row, type Sql } from "./client.ts";
+import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
+import { type PostgresConnection, withoutPassword } from "./settings.ts";
+
+const MAX_BATCH = 512;
+const MAX_TEXT = 64 * 1024;
+/** Deliveries whose lease ran out, made pending again per statement by recover(). */
+const RESCUE_BATCH = 1_000;
+/** Batches of attempt results written at once. */
+const MAX_FINISH_IN_FLIGHT = 2;
+/** Wake-ups sent to other instances at most this often: NOTIFY is cheap, but not free at thousands per second. */
+const NOTIFY_EVERY_MS = 100;
+
+type Ingest = {
+  event: IncomingEvent;
+  deliveries: readonly NewDelivery[];
+  resolve: (result: "stored" | "duplicate") => void;
+  reject: (error: unknown) => void;
+};
+
+export interface PostgresStoreOptions {
+  sql: Sql;
+  schema: string;
+  leaseMs: number;
+  /** Who claims: shown with each claim and attempt (host and process). */
+  instance: string;
+  connection: PostgresConnection;
+  /** Batches of ingests in flight at once; the rest wait and join the next batch. */
+  maxInFlight: number;
+  /** Opens the connection that listens for other instances' wake-ups; returns a function that closes it. */
+  listen?: (channel: string, onWake: () => void) => () => Promise<void>;
+  /** Called with how many deliveries a claim took over after their lease ran out. */
+  onRescue?: (count: number) => void;
+}
+
+export class PostgresStore implements Store {
+  readonly sql: Sql;
+  private readonly s: string;
+  private readonly options: PostgresStoreOptions;
+  private readonly channel: string;
+  private queue: Ingest[] = [];
+  private results: { record: AttemptRecord; resolve: (applied: boolean) => void; reject: (error: unknown) => void }[] =
+    [];
+  private finishing = 0;
+  private scheduled = false;
+  private inFlight = new Set<Promise<void>>();
+  private closed = false;
+  private lastNotify = 0;
+  private notifyTimer: ReturnType<typeof setTimeout> | undefined;
+  private listeners = new Set<() => void>();
+  private unlisten: (() => Promise<void>) | undefined;
+
+  constructor(options: PostgresStoreOptions) {
+    this.options = options;
+    this.sql = options.sql;
+    this.s = ident(options.schema);
+    this.channel = `payhook_wake_${options.schema}`;
+  }
+
+  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate"> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError("the store is closed"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ event, deliveries, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // As on SQLite: requests verified in this turn of the event loop join the same batch.
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Starts a batch for what is queued, as long as fewer than maxInFlight batches are running. */
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0 && this.inFlight.size < this.options.maxInFlight) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      const running: Promise<void> = this.commit(batch).finally(() => {
+        this.inFlight.delete(running);
+        if (this.queue.length > 0) this.flush();
+      });
+      this.inFlight.add(running);
+    }
+  }
+
+  /** Stores a batch in one statement: events that are new, and the deliveries of those only. */
+  private async commit(batch: Ingest[]): Promise<void> {
+    // An id twice in one batch is stored once; the later request is its duplicate.
+    const first = new Map<string, Ingest>();
+    for (const item of batch) if (!first.has(item.event.id)) first.set(item.event.id, item);
+    // Sorted ids: two instances inserting overlapping batches take the rows' locks in the same order, never a deadlock.
+    const events = [...first.values()].sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
+    const d = { event: [] as string[], action: [] as string[], digest: [] as string[] };
+    for (const { event, deliveries } of events) {
+      for (const x of deliveries) {
+        d.event.push(event.id);
+        d.action.push(x.action);
+        d.digest.push(x.digest);
+      }
+    }
+    const sql = this.sql;
+    const col = <T>(pick: (e: IncomingEvent) => T) => events.map((i) => pick(i.event));
+    let stored: Set<string>;
+    try {
+      const rows = await this.retryDeadlock(() =>
+        sql.unsafe(
+          `WITH e AS (
+             INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::bigint[],
+               $8::bigint[], $9::text[], $10::bytea[]) ORDER BY 1
+             ON CONFLICT (id) DO NOTHING
+             RETURNING id, received_at
+           ), d AS (
+             INSERT INTO ${this.s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
+             SELECT x.event_id, x.action, x.digest, 'pending', 0, e.received_at, e.received_at, e.received_at
+             FROM unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS x(event_id, action, digest, n)
+             JOIN e ON e.id = x.event_id ORDER BY x.n
+           )
+           SELECT id FROM e`,
+          [
+            sql.array(
+              col((e) => e.id),
+              25,
+            ),
+            sql.array(
+              col((e) => e.type),
+              25,
+            ),
+            sql.array(
+              col((e) => e.object),
+              25,
+            ),
+            sql.array(
+              col((e) => e.livemode),
+              16,
+            ),
+            sql.array(
+              col((e) => e.account),
+              25,
+            ),
+            sql.array(
+              col((e) => e.apiVersion),
+              25,
+            ),
+            sql.array(
+              col((e) => e.created),
+              20,
+            ),
+            sql.array(
+              col((e) => e.receivedAt),
+              20,
+            ),
+            sql.array(
+              col((e) => e.endpoint),
+              25,
+            ),
+            sql.array(
+              col((e) => e.body),
+              17,
+            ),
+            sql.array(d.event, 25),
+            sql.array(d.action, 25),
+            sql.array(d.digest, 25),
+          ] as never[],
+          { prepare: true },
+        ),
+      );
+      stored = new Set(rows.map((r: Row) => String(r.id)));
+    } catch (error) {
+      const failure = this.unavailable(error);
+      for (const item of batch) item.reject(failure);
+      return;
+    }
+    for (const item of batch) {
+      const isFirst = first.get(item.event.id) === item;
+      item.resolve(isFirst && stored.has(item.event.id) ? "stored" : "duplicate");
+    }
+    if (stored.size > 0) this.notifyPeers();
+  }
+
+  async claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
+    // Two small index scans, each FOR NO KEY UPDATE SKIP LOCKED (so concurrent claimers pass each other by):
+    // deliveries whose lease ran out (their instance died or was cut off), then due pending ones.
+    const rows = await this.run((sql) =>
+      sql.unsafe(
+        `WITH expired AS MATERIALIZED (
+           SELECT id FROM ${this.s}.deliveries
+           WHERE status = 'running' AND lease_until <= $1::bigint AND action <> ALL($3::text[])
+           ORDER BY lease_until LIMIT $2
+           FOR NO KEY UPDATE SKIP LOCKED
+         ), due AS MATERIALIZED (
+           SELECT id FROM ${this.s}.deliveries
+           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[])
+           ORDER BY next_at, id LIMIT $2
+           FOR NO KEY UPDATE SKIP LOCKED
+         ), c AS (
+           SELECT id, true AS taken_over FROM expired UNION ALL SELECT id, false FROM due LIMIT $2
+         )
+         UPDATE ${this.s}.deliveries d
+         SET status = 'running', attempts = d.attempts + 1, updated_at = $1::bigint, lease_owner = $4,
+           lease_token = nextval('${this.s}.lease_tokens'), lease_until = $1::bigint + $5::bigint
+         FROM c, ${this.s}.events e
+         WHERE d.id = c.id AND e.id = d.event_id
+         RETURNING d.id, d.event_id, e.type, e.body, d.action, d.digest, d.attempts, d.lease_token, c.taken_over`,
+        [now, limit, sql.array([...skip], 25), this.options.instance, this.options.leaseMs] as never[],
+        { prepare: true },
+      ),
+    );
+    const takenOver = rows.filter((row: Row) => row.taken_over === true).length;
+    if (takenOver > 0) this.options.onRescue?.(takenOver);
+    return rows
+      .map((row: Row) => ({
+        id: Number(row.id),
+        eventId: String(row.event_id),
+        eventType: String(row.type),
+        action: String(row.action),
+        digest: String(row.digest),
+        attempt: Number(row.attempts),
+        body: row.body as Uint8Array,
+        token: Number(row.lease_token),
+      }))
+      .sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Records an attempt, fenced by its claim's token. Results that arrive while earlier ones are being written
+   * share one statement (the batch completer of River and graphile-worker): one commit for many deliveries.
+   */
+  finish(record: AttemptRecord): Promise<boolean> {
+    if (this.closed)
+      return Promise.reject(new StoreUnavailableError("the store is closed", "the PostgreSQL store is unavailable"));
+    return new Promise((resolve, reject) => {
+      this.results.push({ record, resolve, reject });
+      if (this.finishing < MAX_FINISH_IN_FLIGHT) void this.finishBatch();
+    });
+  }
+
+  private async finishBatch(): Promise<void> {
+    this.finishing += 1;
+    try {
+      while (this.results.length > 0) {
+        const batch = this.results.splice(0, MAX_BATCH);
+        const r = batch.map((b) => b.record);
+        const text = (value: string | undefined) => (value === undefined ? null : value.slice(0, MAX_TEXT));
+        try {
+          const rows = await this.run((sql) =>
+            sql.unsafe(
+              `WITH r AS (
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::integer[],
+                   $7::bigint[], $8::text[], $9::bigint[]) AS r(id, status, next_at, error, finished_at, attempt, started_at, output, token)
+               ), u AS (
+                 UPDATE ${this.s}.deliveries d
+                 SET status = r.status, next_at = r.next_at, last_error = r.error, updated_at = r.finished_at,
+                   lease_owner = NULL, lease_until = NULL
+                 FROM r WHERE d.id = r.id AND d.status = 'running' AND (r.token IS NULL OR d.lease_token = r.token)
+                 RETURNING d.id
+               )
+               INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance)
+               SELECT r.id, r.attempt, r.started_at, r.finished_at, r.status, r.error, r.output, $10 FROM r JOIN u ON u.id = r.id
+               RETURNING delivery_id`,
+              [
+                sql.array(
+                  r.map((x) => x.deliveryId),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => x.status),
+                  25,
+                ),
+                sql.array(
+                  r.map((x) => x.nextAt ?? null),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => text(x.error)),
+                  25,
+                ),
+                sql.array(
+                  r.map((x) => x.finishedAt),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => x.attempt),
+                  23,
+                ),
+                sql.array(
+                  r.map((x) => x.startedAt),
+                  20,
+                ),
+                sql.array(
+                  r.map((x) => text(x.output)),
+                  25,
+                ),
+                sql.array(
+                  r.map((x) => x.token ?? null),
+                  20,
+                ),
+                this.options.instance,
+              ] as never[],
+              { prepare: true },
+            ),
+          );
+          const applied = new Set(rows.map((row: Row) => Number(row.delivery_id)));
+          for (const b of batch) b.resolve(applied.has(b.record.deliveryId));
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        }
+      }
+    } finally {
+      this.finishing -= 1;
+    }
+  }
+
+  async renew(claims: readonly HeldClaim[], now: number): Promise<number[]> {
+    if (claims.length === 0) return [];
+    const rows = await this.run((sql) =>
+      sql.unsafe(
+        `UPDATE ${this.s}.deliveries d SET lease_until = $3::bigint + $4::bigint
+         FROM unnest($1::bigint[], $2::bigint[]) AS h(id, token)
+         WHERE d.id = h.id AND d.status = 'running' AND (h.token IS NULL OR d.lease_token = h.token)
+         RETURNING d.id`,
+        [
+          sql.array(
+            claims.map((c) => c.id),
+            20,
+          ),
+          sql.array(
+            claims.map((c) => c.token ?? null),
+            20,
+          ),
+          now,
+          this.options.leaseMs,
+        ] as never[],
+        { prepare: true },
+      ),
+    );
+    return rows.map((r: Row) => Number(r.id)).sort((a, b) => a - b);
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    if (!this.unlisten && this.options.listen && !this.closed) {
+      this.unlisten = this.options.listen(this.channel, () => {
+        for (const l of this.listeners) l();
+      });
+    }
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async nextDue(): Promise<number | null> {
+    const [row] = await this.run((sql) =>
+      sql.unsafe(`SELECT min(next_at) AS next FROM ${this.s}.deliveries WHERE status = 'pending'`, [], {
+        prepare: true,
+      }),
+    );
+    return row?.next === null || row?.next === undefined ? null : Number(row.next);
+  }
+
+  async recover(now: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.run((sql) =>
+        sql.unsafe(
+          `UPDATE ${this.s}.deliveries SET status = 'pending', next_at = $1, updated_at = $1,
+             lease_owner = NULL, lease_until = NULL
+           WHERE id IN (
+             SELECT id FROM ${this.s}.deliveries WHERE status = 'running' AND lease_until <= $1
+             ORDER BY lease_until LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
+           RETURNING id`,
+          [now, RESCUE_BATCH] as never[],
+          { prepare: true },
+        ),
+      );
+      total += rows.length;
+      if (rows.length < RESCUE_BATCH) return total;
+    }
+  }
+
+  async release(ids: readonly number[], now: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    const rows = await this.run((sql) =>
+      sql.unsafe(
+        `UPDATE ${this.s}.deliveries SET status = 'pending', attempts = attempts - 1, updated_at = $1,
+           lease_owner = NULL, lease_until = NULL
+         WHERE status = 'running' AND id = ANY($2::bigint[])
+         RETURNING id`,
+        [now, sql.array([...ids], 20)] as never[],
+        { prepare: true },
+      ),
+    );
+    return rows.length;
+  }
+
+  async checkWritable(timeoutMs: number): Promise<void> {
+    if (this.closed) throw new StoreUnavailableError("the store is closed");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`PostgreSQL did not commit a write within ${timeoutMs} ms`)),
+        Math.max(1, timeoutMs),
+      );
+    });
+    try {
+      // A real commit: a database that is read-only (a standby after a failover), full or gone fails it.
+      await Promise.race([
+        this.run((sql) =>
+          sql.unsafe(
+            `INSERT INTO ${this.s}.probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = EXCLUDED.at`,
+            [Date.now()] as never[],
+            { prepare: true },
+          ),
+        ),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async queueStats(): Promise<QueueStats> {
+    const rows = await this.run((sql) =>
+      sql.unsafe(
+        `SELECT status, count(*)::bigint AS n, min(created_at) FILTER (WHERE status IN ('pending', 'running')) AS oldest
+         FROM ${this.s}.deliveries WHERE status <> 'done' GROUP BY status`,
+        [],
+        { prepare: true },
+      ),
+    );
+    const byStatus: QueueStats["byStatus"] = {};
+    let oldest: number | null = null;
+    for (const row of rows) {
+      byStatus[row.status as keyof QueueStats["byStatus"]] = Number(row.n);
+      if (row.oldest !== null && (oldest === null || Number(row.oldest) < oldest)) oldest = Number(row.oldest);
+    }
+    return { byStatus, oldestPendingAt: oldest };
+  }
+
+  listEvents(query: EventQuery): Promise<EventView[]> {
+    return this.run((sql) => listEvents(sql, this.s, query));
+  }
+
+  getEvent(id: string): Promise<EventDetail | null> {
+    return this.run((sql) => getEvent(sql, this.s, id));
+  }
+
+  async requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
+    const queued = await this.run((sql) => requeue(sql, this.s, deliveries, now, only));
+    if (queued > 0) this.notifyPeers();
+    return queued;
+  }
+
+  prune(before: number, limit: number): Promise<number> {
+    return this.run((sql) => prune(sql, this.s, this.options.schema, before, limit));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Writes already queued are committed, as on SQLite; new ones are refused.
+    while (this.queue.length > 0 || this.inFlight.size > 0) {
+      this.flush();
+      await Promise.allSettled([...this.inFlight]);
+    }
+    clearTimeout(this.notifyTimer);
+    await this.unlisten?.();
+    await this.sql.end({ timeout: 5 });
+  }
+
+  /** Tells other instances that deliveries are due: outside the ingest transaction, at most every 100 ms. */
+  private notifyPeers(): void {
+    if (this.notifyTimer !== undefined) return;
+    const wait = Math.max(0, this.lastNotify + NOTIFY_EVERY_MS - Date.now());
+    this.notifyTimer = setTimeout(() => {
+      this.notifyTimer = undefined;
+      this.lastNotify = Date.now();
+      if (this.closed) return;
+      this.sql.unsafe("SELECT pg_notify($1, '')", [this.channel]).catch(() => {
+        // Polling finds the deliveries anyway.
+      });
+    }, wait);
+  }
+
+  /** Runs a query, turning driver errors into StoreUnavailableError (503 on the hot path) without the password. */
+  private async run<T>(query: (sql: Sql) => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError("the store is closed", "the PostgreSQL store is unavailable");
+    try {
+      return await query(this.sql);
+    } catch (error) {
+      throw this.unavailable(error, "the PostgreSQL store is unavailable");
+    }
+  }
+
+  private unavailable(error: unknown, what?: string): PayhookError {
+    if (error instanceof PayhookError) return error;
+    const message = error instanceof Error ? error.message : String(error);
+    return new StoreUnavailableError(withoutPassword(message, this.options.connection), what);
+  }
+
+  /** Retries a statement that PostgreSQL aborted to break a deadlock or a serialization conflict. */
+  private async retryDeadlock<T>(statement: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await statement();
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (tries >= 3 || (code !== "40P01" && code !== "40001")) throw error;
+      }
+    }
+  }
+}

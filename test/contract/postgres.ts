@@ -1,0 +1,327 @@
+/**
+ * @module The Store contract on PostgreSQL, one throwaway cluster per test file and one fresh schema per test,
+ * plus the cases only a store shared by several instances has: leases, fencing, concurrent duplicates across
+ * instances, wake-ups, migrations racing, pruning one instance at a time. node:test, so Bun and Deno run it.
+ */
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import postgres from "postgres";
+import { StoreError } from "../../src/errors.ts";
+import { migrate } from "../../src/store/postgres/migrations.ts";
+import { openPostgresStore } from "../../src/store/postgres/open.ts";
+import type { PostgresSettings } from "../../src/store/postgres/settings.ts";
+import type { PostgresStore } from "../../src/store/postgres/store.ts";
+import type { IncomingEvent } from "../../src/store/types.ts";
+import { type Cluster, startCluster } from "../helpers/postgres.ts";
+import { type StoreSubject, storeContract } from "./store.ts";
+import { storeInspectContract } from "./store-inspect.ts";
+
+const NOW = 1_760_000_000_000;
+const LEASE = 30_000;
+const BIGINT = { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) };
+
+let schemas = 0;
+
+/**
+ * Starts this test file's cluster (at the top level: initdb can take longer than a hook's timeout on a busy
+ * 2-core machine) and defines every contract suite on it; the cluster goes when the file's tests are done.
+ */
+export async function postgresContracts(runtime: string): Promise<void> {
+  const cluster = await startCluster();
+  after(() => cluster.stop());
+  const name = `PostgreSQL on ${runtime}`;
+  storeContract(name, () => postgresSubject(cluster));
+  storeInspectContract(name, () => postgresSubject(cluster));
+  sharedStoreContract(name, () => cluster);
+}
+
+function settings(cluster: Cluster, schema: string, leaseMs = LEASE): PostgresSettings {
+  return {
+    kind: "postgres",
+    label: `postgres://postgres@127.0.0.1:${cluster.port}/postgres`,
+    connection: {
+      host: "127.0.0.1",
+      port: cluster.port,
+      database: "postgres",
+      user: "postgres",
+      password: "",
+      sslmode: "disable",
+      connectTimeout: 5,
+    },
+    pool: 4,
+    leaseMs,
+    schema,
+  };
+}
+
+function openInstance(cluster: Cluster, schema: string, instance: string, leaseMs = LEASE): Promise<PostgresStore> {
+  return openPostgresStore(settings(cluster, schema, leaseMs), { instance, version: "0.0.0-test" });
+}
+
+/** A client that reads schema `schema` for the test, with int8 as numbers like the store's. */
+function reader(cluster: Cluster, schema: string) {
+  return postgres({
+    host: "127.0.0.1",
+    port: cluster.port,
+    database: "postgres",
+    user: "postgres",
+    max: 1,
+    onnotice: () => {},
+    connection: { search_path: schema },
+    types: { bigint: BIGINT },
+  } as never);
+}
+
+/**
+ * A fresh store in a schema of its own. Deferred constraint triggers (created in the test's schema only) count
+ * the transactions that wrote, and make COMMIT itself fail while failCommits is on, as a full disk would.
+ */
+async function postgresSubject(cluster: Cluster, leaseMs = LEASE): Promise<StoreSubject> {
+  schemas += 1;
+  const schema = `t${schemas}`;
+  const store = await openInstance(cluster, schema, "instance-a", leaseMs);
+  const sql = reader(cluster, schema);
+  await sql.unsafe(`
+    CREATE TABLE test_fail (failing boolean NOT NULL);
+    INSERT INTO test_fail VALUES (false);
+    CREATE TABLE test_commits (txid bigint PRIMARY KEY);
+    CREATE FUNCTION test_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF (SELECT failing FROM ${schema}.test_fail) THEN
+        RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100';
+      END IF;
+      INSERT INTO ${schema}.test_commits VALUES (txid_current()) ON CONFLICT DO NOTHING;
+      RETURN NULL;
+    END $$;
+    CREATE CONSTRAINT TRIGGER test_commit AFTER INSERT OR UPDATE ON events
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_commit();
+    CREATE CONSTRAINT TRIGGER test_commit AFTER INSERT OR UPDATE ON deliveries
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_commit();
+    CREATE CONSTRAINT TRIGGER test_commit AFTER INSERT OR UPDATE ON attempts
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_commit();`);
+  return {
+    store,
+    query: async (text) => [...(await sql.unsafe(text))] as Record<string, unknown>[],
+    commits: async () => Number((await sql.unsafe("SELECT count(*) AS n FROM test_commits"))[0]?.n),
+    failCommits: async (on) => {
+      await sql.unsafe("UPDATE test_fail SET failing = $1", [on]);
+    },
+    dispose: async () => {
+      await sql.end({ timeout: 1 });
+    },
+  };
+}
+
+function incoming(id: string, receivedAt = NOW): IncomingEvent {
+  return {
+    id,
+    type: "invoice.paid",
+    object: "event",
+    livemode: false,
+    account: null,
+    apiVersion: null,
+    created: Math.floor(receivedAt / 1000),
+    receivedAt,
+    endpoint: "/webhook",
+    body: new TextEncoder().encode(`{"id":"${id}"}`),
+  };
+}
+
+const actions = (...names: string[]) => names.map((action) => ({ action, digest: `digest-${action}` }));
+
+/** Waits for a condition, a bound on waiting and never an assertion on time. */
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+function sharedStoreContract(name: string, cluster: () => Cluster): void {
+  describe(`Shared store (several instances): ${name}`, () => {
+    /** Two instances on one fresh schema; closed after the test. */
+    async function instances(leaseMs = LEASE): Promise<[PostgresStore, PostgresStore, () => Promise<void>]> {
+      schemas += 1;
+      const schema = `t${schemas}`;
+      const a = await openInstance(cluster(), schema, "instance-a", leaseMs);
+      const b = await openInstance(cluster(), schema, "instance-b", leaseMs);
+      return [a, b, async () => void (await Promise.all([a.close(), b.close()]))];
+    }
+
+    test("a claim whose lease ran out is taken over with a new token; the old holder's result changes nothing", async () => {
+      const [a, b, close] = await instances();
+      try {
+        await a.ingest(incoming("evt_1"), actions("x"));
+        const [held] = await a.claim(NOW, 10);
+        assert.ok(held?.token !== undefined);
+        assert.deepEqual(await b.claim(NOW + LEASE - 1, 10), [], "the lease still holds");
+        const [taken] = await b.claim(NOW + LEASE, 10);
+        assert.equal(taken?.id, held.id);
+        assert.equal(taken?.attempt, 2, "the lost attempt still counts, so a poison event still goes dead");
+        assert.ok(taken?.token !== undefined && taken.token !== held.token);
+        const late = { deliveryId: held.id, attempt: 1, startedAt: NOW, finishedAt: NOW + LEASE + 5 };
+        assert.equal(await a.finish({ ...late, status: "failed", error: "late", token: held.token }), false);
+        assert.deepEqual(await a.renew([{ id: held.id, token: held.token }], NOW + LEASE + 6), []);
+        const view = (await b.getEvent("evt_1"))?.deliveries[0];
+        assert.equal(view?.status, "running", "the old holder's result did not overwrite the new claim");
+        assert.equal(view?.attempts, 2);
+        assert.equal(
+          await b.finish({ ...late, attempt: 2, status: "done", token: taken.token, finishedAt: NOW + LEASE + 9 }),
+          true,
+        );
+        const history = (await b.getEvent("evt_1"))?.deliveries[0]?.history ?? [];
+        assert.deepEqual(
+          history.map((h) => [h.attempt, h.status]),
+          [[2, "done"]],
+        );
+      } finally {
+        await close();
+      }
+    });
+
+    test("the heartbeat keeps a running claim: renewed, it is not taken over when the first lease would have run out", async () => {
+      const [a, b, close] = await instances();
+      try {
+        await a.ingest(incoming("evt_1"), actions("x", "y"));
+        const claimed = await a.claim(NOW, 10);
+        const renewAt = NOW + LEASE / 2;
+        const kept = await a.renew(
+          claimed.map((d) => ({ id: d.id, token: d.token })),
+          renewAt,
+        );
+        assert.deepEqual(
+          kept,
+          claimed.map((d) => d.id),
+        );
+        assert.deepEqual(await b.claim(NOW + LEASE + 1, 10), []);
+        assert.equal((await b.claim(renewAt + LEASE, 10)).length, 2, "taken over once the renewed lease ran out");
+      } finally {
+        await close();
+      }
+    });
+
+    test("recover takes back only deliveries whose lease ran out, not those another instance is running", async () => {
+      const [a, b, close] = await instances();
+      try {
+        await a.ingest(incoming("evt_1"), actions("x"));
+        await a.ingest(incoming("evt_2", NOW + 10_000), actions("x"));
+        assert.equal((await a.claim(NOW, 10)).length, 1);
+        assert.equal((await a.claim(NOW + 10_000, 10)).length, 1);
+        // A restarting instance B: evt_1's lease ran out (NOW + LEASE), evt_2's runs until NOW + 10 s + LEASE.
+        assert.equal(await b.recover(NOW + LEASE), 1);
+        const states = (await b.listEvents({})).map((e) => [e.id, e.deliveries[0]?.status]);
+        assert.deepEqual(states, [
+          ["evt_2", "running"],
+          ["evt_1", "pending"],
+        ]);
+      } finally {
+        await close();
+      }
+    });
+
+    test("claims of two instances at once never overlap, and together take everything due", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const ids = Array.from({ length: 120 }, (_, i) => `evt_${String(i).padStart(3, "0")}`);
+        await Promise.all(ids.map((id) => a.ingest(incoming(id), actions("x", "y"))));
+        const taken: number[][] = [[], []];
+        const drain = async (store: PostgresStore, into: number[]) => {
+          for (;;) {
+            const claimed = await store.claim(NOW, 7);
+            if (claimed.length === 0) return;
+            into.push(...claimed.map((d) => d.id));
+          }
+        };
+        await Promise.all([drain(a, taken[0] as number[]), drain(b, taken[1] as number[])]);
+        const all = [...(taken[0] as number[]), ...(taken[1] as number[])];
+        assert.equal(all.length, 240);
+        assert.equal(new Set(all).size, 240, "no delivery was claimed twice");
+      } finally {
+        await close();
+      }
+    });
+
+    test("the same events sent to two instances at once: each stored once, the other copy a duplicate, no error", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const ids = Array.from({ length: 60 }, (_, i) => `evt_${String(i).padStart(3, "0")}`);
+        // Opposite orders on the two instances: the worst case for row locks taken in arrival order.
+        const results = await Promise.all([
+          ...ids.map((id) => a.ingest(incoming(id), actions("x", "y")).then((r) => [id, r])),
+          ...[...ids].reverse().map((id) => b.ingest(incoming(id), actions("x", "y")).then((r) => [id, r])),
+        ]);
+        for (const id of ids) {
+          const outcomes = results.filter(([i]) => i === id).map(([, r]) => r);
+          assert.deepEqual(outcomes.sort(), ["duplicate", "stored"], id);
+        }
+        const events = await a.listEvents({});
+        assert.equal(events.length, 60);
+        assert.ok(events.every((e) => e.deliveries.length === 2));
+      } finally {
+        await close();
+      }
+    });
+
+    test("a delivery stored by one instance wakes the others (LISTEN/NOTIFY)", async () => {
+      const [a, b, close] = await instances();
+      try {
+        let wakes = 0;
+        b.subscribe(() => {
+          wakes += 1;
+        });
+        await until(() => wakes >= 1, "the first wake-up, on listening");
+        const before = wakes;
+        await a.ingest(incoming("evt_1"), actions("x"));
+        await until(() => wakes > before, "a wake-up after another instance stored a delivery");
+      } finally {
+        await close();
+      }
+    });
+
+    test("one instance prunes at a time: while another holds the prune lock, prune deletes nothing", async () => {
+      const [a, , close] = await instances();
+      const schema = `t${schemas}`;
+      const locker = reader(cluster(), schema);
+      try {
+        await a.ingest(incoming("evt_old", NOW - 40 * 86_400_000), []);
+        const held = await locker.reserve();
+        await held.unsafe("SELECT pg_advisory_lock(hashtext($1))", [`payhook.prune.${schema}`]);
+        assert.equal(await a.prune(NOW, 100), 0);
+        await held.unsafe("SELECT pg_advisory_unlock(hashtext($1))", [`payhook.prune.${schema}`]);
+        held.release();
+        assert.equal(await a.prune(NOW, 100), 1);
+      } finally {
+        await locker.end({ timeout: 1 });
+        await close();
+      }
+    });
+
+    test("instances starting at once migrate once; a schema from a newer payhook is refused with the version to run", async () => {
+      schemas += 1;
+      const schema = `t${schemas}`;
+      const opened = await Promise.all(["a", "b", "c"].map((n) => openInstance(cluster(), schema, `instance-${n}`)));
+      await Promise.all(opened.map((s) => s.close()));
+      const sql = reader(cluster(), schema);
+      try {
+        assert.deepEqual(
+          [...(await sql.unsafe("SELECT version, payhook FROM schema_version"))].map((r) => ({ ...r })),
+          [{ version: 1, payhook: "0.0.0-test" }],
+        );
+        await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");
+        await assert.rejects(
+          openInstance(cluster(), schema, "old"),
+          (error: unknown) =>
+            error instanceof StoreError &&
+            error.code === "store_too_new" &&
+            /version 99/.test(error.message) &&
+            /run payhook 9\.9\.9 or newer/.test(error.message),
+        );
+        // migrate() alone says the same.
+        await assert.rejects(migrate(sql as never, schema, "0.0.0-test"), StoreError);
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    });
+  });
+}
