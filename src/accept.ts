@@ -3,12 +3,14 @@
  * event with its deliveries in one durable commit, and only then answer 200. Nothing else happens here.
  */
 import { Buffer } from "node:buffer";
+import type { Action } from "./actions/types.ts";
 import type { Endpoint } from "./config/load.ts";
 import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { type EndpointCounters, Metrics } from "./metrics.ts";
+import { orderKey } from "./order.ts";
 import type { Router } from "./route.ts";
-import type { Store } from "./store/types.ts";
+import type { NewDelivery, Store } from "./store/types.ts";
 import { testHook } from "./testhooks.ts";
 import { createVerifier, type VerifiedEvent, type Verifier } from "./verify.ts";
 
@@ -19,6 +21,8 @@ export interface AcceptOptions {
   log: Logger;
   /** Called after a commit that created deliveries. */
   onStored(): void;
+  /** Called after every commit of a new event, with or without deliveries (the operator page's live updates). */
+  onNewEvent?(): void;
   /** Request counters and the ack latency histogram; a private, unscraped set when absent. */
   metrics?: Metrics;
   now?: () => number;
@@ -62,7 +66,7 @@ export function createAccept(options: AcceptOptions): Accept {
       const actions = router(event.type);
       const stored = store.ingest(
         { ...event, receivedAt: now(), endpoint: endpoint.path, body },
-        actions.map((a) => ({ action: a.name, digest: a.digest })),
+        actions.map((a) => newDelivery(a, event?.payload)),
       );
       if (testHook === "ack-before-commit") {
         // The planted bug the crash suite must catch (test builds only): answer before the commit is durable.
@@ -81,6 +85,7 @@ export function createAccept(options: AcceptOptions): Accept {
       metrics.ack.observe((performance.now() - started) / 1000);
       log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });
       if (actions.length > 0) onStored();
+      options.onNewEvent?.();
       return new Response(RECEIVED, { headers: JSON_HEADERS });
     } catch (error) {
       // A verified event's id and type go into the log line, so an operator can find the event Stripe retries.
@@ -101,6 +106,14 @@ export function createAccept(options: AcceptOptions): Accept {
       return failure(500, "internal", "internal error; the event was not stored, so Stripe will retry it");
     }
   };
+}
+
+/** The delivery row for one action; an ordered action's key is rendered here, so it commits with the delivery. */
+export function newDelivery(action: Action, payload: unknown): NewDelivery {
+  const key = orderKey(action.order, payload);
+  return key === undefined
+    ? { action: action.name, digest: action.digest }
+    : { action: action.name, digest: action.digest, orderKey: key };
 }
 
 /**

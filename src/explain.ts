@@ -15,6 +15,7 @@ import {
 } from "./actions/types.ts";
 import type { Config } from "./config/load.ts";
 import { describe, EventInputError, VerificationError } from "./errors.ts";
+import { orderKey as renderOrderKey } from "./order.ts";
 import { matchRoutes } from "./route.ts";
 import { signatureHeader } from "./sign.ts";
 import { createVerifier, type VerifiedEvent } from "./verify.ts";
@@ -47,6 +48,11 @@ export interface ActionExplanation {
    * event; null for an action without `order:`. Filled in by `orderKey` below.
    */
   order_key: string | null;
+  /**
+   * For a thin event's action with `fetch:`: what the worker would fetch from Stripe before it runs. explain calls
+   * no API, so templates and `when:` see `fetched.*` empty here.
+   */
+  fetch?: string[];
   /** With status `run`: the rendered values, under the action's kind (`log`, `forward`, `exec` or `file`). */
   log?: LogPlan;
   forward?: ForwardPlan;
@@ -142,13 +148,14 @@ function explainAction(action: Action, pattern: string | null, event: ActionEven
     status: plan.status,
     reason: plan.status === "run" ? null : plan.reason,
     order_key: orderKey(action, event),
+    ...(action.fetch && event.data.object === "v2.core.event" ? { fetch: [...action.fetch] } : {}),
     ...(plan.status === "run" ? { [action.kind]: plan.details } : {}),
   };
 }
 
-/** The rendered `order:` key of `action` for `event`; null until actions take an `order:` option. */
-function orderKey(_action: Action, _event: ActionEvent): string | null {
-  return null;
+/** The rendered `order:` key of `action` for `event`, as ingest would store it; null when it runs unordered. */
+function orderKey(action: Action, event: ActionEvent): string | null {
+  return renderOrderKey(action.order, event.data) ?? null;
 }
 
 /** The explanation as lines for a person; rendered values are escaped or quoted so they cannot drive a terminal. */
@@ -168,6 +175,11 @@ export function formatExplanation(e: EventExplanation): string[] {
       a.status === "run" ? "would run" : `${a.status === "skipped" ? "skipped" : "would fail"}: ${a.reason}`;
     lines.push(`  ${i + 1}. ${a.name} (${a.kind}, from ${from}): ${verdict}`);
     if (a.order_key !== null) lines.push(`       order key: ${JSON.stringify(a.order_key)}`);
+    if (a.fetch) {
+      lines.push(
+        `       first fetches ${a.fetch.join(" and ")} from Stripe (not here: fetched.* is empty in this explanation)`,
+      );
+    }
     lines.push(...details(a).map((line) => `       ${line}`));
   });
   return lines;

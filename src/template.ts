@@ -27,6 +27,11 @@ export function compileTemplate(text: string, encode: (value: string) => string 
   };
 }
 
+/** The dotted paths of `text`'s placeholders, as written. */
+export function templatePaths(text: string): string[] {
+  return [...text.matchAll(PLACEHOLDER)].map((m) => m[1] ?? "");
+}
+
 /** True when `text` contains at least one placeholder. */
 export function hasPlaceholder(text: string): boolean {
   return /\{\{/.test(text);

@@ -12,6 +12,7 @@ import {
   forwardHandler,
   LOG_HANDLER,
   openStore,
+  orderedLogHandler,
   PATH,
   SECRET,
   startPayhook,
@@ -28,8 +29,13 @@ export interface DrainSetup {
   count: number;
 }
 
+/** How many customers the events of the "log, ordered by customer" run share. */
+export const ORDER_CUSTOMERS = 100;
+
 export interface Drain {
-  kind: "log" | "forward";
+  /** log-ordered: `order:` by the PaymentIntent, so every key is distinct (the rule's cost alone); log-by-customer:
+   * by its customer, ORDER_CUSTOMERS keys, so deliveries also wait for their key's turn. */
+  kind: "log" | "forward" | "log-ordered" | "log-by-customer";
   deliveries: number;
   seconds: number;
   perSecond: number;
@@ -51,10 +57,14 @@ export async function measureDrain(kind: Drain["kind"], setup: DrainSetup): Prom
         keepStdout: true,
       });
       writeConfig(dir, forwardHandler(sink.port));
+    } else if (kind === "log-ordered") {
+      writeConfig(dir, orderedLogHandler("data.object.id"));
+    } else if (kind === "log-by-customer") {
+      writeConfig(dir, orderedLogHandler("data.object.customer"));
     } else {
       writeConfig(dir, LOG_HANDLER);
     }
-    await fill(dir, setup);
+    await fill(dir, setup, kind === "log-by-customer" ? ORDER_CUSTOMERS : undefined);
     const server = await startPayhook({ binary: setup.binary, dir, cpu: setup.serverCpu });
     try {
       await waitForDone(dir, setup.count, 300_000);
@@ -80,7 +90,7 @@ export async function measureDrain(kind: Drain["kind"], setup: DrainSetup): Prom
 }
 
 /** Stores `count` events, one delivery each, with the worker held so that none runs yet. */
-async function fill(dir: string, setup: DrainSetup): Promise<void> {
+async function fill(dir: string, setup: DrainSetup, customers?: number): Promise<void> {
   const holder = await startPayhook({
     binary: setup.holdBinary,
     dir,
@@ -88,7 +98,7 @@ async function fill(dir: string, setup: DrainSetup): Promise<void> {
     env: { PAYHOOK_TEST_HOOK: "hold-worker" },
   });
   try {
-    const events = generateEvents(setup.count, SECRET);
+    const events = generateEvents(setup.count, SECRET, customers);
     await post(`http://127.0.0.1:${holder.port}${PATH}`, events, 32);
   } finally {
     await holder.stop();

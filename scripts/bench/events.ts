@@ -17,12 +17,16 @@ export interface GeneratedEvent {
 
 const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/** `count` distinct events signed with `secret`, timestamped now. */
-export function generateEvents(count: number, secret: string): GeneratedEvent[] {
+/**
+ * `count` distinct events signed with `secret`, timestamped now. With `customers`, they share that many customer
+ * ids in turn (`cus_bench0`, `cus_bench1`, …), for ordering by customer; otherwise each has its own.
+ */
+export function generateEvents(count: number, secret: string, customers?: number): GeneratedEvent[] {
   const timestamp = Math.floor(Date.now() / 1000);
   const events: GeneratedEvent[] = [];
   for (let i = 0; i < count; i++) {
-    const { id, body } = paymentIntentSucceeded(timestamp);
+    const customer = customers === undefined ? `cus_${random(14)}` : `cus_bench${i % customers}`;
+    const { id, body } = paymentIntentSucceeded(timestamp, customer);
     const signature = createHmac("sha256", secret).update(`${timestamp}.${body}`).digest("hex");
     events.push({ id, body, header: `t=${timestamp},v1=${signature}` });
   }
@@ -40,7 +44,7 @@ export function writeEventsFile(path: string, events: readonly GeneratedEvent[])
 }
 
 /** An event shaped like the ones Stripe delivers (API 2025-09-30.clover), pretty-printed as Stripe sends them. */
-function paymentIntentSucceeded(created: number): { id: string; body: string } {
+function paymentIntentSucceeded(created: number, customer: string): { id: string; body: string } {
   const id = `evt_3${random(23)}`;
   const pi = `pi_3${random(23)}`;
   const amount = 500 + Math.floor(Math.random() * 99_500);
@@ -68,7 +72,7 @@ function paymentIntentSucceeded(created: number): { id: string; body: string } {
           confirmation_method: "automatic",
           created: created - 2,
           currency: "usd",
-          customer: `cus_${random(14)}`,
+          customer,
           description: `Order #${100_000 + Math.floor(Math.random() * 900_000)}`,
           excluded_payment_method_types: null,
           last_payment_error: null,

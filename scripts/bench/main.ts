@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism, loadavg, release } from "node:os";
 import { join, resolve } from "node:path";
-import { type Drain, measureDrain } from "./drain.ts";
-import { benchDir, forwardHandler, removeBenchDirs, writeConfig } from "./payhook.ts";
+import { type Drain, measureDrain, ORDER_CUSTOMERS } from "./drain.ts";
+import { benchDir, forwardHandler, orderedLogHandler, removeBenchDirs, writeConfig } from "./payhook.ts";
 import { measurePostgres } from "./postgres.ts";
 import { int, mb, median, ms, pct, runTable, type Target, table, targetLine } from "./report.ts";
 import { binarySize, coldStarts, idleRss } from "./startup.ts";
@@ -280,15 +280,32 @@ async function drain(): Promise<void> {
     count: number("BENCH_DRAIN_EVENTS", 20_000),
   };
   const results: Drain[] = [await measureDrain("log", drainSetup)];
+  // order: against none, same run: every key distinct (the claim's rule alone), then keys shared by customer.
+  const ordered = await orderSupport();
+  if (ordered === true) {
+    results.push(await measureDrain("log-ordered", drainSetup), await measureDrain("log-by-customer", drainSetup));
+  }
   const forward = await forwardSupport();
   if (forward === true) results.push(await measureDrain("forward", drainSetup));
   console.log("worker drain rate (a backlog stored with the worker held, then run by a fresh start)");
+  const log = results.find((d) => d.kind === "log");
+  const labels: Record<Drain["kind"], string> = {
+    log: "log",
+    "log-ordered": "log, order: by data.object.id (all keys distinct)",
+    "log-by-customer": `log, order: by data.object.customer (${ORDER_CUSTOMERS} keys)`,
+    forward: "forward",
+  };
   for (const d of results) {
     const sink = d.received === undefined ? "" : `; the sink received ${int(d.received)}`;
+    const ratio =
+      d.kind.startsWith("log-") && log
+        ? `; ${((100 * d.perSecond) / log.perSecond).toFixed(0)} % of log without order:`
+        : "";
     console.log(
-      `  ${d.kind.padEnd(7)} ${int(d.perSecond)} deliveries/s (${int(d.deliveries)} in ${d.seconds.toFixed(2)} s${sink})`,
+      `  ${labels[d.kind].padEnd(7)} ${int(d.perSecond)} deliveries/s (${int(d.deliveries)} in ${d.seconds.toFixed(2)} s${sink}${ratio})`,
     );
   }
+  if (ordered !== true) console.log(`  order: not measured, ${ordered}`);
   if (forward !== true) console.log(`  forward: not measured, ${forward}`);
   console.log("");
   const rate = (kind: string) => results.find((d) => d.kind === kind)?.perSecond ?? Number.NaN;
@@ -360,16 +377,25 @@ async function postgresRows(): Promise<void> {
 }
 
 /** true when this binary accepts a `forward` action, else why not (the config check's first line). */
-async function forwardSupport(): Promise<true | string> {
+function forwardSupport(): Promise<true | string> {
+  return accepts(forwardHandler(9), "a forward action");
+}
+
+/** true when this binary accepts `order:` on an action (a build before it is benched too), else why not. */
+function orderSupport(): Promise<true | string> {
+  return accepts(orderedLogHandler("data.object.id"), "order:");
+}
+
+async function accepts(handlers: string, what: string): Promise<true | string> {
   const dir = benchDir();
-  writeConfig(dir, forwardHandler(9));
+  writeConfig(dir, handlers);
   const child = Bun.spawn([binary, "check", "--config", join(dir, "payhook.yaml")], {
     env: { PATH: env.PATH ?? "/usr/bin:/bin", STRIPE_WEBHOOK_SECRET: "whsec_check" },
     stdout: "ignore",
     stderr: "pipe",
   });
   const [stderr, code] = await Promise.all([new Response(child.stderr).text(), child.exited]);
-  return code === 0 ? true : `this build refuses a forward action: ${stderr.split("\n")[0]}`;
+  return code === 0 ? true : `this build refuses ${what}: ${stderr.split("\n")[0]}`;
 }
 
 /** A run that answered anything but 2xx or lost an acknowledged event broke a guarantee, whatever its speed. */

@@ -14,6 +14,15 @@ export const LOG_HANDLER = `handlers:
     - log: "PaymentIntent {{data.object.id}} was successful!"
 `;
 
+/** The log handler with `order:` on its action: by the PaymentIntent (every key distinct) or by its customer. */
+export function orderedLogHandler(key: "data.object.id" | "data.object.customer"): string {
+  return `handlers:
+  payment_intent.succeeded:
+    - log: "PaymentIntent {{data.object.id}} was successful!"
+      order: { key: "{{${key}}}" }
+`;
+}
+
 export function forwardHandler(sinkPort: number): string {
   return `handlers:
   payment_intent.succeeded:

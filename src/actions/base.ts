@@ -1,6 +1,7 @@
 /** @module Settings that every action accepts besides its own key. */
 import { Type } from "@sinclair/typebox";
 import { Duration } from "../config/units.ts";
+import { OrderSchema } from "../order.ts";
 import { WhenSchema } from "./conditions.ts";
 
 /** Svix's schedule: about 1.3 days from the first attempt to the last. */
@@ -39,4 +40,13 @@ export const ActionBase = {
     }),
   ),
   when: Type.Optional(WhenSchema),
+  order: Type.Optional(OrderSchema),
+  fetch: Type.Optional(
+    Type.Array(Type.Union([Type.Literal("event"), Type.Literal("related_object")]), {
+      minItems: 1,
+      uniqueItems: true,
+      description:
+        "for thin events: what payhook fetches from Stripe before this action runs, [event] (the full event, /v2/core/events/{id}) and/or [related_object]; templates and when: see them as fetched.event.* and fetched.related_object.* (needs stripe.api_key)",
+    }),
+  ),
 };

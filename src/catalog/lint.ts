@@ -1,11 +1,15 @@
 /**
  * @module The config linter: what is valid but almost certainly not meant. A handler pattern that matches no
  * Stripe event type (a typo such as `payment_intent.succeded` silently never runs), with the nearest real type
- * as a suggestion; and `unhandled` actions that can never run because `*` matches every event.
+ * as a suggestion; `unhandled` actions that can never run because `*` matches every event; and an `order:` key
+ * whose path cannot exist in the events its handler receives (it would render empty, so nothing is ordered).
  */
 import { isMap, LineCounter, parseDocument } from "yaml";
+import type { Action } from "../actions/types.ts";
 import type { Config } from "../config/load.ts";
 import { formatPath, type Path } from "../config/path.ts";
+import { matches } from "../route.ts";
+import { templatePaths } from "../template.ts";
 import { SNAPSHOT_EVENT_TYPES, THIN_EVENT_TYPES } from "./event-types.ts";
 
 export interface Finding {
@@ -56,7 +60,88 @@ export function lintConfig(config: Pick<Config, "routes" | "unhandled">, types: 
   if (config.routes.some((r) => r.pattern === "*") && config.unhandled.length > 0) {
     add(["unhandled"], 'never runs: the "*" handler matches every event, so no event is left unhandled');
   }
+  const lintOrder = (actions: readonly Action[], at: Path, received: readonly string[]) =>
+    actions.forEach((action, i) => {
+      if (!action.order || received.length === 0) return;
+      for (const path of templatePaths(action.order.keyText)) {
+        const why = missingPath(path, received);
+        if (why) {
+          add(
+            [...at, i, "order", "key"],
+            `{{${path}}} ${why}, so the key renders empty and these deliveries run unordered`,
+          );
+        }
+      }
+    });
+  for (const { pattern, actions } of config.routes) {
+    lintOrder(
+      actions,
+      ["handlers", pattern],
+      types.filter((t) => matches(pattern, t)),
+    );
+  }
+  lintOrder(config.unhandled, ["unhandled"], types);
   return findings;
+}
+
+/** Top-level fields of a snapshot event (`"object": "event"`) and of a thin one (`"object": "v2.core.event"`). */
+const SNAPSHOT_FIELDS = new Set([
+  "id",
+  "object",
+  "account",
+  "api_version",
+  "context",
+  "created",
+  "data",
+  "livemode",
+  "pending_webhooks",
+  "request",
+  "type",
+]);
+const THIN_FIELDS = new Set([
+  "id",
+  "object",
+  "type",
+  "created",
+  "livemode",
+  "context",
+  "reason",
+  "related_object",
+  "data",
+]);
+/** Top-level fields that hold a single value (a string, number or boolean), so nothing lies beneath them. */
+const SCALAR_FIELDS = new Set([
+  "id",
+  "object",
+  "account",
+  "api_version",
+  "context",
+  "created",
+  "livemode",
+  "pending_webhooks",
+  "type",
+]);
+/** What a snapshot event's `data` holds. */
+const SNAPSHOT_DATA = new Set(["object", "previous_attributes"]);
+
+/** Why `path` exists in none of the `types` (an event type list), or undefined when it may exist in one. */
+function missingPath(path: string, types: readonly string[]): string | undefined {
+  const [top = "", second] = path.split(".");
+  if (second !== undefined && SCALAR_FIELDS.has(top)) return `is not a field: ${top} is a single value in every event`;
+  const thin = types.filter(isThin);
+  const snapshot = types.filter((t) => !isThin(t));
+  const inSnapshot = SNAPSHOT_FIELDS.has(top) && (top !== "data" || second === undefined || SNAPSHOT_DATA.has(second));
+  const inThin = THIN_FIELDS.has(top) && !(top === "data" && second === "object");
+  if ((snapshot.length > 0 && inSnapshot) || (thin.length > 0 && inThin)) return undefined;
+  if (thin.length > 0 && snapshot.length === 0 && top === "data" && second === "object") {
+    return "is not in thin events (they carry related_object.id instead of a data.object)";
+  }
+  const kinds = thin.length === 0 ? "snapshot events" : snapshot.length === 0 ? "thin events" : "Stripe events";
+  return `is not a field of ${kinds} (${top === "data" ? "data has object and previous_attributes" : `they have ${[...(thin.length > 0 && snapshot.length === 0 ? THIN_FIELDS : SNAPSHOT_FIELDS)].join(", ")}`})`;
+}
+
+function isThin(type: string): boolean {
+  return type.startsWith("v1.") || type.startsWith("v2.");
 }
 
 /** Findings as lines that name the file, the path, and the line when the file can be read. */

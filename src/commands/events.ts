@@ -9,10 +9,18 @@ import type { Config } from "../config/load.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { parseDuration } from "../config/units.ts";
 import { UsageError } from "../errors.ts";
+import { orderKey } from "../order.ts";
 import { patternProblem } from "../route.ts";
 import { openStore } from "../store/open.ts";
 import { resolveStore, type StoreSettings } from "../store/settings.ts";
-import { DELIVERY_STATUSES, type DeliveryStatus, type Requeue } from "../store/types.ts";
+import {
+  DELIVERY_STATUSES,
+  type DeliveryStatus,
+  type EventDetail,
+  type EventQuery,
+  type EventView,
+  type Requeue,
+} from "../store/types.ts";
 import { configOption } from "./check.ts";
 import { eventJson, formatEvent, formatTable } from "./events-format.ts";
 
@@ -23,7 +31,7 @@ export const events: Command = {
   name: "events",
   summary: "list, show and replay stored events and their deliveries (safe while serve runs)",
   usage: [
-    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--limit N] [--json]",
+    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--limit N] [--json]",
     "       payhook events show EVENT_ID [--json]",
     "       payhook events replay EVENT_ID [--status STATUS]",
     "       payhook events replay --status STATUS [--type TYPE] [--since DURATION]",
@@ -38,6 +46,11 @@ export const events: Command = {
     status: { type: "string", arg: "STATUS", help: `only deliveries in this status: ${DELIVERY_STATUSES.join(", ")}` },
     type: { type: "string", arg: "TYPE", help: 'only this event type, a prefix such as "invoice.*", or "*"' },
     since: { type: "string", arg: "DURATION", help: "only events received within this long, such as 24h or 7d" },
+    source: {
+      type: "string",
+      arg: "SOURCE",
+      help: "only events Stripe pushed (pushed) or payhook catch-up fetched from Stripe's API (fetched)",
+    },
     limit: { type: "string", arg: "N", help: `list at most N events, newest first (default ${DEFAULT_LIMIT})` },
     json: { type: "boolean", help: "print JSON, one object per line" },
   },
@@ -76,7 +89,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   const [id, ...extra] = args;
   if (id === undefined) throw new UsageError("events show needs an EVENT_ID, such as evt_1NG8Du2eZvKYlo2CUI79vXWy");
   if (extra.length > 0) throw new UsageError("events show takes one EVENT_ID");
-  for (const flag of ["status", "type", "since", "limit"]) {
+  for (const flag of ["status", "type", "since", "source", "limit"]) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to events show`);
   }
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
@@ -126,9 +139,15 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     }
     const items: Requeue[] = [];
     const skipped: { event_id: string; action: string; reason: string }[] = [];
-    for (const event of chosen) {
+    const stale: { event_id: string; action: string; order_key: string; newer: string }[] = [];
+    for (const listed of chosen) {
+      if (!listed) continue;
+      const current = config.router(listed.type);
+      // An ordered action's key comes from the body, which a listed event does not carry.
+      const event: EventView | EventDetail | null =
+        current.some((a) => a.order) && !("body" in listed) ? await store.getEvent(listed.id) : listed;
       if (!event) continue;
-      const current = config.router(event.type);
+      const payload = "body" in event ? parseBody(event.body as Uint8Array) : undefined;
       const wanted =
         id !== undefined && query.status === undefined
           ? // One event by id: every action the current config runs for it, and its old deliveries' fate.
@@ -136,8 +155,21 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
           : event.deliveries.filter((d) => d.status === query.status).map((d) => d.action);
       for (const name of wanted) {
         const action = current.find((a: Action) => a.name === name);
-        if (action) items.push({ eventId: event.id, action: action.name, digest: action.digest });
-        else skipped.push({ event_id: event.id, action: name, reason: notInConfig(config, name, event.type) });
+        if (action) {
+          const orderKey = action.order ? renderKey(action, payload) : undefined;
+          items.push({
+            eventId: event.id,
+            action: action.name,
+            digest: action.digest,
+            ...(orderKey ? { orderKey } : {}),
+          });
+          if (orderKey && action.order?.stale === "skip") {
+            const newest = await store.newestDelivered(action.name, orderKey);
+            if (newest && newest.created > event.created) {
+              stale.push({ event_id: event.id, action: action.name, order_key: orderKey, newer: newest.eventId });
+            }
+          }
+        } else skipped.push({ event_id: event.id, action: name, reason: notInConfig(config, name, event.type) });
       }
       if (id !== undefined && query.status === undefined) {
         for (const d of event.deliveries) {
@@ -150,7 +182,7 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
     const queued = items.length === 0 ? 0 : await store.requeue(items, Date.now(), query.status);
     const events = new Set(items.map((i) => i.eventId)).size;
     if (values.json) {
-      io.out(JSON.stringify({ requeued: queued, events, skipped }));
+      io.out(JSON.stringify({ requeued: queued, events, skipped, ...(stale.length > 0 ? { stale } : {}) }));
     } else {
       io.out(
         `re-queued ${queued} ${queued === 1 ? "delivery" : "deliveries"} of ${events} ${events === 1 ? "event" : "events"}${queued > 0 ? "; a running payhook starts them within a second" : ""}`,
@@ -158,6 +190,11 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
       const busy = items.length - queued;
       if (busy > 0) io.out(`${busy} left as they are: already pending or running`);
       for (const s of skipped) io.out(`skipped ${s.event_id} ${s.action}: ${s.reason}`);
+      for (const s of stale) {
+        io.out(
+          `${s.event_id} ${s.action}: runs although ${s.newer}, created later, was already delivered for order key ${s.order_key} (stale: skip does not apply to a replay)`,
+        );
+      }
     }
     return 0;
   } finally {
@@ -165,8 +202,26 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
   }
 }
 
-function filters(values: CommandContext["values"]): { status?: DeliveryStatus; type?: string; since?: number } {
-  const out: { status?: DeliveryStatus; type?: string; since?: number } = {};
+function parseBody(body: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(body));
+  } catch {
+    return undefined;
+  }
+}
+
+function renderKey(action: Action, payload: unknown): string | undefined {
+  return orderKey(action.order, payload);
+}
+
+function filters(values: CommandContext["values"]): EventQuery {
+  const out: EventQuery = {};
+  if (values.source !== undefined) {
+    if (values.source !== "pushed" && values.source !== "fetched") {
+      throw new UsageError(`--source must be pushed or fetched, got "${values.source}"`);
+    }
+    out.source = values.source;
+  }
   if (values.status !== undefined) {
     const status = values.status as DeliveryStatus;
     if (!DELIVERY_STATUSES.includes(status)) {

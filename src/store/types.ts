@@ -7,18 +7,36 @@ import type { VerifiedEvent } from "../verify.ts";
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];
 
+/** How an event reached payhook: Stripe pushed it to an endpoint, or `catch-up` fetched it from Stripe's API. */
+export type EventSource = "pushed" | "fetched";
+
 export interface IncomingEvent extends VerifiedEvent {
   /** Unix ms. */
   receivedAt: number;
+  /** The endpoint path it was posted to; for a fetched event, the API list it came from (stripe:/v1/events). */
   endpoint: string;
-  /** The exact bytes Stripe signed. */
+  /** The exact bytes Stripe signed; for a fetched event, the event as the API returned it. */
   body: Uint8Array;
+  /** "pushed" when unset. */
+  source?: EventSource;
 }
 
 /** One action this event needs: its name and the digest of its settings at the time. */
 export interface NewDelivery {
   action: string;
   digest: string;
+  /**
+   * The rendered `order:` key, when the action is ordered and the key is not empty: deliveries of one action with
+   * one key are claimed one at a time, in the order of their events' `created` (ties: the order they were stored).
+   */
+  orderKey?: string;
+}
+
+/** The newest event already delivered (done) for an action's order key. */
+export interface OrderMark {
+  eventId: string;
+  /** Unix seconds, from the event. */
+  created: number;
 }
 
 export interface ClaimedDelivery {
@@ -30,6 +48,12 @@ export interface ClaimedDelivery {
   /** This attempt's number, 1 for the first. */
   attempt: number;
   body: Uint8Array;
+  /** The delivery's order key, when its action is ordered. */
+  orderKey?: string;
+  /** For an ordered delivery: the newest event delivered for its key, when that one was created strictly later. */
+  newer?: OrderMark;
+  /** This round of attempts was started by a replay (`stale: skip` does not apply to it). */
+  replayed?: boolean;
   /**
    * The claim's fencing token, on stores shared by several instances: `finish` and `renew` act only while the
    * delivery is still held under this token, so a result from an instance that lost its lease changes nothing.
@@ -48,6 +72,8 @@ export interface AttemptRecord {
   nextAt?: number;
   error?: string;
   output?: string;
+  /** For a thin event's action with `fetch:`: what was fetched from Stripe for this attempt, as JSON. */
+  fetched?: string;
   /** The claim's token (ClaimedDelivery.token), when the store gave one. */
   token?: number;
 }
@@ -66,8 +92,50 @@ export interface EventQuery {
   type?: string;
   /** Only events received at or after this time, unix ms. */
   since?: number;
+  /** Only events received before this time, unix ms. */
+  until?: number;
+  /** Only the event with this id, or the events about this object id or customer id (exact match). */
+  search?: string;
+  /** Only events that come after this one, newest first: the next page of a keyset-paginated list. */
+  after?: EventCursor;
   /** At most this many events; unlimited when unset. */
   limit?: number;
+  /** Only events that came this way. */
+  source?: EventSource;
+}
+
+/** A position in the newest-first order of events; pages continue from it however many events arrive meanwhile. */
+export interface EventCursor {
+  receivedAt: number;
+  id: string;
+}
+
+/** Failed and dead deliveries that share an action and a last error. */
+export interface FailureGroup {
+  action: string;
+  error: string | null;
+  failed: number;
+  dead: number;
+  /** updated_at of the group's oldest and newest delivery, unix ms. */
+  oldestAt: number;
+  newestAt: number;
+}
+
+/** One failed or dead delivery, to replay it. */
+export interface FailedDelivery {
+  eventId: string;
+  eventType: string;
+  action: string;
+  status: "failed" | "dead";
+}
+
+/** Counts for one time bucket that starts at `at` (unix ms); buckets with nothing in them are left out. */
+export interface ActivityBucket {
+  at: number;
+  /** Events received. */
+  events: number;
+  /** Attempts that did not succeed (to be retried, failed or dead). */
+  failures: number;
 }
 
 export interface DeliveryView {
@@ -79,6 +147,8 @@ export interface DeliveryView {
   attempts: number;
   nextAt: number | null;
   lastError: string | null;
+  /** The rendered order key, or null when the delivery is unordered. */
+  orderKey: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -90,6 +160,7 @@ export interface AttemptView {
   status: Exclude<DeliveryStatus, "running">;
   error: string | null;
   output: string | null;
+  fetched: string | null;
 }
 
 export interface EventView {
@@ -104,6 +175,9 @@ export interface EventView {
   /** Unix ms. */
   receivedAt: number;
   endpoint: string;
+  objectId: string | null;
+  customerId: string | null;
+  source: EventSource;
   deliveries: DeliveryView[];
 }
 
@@ -118,6 +192,8 @@ export interface Requeue {
   eventId: string;
   action: string;
   digest: string;
+  /** The order key the current config renders for the event, if the action is ordered. */
+  orderKey?: string;
 }
 
 export interface Store {
@@ -127,8 +203,10 @@ export interface Store {
    */
   ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate">;
   /**
-   * Marks up to `limit` due pending deliveries running, counting the attempt before it runs. Deliveries of the
-   * actions in `skip` (those at their concurrency limit) are left for later.
+   * Marks up to `limit` due pending deliveries running, counting the attempt before it runs, in one atomic step.
+   * Deliveries of the actions in `skip` (those at their concurrency limit) are left for later. An ordered delivery
+   * (with an order key) is claimed only when no other delivery of its action and key is running, and none created
+   * earlier (by the event's `created`, then by arrival) is pending, due or not: dead and failed ones do not block.
    */
   claim(now: number, limit: number, skip?: readonly string[]): Promise<ClaimedDelivery[]>;
   /**
@@ -147,7 +225,7 @@ export interface Store {
    * worker polls as well.
    */
   subscribe(listener: () => void): () => void;
-  /** The earliest next_at of pending deliveries, or null. */
+  /** The earliest next_at of pending deliveries that the claim could take then (not held by their key), or null. */
   nextDue(): Promise<number | null>;
   /**
    * Sets deliveries left running by a stopped or killed process back to pending, keeping their attempt count;
@@ -157,6 +235,8 @@ export interface Store {
   recover(now: number): Promise<number>;
   /** Puts claimed deliveries that never started back in the queue: pending again, their attempt given back. */
   release(ids: readonly number[], now: number): Promise<number>;
+  /** The newest event delivered (done) for an ordered action's key, or null. */
+  newestDelivered(action: string, orderKey: string): Promise<OrderMark | null>;
   /** Makes one real durable write, waiting at most `timeoutMs` for the lock; rejects with why it cannot (readiness). */
   checkWritable(timeoutMs: number): Promise<void>;
   /** The queue's depth by status and the age of its oldest entry (metrics). */
@@ -168,14 +248,29 @@ export interface Store {
   /**
    * Queues each delivery for a fresh round of attempts, due at `now`: one that is finished (done, failed, dead;
    * with `only`, just that status) is reset; a missing one is created (not with `only`); pending and running ones
-   * are left alone. Returns how many were queued.
+   * are left alone. A queued delivery is marked replayed (an old event runs even under `stale: skip`) and takes the
+   * order key given. Returns how many were queued.
    */
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number>;
+  /** Failed and dead deliveries grouped by action and last error, the largest groups first, at most `limit`. */
+  failureGroups(limit: number): Promise<FailureGroup[]>;
+  /** Up to `limit` failed and dead deliveries, of one group (action and last error) or of all, oldest first. */
+  failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]>;
+  /** Events received and failed attempts since `since`, in buckets of `bucketMs` aligned to multiples of it. */
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]>;
   /**
    * Deletes up to `limit` events received before `before` whose deliveries are all finished, with their deliveries
    * and attempts; returns how many events were deleted.
    */
   prune(before: number, limit: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`, in one atomic statement: true when `holder`
+   * holds it now, false when another holder's lease has not expired. Jobs that one process at a time should do
+   * (the background catch-up) run only while their lease is held.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -1,12 +1,13 @@
 /**
  * @module A stand-in for the user's service on 127.0.0.1: records every request and answers each path by plan
  * (200, 500, 503 with Retry-After, 429, 410, 302, hang, reset, slow body), the plan's last answer repeating,
- * so "fail the first N" is `plan(path, ["500", "500", "200"])`.
+ * so "fail the first N" is `plan(path, ["500", "500", "200"])`. Each request records when it arrived and was
+ * answered on one counter, so tests can tell which requests were in flight at the same time.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
-export type Mode = "200" | "500" | "503" | "429" | "410" | "404" | "302" | "hang" | "reset" | "slow";
+export type Mode = "200" | "500" | "503" | "429" | "410" | "404" | "302" | "hang" | "reset" | "slow" | "busy";
 
 export interface SinkRequest {
   method: string;
@@ -14,6 +15,11 @@ export interface SinkRequest {
   url: string;
   headers: Record<string, string>;
   body: Uint8Array;
+  /** Ticks of one counter shared by all requests: at arrival, and once answered (while unset, still in flight). */
+  arrived: number;
+  answered?: number;
+  /** The status answered (0 for a reset, or while unanswered). */
+  status: number;
 }
 
 export interface Sink {
@@ -21,7 +27,7 @@ export interface Sink {
   requests: SinkRequest[];
   /** Requests to one path. */
   to(path: string): SinkRequest[];
-  /** Answers for `path`, one per request; the last repeats. Unplanned paths answer 200. */
+  /** Answers for `path` ("*": every path without a plan of its own), one per request; the last repeats. Unplanned paths answer 200. */
   plan(path: string, modes: Mode[]): void;
   /** Answers every request left hanging so far with `mode` ("200" by default). */
   release(mode?: Mode): void;
@@ -34,19 +40,27 @@ export async function startSink(): Promise<Sink> {
   const requests: SinkRequest[] = [];
   const plans = new Map<string, Mode[]>();
   const hanging = new Set<ServerResponse>();
+  let tick = 0;
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v);
-    requests.push({
+    const request: SinkRequest = {
       method: req.method ?? "",
       url: req.url ?? "",
       headers,
       body: new Uint8Array(Buffer.concat(chunks)),
+      arrived: ++tick,
+      status: 0,
+    };
+    requests.push(request);
+    res.on("close", () => {
+      request.answered = ++tick;
+      request.status = res.writableFinished ? res.statusCode : 0;
     });
     const path = (req.url ?? "/").split("?")[0] ?? "/";
-    const plan = plans.get(path) ?? [];
+    const plan = plans.get(path) ?? plans.get("*") ?? [];
     const mode = (plan.length > 1 ? plan.shift() : plan[0]) ?? "200";
     answer(mode, res, hanging);
   });
@@ -85,6 +99,10 @@ function answer(mode: Mode, res: ServerResponse, hanging: Set<ServerResponse>): 
   switch (mode) {
     case "200":
       res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return;
+    case "busy":
+      // A service that takes a moment: 200 after 20 ms, so concurrent requests are seen overlapping.
+      setTimeout(() => res.writeHead(200, { "content-type": "text/plain" }).end("ok"), 20);
       return;
     case "500":
       res.writeHead(500).end("boom");

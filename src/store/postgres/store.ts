@@ -7,25 +7,32 @@
  */
 import { PayhookError, StoreUnavailableError } from "../../errors.ts";
 import type {
+  ActivityBucket,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
   EventQuery,
   EventView,
+  FailedDelivery,
+  FailureGroup,
   HeldClaim,
   IncomingEvent,
   NewDelivery,
+  OrderMark,
   QueueStats,
   Requeue,
   Store,
 } from "../types.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
+import { activity, failedDeliveries, failureGroups } from "./page.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
+/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON), as on SQLite. */
+const MAX_FETCHED = 256 * 1024;
 /** Deliveries whose lease ran out, made pending again per statement by recover(). */
 const RESCUE_BATCH = 1_000;
 /** Batches of attempt results written at once. */
@@ -126,9 +133,10 @@ export class PostgresStore implements Store {
       const rows = await this.retryDeadlock(() =>
         sql.unsafe(
           `WITH e AS (
-             INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
+             INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
+               object_id, customer_id, source)
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::bigint[],
-               $8::bigint[], $9::text[], $10::bytea[]) ORDER BY 1
+               $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[]) ORDER BY 1
              ON CONFLICT (id) DO NOTHING
              RETURNING id, received_at
            ), d AS (
@@ -182,6 +190,18 @@ export class PostgresStore implements Store {
             sql.array(d.event, 25),
             sql.array(d.action, 25),
             sql.array(d.digest, 25),
+            sql.array(
+              col((e) => e.objectId ?? null),
+              25,
+            ),
+            sql.array(
+              col((e) => e.customerId ?? null),
+              25,
+            ),
+            sql.array(
+              col((e) => e.source ?? "pushed"),
+              25,
+            ),
           ] as never[],
           { prepare: true },
         ),
@@ -268,7 +288,8 @@ export class PostgresStore implements Store {
             sql.unsafe(
               `WITH r AS (
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::integer[],
-                   $7::bigint[], $8::text[], $9::bigint[]) AS r(id, status, next_at, error, finished_at, attempt, started_at, output, token)
+                   $7::bigint[], $8::text[], $9::bigint[], $11::text[])
+                   AS r(id, status, next_at, error, finished_at, attempt, started_at, output, token, fetched)
                ), u AS (
                  UPDATE ${this.s}.deliveries d
                  SET status = r.status, next_at = r.next_at, last_error = r.error, updated_at = r.finished_at,
@@ -276,8 +297,10 @@ export class PostgresStore implements Store {
                  FROM r WHERE d.id = r.id AND d.status = 'running' AND (r.token IS NULL OR d.lease_token = r.token)
                  RETURNING d.id
                )
-               INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance)
-               SELECT r.id, r.attempt, r.started_at, r.finished_at, r.status, r.error, r.output, $10 FROM r JOIN u ON u.id = r.id
+               INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance,
+                 fetched)
+               SELECT r.id, r.attempt, r.started_at, r.finished_at, r.status, r.error, r.output, $10, r.fetched
+               FROM r JOIN u ON u.id = r.id
                RETURNING delivery_id`,
               [
                 sql.array(
@@ -317,6 +340,10 @@ export class PostgresStore implements Store {
                   20,
                 ),
                 this.options.instance,
+                sql.array(
+                  r.map((x) => (x.fetched === undefined ? null : x.fetched.slice(0, MAX_FETCHED))),
+                  25,
+                ),
               ] as never[],
               { prepare: true },
             ),
@@ -466,6 +493,11 @@ export class PostgresStore implements Store {
     return this.run((sql) => getEvent(sql, this.s, id));
   }
 
+  /** Ordering is not in the PostgreSQL store yet (a config with `order:` is refused on it), so nothing is marked. */
+  async newestDelivered(): Promise<OrderMark | null> {
+    return null;
+  }
+
   async requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
     const queued = await this.run((sql) => requeue(sql, this.s, deliveries, now, only));
     if (queued > 0) this.notifyPeers();
@@ -474,6 +506,46 @@ export class PostgresStore implements Store {
 
   prune(before: number, limit: number): Promise<number> {
     return this.run((sql) => prune(sql, this.s, this.options.schema, before, limit));
+  }
+
+  failureGroups(limit: number): Promise<FailureGroup[]> {
+    return this.run((sql) => failureGroups(sql, this.s, limit));
+  }
+
+  failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]> {
+    return this.run((sql) => failedDeliveries(sql, this.s, group, limit));
+  }
+
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return this.run((sql) => activity(sql, this.s, since, bucketMs));
+  }
+
+  /**
+   * One INSERT … ON CONFLICT DO UPDATE … WHERE, as on SQLite: a free, expired or own lease is taken; another
+   * holder's live lease is left as it is. Instances racing for the row are serialized on its unique index, and
+   * each re-checks the WHERE against the winner's row, so exactly one holds it. Times are the callers' clocks,
+   * like every other time in the store.
+   */
+  async acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const rows = await this.run((sql) =>
+      sql.unsafe(
+        `INSERT INTO ${this.s}.leases AS l (name, holder, expires_at) VALUES ($1, $2, $3::bigint + $4::bigint)
+         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+         WHERE l.holder = EXCLUDED.holder OR l.expires_at <= $3::bigint
+         RETURNING l.holder`,
+        [name, holder, now, ttlMs] as never[],
+        { prepare: true },
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.run((sql) =>
+      sql.unsafe(`DELETE FROM ${this.s}.leases WHERE name = $1 AND holder = $2`, [name, holder] as never[], {
+        prepare: true,
+      }),
+    );
   }
 
   async close(): Promise<void> {

@@ -15,8 +15,10 @@ import type {
 
 type Row = Record<string, SqlValue>;
 
-const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
-const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
+const EVENT_COLUMNS =
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
+const DELIVERY_COLUMNS =
+  "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at";
 
 export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   const where: string[] = [];
@@ -24,6 +26,19 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   if (query.since !== undefined) {
     where.push("e.received_at >= ?");
     params.push(query.since);
+  }
+  if (query.until !== undefined) {
+    where.push("e.received_at < ?");
+    params.push(query.until);
+  }
+  if (query.search !== undefined) {
+    where.push("(e.id = ? OR e.object_id = ? OR e.customer_id = ?)");
+    params.push(query.search, query.search, query.search);
+  }
+  if (query.after !== undefined) {
+    // Keyset pagination: the index on (received_at, id) starts right after the cursor, however deep the page.
+    where.push("(e.received_at, e.id) < (?, ?)");
+    params.push(query.after.receivedAt, query.after.id);
   }
   if (query.type !== undefined && query.type !== "*") {
     if (query.type.endsWith(".*")) {
@@ -35,8 +50,14 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
       params.push(query.type);
     }
   }
+  if (query.source !== undefined) {
+    where.push("e.source = ?");
+    params.push(query.source);
+  }
   if (query.status !== undefined) {
-    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = ?)");
+    // The unary + keeps SQLite on the (event_id, action) index: by the status index it would scan every
+    // delivery in that status once per event.
+    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND +d.status = ?)");
     params.push(query.status);
   }
   const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
@@ -66,7 +87,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = db
     .prepare(
-      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = ? ORDER BY a.id`,
     )
     .all(id);
@@ -78,6 +99,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
       status: a.status as AttemptView["status"],
       error: a.error === null ? null : String(a.error),
       output: a.output === null ? null : String(a.output),
+      fetched: a.fetched === null || a.fetched === undefined ? null : String(a.fetched),
     });
   }
   return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
@@ -86,22 +108,26 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
 /** Runs inside a write transaction. */
 export function requeue(db: SqlDatabase, items: readonly Requeue[], now: number, only?: DeliveryStatus): number {
   // Only finished deliveries are reset: a pending or running one already belongs to a worker.
+  // A replay is on purpose: `replayed` lets an old event run even under `stale: skip`.
   const reset = db.prepare(
-    `UPDATE deliveries SET status = 'pending', attempts = 0, digest = ?, next_at = ?, last_error = NULL, updated_at = ?
+    `UPDATE deliveries SET status = 'pending', attempts = 0, digest = ?, next_at = ?, last_error = NULL, updated_at = ?,
+       order_key = ?, order_created = (SELECT created FROM events WHERE id = deliveries.event_id), replayed = 1
      WHERE event_id = ? AND action = ? AND status IN ('done', 'failed', 'dead') AND (? IS NULL OR status = ?)`,
   );
   const create = db.prepare(
-    `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
-     SELECT ?, ?, ?, 'pending', 0, ?, ?, ? WHERE EXISTS (SELECT 1 FROM events WHERE id = ?)
+    `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+       order_key, order_created, replayed)
+     SELECT ?, ?, ?, 'pending', 0, ?, ?, ?, ?, created, 1 FROM events WHERE id = ?
      ON CONFLICT (event_id, action) DO NOTHING`,
   );
   let queued = 0;
   for (const item of items) {
+    const key = item.orderKey ?? null;
     const changed = Number(
-      reset.run(item.digest, now, now, item.eventId, item.action, only ?? null, only ?? null).changes,
+      reset.run(item.digest, now, now, key, item.eventId, item.action, only ?? null, only ?? null).changes,
     );
     if (changed === 0 && only === undefined) {
-      queued += Number(create.run(item.eventId, item.action, item.digest, now, now, now, item.eventId).changes);
+      queued += Number(create.run(item.eventId, item.action, item.digest, now, now, now, key, item.eventId).changes);
     }
     queued += changed;
   }
@@ -110,6 +136,8 @@ export function requeue(db: SqlDatabase, items: readonly Requeue[], now: number,
 
 /** Runs inside a write transaction; deliveries and attempts go with their event (ON DELETE CASCADE). */
 export function prune(db: SqlDatabase, before: number, limit: number): number {
+  // An order key's newest delivered event is remembered as long as events are.
+  db.prepare("DELETE FROM order_marks WHERE updated_at < ?").run(before);
   return Number(
     db
       .prepare(
@@ -133,6 +161,9 @@ function toEvent(row: Row): EventView {
     created: Number(row.created),
     receivedAt: Number(row.received_at),
     endpoint: row.endpoint as string,
+    objectId: row.object_id === null || row.object_id === undefined ? null : String(row.object_id),
+    customerId: row.customer_id === null || row.customer_id === undefined ? null : String(row.customer_id),
+    source: row.source === "fetched" ? "fetched" : "pushed",
     deliveries: [],
   };
 }
@@ -146,6 +177,7 @@ function toDelivery(row: Row): DeliveryView {
     attempts: Number(row.attempts),
     nextAt: row.next_at === null ? null : Number(row.next_at),
     lastError: row.last_error === null ? null : String(row.last_error),
+    orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

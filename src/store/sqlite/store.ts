@@ -7,15 +7,19 @@ import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
+  ActivityBucket,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
   EventQuery,
   EventView,
+  FailedDelivery,
+  FailureGroup,
   HeldClaim,
   IncomingEvent,
   NewDelivery,
+  OrderMark,
   QueueStats,
   Requeue,
   Store,
@@ -23,13 +27,28 @@ import type {
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./ops.ts";
+import { activity, failedDeliveries, failureGroups } from "./page.ts";
 
 const MAX_BATCH = 512;
+
+/**
+ * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
+ * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
+ * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
+ * This is the rule; a NULL next_at (held behind its key) only keeps rows that cannot pass it out of the claim's scan.
+ */
+const FREE = `(d.order_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
+    AND b.status IN ('pending', 'running')
+    AND (b.status = 'running' OR b.order_created < d.order_created
+      OR (b.order_created = d.order_created AND b.id < d.id))))`;
 const MAX_TEXT = 64 * 1024;
 /** How long a write waits for another process's lock before it fails (503 for a webhook, so Stripe retries). */
 export const LOCK_WAIT_MS = 5_000;
 /** The longest pause between two tries for a lock another process holds. */
 const MAX_RETRY_DELAY_MS = 25;
+/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
+const MAX_FETCHED = 256 * 1024;
 
 type Write = {
   run: () => unknown;
@@ -74,15 +93,28 @@ export class SqliteStore implements Store {
     | "insertDelivery"
     | "claim"
     | "eventOf"
+    | "markOf"
+    | "markDelivered"
+    | "insertOrdered"
+    | "promote"
+    | "unholdFree"
     | "insertAttempt"
     | "updateDelivery"
     | "nextDue"
     | "recover"
     | "release"
+    | "acquireLease"
+    | "releaseLease"
     | "running",
     SqlStatement
   >;
   private queue: Write[] = [];
+  /**
+   * The ordered deliveries this store has claimed and not yet finished, by id: [action, order key]. Their finish
+   * passes the key's turn on; unordered finishes (most of them) then run no extra statement. A delivery claimed
+   * by a process that died is passed on by recover() instead.
+   */
+  private readonly ordered = new Map<number, [string, string]>();
   private scheduled = false;
   private closed = false;
   /** Consecutive tries that found the store locked: the next pause grows with them, up to MAX_RETRY_DELAY_MS. */
@@ -98,28 +130,68 @@ export class SqliteStore implements Store {
     this.identity = identity;
     this.sql = {
       insertEvent: db.prepare(
-        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
+           object_id, customer_id, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)`,
+        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+           order_key, order_created)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
       ),
+      // Held (next_at NULL) when another delivery of its key is running, or pending and created earlier (or as
+      // early: stored first).
+      insertOrdered: db.prepare(
+        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+           order_key, order_created)
+         SELECT ?1, ?2, ?3, 'pending', 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries b
+             WHERE b.action = ?2 AND b.order_key = ?5 AND b.status IN ('pending', 'running')
+               AND (b.status = 'running' OR b.order_created <= ?6)) THEN NULL ELSE ?4 END,
+           ?4, ?4, ?5, ?6`,
+      ),
+      // A key's turn passes on when one of its deliveries leaves running: its earliest pending one, if held, is due.
+      promote: db.prepare(
+        // "The pending one with none earlier" rather than ORDER BY … LIMIT 1, which costs SQLite three times as much
+        // here; the index yields the key's rows oldest first, so the first row tried is the one.
+        `UPDATE deliveries SET next_at = ? WHERE next_at IS NULL AND id = (SELECT d.id FROM deliveries d
+           WHERE d.action = ? AND d.order_key = ? AND d.status IN ('pending', 'running') AND d.status = 'pending'
+             AND NOT EXISTS (SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
+               AND b.status IN ('pending', 'running') AND b.status = 'pending'
+               AND (b.order_created < d.order_created OR (b.order_created = d.order_created AND b.id < d.id)))
+           LIMIT 1)`,
+      ),
+      unholdFree: db.prepare(
+        `UPDATE deliveries SET next_at = ? WHERE id IN (SELECT d.id FROM deliveries d
+           WHERE d.status = 'pending' AND d.next_at IS NULL AND d.order_key IS NOT NULL AND ${FREE})`,
+      ),
+      // One statement: the subquery picks the deliveries (at most one per order key, by FREE's "none earlier
+      // pending"), and the UPDATE marks them running, so two claims can never both take one key's turn.
       claim: db.prepare(
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
-         WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_at <= ?
-           AND action NOT IN (SELECT value FROM json_each(?)) ORDER BY next_at, id LIMIT ?)
-         RETURNING id, event_id, action, digest, attempts`,
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
+           AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
+         RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
       eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
+      markOf: db.prepare("SELECT event_id, created FROM order_marks WHERE action = ? AND key = ?"),
+      // Only moves forward: an older event delivered later (a replay) leaves the newest one in place.
+      markDelivered: db.prepare(
+        `INSERT INTO order_marks (action, key, created, event_id, updated_at)
+         SELECT action, order_key, order_created, event_id, ? FROM deliveries WHERE id = ? AND order_key IS NOT NULL
+         ON CONFLICT (action, key) DO UPDATE SET created = excluded.created, event_id = excluded.event_id,
+           updated_at = excluded.updated_at WHERE excluded.created >= order_marks.created`,
+      ),
       insertAttempt: db.prepare(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output, fetched)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
         "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
       ),
-      nextDue: db.prepare("SELECT MIN(next_at) AS next FROM deliveries WHERE status = 'pending'"),
+      nextDue: db.prepare(
+        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${FREE}
+         ORDER BY d.next_at LIMIT 1`,
+      ),
       recover: db.prepare(
         "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
       ),
@@ -127,6 +199,13 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
          WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
       ),
+      // One statement: a free, expired or own lease is taken; another holder's live lease is left as it is.
+      acquireLease: db.prepare(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+      ),
+      releaseLease: db.prepare("DELETE FROM leases WHERE name = ? AND holder = ?"),
       running: db.prepare(
         "SELECT id FROM deliveries WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
       ),
@@ -146,10 +225,26 @@ export class SqliteStore implements Store {
         event.receivedAt,
         event.endpoint,
         event.body,
+        event.objectId ?? null,
+        event.customerId ?? null,
+        event.source ?? "pushed",
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
-        this.sql.insertDelivery.run(event.id, d.action, d.digest, event.receivedAt, event.receivedAt, event.receivedAt);
+        if (d.orderKey !== undefined) {
+          this.sql.insertOrdered.run(event.id, d.action, d.digest, event.receivedAt, d.orderKey, event.created);
+          continue;
+        }
+        this.sql.insertDelivery.run(
+          event.id,
+          d.action,
+          d.digest,
+          event.receivedAt,
+          event.receivedAt,
+          event.receivedAt,
+          d.orderKey ?? null,
+          event.created,
+        );
       }
       return "stored";
     });
@@ -159,7 +254,7 @@ export class SqliteStore implements Store {
     return this.write(() =>
       this.sql.claim.all(now, now, JSON.stringify(skip), limit).map((row) => {
         const event = this.sql.eventOf.get(row.event_id as string);
-        return {
+        const claimed: ClaimedDelivery = {
           id: Number(row.id),
           eventId: row.event_id as string,
           eventType: String(event?.type ?? ""),
@@ -168,12 +263,21 @@ export class SqliteStore implements Store {
           attempt: Number(row.attempts),
           body: (event?.body as Uint8Array | undefined) ?? new Uint8Array(),
         };
+        if (row.order_key === null || row.order_key === undefined) return claimed;
+        claimed.orderKey = String(row.order_key);
+        this.ordered.set(claimed.id, [claimed.action, claimed.orderKey]);
+        claimed.replayed = Number(row.replayed) === 1;
+        const mark = this.sql.markOf.get(claimed.action, claimed.orderKey);
+        if (mark && Number(mark.created) > Number(row.order_created)) {
+          claimed.newer = { eventId: String(mark.event_id), created: Number(mark.created) };
+        }
+        return claimed;
       }),
     );
   }
 
   finish(record: AttemptRecord): Promise<boolean> {
-    return this.write(() => {
+    const done = this.write(() => {
       const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
       const moved = this.sql.updateDelivery.run(
         record.status,
@@ -192,9 +296,22 @@ export class SqliteStore implements Store {
         record.status,
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
+        record.fetched === undefined ? null : record.fetched.slice(0, MAX_FETCHED),
       );
+      const ordered = this.ordered.get(record.deliveryId);
+      if (!ordered) return true;
+      if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
+      this.sql.promote.run(record.finishedAt, ordered[0], ordered[1]);
       return true;
     });
+    // Forgotten only once committed: a finish the store refused is tried again and must pass the turn on then.
+    // A side branch, so the caller's await takes no extra turn (it would miss the next group commit).
+    if (this.ordered.has(record.deliveryId))
+      done.then(
+        () => this.ordered.delete(record.deliveryId),
+        () => {},
+      );
+    return done;
   }
 
   async renew(claims: readonly HeldClaim[]): Promise<number[]> {
@@ -213,12 +330,38 @@ export class SqliteStore implements Store {
     return next === null || next === undefined ? null : Number(next);
   }
 
+  async newestDelivered(action: string, orderKey: string): Promise<OrderMark | null> {
+    const mark = this.sql.markOf.get(action, orderKey);
+    return mark ? { eventId: String(mark.event_id), created: Number(mark.created) } : null;
+  }
+
   recover(now: number): Promise<number> {
-    return this.write(() => Number(this.sql.recover.run(now, now).changes));
+    return this.write(() => {
+      const recovered = Number(this.sql.recover.run(now, now).changes);
+      this.ordered.clear();
+      // Every key whose turn is free but whose first delivery is still held (a hand-over that never happened, or
+      // the keys of the deliveries just recovered) is handed over: a restart always leaves every key moving.
+      this.sql.unholdFree.run(now);
+      return recovered;
+    });
   }
 
   release(ids: readonly number[], now: number): Promise<number> {
-    return this.write(() => Number(this.sql.release.run(now, JSON.stringify(ids)).changes));
+    const done = this.write(() => {
+      const released = Number(this.sql.release.run(now, JSON.stringify(ids)).changes);
+      for (const id of ids) {
+        const ordered = this.ordered.get(id);
+        if (ordered) this.sql.promote.run(now, ordered[0], ordered[1]);
+      }
+      return released;
+    });
+    done.then(
+      () => {
+        for (const id of ids) this.ordered.delete(id);
+      },
+      () => {},
+    );
+    return done;
   }
 
   async checkWritable(timeoutMs: number): Promise<void> {
@@ -248,12 +391,37 @@ export class SqliteStore implements Store {
     return getEvent(this.db, id);
   }
 
+  async failureGroups(limit: number): Promise<FailureGroup[]> {
+    return failureGroups(this.db, limit);
+  }
+
+  async failedDeliveries(
+    group: { action: string; error: string | null } | null,
+    limit: number,
+  ): Promise<FailedDelivery[]> {
+    return failedDeliveries(this.db, group, limit);
+  }
+
+  async activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return activity(this.db, since, bucketMs);
+  }
+
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
     return this.write(() => requeue(this.db, deliveries, now, only));
   }
 
   prune(before: number, limit: number): Promise<number> {
     return this.write(() => prune(this.db, before, limit));
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.write(() => Number(this.sql.acquireLease.run(name, holder, now + ttlMs, now).changes) > 0);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.write(() => {
+      this.sql.releaseLease.run(name, holder);
+    });
   }
 
   async close(): Promise<void> {

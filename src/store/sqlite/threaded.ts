@@ -70,6 +70,8 @@ class ThreadedStore implements Store {
   checkWritable = (...args: WriteArgs<"checkWritable">) => this.write("checkWritable", args) as Promise<void>;
   requeue = (...args: WriteArgs<"requeue">) => this.write("requeue", args) as Promise<number>;
   prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
+  acquireLease = (...args: WriteArgs<"acquireLease">) => this.write("acquireLease", args) as Promise<boolean>;
+  releaseLease = (...args: WriteArgs<"releaseLease">) => this.write("releaseLease", args) as Promise<void>;
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
@@ -77,6 +79,10 @@ class ThreadedStore implements Store {
   queueStats: Store["queueStats"] = () => this.reader.queueStats();
   listEvents: Store["listEvents"] = (query) => this.reader.listEvents(query);
   getEvent: Store["getEvent"] = (id) => this.reader.getEvent(id);
+  newestDelivered: Store["newestDelivered"] = (action, orderKey) => this.reader.newestDelivered(action, orderKey);
+  failureGroups: Store["failureGroups"] = (limit) => this.reader.failureGroups(limit);
+  failedDeliveries: Store["failedDeliveries"] = (group, limit) => this.reader.failedDeliveries(group, limit);
+  activity: Store["activity"] = (since, bucketMs) => this.reader.activity(since, bucketMs);
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -18,6 +18,8 @@ export const WRITES = [
   "checkWritable",
   "requeue",
   "prune",
+  "acquireLease",
+  "releaseLease",
   "close",
 ] as const;
 export type WriteOp = (typeof WRITES)[number];
