@@ -39,8 +39,9 @@ FORCE:
 build/ui-client.txt: node_modules/.installed $(shell find src/ui/client -name '*.ts')
 	$(BUN) build src/ui/client/main.ts --target=browser --minify --outfile $@
 
+# The store's writer thread (src/runtime/store-writer.bun.ts) is a second entry point of each compiled binary.
 # A compiled binary ignores a stray .env or bunfig.toml in the folder it starts in (Bun would load them).
-BUN_COMPILE = $(BUN) build src/main.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
+BUN_COMPILE = $(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
 # The release builds compile the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
 NO_TEST_HOOKS := --define 'process.env.PAYHOOK_TEST_HOOK=""'
 
@@ -56,7 +57,7 @@ build: dist/payhook ## build the single executable dist/payhook
 # (it is not on npm); DENORT_BIN=/path/to/denort uses a local copy. --bundle embeds only what the app imports
 # (2 MB) instead of node_modules with its toolchains (300 MB). deno compile has no --define: the release build
 # maps src/testhooks.ts to src/testhooks.release.ts instead. tsc (make lint) type-checks, so Deno does not.
-DENO_COMPILE := $(DENO) compile -A --no-check --bundle
+DENO_COMPILE := $(DENO) compile -A --no-check --bundle --include src/runtime/store-writer.deno.ts
 
 # The import map also swaps src/build-stamp.ts for the stamp written as a module.
 dist/payhook-deno: node_modules/.installed $(SRC) deno.release-imports.json $(STAMP)
@@ -156,10 +157,12 @@ docker: dist/release/payhook-linux-x64 dist/release/payhook-linux-arm64 ## build
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
 	PAYHOOK_SOAK=full $(BUN) test --timeout 1800000 test/guarantees
 
-# wrk (Debian's package) drives the load, taskset (util-linux) pins server and client to separate CPUs.
+# wrk (Debian's package) drives the load, taskset (util-linux) pins server and client to separate CPUs, strace
+# slows every fsync down for the slow-disk rows.
 bench-tools:
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	@command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
+	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 
 bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (README "Performance")
 	$(BUN) scripts/bench/main.ts

@@ -65,15 +65,26 @@ export interface PayhookOptions {
   dir: string;
   cpu: string;
   env?: Record<string, string>;
+  /** A command payhook runs under (its argv goes after it). */
+  wrap?: string[];
 }
 
 export function startPayhook(options: PayhookOptions): Promise<Pinned> {
   return startPinned({
     cpu: options.cpu,
-    argv: [options.binary, "serve", "--config", join(options.dir, "payhook.yaml"), "--log-format", "json"],
+    argv: [
+      ...(options.wrap ?? []),
+      options.binary,
+      "serve",
+      "--config",
+      join(options.dir, "payhook.yaml"),
+      "--log-format",
+      "json",
+    ],
     cwd: options.dir,
     env: { STRIPE_WEBHOOK_SECRET: SECRET, ...options.env },
     listening: payhookListening,
+    traced: options.wrap !== undefined,
   });
 }
 

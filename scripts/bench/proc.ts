@@ -25,6 +25,8 @@ export interface StartOptions {
   listening(line: string): number | undefined;
   keepStdout?: boolean;
   timeoutMs?: number;
+  /** argv starts with a tracer (strace) that runs the measured process as its child: pid and signals go to it. */
+  traced?: boolean;
 }
 
 /** Starts `argv` under `taskset` (which execs, so the pid is the measured process itself). */
@@ -87,12 +89,15 @@ export async function startPinned(options: StartOptions): Promise<Pinned> {
     child.kill("SIGKILL");
     throw result;
   }
+  // strace would answer SIGTERM by killing its tracee at once; the measured process gets it instead, and strace
+  // ends when it ends.
+  const pid = options.traced ? childOf(child.pid) : child.pid;
   return {
-    pid: child.pid,
+    pid,
     port: result,
     stdout,
     stop: async () => {
-      child.kill("SIGTERM");
+      process.kill(pid, "SIGTERM");
       return child.exited;
     },
     kill: async () => {
@@ -100,6 +105,13 @@ export async function startPinned(options: StartOptions): Promise<Pinned> {
       await child.exited;
     },
   };
+}
+
+/** The one child of `parent` (Linux lists them in /proc/<pid>/task/<pid>/children). */
+function childOf(parent: number): number {
+  const children = readFileSync(`/proc/${parent}/task/${parent}/children`, "utf8").trim().split(/\s+/);
+  if (children.length !== 1 || !children[0]) throw new Error(`expected one child of ${parent}, found ${children}`);
+  return Number(children[0]);
 }
 
 /** payhook's `listening` log line carries its URL. */

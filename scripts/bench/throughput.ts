@@ -27,6 +27,15 @@ export interface Run {
   peakRssBytes: number;
   /** payhook only: how the store compares with what was sent and acknowledged. */
   store?: StoreCheck;
+  /** With `probe`: GET /healthz on one connection during the whole run. */
+  probe?: WrkResult;
+}
+
+export interface RunOptions {
+  /** Runs payhook under this command (the slow disk: strace delaying every fsync). */
+  wrap?: string[];
+  /** Probes /healthz on one more connection while the webhooks load the server. */
+  probe?: boolean;
 }
 
 export interface StoreCheck {
@@ -44,7 +53,7 @@ export interface StoreCheck {
 const CEILING = join(import.meta.dir, "ceiling.ts");
 
 /** One run of `server` with a fresh set of events; the caller alternates servers and rounds. */
-export async function measure(server: Server, setup: Setup, connections = setup.connections): Promise<Run> {
+export async function measure(server: Server, setup: Setup, options: RunOptions = {}): Promise<Run> {
   const dir = benchDir();
   const events = generateEvents(setup.events, SECRET);
   const eventsFile = join(dir, "events.txt");
@@ -58,21 +67,19 @@ export async function measure(server: Server, setup: Setup, connections = setup.
     });
   } else {
     writeConfig(dir, LOG_HANDLER);
-    proc = await startPayhook({ binary: setup.binary, dir, cpu: setup.serverCpu });
+    proc = await startPayhook({ binary: setup.binary, dir, cpu: setup.serverCpu, wrap: options.wrap });
   }
   try {
     const before = cpuMicros(proc.pid);
-    const wrk = await runWrk({
-      url: `http://127.0.0.1:${proc.port}${PATH}`,
-      eventsFile,
-      connections,
-      seconds: setup.seconds,
-      cpu: setup.clientCpu,
-    });
+    const base = { seconds: setup.seconds, cpu: setup.clientCpu };
+    const [wrk, probe] = await Promise.all([
+      runWrk({ ...base, url: `http://127.0.0.1:${proc.port}${PATH}`, eventsFile, connections: setup.connections }),
+      options.probe ? runWrk({ ...base, url: `http://127.0.0.1:${proc.port}/healthz`, connections: 1 }) : undefined,
+    ]);
     const cpu = cpuMicros(proc.pid) - before;
     const peakRssBytes = memoryBytes(proc.pid, "VmHWM");
     await proc.stop();
-    const run: Run = { server, wrk, cpuUsPerRequest: cpu / Math.max(wrk.requests, 1), peakRssBytes };
+    const run: Run = { server, wrk, cpuUsPerRequest: cpu / Math.max(wrk.requests, 1), peakRssBytes, probe };
     if (server === "payhook") run.store = checkStore(dir, events, wrk);
     return run;
   } finally {

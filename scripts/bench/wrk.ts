@@ -14,13 +14,15 @@ export interface WrkResult {
 
 export interface WrkOptions {
   url: string;
-  eventsFile: string;
+  /** Pre-signed events to POST in rotation; without it, plain GETs (the /healthz probe). */
+  eventsFile?: string;
   connections: number;
   seconds: number;
   cpu: string;
 }
 
-const SCRIPT = join(import.meta.dir, "rotate.lua");
+const ROTATE = join(import.meta.dir, "rotate.lua");
+const PROBE = join(import.meta.dir, "probe.lua");
 
 export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const argv = [
@@ -35,10 +37,9 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
     "--timeout",
     "5s",
     "-s",
-    SCRIPT,
+    options.eventsFile ? ROTATE : PROBE,
     options.url,
-    "--",
-    options.eventsFile,
+    ...(options.eventsFile ? ["--", options.eventsFile] : []),
   ];
   const child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, code] = await Promise.all([

@@ -3,6 +3,7 @@ import { Database } from "bun:sqlite";
 import { supervise } from "./child.ts";
 import { finishesWithin } from "./grace.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
+import { workerThread } from "./worker-thread.ts";
 
 export const bunRuntime: Runtime = {
   name: "bun",
@@ -41,6 +42,9 @@ export const bunRuntime: Runtime = {
       close: () => db.close(),
     };
   },
+
+  // The worker file is a separate entry point of the compiled binary (see the Makefile).
+  startStoreWriter: () => workerThread(new URL("./store-writer.bun.ts", import.meta.url)),
 
   async spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult> {
     const child = Bun.spawn(argv, {

@@ -3,6 +3,7 @@ import { DatabaseSync } from "node:sqlite";
 import { supervise } from "./child.ts";
 import { finishesWithin } from "./grace.ts";
 import type { Runtime, ServeOptions, Server, SpawnOptions, SpawnResult, SqlDatabase } from "./types.ts";
+import { workerThread } from "./worker-thread.ts";
 
 export const denoRuntime: Runtime = {
   name: "deno",
@@ -47,6 +48,9 @@ export const denoRuntime: Runtime = {
       close: () => db.close(),
     };
   },
+
+  // The worker file is a separate entry point of the compiled binary (see the Makefile).
+  startStoreWriter: () => workerThread(new URL("./store-writer.deno.ts", import.meta.url)),
 
   async spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult> {
     const [program, ...args] = argv;

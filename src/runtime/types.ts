@@ -60,11 +60,21 @@ export interface SpawnResult {
   stderr: string;
 }
 
+/** A thread running the store's writer (src/store/sqlite/writer.ts), spoken to with messages. */
+export interface StoreWriterThread {
+  post(message: unknown): void;
+  /** Calls `onMessage` with each message from the thread, and `onError` if the thread fails. */
+  listen(onMessage: (message: unknown) => void, onError: (error: unknown) => void): void;
+  terminate(): void;
+}
+
 export interface Runtime {
   readonly name: "bun" | "deno";
   readonly version: string;
   serve(options: ServeOptions): Promise<Server>;
   openDatabase(path: string): SqlDatabase;
+  /** Starts a thread that runs the SQLite store's writer on this runtime's SQLite. */
+  startStoreWriter(): StoreWriterThread;
   spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult>;
   /** fetch() for outgoing requests; sends each request at most once (payhook counts and retries attempts itself). */
   fetch(url: string, init: RequestInit): Promise<Response>;

@@ -12,6 +12,7 @@ import type { StoreSettings } from "./settings.ts";
 import { createPrivate, exposedStoreFiles } from "./sqlite/files.ts";
 import { lockStore } from "./sqlite/lock.ts";
 import { openSqliteStore } from "./sqlite/store.ts";
+import { openThreadedStore } from "./sqlite/threaded.ts";
 import type { Store } from "./types.ts";
 
 export interface OpenStoreOptions {
@@ -71,8 +72,11 @@ export async function openStore(
       unlock = lockStore((p) => runtime.openDatabase(p), path);
       createPrivate(path);
     }
-    // Served, the store checks that its path keeps leading to the file it opened.
-    const store = openSqliteStore(runtime.openDatabase(path), options.serve ? path : undefined);
+    // Served, the store checks that its path keeps leading to the file it opened, and its writes run on the
+    // writer thread, so the thread that serves HTTP never waits on the disk.
+    const store = options.serve
+      ? await openThreadedStore(runtime, path)
+      : openSqliteStore(runtime.openDatabase(path), undefined);
     return {
       store,
       async close() {

@@ -1,0 +1,126 @@
+/**
+ * @module The SQLite store as `serve` uses it: writes go as messages to a writer thread (writer.ts), which
+ * group-commits them and answers each once it is durable; reads (the worker's next due time, metrics, the CLI's
+ * queries) use this thread's own connection, which in WAL mode never waits for a lock. A slow fsync or another
+ * process holding the lock then delays only the acks that wait for it, never /healthz or the reading of requests.
+ */
+import { StoreUnavailableError } from "../../errors.ts";
+import type { Runtime, StoreWriterThread } from "../../runtime/types.ts";
+import type { Store } from "../types.ts";
+import { openSqliteStore, type SqliteStore } from "./store.ts";
+import { type Answer, type Call, revive, type WriteArgs, type WriteOp } from "./writer.ts";
+
+/**
+ * Opens the store at `path` (creating it and applying migrations on this thread, before serving starts), then
+ * starts its writer thread and waits until the writer has opened it too.
+ */
+export async function openThreadedStore(runtime: WriterRuntime, path: string): Promise<Store> {
+  const store = threadedStore(runtime, path);
+  try {
+    await store.opened;
+  } catch (error) {
+    await store.close().catch(() => {});
+    throw error;
+  }
+  return store;
+}
+
+/** What the threaded store needs from the runtime: its SQLite, and a thread to run the writer in. */
+export type WriterRuntime = Pick<Runtime, "openDatabase" | "startStoreWriter">;
+
+/** The store without waiting for its writer: writes made now run once the writer has opened the store. */
+export function threadedStore(runtime: WriterRuntime, path: string): Store & { opened: Promise<unknown> } {
+  const reader = openSqliteStore(runtime.openDatabase(path), path);
+  const store = new ThreadedStore(reader, runtime.startStoreWriter());
+  return Object.assign(store, { opened: store.send({ op: "open", args: [path] }) });
+}
+
+type Pending = { resolve: (value: unknown) => void; reject: (error: unknown) => void };
+
+class ThreadedStore implements Store {
+  private readonly reader: SqliteStore;
+  private readonly thread: StoreWriterThread;
+  private readonly pending = new Map<number, Pending>();
+  private outbox: Call[] = [];
+  private lastId = 0;
+  private closed = false;
+  /** Why the writer thread can take no more writes (it stopped); every write fails with it from then on. */
+  private failure: Error | undefined;
+
+  constructor(reader: SqliteStore, thread: StoreWriterThread) {
+    this.reader = reader;
+    this.thread = thread;
+    thread.listen(
+      (answers) => {
+        for (const answer of answers as Answer[]) this.settle(answer);
+      },
+      (error) => {
+        this.failure = new StoreUnavailableError(`the store's writer thread stopped: ${String(error)}`);
+        for (const { reject } of this.pending.values()) reject(this.failure);
+        this.pending.clear();
+      },
+    );
+  }
+
+  ingest = (...args: WriteArgs<"ingest">) => this.write("ingest", args) as ReturnType<Store["ingest"]>;
+  claim = (...args: WriteArgs<"claim">) => this.write("claim", args) as ReturnType<Store["claim"]>;
+  finish = (...args: WriteArgs<"finish">) => this.write("finish", args) as Promise<boolean>;
+  recover = (...args: WriteArgs<"recover">) => this.write("recover", args) as Promise<number>;
+  release = (...args: WriteArgs<"release">) => this.write("release", args) as Promise<number>;
+  checkWritable = (...args: WriteArgs<"checkWritable">) => this.write("checkWritable", args) as Promise<void>;
+  requeue = (...args: WriteArgs<"requeue">) => this.write("requeue", args) as Promise<number>;
+  prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
+  acquireLease = (...args: WriteArgs<"acquireLease">) => this.write("acquireLease", args) as Promise<boolean>;
+  releaseLease = (...args: WriteArgs<"releaseLease">) => this.write("releaseLease", args) as Promise<void>;
+
+  renew: Store["renew"] = (claims) => this.reader.renew(claims);
+  subscribe: Store["subscribe"] = () => this.reader.subscribe();
+  nextDue: Store["nextDue"] = () => this.reader.nextDue();
+  queueStats: Store["queueStats"] = () => this.reader.queueStats();
+  listEvents: Store["listEvents"] = (query) => this.reader.listEvents(query);
+  getEvent: Store["getEvent"] = (id) => this.reader.getEvent(id);
+  newestDelivered: Store["newestDelivered"] = (action, orderKey) => this.reader.newestDelivered(action, orderKey);
+  failureGroups: Store["failureGroups"] = (limit) => this.reader.failureGroups(limit);
+  failedDeliveries: Store["failedDeliveries"] = (group, limit) => this.reader.failedDeliveries(group, limit);
+  activity: Store["activity"] = (since, bucketMs) => this.reader.activity(since, bucketMs);
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Writes sent before close() still commit (the writer runs messages in order); later ones fail.
+    const last = this.failure ? Promise.resolve() : this.send({ op: "close", args: [] }).catch(() => {});
+    this.closed = true;
+    await last;
+    this.thread.terminate();
+    await this.reader.close();
+  }
+
+  private write(op: WriteOp, args: unknown[]): Promise<unknown> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError("the store is closed"));
+    return this.send({ op, args });
+  }
+
+  /** Sends a call with the others made in this turn (one message, so they share a group commit). */
+  send(call: Omit<Call, "id">): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = ++this.lastId;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      if (this.outbox.push({ ...call, id } as Call) > 1) return;
+      // setImmediate, not a microtask: requests whose verification finishes in this turn join the same message
+      // (make bench: +12 % throughput at 32 connections over one commit per request, see the README).
+      setImmediate(() => {
+        const calls = this.outbox;
+        this.outbox = [];
+        this.thread.post(calls);
+      });
+    });
+  }
+
+  private settle(answer: Answer): void {
+    const pending = this.pending.get(answer.id);
+    if (!pending) return;
+    this.pending.delete(answer.id);
+    if ("error" in answer) pending.reject(revive(answer.error));
+    else pending.resolve(answer.value);
+  }
+}
