@@ -318,6 +318,23 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       }
     });
 
+    test("the database itself refuses a second running delivery for one order key", async () => {
+      const [a, , close] = await instances();
+      const sql = reader(cluster(), `t${schemas}`);
+      try {
+        await a.ingest({ ...incoming("evt_1"), created: 1 }, [{ action: "sync", digest: "d", orderKey: "k" }]);
+        await a.ingest({ ...incoming("evt_2"), created: 2 }, [{ action: "sync", digest: "d", orderKey: "k" }]);
+        assert.equal((await a.claim(NOW, 10)).length, 1);
+        await assert.rejects(
+          sql.unsafe("UPDATE deliveries SET status = 'running' WHERE event_id = 'evt_2'"),
+          (error: unknown) => (error as { code?: string }).code === "23505",
+        );
+      } finally {
+        await sql.end({ timeout: 1 });
+        await close();
+      }
+    });
+
     test("the same events sent to two instances at once: each stored once, the other copy a duplicate, no error", async () => {
       const [a, b, close] = await instances();
       try {
