@@ -6,7 +6,7 @@ DENO := $(BIN)/deno
 # bun test's per-test timeout: end-to-end tests start the binary (under `deno run`, a fresh compile each time) on
 # a 2-core machine. Given on the command line because bun 1.4.5 does not apply bunfig.toml's [test] timeout.
 TEST_TIMEOUT := --timeout 60000
-SRC := $(shell find src -name '*.ts') package.json
+SRC := $(shell find src -name '*.ts' -o -name '*.css') package.json build/ui-client.txt
 # The version stamped into every build; empty means package.json's.
 VERSION ?=
 
@@ -22,7 +22,7 @@ node_modules/.installed: package.json package-lock.json
 
 install: node_modules/.installed ## install dependencies (npm ci)
 
-run: node_modules/.installed ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
+run: node_modules/.installed build/ui-client.txt ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
 	$(BUN) src/main.ts serve
 
 # Every build carries its stamp (src/build-stamp.ts): the version (package.json's, or VERSION=…), the git commit
@@ -34,6 +34,10 @@ $(STAMP): FORCE
 	@VERSION="$(VERSION)" scripts/build-stamp.sh >$@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 FORCE:
+
+# The operator page's script, bundled for the browser and embedded in the executable as text (src/ui/assets.ts).
+build/ui-client.txt: node_modules/.installed $(shell find src/ui/client -name '*.ts')
+	$(BUN) build src/ui/client/main.ts --target=browser --minify --outfile $@
 
 # A compiled binary ignores a stray .env or bunfig.toml in the folder it starts in (Bun would load them).
 BUN_COMPILE = $(BUN) build src/main.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
@@ -94,7 +98,7 @@ release-tools:
 release-test: release release-tools dist/payhook ## run every linux download here (natively, on qemu arm64 and Nehalem), check the rest, test install.sh
 	$(BUN) test $(TEST_TIMEOUT) test/release
 
-lint: node_modules/.installed ## check formatting, lint rules (incl. the runtime boundary) and types
+lint: node_modules/.installed build/ui-client.txt ## check formatting, lint rules (incl. the runtime boundary) and types
 	$(BIN)/biome check .
 	$(BIN)/tsc -p .
 
@@ -108,8 +112,8 @@ test: lint dist/payhook dist/payhook-test test-tools release release-tools ## li
 # The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite against Deno: the source as it is, then the
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
-test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
-	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/postgres.deno.test.ts test/contract/store-order.deno.test.ts
+test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
+	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/store-ui.deno.test.ts test/contract/postgres.deno.test.ts test/contract/store-order.deno.test.ts
 	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
@@ -123,8 +127,10 @@ test-deno: node_modules/.installed test-tools ## Store contract on node:sqlite a
 
 # The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing;
 # the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package); the
-# PostgreSQL tests start throwaway clusters with initdb and pg_ctl from Debian's postgresql package.
+# PostgreSQL tests start throwaway clusters with initdb and pg_ctl from Debian's postgresql package; the operator
+# page's tests drive Debian's chromium with playwright-core (whose own browser download cannot run here).
 test-tools:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
@@ -159,4 +165,4 @@ bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bar
 	$(BUN) scripts/bench/main.ts
 
 clean: ## remove build output and local stores
-	rm -rf dist .tmp payhook.db payhook.db-wal payhook.db-shm payhook.db.lock
+	rm -rf dist build .tmp payhook.db payhook.db-wal payhook.db-shm payhook.db.lock

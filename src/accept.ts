@@ -21,6 +21,8 @@ export interface AcceptOptions {
   log: Logger;
   /** Called after a commit that created deliveries. */
   onStored(): void;
+  /** Called after every commit of a new event, with or without deliveries (the operator page's live updates). */
+  onNewEvent?(): void;
   /** Request counters and the ack latency histogram; a private, unscraped set when absent. */
   metrics?: Metrics;
   now?: () => number;
@@ -83,6 +85,7 @@ export function createAccept(options: AcceptOptions): Accept {
       metrics.ack.observe((performance.now() - started) / 1000);
       log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });
       if (actions.length > 0) onStored();
+      options.onNewEvent?.();
       return new Response(RECEIVED, { headers: JSON_HEADERS });
     } catch (error) {
       // A verified event's id and type go into the log line, so an operator can find the event Stripe retries.

@@ -4,6 +4,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
 import { explain } from "./commands/explain.ts";
@@ -12,6 +13,7 @@ import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
 import { sign } from "./commands/sign.ts";
+import { stripeCommand } from "./commands/stripe.ts";
 import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
 import { ConfigError, PayhookError, UsageError } from "./errors.ts";
@@ -49,7 +51,20 @@ const COMMON: Record<string, OptionSpec> = {
   "log-format": { type: "string", arg: "FORMAT", help: "json, or pretty (default: pretty on a terminal, else json)" },
 };
 
-export const COMMANDS: Command[] = [serve, check, explain, health, events, init, schema, trigger, sign, version];
+export const COMMANDS: Command[] = [
+  serve,
+  check,
+  explain,
+  health,
+  events,
+  catchUpCommand,
+  stripeCommand,
+  init,
+  schema,
+  trigger,
+  sign,
+  version,
+];
 
 export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
   try {

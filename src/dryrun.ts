@@ -42,7 +42,13 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     getEvent: async () => null,
     requeue: async () => 0,
     newestDelivered: async () => null,
+    failureGroups: async () => [],
+    failedDeliveries: async () => [],
+    activity: async () => [],
     prune: async () => 0,
+    // The background catch-up, which leases use, only runs with a durable store.
+    acquireLease: async () => false,
+    releaseLease: async () => {},
     close: async () => {},
   };
 }

@@ -48,6 +48,11 @@ export interface ActionExplanation {
    * event; null for an action without `order:`. Filled in by `orderKey` below.
    */
   order_key: string | null;
+  /**
+   * For a thin event's action with `fetch:`: what the worker would fetch from Stripe before it runs. explain calls
+   * no API, so templates and `when:` see `fetched.*` empty here.
+   */
+  fetch?: string[];
   /** With status `run`: the rendered values, under the action's kind (`log`, `forward`, `exec` or `file`). */
   log?: LogPlan;
   forward?: ForwardPlan;
@@ -143,6 +148,7 @@ function explainAction(action: Action, pattern: string | null, event: ActionEven
     status: plan.status,
     reason: plan.status === "run" ? null : plan.reason,
     order_key: orderKey(action, event),
+    ...(action.fetch && event.data.object === "v2.core.event" ? { fetch: [...action.fetch] } : {}),
     ...(plan.status === "run" ? { [action.kind]: plan.details } : {}),
   };
 }
@@ -169,6 +175,11 @@ export function formatExplanation(e: EventExplanation): string[] {
       a.status === "run" ? "would run" : `${a.status === "skipped" ? "skipped" : "would fail"}: ${a.reason}`;
     lines.push(`  ${i + 1}. ${a.name} (${a.kind}, from ${from}): ${verdict}`);
     if (a.order_key !== null) lines.push(`       order key: ${JSON.stringify(a.order_key)}`);
+    if (a.fetch) {
+      lines.push(
+        `       first fetches ${a.fetch.join(" and ")} from Stripe (not here: fetched.* is empty in this explanation)`,
+      );
+    }
     lines.push(...details(a).map((line) => `       ${line}`));
   });
   return lines;

@@ -20,11 +20,19 @@ export interface HandlerOptions {
   metrics: Metrics;
   ops: OpsRoutes;
   onStored(): void;
+  onNewEvent?(): void;
 }
 
 export function createHandler(options: HandlerOptions): Handler {
   const { config, log, metrics } = options;
-  const accept = createAccept({ ...config, store: options.store, log, metrics, onStored: options.onStored });
+  const accept = createAccept({
+    ...config,
+    store: options.store,
+    log,
+    metrics,
+    onStored: options.onStored,
+    onNewEvent: options.onNewEvent,
+  });
   const app = createApp(accept, config.endpoints, options.ops);
   const guard = createIpGuard({ allow: config.file.allow_ips, trustedProxies: config.file.trusted_proxies });
   if (!guard) return (request) => app.fetch(request);

@@ -59,6 +59,11 @@ export class Metrics {
   private readonly durations = new Map<string, Histogram>();
   private readonly skipped = new Map<string, number>();
   private readonly reloads = { success: 0, failure: 0 };
+  /** Events catch-up fetched from Stripe's API, by what happened to them. */
+  private readonly fetched = { stored: 0, duplicate: 0 };
+  private readonly catchUps = { complete: 0, incomplete: 0 };
+  /** Fetches of thin events' data (event, related object) by result. */
+  private readonly thinFetches = { ok: 0, failed: 0 };
   private lastReload = { ok: true, at: 0 };
   private readonly info: Record<string, string>;
 
@@ -107,6 +112,17 @@ export class Metrics {
     this.skipped.set(action, (this.skipped.get(action) ?? 0) + 1);
   }
 
+  /** A background catch-up run ended; `stored` and `duplicates` count its events. */
+  catchUp(complete: boolean, stored: number, duplicates: number): void {
+    this.catchUps[complete ? "complete" : "incomplete"]++;
+    this.fetched.stored += stored;
+    this.fetched.duplicate += duplicates;
+  }
+
+  thinFetch(ok: boolean): void {
+    this.thinFetches[ok ? "ok" : "failed"]++;
+  }
+
   reload(ok: boolean, now: number = Date.now()): void {
     this.reloads[ok ? "success" : "failure"]++;
     this.lastReload = { ok, at: now };
@@ -128,6 +144,20 @@ export class Metrics {
     }
     out.family("payhook_events_total", "counter", "New events stored, by type.");
     for (const [type, n] of [...this.events].sort(byKey)) out.sample("payhook_events_total", { type }, n);
+
+    out.family(
+      "payhook_fetched_events_total",
+      "counter",
+      "Events background catch-up fetched from Stripe's Events API: stored (missed until then) or duplicate.",
+    );
+    out.sample("payhook_fetched_events_total", { result: "stored" }, this.fetched.stored);
+    out.sample("payhook_fetched_events_total", { result: "duplicate" }, this.fetched.duplicate);
+    out.family("payhook_catch_up_runs_total", "counter", "Background catch-up runs by result.");
+    out.sample("payhook_catch_up_runs_total", { result: "complete" }, this.catchUps.complete);
+    out.sample("payhook_catch_up_runs_total", { result: "incomplete" }, this.catchUps.incomplete);
+    out.family("payhook_thin_fetches_total", "counter", "Fetches of thin events' data from Stripe, by result.");
+    out.sample("payhook_thin_fetches_total", { result: "ok" }, this.thinFetches.ok);
+    out.sample("payhook_thin_fetches_total", { result: "failed" }, this.thinFetches.failed);
 
     out.histogram("payhook_ack_duration_seconds", "Seconds from a request's arrival to its 2xx.", {}, this.ack);
 

@@ -162,6 +162,8 @@ export function restartOnly(previous: Config, next: Config): string[] {
   if (JSON.stringify(previous.listen) !== JSON.stringify(next.listen)) changed.push("listen");
   if (!sameStore(previous.store, next.store)) changed.push("store");
   if (JSON.stringify(previous.file.admin) !== JSON.stringify(next.file.admin)) changed.push("admin");
+  // Compared whole, key included; only the section's name is ever reported.
+  if (JSON.stringify(previous.stripe) !== JSON.stringify(next.stripe)) changed.push("stripe");
   const largest = Math.max(...next.endpoints.map((e) => e.maxBody));
   if (largest > runtimeBodyCap(previous.endpoints))
     changed.push("endpoints[].max_body (raised past the runtime's cap)");

@@ -22,6 +22,10 @@ export interface VerifiedEvent {
   created: number;
   /** The parsed event, for what routing renders from it (an `order:` key); absent when built by hand. */
   payload?: Record<string, unknown>;
+  /** The id of the object the event is about (data.object.id; a thin event's related_object.id), for search. */
+  objectId?: string | null;
+  /** The customer the object belongs to (its `customer`, or its own id when it is a customer), for search. */
+  customerId?: string | null;
 }
 
 export interface VerifyOptions {
@@ -185,7 +189,8 @@ async function verifiedButNotSnapshot(
   return describeEvent(parsed, "v2.core.event");
 }
 
-function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
+/** The fields payhook keeps of an event object, or a VerificationError saying why it is not one. */
+export function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
   const { id, type } = event;
   if (event.object !== object) throw notAnEvent();
   // Refused at the door, because they travel on: into headers (Idempotency-Key, Payhook-Event-Type), a program's
@@ -212,7 +217,23 @@ function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["ob
     apiVersion: typeof event.api_version === "string" ? event.api_version : null,
     created: createdSeconds(event.created),
     payload: event,
+    ...subjectIds(event, object),
   };
+}
+
+/** The ids an operator searches by, read from the event already parsed for verification. */
+function subjectIds(
+  event: Record<string, unknown>,
+  object: VerifiedEvent["object"],
+): { objectId: string | null; customerId: string | null } {
+  const id = (value: unknown) => (typeof value === "string" && value.length <= MAX_ID_LENGTH ? value : null);
+  if (object === "v2.core.event") {
+    const related = isRecord(event.related_object) ? event.related_object : {};
+    return { objectId: id(related.id), customerId: null };
+  }
+  const data = isRecord(event.data) && isRecord(event.data.object) ? event.data.object : {};
+  const customer = isRecord(data.customer) ? data.customer.id : data.customer;
+  return { objectId: id(data.id), customerId: data.object === "customer" ? id(data.id) : id(customer) };
 }
 
 /** Snapshot events carry unix seconds; thin events an ISO-8601 string. */

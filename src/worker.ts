@@ -10,6 +10,8 @@ import { replayNote, staleNote } from "./order.ts";
 import { nextAttemptAt } from "./retry.ts";
 import type { Runtime } from "./runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery, Store } from "./store/types.ts";
+import { StripeApiError } from "./stripe/api.ts";
+import type { ThinFetcher } from "./stripe/thin.ts";
 import { testHook } from "./testhooks.ts";
 
 export interface WorkerOptions {
@@ -20,6 +22,8 @@ export interface WorkerOptions {
   log: Logger;
   /** Writes a line for the `log` action; see AttemptContext.print. */
   print(line: string): void | Promise<void>;
+  /** Fetches thin events' data for actions with `fetch:`; absent when the config has no stripe.api_key. */
+  thin?: ThinFetcher;
   /** Deliveries run at once. */
   concurrency?: number;
   now?: () => number;
@@ -200,6 +204,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const startedAt = now();
     const action = options.resolve(delivery.action, delivery.digest);
     let outcome: Outcome;
+    let fetched: string | undefined;
     // The claim ran this key's older deliveries first; a newer event for the key that was already delivered makes
     // this one stale. Serialised per key, nothing can deliver for the key between that read and this decision.
     const stale = action?.order?.stale === "skip" && delivery.newer !== undefined;
@@ -217,13 +222,13 @@ export function startWorker(options: WorkerOptions): Worker {
         error: `not run again: its ${action.retry.attempts} attempts never finished, because payhook stopped while running each of them (a crash, kill -9 or out-of-memory kill); fix the action, then replay the event`,
       };
     } else {
-      outcome = await attempt(action, delivery);
+      ({ outcome, fetched } = await attempt(action, delivery));
       if (stale && delivery.newer) {
         const note = replayNote(delivery.newer.eventId);
         outcome = { ...outcome, output: outcome.output ? `${note}\n${outcome.output}` : note };
       }
     }
-    const record = settle(delivery, action, outcome, startedAt, now());
+    const record = { ...settle(delivery, action, outcome, startedAt, now()), ...(fetched ? { fetched } : {}) };
     const skipped = stale && !delivery.replayed ? ("stale" as const) : undefined;
     options.onAttempt?.({
       action: delivery.action,
@@ -278,7 +283,7 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function attempt(action: Action, delivery: ClaimedDelivery): Promise<Outcome> {
+  async function attempt(action: Action, delivery: ClaimedDelivery): Promise<{ outcome: Outcome; fetched?: string }> {
     let event: ActionEvent;
     try {
       event = {
@@ -288,18 +293,49 @@ export function startWorker(options: WorkerOptions): Worker {
         data: JSON.parse(utf8.decode(delivery.body)),
       };
     } catch (error) {
-      return { ok: false, retry: false, error: `the stored event cannot be read: ${describe(error)}` };
+      return { outcome: { ok: false, retry: false, error: `the stored event cannot be read: ${describe(error)}` } };
+    }
+    let fetched: string | undefined;
+    if (action.fetch && event.data.object === "v2.core.event") {
+      // A step of this delivery: a failure is this attempt's outcome, retried on the action's schedule.
+      if (!options.thin) {
+        return {
+          outcome: {
+            ok: false,
+            retry: false,
+            error: "this action fetches from Stripe, but the config has no stripe.api_key",
+          },
+        };
+      }
+      try {
+        const data = { ...event.data, fetched: await options.thin.fetch(event.data, action.fetch) };
+        fetched = JSON.stringify(data.fetched);
+        event = { ...event, data, raw: new TextEncoder().encode(JSON.stringify(data)) };
+      } catch (error) {
+        const retry = error instanceof StripeApiError ? error.retryable : true;
+        return {
+          outcome: {
+            ok: false,
+            retry,
+            error: `fetching ${action.fetch.join(" and ")} from Stripe failed: ${describe(error)}`,
+          },
+        };
+      }
     }
     try {
-      return await action.run({
+      const outcome = await action.run({
         event,
         attempt: delivery.attempt,
         idempotencyKey: idempotencyKey(delivery.eventId, delivery.action),
         runtime: options.runtime,
         print: options.print,
       });
+      return { outcome, ...(fetched ? { fetched } : {}) };
     } catch (error) {
-      return { ok: false, retry: true, error: `the action failed unexpectedly: ${describe(error)}` };
+      return {
+        outcome: { ok: false, retry: true, error: `the action failed unexpectedly: ${describe(error)}` },
+        ...(fetched ? { fetched } : {}),
+      };
     }
   }
 

@@ -41,4 +41,12 @@ export const ActionBase = {
   ),
   when: Type.Optional(WhenSchema),
   order: Type.Optional(OrderSchema),
+  fetch: Type.Optional(
+    Type.Array(Type.Union([Type.Literal("event"), Type.Literal("related_object")]), {
+      minItems: 1,
+      uniqueItems: true,
+      description:
+        "for thin events: what payhook fetches from Stripe before this action runs, [event] (the full event, /v2/core/events/{id}) and/or [related_object]; templates and when: see them as fetched.event.* and fetched.related_object.* (needs stripe.api_key)",
+    }),
+  ),
 };

@@ -32,7 +32,7 @@ export const WhenSchema = Type.Record(
   }),
   {
     description:
-      "conditions on event fields (livemode, account, data.object.*, data.previous_attributes.*) that must all hold for this action to run",
+      "conditions on event fields (livemode, account, data.object.*, data.previous_attributes.*; with fetch:, fetched.event.* and fetched.related_object.*) that must all hold for this action to run",
   },
 );
 
@@ -42,7 +42,8 @@ type Test = Static<typeof Operators>;
 /** A compiled `when:`: null when every condition holds, else why one does not. */
 export type Condition = (event: ActionEvent) => string | null;
 
-const FIELD = /^(livemode|account|data\.(object|previous_attributes)(\.[A-Za-z0-9_]+)+)$/;
+const FIELD =
+  /^(livemode|account|data\.(object|previous_attributes)(\.[A-Za-z0-9_]+)+|fetched\.(event|related_object)(\.[A-Za-z0-9_]+)+)$/;
 
 /** Checks the field paths and compiles the conditions, or returns problems as [relative path, message]. */
 export function compileWhen(when: When | undefined): { problems: [string, string][] } | { condition: Condition } {
@@ -53,7 +54,7 @@ export function compileWhen(when: When | undefined): { problems: [string, string
     if (!FIELD.test(field)) {
       problems.push([
         `when.${field}`,
-        `"${field}" is not a field payhook can test; use livemode, account, data.object.<path> or data.previous_attributes.<path> (a dotted path such as data.object.metadata.plan)`,
+        `"${field}" is not a field payhook can test; use livemode, account, data.object.<path>, data.previous_attributes.<path> (a dotted path such as data.object.metadata.plan), or for thin events with fetch: fetched.event.<path> or fetched.related_object.<path>`,
       ]);
       continue;
     }

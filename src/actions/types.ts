@@ -4,7 +4,13 @@ import type { OrderRule } from "../order.ts";
 import type { RetryPolicy } from "../retry.ts";
 import type { Runtime } from "../runtime/types.ts";
 
-/** The event as an action sees it: the parsed JSON and the exact bytes Stripe signed. */
+/** What a thin event's action can have fetched from Stripe before it runs. */
+export type FetchTarget = "event" | "related_object";
+
+/**
+ * The event as an action sees it: the parsed JSON and the exact bytes Stripe signed. For an action with `fetch:`
+ * on a thin event, `data.fetched` holds what was fetched and `raw` is the event with that `fetched` key added.
+ */
 export interface ActionEvent {
   id: string;
   type: string;
@@ -83,6 +89,8 @@ export interface Action {
   readonly concurrency?: number;
   /** `order:`: its deliveries run one at a time per rendered key, in the events' created order. */
   readonly order?: OrderRule;
+  /** For thin events: what the worker fetches from Stripe before `run` (ActionEvent.data.fetched). */
+  readonly fetch?: readonly FetchTarget[];
   run(context: AttemptContext): Promise<Outcome>;
   /** What `run` would do for this context, without doing any of it. */
   plan(context: PlanContext): Plan;

@@ -17,6 +17,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
     created: iso(event.created * 1000),
     received_at: iso(event.receivedAt),
     endpoint: event.endpoint,
+    source: event.source,
     deliveries: event.deliveries.map((d) => ({
       action: d.action,
       status: d.status,
@@ -33,6 +34,7 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
               status: a.status,
               error: a.error,
               output: a.output,
+              fetched: a.fetched,
             })),
           }
         : {}),
@@ -43,8 +45,8 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
 }
 
 export function formatTable(events: readonly EventView[]): string[] {
-  const rows = events.map((e) => [iso(e.receivedAt), e.id, e.type, summary(e.deliveries)].map(escapeControl));
-  const header = ["RECEIVED", "EVENT", "TYPE", "DELIVERIES"];
+  const rows = events.map((e) => [iso(e.receivedAt), e.source, e.id, e.type, summary(e.deliveries)].map(escapeControl));
+  const header = ["RECEIVED", "SOURCE", "EVENT", "TYPE", "DELIVERIES"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: string[]) =>
     cells
@@ -61,7 +63,9 @@ export function formatEvent(event: EventDetail): string[] {
     `livemode  ${event.livemode}`,
     `account   ${escapeControl(event.account ?? "-")}`,
     `created   ${iso(event.created * 1000)}`,
-    `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}`,
+    event.source === "fetched"
+      ? `fetched   ${iso(event.receivedAt)} from ${escapeControl(event.endpoint)} by payhook catch-up (Stripe did not push it here)`
+      : `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}`,
   ];
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {
@@ -76,6 +80,7 @@ export function formatEvent(event: EventDetail): string[] {
       out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${a.status}`);
       if (a.error) out.push(...indent("error: ", a.error));
       if (a.output) out.push(...indent("output: ", a.output));
+      if (a.fetched) out.push(...indent("fetched from Stripe: ", a.fetched));
     }
   }
   out.push("", "body:", new TextDecoder().decode(event.body));

@@ -17,6 +17,7 @@ import {
   DELIVERY_STATUSES,
   type DeliveryStatus,
   type EventDetail,
+  type EventQuery,
   type EventView,
   type Requeue,
 } from "../store/types.ts";
@@ -30,7 +31,7 @@ export const events: Command = {
   name: "events",
   summary: "list, show and replay stored events and their deliveries (safe while serve runs)",
   usage: [
-    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--limit N] [--json]",
+    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--limit N] [--json]",
     "       payhook events show EVENT_ID [--json]",
     "       payhook events replay EVENT_ID [--status STATUS]",
     "       payhook events replay --status STATUS [--type TYPE] [--since DURATION]",
@@ -45,6 +46,11 @@ export const events: Command = {
     status: { type: "string", arg: "STATUS", help: `only deliveries in this status: ${DELIVERY_STATUSES.join(", ")}` },
     type: { type: "string", arg: "TYPE", help: 'only this event type, a prefix such as "invoice.*", or "*"' },
     since: { type: "string", arg: "DURATION", help: "only events received within this long, such as 24h or 7d" },
+    source: {
+      type: "string",
+      arg: "SOURCE",
+      help: "only events Stripe pushed (pushed) or payhook catch-up fetched from Stripe's API (fetched)",
+    },
     limit: { type: "string", arg: "N", help: `list at most N events, newest first (default ${DEFAULT_LIMIT})` },
     json: { type: "boolean", help: "print JSON, one object per line" },
   },
@@ -83,7 +89,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   const [id, ...extra] = args;
   if (id === undefined) throw new UsageError("events show needs an EVENT_ID, such as evt_1NG8Du2eZvKYlo2CUI79vXWy");
   if (extra.length > 0) throw new UsageError("events show takes one EVENT_ID");
-  for (const flag of ["status", "type", "since", "limit"]) {
+  for (const flag of ["status", "type", "since", "source", "limit"]) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to events show`);
   }
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
@@ -208,8 +214,14 @@ function renderKey(action: Action, payload: unknown): string | undefined {
   return orderKey(action.order, payload);
 }
 
-function filters(values: CommandContext["values"]): { status?: DeliveryStatus; type?: string; since?: number } {
-  const out: { status?: DeliveryStatus; type?: string; since?: number } = {};
+function filters(values: CommandContext["values"]): EventQuery {
+  const out: EventQuery = {};
+  if (values.source !== undefined) {
+    if (values.source !== "pushed" && values.source !== "fetched") {
+      throw new UsageError(`--source must be pushed or fetched, got "${values.source}"`);
+    }
+    out.source = values.source;
+  }
   if (values.status !== undefined) {
     const status = values.status as DeliveryStatus;
     if (!DELIVERY_STATUSES.includes(status)) {

@@ -118,8 +118,9 @@ unhandled:
 # How failed actions are retried: attempts in all, delays between them (the last repeats), ±jitter.
 retry: { attempts: 8, schedule: [5s, 5m, 30m, 2h, 5h, 10h, 10h], jitter: 0.2 }
 
-# /healthz, /readyz and /metrics move to their own listener (keep it private) instead of the main port.
-# admin: { host: 127.0.0.1, port: 9090 }
+# /healthz, /readyz and /metrics move to their own listener (keep it private) instead of the main port;
+# with a token it also serves the operator page (events, failures, replay) at http://127.0.0.1:9090/.
+# admin: { host: 127.0.0.1, port: 9090, token: "\${PAYHOOK_ADMIN_TOKEN}" }
 
 # Only let Stripe reach the main listener. Stripe publishes its webhook addresses at
 # https://docs.stripe.com/ips#webhook-notifications (as text: https://stripe.com/files/ips/ips_webhooks.txt).

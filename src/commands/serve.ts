@@ -4,7 +4,6 @@
  */
 import process from "node:process";
 import { runtimeBodyCap } from "../accept.ts";
-import { createApp } from "../app.ts";
 import { buildInfo, VERSION } from "../build.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import type { Command } from "../cli.ts";
@@ -21,6 +20,12 @@ import { startPruner } from "../retention.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { openStore } from "../store/open.ts";
 import type { Store } from "../store/types.ts";
+import { apiFor } from "../stripe/access.ts";
+import { createStripeApi } from "../stripe/api.ts";
+import { startBackgroundCatchUp } from "../stripe/background.ts";
+import { createThinFetcher, type ThinFetcher } from "../stripe/thin.ts";
+import { type Changes, createChanges } from "../ui/live.ts";
+import { createAdminHandler } from "../ui/routes.ts";
 import { startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 
@@ -53,6 +58,8 @@ export const serve: Command = {
 
     const build = buildInfo(runtime);
     const metrics = new Metrics({ ...build });
+    // Tells open operator pages that events or deliveries changed.
+    const changes = createChanges();
     const dryRun = values["dry-run"] === true;
     if (dryRun) {
       log.warn(
@@ -60,7 +67,9 @@ export const serve: Command = {
       );
     }
     // Chosen once here, so the accept path does the same work either way and never asks which mode it is in.
-    const backend = dryRun ? dryRunBackend(config, log) : await durableBackend(config, { runtime, log, metrics });
+    const backend = dryRun
+      ? dryRunBackend(config, log)
+      : await durableBackend(config, { runtime, log, metrics, changes });
     const ops = createOpsRoutes({ store: backend.store, metrics, log });
     const admin = config.file.admin;
     // With an admin listener, /healthz, /readyz and /metrics leave the main (possibly public) port.
@@ -72,6 +81,7 @@ export const serve: Command = {
         metrics,
         ops: admin ? {} : ops,
         onStored: backend.wake,
+        onNewEvent: changes.notify,
       });
     let handle = handlerFor(config);
     const server = await runtime.serve({
@@ -81,16 +91,35 @@ export const serve: Command = {
       tls: config.listen.tls,
       fetch: (request, client) => handle(request, client),
     });
-    const adminApp = admin ? createApp(async () => new Response(null, { status: 404 }), [], ops) : undefined;
+    const adminHandler = admin
+      ? createAdminHandler({
+          ops,
+          token: admin.token,
+          host: admin.host,
+          hosts: admin.hosts,
+          store: backend.store,
+          config: () => config,
+          changes,
+          wake: backend.wake,
+          log,
+          version: `${build.version} (${build.commit}, ${build.commit_date})`,
+          runtime: `${runtime.name} ${runtime.version}`,
+          storeKind: dryRun ? "none (dry run)" : config.store.kind === "postgres" ? "PostgreSQL" : "SQLite",
+          startedAt: Date.now(),
+        })
+      : undefined;
     const adminServer =
-      admin && adminApp
+      admin && adminHandler
         ? await runtime.serve({
             hostname: admin.host,
             port: admin.port,
             maxRequestBodySize: 64 * 1024,
-            fetch: (request) => adminApp.fetch(request),
+            fetch: (request, client) => adminHandler(request, client),
           })
         : undefined;
+    if (admin && !admin.token) {
+      log.info('the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin in the config to serve it');
+    }
     const reloader = startReloader({
       path: config.source === DEFAULT_SOURCE ? undefined : config.source,
       load: (path) => loadConfigFile(path, io.env),
@@ -156,7 +185,7 @@ interface Backend {
 /** The store (a SQLite file locked to one server, or PostgreSQL shared by many), the worker and the pruner. */
 async function durableBackend(
   config: Config,
-  { runtime, log, metrics }: { runtime: Runtime; log: Logger; metrics: Metrics },
+  { runtime, log, metrics, changes }: { runtime: Runtime; log: Logger; metrics: Metrics; changes: Changes },
 ): Promise<Backend> {
   const opened = await openStore(runtime, config.store, {
     serve: true,
@@ -172,6 +201,7 @@ async function durableBackend(
   const actions = new ActionRegistry(config);
   const worker = startWorker({
     store,
+    thin: thinFetcher(config, runtime, metrics),
     resolve: (name, digest) => actions.resolve(name, digest),
     runtime,
     log,
@@ -181,23 +211,68 @@ async function durableBackend(
     onAttempt: ({ action, status, durationMs, skipped }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       if (skipped === "stale") metrics.skippedStale(action);
+      changes.notify();
     },
   });
+  let current = config;
+  const catchUp = config.stripe.catchUp;
+  const background =
+    catchUp && config.stripe.apiKey
+      ? startBackgroundCatchUp({
+          config: () => current,
+          store,
+          api: apiFor(config, "background catch-up", runtime, log),
+          log,
+          metrics,
+          onStored: () => worker.wake(),
+          everyMs: catchUp.everyMs,
+          windowMs: catchUp.windowMs,
+        })
+      : undefined;
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);
   return {
     store,
     storeFor: () => store,
     wake: worker.wake,
-    use: (next) => actions.use(next),
-    drain: (graceMs) => {
+    use: (next) => {
+      actions.use(next);
+      current = next;
+    },
+    async drain(graceMs) {
       unsubscribe();
-      return worker.stop(graceMs);
+      await background?.stop();
+      await worker.stop(graceMs);
     },
     async close() {
       await pruner.stop();
       await opened.close();
     },
+  };
+}
+
+/**
+ * Fetches for thin events' `fetch:` actions, without retries of its own: a 429 or 5xx fails the attempt, which the
+ * delivery retries on its schedule.
+ */
+function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics): ThinFetcher | undefined {
+  const { apiKey } = config.stripe;
+  if (!apiKey) return undefined;
+  const fetcher = createThinFetcher(
+    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0 }),
+  );
+  return {
+    fetch: (event, targets) =>
+      fetcher.fetch(event, targets).then(
+        (fetched) => {
+          metrics.thinFetch(true);
+          return fetched;
+        },
+        (error: unknown) => {
+          metrics.thinFetch(false);
+          throw error;
+        },
+      ),
   };
 }
 

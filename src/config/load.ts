@@ -8,7 +8,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 import { LineCounter, parseDocument } from "yaml";
 import { actionKinds } from "../actions/index.ts";
-import type { Action } from "../actions/types.ts";
+import type { Action, FetchTarget } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
 import { cidrProblem } from "../ipallow.ts";
 import { compileOrder, type OrderSpec } from "../order.ts";
@@ -51,7 +51,22 @@ export interface Config {
   actions: Map<string, Action>;
   /** The file as validated, after defaults and before resolution; secrets included, so never print it whole. */
   file: ConfigFile;
+  /** Stripe's API settings; apiKey is a secret: never log or print it. */
+  stripe: StripeSettings;
 }
+
+export interface StripeSettings {
+  /** Undefined when the config has none (or an empty one): the features that need it are refused. */
+  apiKey: string | undefined;
+  apiBase: string;
+  /** Requests per second, at most. */
+  maxRate: number;
+  /** Background catch-up in serve, in ms. */
+  catchUp?: { everyMs: number; windowMs: number };
+}
+
+/** Stripe's List Events returns events of the last 30 days only. */
+export const STRIPE_RETENTION_MS = 30 * 86_400_000;
 
 /** Reads and validates a config file; relative paths in it resolve against its folder. */
 export function loadConfigFile(path: string, env: Record<string, string | undefined>): Config {
@@ -141,6 +156,15 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     seenPaths.add(e.path);
   });
 
+  const admin = file.admin;
+  if (admin?.token === "") delete admin.token;
+  if (admin && !admin.token && !isLoopback(admin.host)) {
+    problems.push([
+      ["admin", "host"],
+      `${admin.host} is reachable beyond this machine, so the admin listener needs a token: add token: "\${PAYHOOK_ADMIN_TOKEN}" (a secret of 16 or more characters) or bind 127.0.0.1`,
+    ]);
+  }
+
   const retry: RetryPolicy = {
     attempts: file.retry.attempts,
     schedule: file.retry.schedule.map(parseDuration),
@@ -182,8 +206,10 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
       if (bad) problems.push([[key, i], bad]);
     });
   }
+  const stripe = resolveStripe(file, routes, unhandled, problems);
   return {
     source: options.source,
+    stripe,
     listen,
     store,
     endpoints,
@@ -194,6 +220,52 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     retention,
     file,
   };
+}
+
+function resolveStripe(
+  file: ConfigFile,
+  routes: Route[],
+  unhandled: Action[],
+  problems: [Path, string][],
+): StripeSettings {
+  const section = file.stripe;
+  const apiKey = section?.api_key ? section.api_key : undefined;
+  const settings: StripeSettings = {
+    apiKey,
+    apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
+    maxRate: section?.max_rate ?? 20,
+  };
+  const noKey = 'needs stripe.api_key (a restricted key with Events: read is enough; see README "Stripe API access")';
+  if (section?.catch_up) {
+    const everyMs = parseDuration(section.catch_up.every);
+    const windowMs = parseDuration(section.catch_up.window);
+    if (!apiKey) problems.push([["stripe", "catch_up"], `background catch-up ${noKey}`]);
+    if (everyMs < 60_000) problems.push([["stripe", "catch_up", "every"], "must be at least 1m"]);
+    if (windowMs > STRIPE_RETENTION_MS) {
+      problems.push([["stripe", "catch_up", "window"], "must be at most 30d: Stripe keeps events for 30 days"]);
+    }
+    settings.catchUp = { everyMs, windowMs };
+  }
+  const checkFetch = (action: Action, at: Path, pattern: string | undefined) => {
+    if (!action.fetch) return;
+    if (!apiKey) problems.push([[...at, "fetch"], `fetching from Stripe ${noKey}`]);
+    if (pattern !== undefined && pattern !== "*" && !isThinPattern(pattern)) {
+      problems.push([
+        [...at, "fetch"],
+        `only thin events (v1.…, v2.…) are fetched; a snapshot event such as ${pattern} already carries its data in data.object`,
+      ]);
+    }
+  };
+  for (const route of routes) {
+    for (const [i, a] of route.actions.entries()) checkFetch(a, ["handlers", route.pattern, i], route.pattern);
+  }
+  for (const [i, a] of unhandled.entries()) checkFetch(a, ["unhandled", i], undefined);
+  return settings;
+}
+
+/** Thin event types are named v1.… (API v1 resources) and v2.…; a pattern with either prefix matches only them. */
+export function isThinPattern(pattern: string): boolean {
+  return pattern.startsWith("v1.") || pattern.startsWith("v2.");
 }
 
 /** TLS files resolve against the config file's folder and must be readable now, not at the first handshake. */
@@ -244,6 +316,7 @@ function compileAction(
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     ...(order.rule === undefined ? {} : { order: order.rule }),
+    ...(spec.fetch === undefined ? {} : { fetch: spec.fetch as FetchTarget[] }),
     run: compiled.run,
     plan: compiled.plan,
   };
@@ -341,4 +414,10 @@ function digest(spec: unknown): string {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   return (hash >>> 0).toString(16).padStart(8, "0");
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

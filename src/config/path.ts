@@ -25,5 +25,5 @@ export function fromPointer(pointer: string): (string | number)[] {
 /** True for paths under which values are secrets and must never be echoed. */
 export function isSecretPath(path: Path): boolean {
   // store: may be a URL with a password in it.
-  return path[0] === "store" || path.some((s) => s === "secrets" || s === "secret");
+  return path[0] === "store" || path.some((s) => s === "secrets" || s === "secret" || s === "token" || s === "api_key");
 }

@@ -28,13 +28,36 @@ export const ListenSchema = Type.Object(
   { ...closed, default: {} },
 );
 
-/** A separate listener for /healthz, /readyz and /metrics, so they need not share the public port. */
+/**
+ * A separate listener for /healthz, /readyz and /metrics, so they need not share the public port; with a token,
+ * it also serves the operator page.
+ */
 export const AdminSchema = Type.Object(
   {
     host: Type.String({ default: "127.0.0.1", description: "an address to bind such as 127.0.0.1" }),
     port: Type.Integer({ minimum: 0, maximum: 65535, description: "a port from 0 to 65535" }),
+    token: Type.Optional(
+      Type.String({
+        // Empty counts as unset, so "${PAYHOOK_ADMIN_TOKEN:-}" can stay in the file on machines without a page.
+        pattern: "^(\\S{16,})?$",
+        description:
+          'a secret of at least 16 characters without whitespace that opens the operator page, such as "${PAYHOOK_ADMIN_TOKEN}"',
+      }),
+    ),
+    hosts: Type.Optional(
+      Type.Array(
+        Type.String({ pattern: "^[A-Za-z0-9.:\\[\\]-]+$", description: "a host name such as payhook.example.com" }),
+        {
+          description: "more Host names the operator page answers to (a reverse proxy's), besides the listen address",
+        },
+      ),
+    ),
   },
-  { ...closed, description: "a listener for /healthz, /readyz and /metrics, which then leave the main port" },
+  {
+    ...closed,
+    description:
+      "a listener for /healthz, /readyz and /metrics, which then leave the main port, and with a token the operator page",
+  },
 );
 
 const IpList = (description: string) =>
@@ -102,6 +125,45 @@ export const PostgresStoreSchema = Type.Object(
   { ...closed, description: "a PostgreSQL store shared by several instances: url, and optionally pool, lease, schema" },
 );
 
+/** Stripe's API, for catch-up, thin-event fetches, `check --stripe` and `payhook stripe endpoint`. */
+export const StripeSchema = Type.Object(
+  {
+    api_key: Type.Optional(
+      Type.String({
+        pattern: "^((sk|rk)_(test|live)_[A-Za-z0-9_]+)?$",
+        description:
+          'a secret (sk_…) or restricted (rk_…) API key, such as "${STRIPE_API_KEY}"; empty means none (features that need it are refused)',
+      }),
+    ),
+    api_base: Type.String({
+      pattern: "^https?://[^/?#\\s]+/?$",
+      default: "https://api.stripe.com",
+      description: "the API's base URL, such as https://api.stripe.com (the default)",
+    }),
+    max_rate: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 20,
+      description:
+        "requests per second payhook makes to Stripe's API at most, from 1 to 100 (Stripe allows 25/s in test mode, 100/s live)",
+    }),
+    catch_up: Type.Optional(
+      Type.Object(
+        {
+          every: Type.String({ ...Duration, description: "how often serve catches up, such as 15m (at least 1m)" }),
+          window: Type.String({
+            ...Duration,
+            default: "3d",
+            description: "how far back each run looks, such as 3d (at most 30d, Stripe's retention)",
+          }),
+        },
+        { ...closed, description: "catch up from Stripe's Events API in the background while serving" },
+      ),
+    ),
+  },
+  { ...closed, description: "access to Stripe's API" },
+);
+
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String({ description: "the JSON Schema this file follows, for editors" })),
@@ -140,9 +202,11 @@ export const ConfigSchema = Type.Object(
     trusted_proxies: Type.Optional(
       IpList("a list of reverse proxies whose X-Forwarded-For header is believed when checking allow_ips"),
     ),
+    stripe: Type.Optional(StripeSchema),
   },
   { ...closed, title: "payhook config" },
 );
 
 export type ConfigFile = Static<typeof ConfigSchema>;
 export type EndpointFile = Static<typeof EndpointSchema>;
+export type StripeFile = Static<typeof StripeSchema>;

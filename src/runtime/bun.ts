@@ -14,7 +14,12 @@ export const bunRuntime: Runtime = {
       port: options.port,
       maxRequestBodySize: options.maxRequestBodySize,
       tls: options.tls ? { cert: Bun.file(options.tls.cert), key: Bun.file(options.tls.key) } : undefined,
-      fetch: (request, srv) => options.fetch(request, { address: srv.requestIP(request)?.address ?? "" }),
+      fetch: (request, srv) =>
+        options.fetch(request, {
+          address: srv.requestIP(request)?.address ?? "",
+          // Bun closes a connection idle for 10 s, and a stream between keep-alives is idle (bun.com/guides/http/sse).
+          keepOpen: () => srv.timeout(request, 0),
+        }),
       // Answer with a bare 500 instead of Bun's HTML error page if a handler ever throws.
       error: () => new Response('{"error":{"code":"internal","message":"internal error"}}', { status: 500 }),
     });

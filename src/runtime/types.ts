@@ -21,8 +21,14 @@ export interface ServeOptions {
   port: number;
   /** Bodies larger than this are refused by the runtime itself, before payhook reads them. */
   maxRequestBodySize: number;
-  fetch: (request: Request, client: { address: string }) => Response | Promise<Response>;
+  fetch: (request: Request, client: ClientInfo) => Response | Promise<Response>;
   tls?: { cert: string; key: string };
+}
+
+export interface ClientInfo {
+  address: string;
+  /** Lifts the runtime's idle timeout for this request, for a long-lived stream (server-sent events). */
+  keepOpen?: () => void;
 }
 
 export interface Server {

@@ -7,12 +7,18 @@ import type { VerifiedEvent } from "../verify.ts";
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];
 
+/** How an event reached payhook: Stripe pushed it to an endpoint, or `catch-up` fetched it from Stripe's API. */
+export type EventSource = "pushed" | "fetched";
+
 export interface IncomingEvent extends VerifiedEvent {
   /** Unix ms. */
   receivedAt: number;
+  /** The endpoint path it was posted to; for a fetched event, the API list it came from (stripe:/v1/events). */
   endpoint: string;
-  /** The exact bytes Stripe signed. */
+  /** The exact bytes Stripe signed; for a fetched event, the event as the API returned it. */
   body: Uint8Array;
+  /** "pushed" when unset. */
+  source?: EventSource;
 }
 
 /** One action this event needs: its name and the digest of its settings at the time. */
@@ -66,6 +72,8 @@ export interface AttemptRecord {
   nextAt?: number;
   error?: string;
   output?: string;
+  /** For a thin event's action with `fetch:`: what was fetched from Stripe for this attempt, as JSON. */
+  fetched?: string;
   /** The claim's token (ClaimedDelivery.token), when the store gave one. */
   token?: number;
 }
@@ -84,8 +92,50 @@ export interface EventQuery {
   type?: string;
   /** Only events received at or after this time, unix ms. */
   since?: number;
+  /** Only events received before this time, unix ms. */
+  until?: number;
+  /** Only the event with this id, or the events about this object id or customer id (exact match). */
+  search?: string;
+  /** Only events that come after this one, newest first: the next page of a keyset-paginated list. */
+  after?: EventCursor;
   /** At most this many events; unlimited when unset. */
   limit?: number;
+  /** Only events that came this way. */
+  source?: EventSource;
+}
+
+/** A position in the newest-first order of events; pages continue from it however many events arrive meanwhile. */
+export interface EventCursor {
+  receivedAt: number;
+  id: string;
+}
+
+/** Failed and dead deliveries that share an action and a last error. */
+export interface FailureGroup {
+  action: string;
+  error: string | null;
+  failed: number;
+  dead: number;
+  /** updated_at of the group's oldest and newest delivery, unix ms. */
+  oldestAt: number;
+  newestAt: number;
+}
+
+/** One failed or dead delivery, to replay it. */
+export interface FailedDelivery {
+  eventId: string;
+  eventType: string;
+  action: string;
+  status: "failed" | "dead";
+}
+
+/** Counts for one time bucket that starts at `at` (unix ms); buckets with nothing in them are left out. */
+export interface ActivityBucket {
+  at: number;
+  /** Events received. */
+  events: number;
+  /** Attempts that did not succeed (to be retried, failed or dead). */
+  failures: number;
 }
 
 export interface DeliveryView {
@@ -110,6 +160,7 @@ export interface AttemptView {
   status: Exclude<DeliveryStatus, "running">;
   error: string | null;
   output: string | null;
+  fetched: string | null;
 }
 
 export interface EventView {
@@ -124,6 +175,9 @@ export interface EventView {
   /** Unix ms. */
   receivedAt: number;
   endpoint: string;
+  objectId: string | null;
+  customerId: string | null;
+  source: EventSource;
   deliveries: DeliveryView[];
 }
 
@@ -198,11 +252,25 @@ export interface Store {
    * order key given. Returns how many were queued.
    */
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number>;
+  /** Failed and dead deliveries grouped by action and last error, the largest groups first, at most `limit`. */
+  failureGroups(limit: number): Promise<FailureGroup[]>;
+  /** Up to `limit` failed and dead deliveries, of one group (action and last error) or of all, oldest first. */
+  failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]>;
+  /** Events received and failed attempts since `since`, in buckets of `bucketMs` aligned to multiples of it. */
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]>;
   /**
    * Deletes up to `limit` events received before `before` whose deliveries are all finished, with their deliveries
    * and attempts; returns how many events were deleted.
    */
   prune(before: number, limit: number): Promise<number>;
+  /**
+   * Takes or renews the lease `name` for `holder` until `now + ttlMs`, in one atomic statement: true when `holder`
+   * holds it now, false when another holder's lease has not expired. Jobs that one process at a time should do
+   * (the background catch-up) run only while their lease is held.
+   */
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives the lease up if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -16,6 +16,8 @@ import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
+import { storeSourceContract } from "./store-source.ts";
+import { storeUiContract } from "./store-ui.ts";
 
 const NOW = 1_760_000_000_000;
 const LEASE = 30_000;
@@ -33,6 +35,8 @@ export async function postgresContracts(runtime: string): Promise<void> {
   const name = `PostgreSQL on ${runtime}`;
   storeContract(name, () => postgresSubject(cluster));
   storeInspectContract(name, () => postgresSubject(cluster));
+  storeUiContract(name, () => postgresSubject(cluster));
+  storeSourceContract(name, () => postgresSubject(cluster));
   storeOrderContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }
@@ -390,6 +394,72 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       }
     });
 
+    test("instances racing for the catch-up lease: exactly one holds it, and the other takes it once it expired", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const won = await Promise.all(
+          Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).acquireLease("catch-up", `h${i}`, 1000, NOW)),
+        );
+        assert.equal(won.filter(Boolean).length, 1);
+        const holder = `h${won.indexOf(true)}`;
+        assert.equal(await b.acquireLease("catch-up", "other", 1000, NOW + 999), false);
+        assert.equal(await a.acquireLease("catch-up", holder, 1000, NOW + 500), true, "its holder renews it");
+        assert.equal(await b.acquireLease("catch-up", "other", 1000, NOW + 1500), true, "expired: taken over");
+      } finally {
+        await close();
+      }
+    });
+
+    test("migrating from schema 1 fills in the object and customer ids of events stored before, from their bytes", async () => {
+      schemas += 1;
+      const schema = `t${schemas}`;
+      await (await openInstance(cluster(), schema, "instance-a")).close();
+      const sql = reader(cluster(), schema);
+      try {
+        // Back to schema 1 as the previous payhook left it, with events stored by it.
+        await sql.unsafe(`
+          ALTER TABLE events DROP COLUMN object_id, DROP COLUMN customer_id, DROP COLUMN source;
+          ALTER TABLE attempts DROP COLUMN fetched;
+          DROP TABLE leases;
+          DROP INDEX events_page, attempts_finished, deliveries_failed;
+          ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
+          DROP TABLE order_marks;
+          DELETE FROM schema_version WHERE version > 1;`);
+        const old = async (id: string, object: string, body: string) => {
+          await sql.unsafe(
+            `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
+             VALUES ($1, 't', $2, false, NULL, NULL, 1, $3, '/webhook', convert_to($4, 'UTF8'))`,
+            [id, object, NOW, body] as never[],
+          );
+        };
+        await old("evt_charge", "event", '{"data":{"object":{"id":"ch_1","object":"charge","customer":"cus_1"}}}');
+        await old("evt_cus", "event", '{"data":{"object":{"id":"cus_2","object":"customer"}}}');
+        await old("evt_exp", "event", '{"data":{"object":{"id":"pi_1","customer":{"id":"cus_3"}}}}');
+        await old("evt_thin", "v2.core.event", '{"related_object":{"id":"mtr_1"}}');
+        await old("evt_bad", "event", "not json");
+        const store = await openInstance(cluster(), schema, "instance-b");
+        try {
+          const ids = async (id: string) => {
+            const e = await store.getEvent(id);
+            return [e?.objectId, e?.customerId, e?.source];
+          };
+          assert.deepEqual(await ids("evt_charge"), ["ch_1", "cus_1", "pushed"]);
+          assert.deepEqual(await ids("evt_cus"), ["cus_2", "cus_2", "pushed"]);
+          assert.deepEqual(await ids("evt_exp"), ["pi_1", "cus_3", "pushed"]);
+          assert.deepEqual(await ids("evt_thin"), ["mtr_1", null, "pushed"]);
+          assert.deepEqual(await ids("evt_bad"), [null, null, "pushed"]);
+          assert.deepEqual(
+            (await store.listEvents({ search: "cus_3" })).map((e) => e.id),
+            ["evt_exp"],
+          );
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    });
+
     test("instances starting at once migrate once; a schema from a newer payhook is refused with the version to run", async () => {
       schemas += 1;
       const schema = `t${schemas}`;
@@ -398,10 +468,13 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       const sql = reader(cluster(), schema);
       try {
         assert.deepEqual(
-          [...(await sql.unsafe("SELECT version, payhook FROM schema_version"))].map((r) => ({ ...r })),
+          [...(await sql.unsafe("SELECT version, payhook FROM schema_version ORDER BY version"))].map((r) => ({
+            ...r,
+          })),
           [
             { version: 1, payhook: "0.0.0-test" },
             { version: 2, payhook: "0.0.0-test" },
+            { version: 3, payhook: "0.0.0-test" },
           ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");

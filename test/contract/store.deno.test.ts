@@ -4,6 +4,10 @@
  */
 import { denoRuntime } from "../../src/runtime/deno.ts";
 import { sqliteOpenContract, sqliteSubject, storeContract } from "./store.ts";
+import { storeInspectContract } from "./store-inspect.ts";
+import { storeSourceContract } from "./store-source.ts";
 
 storeContract("SQLite on node:sqlite", () => sqliteSubject(denoRuntime.openDatabase));
 sqliteOpenContract("node:sqlite", denoRuntime.openDatabase);
+storeInspectContract("SQLite on node:sqlite", () => sqliteSubject(denoRuntime.openDatabase));
+storeSourceContract("SQLite on node:sqlite", () => sqliteSubject(denoRuntime.openDatabase));

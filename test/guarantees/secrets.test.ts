@@ -18,6 +18,7 @@ const SENTINELS = {
   STRIPE_WEBHOOK_SECRET_PREVIOUS: "whsec_SENTINELprevious0002",
   SENTINEL_TOKEN: "SENTINELbearer0003",
   FORWARD_SECRET: "whsec_U0VOVElORUxmb3J3YXJkc2VjcmV0MDAwNA==",
+  STRIPE_API_KEY: "rk_test_SENTINELapikey0005",
 };
 const NEEDLES = [...Object.values(SENTINELS), "SENTINEL"];
 
@@ -26,7 +27,10 @@ const scan = (texts: Record<string, string>, dir: string) => scanForSentinels(te
 
 const CONFIG = (sink: string) =>
   testConfig(
-    `handlers:
+    `stripe:
+  api_key: "\${STRIPE_API_KEY}"
+  api_base: "http://127.0.0.1:9"
+handlers:
   payment_intent.succeeded:
     - name: notify
       forward:

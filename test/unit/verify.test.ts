@@ -179,7 +179,26 @@ describe("what the verified event carries", () => {
       apiVersion: "2025-09-30.clover",
       created: 1_699_999_999,
       payload: JSON.parse(body),
+      objectId: null,
+      customerId: null,
     });
+  });
+
+  test.each([
+    ["a charge names its customer", { object: "charge", id: "ch_1", customer: "cus_1" }, "ch_1", "cus_1"],
+    [
+      "an expanded customer gives its id",
+      { object: "invoice", id: "in_1", customer: { id: "cus_2" } },
+      "in_1",
+      "cus_2",
+    ],
+    ["a customer is its own customer", { object: "customer", id: "cus_3" }, "cus_3", "cus_3"],
+    ["non-string ids are ignored", { object: "charge", id: 5, customer: ["x"] }, null, null],
+  ])("search ids: %s", async (_name, object, objectId, customerId) => {
+    const body = JSON.stringify({ id: "evt_C", object: "event", type: "x.y", data: { object } });
+    const verify = createVerifier({ secrets: [S], tolerance: 300, now: at(T) });
+    const event = await verify(bytes(body), `t=${T},v1=${hmac(S, T, body)}`);
+    expect([event.objectId, event.customerId]).toEqual([objectId, customerId]);
   });
 
   test("duplicate JSON keys: the id is the one the same parse gives actions (last wins)", async () => {

@@ -13,7 +13,8 @@ import type {
 } from "../types.ts";
 import type { Row, Sql } from "./client.ts";
 
-const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
+const EVENT_COLUMNS =
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
 const DELIVERY_COLUMNS =
   "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at, order_key";
 
@@ -25,6 +26,20 @@ export async function listEvents(sql: Sql, s: string, query: EventQuery): Promis
     return `$${params.length}`;
   };
   if (query.since !== undefined) where.push(`e.received_at >= ${param(query.since)}::bigint`);
+  if (query.until !== undefined) where.push(`e.received_at < ${param(query.until)}::bigint`);
+  if (query.search !== undefined) {
+    // One parameter, three equalities: PostgreSQL ORs the primary key and the object and customer indexes.
+    const search = param(query.search);
+    where.push(`(e.id = ${search}::text OR e.object_id = ${search}::text OR e.customer_id = ${search}::text)`);
+  }
+  if (query.after !== undefined) {
+    // Keyset pagination: the index on (received_at, id) starts right after the cursor, however deep the page.
+    // Ids compare bytewise (the C collation), as on SQLite, whatever the database's collation: in the index too.
+    where.push(
+      `(e.received_at, e.id COLLATE "C") < (${param(query.after.receivedAt)}::bigint, ${param(query.after.id)}::text COLLATE "C")`,
+    );
+  }
+  if (query.source !== undefined) where.push(`e.source = ${param(query.source)}::text`);
   if (query.type !== undefined && query.type !== "*") {
     if (query.type.endsWith(".*")) where.push(`starts_with(e.type, ${param(query.type.slice(0, -1))}::text)`);
     else where.push(`e.type = ${param(query.type)}::text`);
@@ -37,7 +52,7 @@ export async function listEvents(sql: Sql, s: string, query: EventQuery): Promis
   const limit = query.limit === undefined ? "" : `LIMIT ${param(query.limit)}::bigint`;
   const rows = await sql.unsafe(
     `SELECT ${EVENT_COLUMNS} FROM ${s}.events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-     ORDER BY e.received_at DESC, e.id DESC ${limit}`,
+     ORDER BY e.received_at DESC, e.id COLLATE "C" DESC ${limit}`,
     params as never[],
   );
   const events = rows.map(toEvent);
@@ -59,7 +74,7 @@ export async function getEvent(sql: Sql, s: string, id: string): Promise<EventDe
   ).map((d: Row) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = await sql.unsafe(
-    `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+    `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
      FROM ${s}.attempts a JOIN ${s}.deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1 ORDER BY a.id`,
     [id],
   );
@@ -71,6 +86,7 @@ export async function getEvent(sql: Sql, s: string, id: string): Promise<EventDe
       status: a.status as AttemptView["status"],
       error: a.error === null ? null : String(a.error),
       output: a.output === null ? null : String(a.output),
+      fetched: a.fetched === null ? null : String(a.fetched),
     });
   }
   return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
@@ -145,6 +161,9 @@ function toEvent(row: Row): EventView {
     created: Number(row.created),
     receivedAt: Number(row.received_at),
     endpoint: String(row.endpoint),
+    objectId: row.object_id === null ? null : String(row.object_id),
+    customerId: row.customer_id === null ? null : String(row.customer_id),
+    source: row.source === "fetched" ? "fetched" : "pushed",
     deliveries: [],
   };
 }

@@ -61,6 +61,48 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE INDEX attempts_delivery ON ${s}.attempts (delivery_id);
     -- One row that the readiness probe writes.
     CREATE TABLE ${s}.probe (id integer PRIMARY KEY, at bigint NOT NULL);`,
+  // The operator page: keyset pages of events, search by object and customer id (filled in for events stored
+  // before, from their bytes, as ingest reads them), activity over attempts by time, and failed deliveries oldest
+  // first. Catch-up: where an event came from (pushed by Stripe or fetched from its Events API), what a thin
+  // event's attempt fetched from Stripe, and leases that let one instance at a time do a job. Every change is
+  // additive: older instances keep inserting without the new columns during a rolling upgrade.
+  (s) => `
+    ALTER TABLE ${s}.events ADD COLUMN object_id text, ADD COLUMN customer_id text,
+      ADD COLUMN source text NOT NULL DEFAULT 'pushed';
+    ALTER TABLE ${s}.attempts ADD COLUMN fetched text;
+    -- Bodies that are not UTF-8 JSON (none should be: ingest parsed them) are left without ids, not an error.
+    CREATE FUNCTION pg_temp.payhook_body(body bytea) RETURNS jsonb LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+      RETURN convert_from(body, 'UTF8')::jsonb;
+    EXCEPTION WHEN others THEN
+      RETURN NULL;
+    END $$;
+    CREATE FUNCTION pg_temp.payhook_text(j jsonb, path text[]) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+      SELECT CASE WHEN jsonb_typeof(j #> path) = 'string' THEN j #>> path END
+    $$;
+    UPDATE ${s}.events e SET
+      object_id = CASE WHEN e.object = 'v2.core.event' THEN pg_temp.payhook_text(b.j, '{related_object,id}')
+        ELSE pg_temp.payhook_text(b.j, '{data,object,id}') END,
+      customer_id = CASE
+        WHEN e.object = 'v2.core.event' THEN NULL
+        WHEN b.j #>> '{data,object,object}' = 'customer' THEN pg_temp.payhook_text(b.j, '{data,object,id}')
+        WHEN jsonb_typeof(b.j #> '{data,object,customer}') = 'object'
+          THEN pg_temp.payhook_text(b.j, '{data,object,customer,id}')
+        ELSE pg_temp.payhook_text(b.j, '{data,object,customer}') END
+    FROM (SELECT id, pg_temp.payhook_body(body) AS j FROM ${s}.events) b
+    WHERE b.id = e.id AND b.j IS NOT NULL;
+    DROP FUNCTION pg_temp.payhook_text(jsonb, text[]);
+    DROP FUNCTION pg_temp.payhook_body(bytea);
+    CREATE INDEX events_page ON ${s}.events (received_at, id COLLATE "C");
+    CREATE INDEX events_object ON ${s}.events (object_id, received_at) WHERE object_id IS NOT NULL;
+    CREATE INDEX events_customer ON ${s}.events (customer_id, received_at) WHERE customer_id IS NOT NULL;
+    CREATE INDEX attempts_finished ON ${s}.attempts (finished_at, status);
+    CREATE INDEX deliveries_failed ON ${s}.deliveries (updated_at, id) WHERE status IN ('failed', 'dead');
+    CREATE TABLE ${s}.leases (
+      name text PRIMARY KEY,
+      holder text NOT NULL,
+      expires_at bigint NOT NULL
+    );`,
   // Ordering (`order:` on an action), as on SQLite: order_key is NULL for unordered deliveries; order_created copies
   // the event's created so the claim's "is this key busy" probe is one index seek without a join. The unique index
   // is the guard across instances: whatever two claims race, PostgreSQL refuses a second running delivery for one

@@ -7,12 +7,15 @@
  */
 import { PayhookError, StoreUnavailableError } from "../../errors.ts";
 import type {
+  ActivityBucket,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
   EventQuery,
   EventView,
+  FailedDelivery,
+  FailureGroup,
   HeldClaim,
   IncomingEvent,
   NewDelivery,
@@ -23,10 +26,13 @@ import type {
 } from "../types.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
+import { activity, failedDeliveries, failureGroups } from "./page.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
 const MAX_BATCH = 512;
 const MAX_TEXT = 64 * 1024;
+/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON), as on SQLite. */
+const MAX_FETCHED = 256 * 1024;
 /** Deliveries whose lease ran out, made pending again per statement by recover(). */
 const RESCUE_BATCH = 1_000;
 /** Batches of attempt results written at once. */
@@ -141,9 +147,10 @@ export class PostgresStore implements Store {
       const rows = await this.retryDeadlock(() =>
         sql.unsafe(
           `WITH e AS (
-             INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
+             INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
+               object_id, customer_id, source)
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::bigint[],
-               $8::bigint[], $9::text[], $10::bytea[]) ORDER BY 1
+               $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[]) ORDER BY 1
              ON CONFLICT (id) DO NOTHING
              RETURNING id, received_at, created
            ), d AS (
@@ -151,7 +158,7 @@ export class PostgresStore implements Store {
                order_key, order_created)
              SELECT x.event_id, x.action, x.digest, 'pending', 0, e.received_at, e.received_at, e.received_at,
                x.order_key, e.created
-             FROM unnest($11::text[], $12::text[], $13::text[], $14::text[])
+             FROM unnest($11::text[], $12::text[], $13::text[], $17::text[])
                WITH ORDINALITY AS x(event_id, action, digest, order_key, n)
              JOIN e ON e.id = x.event_id ORDER BY x.n
            )
@@ -200,6 +207,18 @@ export class PostgresStore implements Store {
             sql.array(d.event, 25),
             sql.array(d.action, 25),
             sql.array(d.digest, 25),
+            sql.array(
+              col((e) => e.objectId ?? null),
+              25,
+            ),
+            sql.array(
+              col((e) => e.customerId ?? null),
+              25,
+            ),
+            sql.array(
+              col((e) => e.source ?? "pushed"),
+              25,
+            ),
             sql.array(d.key, 25),
           ] as never[],
           { prepare: true },
@@ -304,7 +323,8 @@ export class PostgresStore implements Store {
             sql.unsafe(
               `WITH r AS (
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::integer[],
-                   $7::bigint[], $8::text[], $9::bigint[]) AS r(id, status, next_at, error, finished_at, attempt, started_at, output, token)
+                   $7::bigint[], $8::text[], $9::bigint[], $11::text[])
+                   AS r(id, status, next_at, error, finished_at, attempt, started_at, output, token, fetched)
                ), u AS (
                  UPDATE ${this.s}.deliveries d
                  SET status = r.status, next_at = r.next_at, last_error = r.error, updated_at = r.finished_at,
@@ -320,8 +340,10 @@ export class PostgresStore implements Store {
                  ON CONFLICT (action, key) DO UPDATE SET created = EXCLUDED.created, event_id = EXCLUDED.event_id,
                    updated_at = EXCLUDED.updated_at WHERE EXCLUDED.created >= ${this.s}.order_marks.created
                )
-               INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance)
-               SELECT r.id, r.attempt, r.started_at, r.finished_at, r.status, r.error, r.output, $10 FROM r JOIN u ON u.id = r.id
+               INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance,
+                 fetched)
+               SELECT r.id, r.attempt, r.started_at, r.finished_at, r.status, r.error, r.output, $10, r.fetched
+               FROM r JOIN u ON u.id = r.id
                RETURNING delivery_id`,
               [
                 sql.array(
@@ -361,6 +383,10 @@ export class PostgresStore implements Store {
                   20,
                 ),
                 this.options.instance,
+                sql.array(
+                  r.map((x) => (x.fetched === undefined ? null : x.fetched.slice(0, MAX_FETCHED))),
+                  25,
+                ),
               ] as never[],
               { prepare: true },
             ),
@@ -530,6 +556,46 @@ export class PostgresStore implements Store {
 
   prune(before: number, limit: number): Promise<number> {
     return this.run((sql) => prune(sql, this.s, this.options.schema, before, limit));
+  }
+
+  failureGroups(limit: number): Promise<FailureGroup[]> {
+    return this.run((sql) => failureGroups(sql, this.s, limit));
+  }
+
+  failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]> {
+    return this.run((sql) => failedDeliveries(sql, this.s, group, limit));
+  }
+
+  activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return this.run((sql) => activity(sql, this.s, since, bucketMs));
+  }
+
+  /**
+   * One INSERT … ON CONFLICT DO UPDATE … WHERE, as on SQLite: a free, expired or own lease is taken; another
+   * holder's live lease is left as it is. Instances racing for the row are serialized on its unique index, and
+   * each re-checks the WHERE against the winner's row, so exactly one holds it. Times are the callers' clocks,
+   * like every other time in the store.
+   */
+  async acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    const rows = await this.run((sql) =>
+      sql.unsafe(
+        `INSERT INTO ${this.s}.leases AS l (name, holder, expires_at) VALUES ($1, $2, $3::bigint + $4::bigint)
+         ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+         WHERE l.holder = EXCLUDED.holder OR l.expires_at <= $3::bigint
+         RETURNING l.holder`,
+        [name, holder, now, ttlMs] as never[],
+        { prepare: true },
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    await this.run((sql) =>
+      sql.unsafe(`DELETE FROM ${this.s}.leases WHERE name = $1 AND holder = $2`, [name, holder] as never[], {
+        prepare: true,
+      }),
+    );
   }
 
   async close(): Promise<void> {

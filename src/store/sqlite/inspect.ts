@@ -15,7 +15,8 @@ import type {
 
 type Row = Record<string, SqlValue>;
 
-const EVENT_COLUMNS = "id, type, object, livemode, account, api_version, created, received_at, endpoint";
+const EVENT_COLUMNS =
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
 const DELIVERY_COLUMNS =
   "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at";
 
@@ -25,6 +26,19 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   if (query.since !== undefined) {
     where.push("e.received_at >= ?");
     params.push(query.since);
+  }
+  if (query.until !== undefined) {
+    where.push("e.received_at < ?");
+    params.push(query.until);
+  }
+  if (query.search !== undefined) {
+    where.push("(e.id = ? OR e.object_id = ? OR e.customer_id = ?)");
+    params.push(query.search, query.search, query.search);
+  }
+  if (query.after !== undefined) {
+    // Keyset pagination: the index on (received_at, id) starts right after the cursor, however deep the page.
+    where.push("(e.received_at, e.id) < (?, ?)");
+    params.push(query.after.receivedAt, query.after.id);
   }
   if (query.type !== undefined && query.type !== "*") {
     if (query.type.endsWith(".*")) {
@@ -36,8 +50,14 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
       params.push(query.type);
     }
   }
+  if (query.source !== undefined) {
+    where.push("e.source = ?");
+    params.push(query.source);
+  }
   if (query.status !== undefined) {
-    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = ?)");
+    // The unary + keeps SQLite on the (event_id, action) index: by the status index it would scan every
+    // delivery in that status once per event.
+    where.push("EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND +d.status = ?)");
     params.push(query.status);
   }
   const sql = `SELECT ${EVENT_COLUMNS} FROM events e ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
@@ -67,7 +87,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = db
     .prepare(
-      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output
+      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = ? ORDER BY a.id`,
     )
     .all(id);
@@ -79,6 +99,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
       status: a.status as AttemptView["status"],
       error: a.error === null ? null : String(a.error),
       output: a.output === null ? null : String(a.output),
+      fetched: a.fetched === null || a.fetched === undefined ? null : String(a.fetched),
     });
   }
   return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
@@ -140,6 +161,9 @@ function toEvent(row: Row): EventView {
     created: Number(row.created),
     receivedAt: Number(row.received_at),
     endpoint: row.endpoint as string,
+    objectId: row.object_id === null || row.object_id === undefined ? null : String(row.object_id),
+    customerId: row.customer_id === null || row.customer_id === undefined ? null : String(row.customer_id),
+    source: row.source === "fetched" ? "fetched" : "pushed",
     deliveries: [],
   };
 }

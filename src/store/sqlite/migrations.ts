@@ -40,6 +40,34 @@ const MIGRATIONS: string[] = [
      output TEXT
    );
    CREATE INDEX attempts_delivery ON attempts (delivery_id);`,
+  // The operator page: keyset pages of events, search by object and customer id (filled in for events stored
+  // before, from their bytes), and activity charts over attempts by time.
+  `ALTER TABLE events ADD COLUMN object_id TEXT;
+   ALTER TABLE events ADD COLUMN customer_id TEXT;
+   UPDATE events SET
+     object_id = ${text("$.related_object.id")}
+     WHERE object = 'v2.core.event' AND json_valid(CAST(body AS TEXT));
+   UPDATE events SET
+     object_id = ${text("$.data.object.id")},
+     customer_id = CASE
+       WHEN json_extract(CAST(body AS TEXT), '$.data.object.object') = 'customer' THEN ${text("$.data.object.id")}
+       WHEN json_type(CAST(body AS TEXT), '$.data.object.customer') = 'object' THEN ${text("$.data.object.customer.id")}
+       ELSE ${text("$.data.object.customer")} END
+     WHERE object = 'event' AND json_valid(CAST(body AS TEXT));
+   CREATE INDEX events_page ON events (received_at, id);
+   CREATE INDEX events_object ON events (object_id, received_at);
+   CREATE INDEX events_customer ON events (customer_id, received_at);
+   CREATE INDEX attempts_finished ON attempts (finished_at, status);`,
+  // Catch-up: where an event came from (pushed by Stripe, or fetched from Stripe's Events API); what a thin event's
+  // attempt fetched from Stripe; and leases that let one process at a time do a job that several serving the same
+  // store could otherwise repeat.
+  `ALTER TABLE events ADD COLUMN source TEXT NOT NULL DEFAULT 'pushed';
+   ALTER TABLE attempts ADD COLUMN fetched TEXT;
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );`,
   // Ordering (`order:` on an action). order_key is NULL for unordered deliveries, so the partial index holds only
   // ordered deliveries still to run: the claim's "is this key busy" probe is one seek, and unordered work never
   // touches it. order_created copies the event's created, so the probe needs no join. An ordered delivery queued
@@ -80,4 +108,9 @@ export function migrate(db: SqlDatabase): void {
       throw error;
     }
   }
+}
+
+/** The string at `path` in an event's body, or NULL when it is missing or not a string (as ingest reads it). */
+function text(path: string): string {
+  return `CASE WHEN json_type(CAST(body AS TEXT), '${path}') = 'text' THEN json_extract(CAST(body AS TEXT), '${path}') END`;
 }

@@ -7,12 +7,15 @@ import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
+  ActivityBucket,
   AttemptRecord,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
   EventQuery,
   EventView,
+  FailedDelivery,
+  FailureGroup,
   HeldClaim,
   IncomingEvent,
   NewDelivery,
@@ -24,6 +27,7 @@ import type {
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./ops.ts";
+import { activity, failedDeliveries, failureGroups } from "./page.ts";
 
 const MAX_BATCH = 512;
 
@@ -43,6 +47,8 @@ const MAX_TEXT = 64 * 1024;
 export const LOCK_WAIT_MS = 5_000;
 /** The longest pause between two tries for a lock another process holds. */
 const MAX_RETRY_DELAY_MS = 25;
+/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
+const MAX_FETCHED = 256 * 1024;
 
 type Write = {
   run: () => unknown;
@@ -97,6 +103,8 @@ export class SqliteStore implements Store {
     | "nextDue"
     | "recover"
     | "release"
+    | "acquireLease"
+    | "releaseLease"
     | "running",
     SqlStatement
   >;
@@ -122,8 +130,9 @@ export class SqliteStore implements Store {
     this.identity = identity;
     this.sql = {
       insertEvent: db.prepare(
-        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+        `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
+           object_id, customer_id, source)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
@@ -173,8 +182,8 @@ export class SqliteStore implements Store {
            updated_at = excluded.updated_at WHERE excluded.created >= order_marks.created`,
       ),
       insertAttempt: db.prepare(
-        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error, output, fetched)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       updateDelivery: db.prepare(
         "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
@@ -190,6 +199,13 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = 'pending', attempts = attempts - 1, updated_at = ?
          WHERE status = 'running' AND id IN (SELECT value FROM json_each(?))`,
       ),
+      // One statement: a free, expired or own lease is taken; another holder's live lease is left as it is.
+      acquireLease: db.prepare(
+        `INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= ?`,
+      ),
+      releaseLease: db.prepare("DELETE FROM leases WHERE name = ? AND holder = ?"),
       running: db.prepare(
         "SELECT id FROM deliveries WHERE status = 'running' AND id IN (SELECT value FROM json_each(?)) ORDER BY id",
       ),
@@ -209,6 +225,9 @@ export class SqliteStore implements Store {
         event.receivedAt,
         event.endpoint,
         event.body,
+        event.objectId ?? null,
+        event.customerId ?? null,
+        event.source ?? "pushed",
       );
       if (Number(inserted.changes) === 0) return "duplicate";
       for (const d of deliveries) {
@@ -277,6 +296,7 @@ export class SqliteStore implements Store {
         record.status,
         error,
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
+        record.fetched === undefined ? null : record.fetched.slice(0, MAX_FETCHED),
       );
       const ordered = this.ordered.get(record.deliveryId);
       if (!ordered) return true;
@@ -371,12 +391,37 @@ export class SqliteStore implements Store {
     return getEvent(this.db, id);
   }
 
+  async failureGroups(limit: number): Promise<FailureGroup[]> {
+    return failureGroups(this.db, limit);
+  }
+
+  async failedDeliveries(
+    group: { action: string; error: string | null } | null,
+    limit: number,
+  ): Promise<FailedDelivery[]> {
+    return failedDeliveries(this.db, group, limit);
+  }
+
+  async activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
+    return activity(this.db, since, bucketMs);
+  }
+
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
     return this.write(() => requeue(this.db, deliveries, now, only));
   }
 
   prune(before: number, limit: number): Promise<number> {
     return this.write(() => prune(this.db, before, limit));
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
+    return this.write(() => Number(this.sql.acquireLease.run(name, holder, now + ttlMs, now).changes) > 0);
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.write(() => {
+      this.sql.releaseLease.run(name, holder);
+    });
   }
 
   async close(): Promise<void> {

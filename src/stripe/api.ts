@@ -1,0 +1,294 @@
+/**
+ * @module payhook's client for Stripe's API: the `stripe` package's client pointed at `stripe.api_base`, sending
+ * through the runtime's fetch, with payhook's own pacing and retries (a bounded request rate, 429 and 5xx retried
+ * with backoff, Stripe-Should-Retry honoured) and errors that say what to fix without ever showing the key.
+ */
+import Stripe from "stripe";
+import type { StripeSettings } from "../config/load.ts";
+import { PayhookError } from "../errors.ts";
+import type { Runtime } from "../runtime/types.ts";
+
+/** The API version of the `stripe` package payhook verifies with, and asks endpoints it creates to use. */
+export const STRIPE_API_VERSION: string = Stripe.API_VERSION;
+
+export type Json = Record<string, unknown>;
+
+/** A page of a v1 list. */
+export interface ListPage {
+  data: Json[];
+  has_more: boolean;
+}
+
+/** A page of a v2 list: the next page is a URL, not a cursor. */
+export interface V2Page {
+  data: Json[];
+  next_page_url: string | null;
+}
+
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  enabled_events: string[];
+  status: string;
+  api_version: string | null;
+  description: string | null;
+  livemode: boolean;
+  /** Only in the answer to create. */
+  secret?: string;
+}
+
+/** A failed call to Stripe's API: `retryable` when trying again later can succeed (429, 5xx, no connection). */
+export class StripeApiError extends PayhookError {
+  readonly httpStatus: number | undefined;
+  readonly retryable: boolean;
+  constructor(code: string, message: string, httpStatus: number | undefined, retryable: boolean) {
+    super(code, message);
+    this.httpStatus = httpStatus;
+    this.retryable = retryable;
+  }
+}
+
+export interface StripeApiOptions {
+  settings: StripeSettings & { apiKey: string };
+  fetch: Runtime["fetch"];
+  /** Extra tries of one request on 429, 5xx and connection errors; 0 for callers that retry on their own schedule. */
+  retries: number;
+  /** Called before each wait for a retry. */
+  onRetry?(retry: { what: string; status: number | undefined; waitMs: number; reason: string }): void;
+  sleep?(ms: number): Promise<void>;
+  now?(): number;
+}
+
+export interface StripeApi {
+  /** One page of GET /v1/events. */
+  listEvents(params: Json): Promise<ListPage>;
+  /** One page of GET /v2/core/events; `next` is the previous page's next_page_url. */
+  listThinEvents(params: Json, next?: string): Promise<V2Page>;
+  /** GET /v2/core/events/{id}: a thin event with its data. */
+  retrieveThinEvent(id: string, context: string | null): Promise<Json>;
+  /** GET of a thin event's related_object.url: the object as it is now. */
+  fetchRelatedObject(url: string, context: string | null): Promise<Json>;
+  /** Every endpoint of the account (all pages of GET /v1/webhook_endpoints). */
+  listWebhookEndpoints(): Promise<WebhookEndpoint[]>;
+  createWebhookEndpoint(params: Json): Promise<WebhookEndpoint>;
+  updateWebhookEndpoint(id: string, params: Json): Promise<WebhookEndpoint>;
+}
+
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 8_000;
+
+export function createStripeApi(options: StripeApiOptions): StripeApi {
+  const { settings } = options;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = options.now ?? Date.now;
+  const base = new URL(settings.apiBase);
+  const client = new Stripe(settings.apiKey, {
+    host: base.hostname,
+    port: base.port || (base.protocol === "http:" ? 80 : 443),
+    protocol: base.protocol === "http:" ? "http" : "https",
+    httpClient: Stripe.createFetchHttpClient(((url: string | URL | Request, init?: RequestInit) =>
+      options.fetch(String(url), init ?? {})) as typeof fetch),
+    // payhook paces and retries itself: stripe-node would not retry a 429 and would not pace at all.
+    maxNetworkRetries: 0,
+    telemetry: false,
+    timeout: 30_000,
+    appInfo: { name: "payhook" },
+  });
+  const gap = 1000 / settings.maxRate;
+  let nextSlot = 0;
+
+  /** Waits for this request's turn, so requests start at most maxRate per second. */
+  async function pace(): Promise<void> {
+    const at = Math.max(now(), nextSlot);
+    nextSlot = at + gap;
+    if (at > now()) await sleep(at - now());
+  }
+
+  async function call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await pace();
+      try {
+        return await request();
+      } catch (error) {
+        const failure = explain(what, error);
+        if (!failure.retryable || attempt >= options.retries) throw failure;
+        const waitMs = backoff(attempt);
+        options.onRetry?.({ what, status: failure.httpStatus, waitMs, reason: failure.message });
+        await sleep(waitMs);
+      }
+    }
+  }
+
+  const context = (id: string | null) => (id ? { stripeContext: id } : {});
+  const get = (path: string, ctx: string | null) =>
+    client.rawRequest("GET", path, undefined, context(ctx) as never).then(asJson);
+
+  return {
+    listEvents: (params) =>
+      call("GET /v1/events", () => client.events.list(params as never) as unknown as Promise<ListPage>).then((p) =>
+        page(p, "GET /v1/events"),
+      ),
+    listThinEvents: (params, next) =>
+      call("GET /v2/core/events", () =>
+        next ? get(next, null) : (client.v2.core.events.list(params as never) as unknown as Promise<Json>),
+      ).then((p) => v2Page(p, "GET /v2/core/events")),
+    retrieveThinEvent: (id, ctx) =>
+      call("GET /v2/core/events/{id}", () => get(`/v2/core/events/${encodeURIComponent(id)}`, ctx)),
+    fetchRelatedObject: (url, ctx) => call(`GET ${pathOnly(url)}`, () => get(pathOnly(url), ctx)),
+    async listWebhookEndpoints() {
+      const all: WebhookEndpoint[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages < 100; pages++) {
+        const params = { limit: 100, ...(after ? { starting_after: after } : {}) };
+        const p = page(
+          await call(
+            "GET /v1/webhook_endpoints",
+            () => client.webhookEndpoints.list(params) as unknown as Promise<ListPage>,
+          ),
+          "GET /v1/webhook_endpoints",
+        );
+        all.push(...(p.data as unknown as WebhookEndpoint[]));
+        const last = p.data.at(-1)?.id;
+        if (!p.has_more || typeof last !== "string" || last === after) break;
+        after = last;
+      }
+      return all;
+    },
+    createWebhookEndpoint: (params) =>
+      // A POST: only retried when Stripe said so, and stripe-node sends an Idempotency-Key that makes it safe.
+      call(
+        "POST /v1/webhook_endpoints",
+        () => client.webhookEndpoints.create(params as never) as unknown as Promise<WebhookEndpoint>,
+      ),
+    updateWebhookEndpoint: (id, params) =>
+      call(
+        "POST /v1/webhook_endpoints/{id}",
+        () => client.webhookEndpoints.update(id, params as never) as unknown as Promise<WebhookEndpoint>,
+      ),
+  };
+}
+
+/** Exponential backoff with jitter: 250 ms, 500 ms, 1 s … up to 8 s, each between half and all of it. */
+export function backoff(attempt: number, random: () => number = Math.random): number {
+  const full = Math.min(MIN_BACKOFF_MS * 2 ** attempt, MAX_BACKOFF_MS);
+  return Math.round(full * (0.5 + random() / 2));
+}
+
+/** Keys in Stripe's messages (it masks most of one, but not all) are never repeated. */
+export function redactKeys(text: string): string {
+  return text.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g, "(key not shown)");
+}
+
+function explain(what: string, error: unknown): StripeApiError {
+  if (error instanceof StripeApiError) return error;
+  const e = error as {
+    statusCode?: number;
+    headers?: Record<string, string>;
+    message?: string;
+    type?: string;
+  };
+  const status = typeof e.statusCode === "number" ? e.statusCode : undefined;
+  const shouldRetry = e.headers?.["stripe-should-retry"];
+  const said = redactKeys(String(e.message ?? error)).slice(0, 300);
+  if (status === 401) {
+    return new StripeApiError(
+      "stripe_unauthorized",
+      `${what}: Stripe refused the API key (401). Is stripe.api_key a current secret or restricted key of this account, in the right mode (test or live)?`,
+      status,
+      false,
+    );
+  }
+  if (status === 403) {
+    return new StripeApiError(
+      "stripe_forbidden",
+      `${what}: the API key may not do this (403): give the restricted key the permission README "Stripe API access" lists for it (Stripe says: ${said})`,
+      status,
+      false,
+    );
+  }
+  if (status === 429) {
+    return new StripeApiError(
+      "stripe_rate_limited",
+      `${what}: Stripe is rate-limiting this account (429${reason(e.headers)}); lower stripe.max_rate, or retry later`,
+      status,
+      shouldRetry !== "false",
+    );
+  }
+  if (status !== undefined && status >= 500) {
+    return new StripeApiError(
+      "stripe_unavailable",
+      `${what}: Stripe answered ${status} (${said}); try again later`,
+      status,
+      shouldRetry !== "false",
+    );
+  }
+  if (status !== undefined) {
+    return new StripeApiError(
+      "stripe_request_refused",
+      `${what}: Stripe refused the request (${status}: ${said})`,
+      status,
+      shouldRetry === "true",
+    );
+  }
+  if (e.type === "StripeConnectionError") {
+    return new StripeApiError("stripe_unreachable", `${what}: cannot reach Stripe's API (${said})`, undefined, true);
+  }
+  if (/Invalid JSON/i.test(said)) {
+    return new StripeApiError(
+      "stripe_bad_response",
+      `${what}: the answer is not JSON; is stripe.api_base Stripe's API (https://api.stripe.com)?`,
+      undefined,
+      false,
+    );
+  }
+  return new StripeApiError("stripe_error", `${what}: ${said}`, undefined, false);
+}
+
+function reason(headers: Record<string, string> | undefined): string {
+  const why = headers?.["stripe-rate-limited-reason"];
+  return why ? `, ${why}` : "";
+}
+
+function asJson(response: unknown): Json {
+  if (response === null || typeof response !== "object" || Array.isArray(response)) {
+    throw new StripeApiError("stripe_bad_response", "the answer is not a JSON object", undefined, false);
+  }
+  return response as Json;
+}
+
+function page(value: unknown, what: string): ListPage {
+  const p = value as Partial<ListPage> | null;
+  if (!p || !Array.isArray(p.data) || typeof p.has_more !== "boolean" || p.data.some((d) => !isObject(d))) {
+    throw new StripeApiError(
+      "stripe_bad_response",
+      `${what}: the answer is not a list page (an object with data and has_more)`,
+      undefined,
+      false,
+    );
+  }
+  return { data: p.data, has_more: p.has_more };
+}
+
+function v2Page(value: unknown, what: string): V2Page {
+  const p = value as { data?: unknown; next_page_url?: unknown } | null;
+  if (!p || !Array.isArray(p.data) || p.data.some((d) => !isObject(d))) {
+    throw new StripeApiError("stripe_bad_response", `${what}: the answer is not a list page`, undefined, false);
+  }
+  const next = typeof p.next_page_url === "string" && p.next_page_url !== "" ? p.next_page_url : null;
+  return { data: p.data as Json[], next_page_url: next };
+}
+
+function isObject(value: unknown): value is Json {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** A related object's URL is a path on the API ("/v1/billing/meters/mtr_…"); a full URL keeps only its path. */
+function pathOnly(url: string): string {
+  if (url.startsWith("/")) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.pathname}${parsed.search}`;
+  } catch {
+    return `/${url}`;
+  }
+}

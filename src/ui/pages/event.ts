@@ -1,0 +1,86 @@
+/** @module The Event detail screen: the payload, each delivery with its attempts, and replay buttons. */
+import type { EventDetail } from "../../store/types.ts";
+import { badge, cleanText, duration, eventState, highlightJson, time } from "../format.ts";
+import { html, type SafeHtml } from "../html.ts";
+import { layout } from "./layout.ts";
+
+type Delivery = EventDetail["deliveries"][number];
+
+export function eventPage(options: {
+  csrf: string;
+  event: EventDetail;
+  kinds: Map<string, string>;
+  notice?: string;
+}): SafeHtml {
+  const { event, csrf } = options;
+  const base = `/events/${encodeURIComponent(event.id)}`;
+  const replayable = event.deliveries.filter((d) => d.status !== "pending" && d.status !== "running");
+  return layout(
+    { title: event.id, screen: "events", csrf, live: true, notice: options.notice },
+    html`<p><a href="/">← Events</a></p>
+<h1><code>${event.id}</code></h1>
+<div id="event-summary" data-live>
+<dl class="facts">
+  <div><dt>Type</dt><dd>${event.type}</dd></div>
+  <div><dt>State</dt><dd>${badge(eventState(event))}</dd></div>
+  <div><dt>Received (UTC)</dt><dd>${time(event.receivedAt)}</dd></div>
+  <div><dt>Created (UTC)</dt><dd>${time(event.created * 1000)}</dd></div>
+  <div><dt>Mode</dt><dd>${event.livemode ? "live" : "test"}</dd></div>
+  <div><dt>Object</dt><dd><code>${event.objectId ?? "—"}</code></dd></div>
+  <div><dt>Customer</dt><dd><code>${event.customerId ?? "—"}</code></dd></div>
+  <div><dt>Account</dt><dd><code>${event.account ?? "—"}</code></dd></div>
+  <div><dt>API version</dt><dd>${event.apiVersion ?? "—"}</dd></div>
+  <div><dt>Endpoint</dt><dd><code>${event.endpoint}</code></dd></div>
+</dl>
+</div>
+<section aria-labelledby="deliveries-h">
+<h2 id="deliveries-h">Deliveries</h2>
+${
+  replayable.length > 1
+    ? html`<form method="post" action="${base}/replay" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="all" value="1"><button type="submit">Replay all ${replayable.length} deliveries</button></form>`
+    : ""
+}
+<div id="deliveries" data-live>
+${event.deliveries.length === 0 ? html`<p class="empty">No action ran for this event.</p>` : event.deliveries.map((d) => delivery(d, options.kinds.get(d.action), base, csrf))}
+</div>
+</section>
+<section aria-labelledby="payload-h">
+<h2 id="payload-h">Payload</h2>
+<p class="tools"><button type="button" class="copy" data-copy="payload" hidden>Copy payload</button> <a href="${base}/raw" download>Download the exact bytes</a> <span class="muted">(${event.body.byteLength} bytes)</span></p>
+<pre id="payload" class="json" tabindex="0" aria-label="Payload">${highlightJson(event.body)}</pre>
+</section>`,
+  );
+}
+
+function delivery(d: Delivery, kind: string | undefined, base: string, csrf: string): SafeHtml {
+  const finished = d.status !== "pending" && d.status !== "running";
+  return html`<article class="delivery" aria-label="Delivery ${d.action}">
+<header>
+  <h3>${d.action} <span class="muted">${kind ?? "not in the current config"}</span></h3>
+  ${badge(d.status)}
+  ${
+    finished && kind
+      ? html`<form method="post" action="${base}/replay" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${d.action}"><button type="submit" aria-label="Replay ${d.action}">Replay</button></form>`
+      : ""
+  }
+</header>
+<p class="muted">${d.attempts} attempt${d.attempts === 1 ? "" : "s"} this round${d.status === "pending" && d.nextAt !== null ? html`; next attempt at ${time(d.nextAt)}` : ""}</p>
+${d.lastError ? html`<p class="error-text">Last error: ${cleanText(d.lastError, 500)}</p>` : ""}
+${
+  d.history.length === 0
+    ? ""
+    : html`<div class="scroll"><table class="attempts">
+  <caption class="sr-only">Attempts of ${d.action}</caption>
+  <thead><tr><th scope="col">#</th><th scope="col">Started (UTC)</th><th scope="col">Duration</th><th scope="col">Outcome</th><th scope="col">Error</th><th scope="col">Output</th></tr></thead>
+  <tbody>${d.history.map(
+    (a) => html`<tr>
+    <td>${a.attempt}</td><td>${time(a.startedAt)}</td><td>${duration(a.finishedAt - a.startedAt)}</td>
+    <td>${badge(a.status === "pending" ? "failed" : a.status)}${a.status === "pending" ? html` <span class="muted">retry</span>` : ""}</td>
+    <td>${a.error ? html`<pre class="out" tabindex="0">${cleanText(a.error)}</pre>` : ""}</td>
+    <td>${a.output ? html`<pre class="out" tabindex="0">${cleanText(a.output)}</pre>` : ""}</td>
+  </tr>`,
+  )}</tbody>
+</table></div>`
+}
+</article>`;
+}

@@ -1,0 +1,59 @@
+/** @module The Overview screen: activity charts over the last hour and day, the queue, and what is running. */
+import type { ActivityBucket, QueueStats } from "../../store/types.ts";
+import { chart, duration } from "../format.ts";
+import { html, type SafeHtml } from "../html.ts";
+import { layout } from "./layout.ts";
+
+export function overviewPage(options: {
+  csrf: string;
+  hour: ActivityBucket[];
+  day: ActivityBucket[];
+  queue: QueueStats;
+  now: number;
+  storeKind: string;
+  version: string;
+  runtime: string;
+  startedAt: number;
+}): SafeHtml {
+  const { queue, now } = options;
+  const sum = (points: ActivityBucket[], pick: (b: ActivityBucket) => number) =>
+    points.reduce((n, b) => n + pick(b), 0);
+  const depth = (queue.byStatus.pending ?? 0) + (queue.byStatus.running ?? 0);
+  const stat = (label: string, value: string | number) => html`<div><dt>${label}</dt><dd>${value}</dd></div>`;
+  return layout(
+    { title: "Overview", screen: "overview", csrf: options.csrf, live: true },
+    html`<h1>Overview</h1>
+<div id="overview" data-live>
+<dl class="stats">
+  ${stat(
+    "Events, last hour",
+    sum(options.hour, (b) => b.events),
+  )}
+  ${stat(
+    "Failed attempts, last hour",
+    sum(options.hour, (b) => b.failures),
+  )}
+  ${stat(
+    "Events, last day",
+    sum(options.day, (b) => b.events),
+  )}
+  ${stat(
+    "Failed attempts, last day",
+    sum(options.day, (b) => b.failures),
+  )}
+  ${stat("Queue depth", depth)}
+  ${stat("Oldest pending", queue.oldestPendingAt === null ? "—" : duration(now - queue.oldestPendingAt))}
+  ${stat("Failed deliveries", queue.byStatus.failed ?? 0)}
+  ${stat("Dead deliveries", queue.byStatus.dead ?? 0)}
+</dl>
+${chart("Last hour, per minute", options.hour)}
+${chart("Last day, per minute", options.day)}
+<dl class="facts">
+  ${stat("Store", options.storeKind)}
+  ${stat("Version", options.version)}
+  ${stat("Runtime", options.runtime)}
+  ${stat("Uptime", duration(now - options.startedAt))}
+</dl>
+</div>`,
+  );
+}

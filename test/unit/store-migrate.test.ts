@@ -1,0 +1,59 @@
+/** SQLite migration 2 fills in the search ids of events stored before it, from their bytes. */
+import { expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bunRuntime } from "../../src/runtime/bun.ts";
+import { openSqliteStore } from "../../src/store/sqlite/store.ts";
+import { trackFolder } from "../helpers/cleanup.ts";
+
+test("events stored before the search columns existed are found by object and customer id", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "payhook-migrate-"));
+  trackFolder(dir);
+  const path = join(dir, "payhook.db");
+  // A store as migration 1 left it: open a current one, then take migrations 2 to 4 back out.
+  const db = bunRuntime.openDatabase(path);
+  await openSqliteStore(db).close();
+  const old = bunRuntime.openDatabase(path);
+  for (const index of ["events_object", "events_customer", "events_page"]) old.exec(`DROP INDEX ${index}`);
+  old.exec("DROP INDEX attempts_finished");
+  old.exec("ALTER TABLE events DROP COLUMN object_id");
+  old.exec("ALTER TABLE events DROP COLUMN customer_id");
+  old.exec("ALTER TABLE events DROP COLUMN source");
+  old.exec("ALTER TABLE attempts DROP COLUMN fetched");
+  old.exec("DROP TABLE leases");
+  old.exec("DROP INDEX deliveries_order");
+  for (const column of ["order_key", "order_created", "replayed"])
+    old.exec(`ALTER TABLE deliveries DROP COLUMN ${column}`);
+  old.exec("DROP TABLE order_marks");
+  old.exec("PRAGMA user_version = 1");
+  const insert = old.prepare(
+    `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
+     VALUES (?, 'x.y', ?, 0, NULL, NULL, 0, ?, '/webhook', ?)`,
+  );
+  const rows: [string, string, object][] = [
+    ["evt_1", "event", { data: { object: { id: "ch_1", object: "charge", customer: "cus_1" } } }],
+    ["evt_2", "event", { data: { object: { id: "in_2", customer: { id: "cus_2" } } } }],
+    ["evt_3", "event", { data: { object: { id: "cus_3", object: "customer" } } }],
+    ["evt_4", "v2.core.event", { related_object: { id: "mtr_4" } }],
+    ["evt_5", "event", { data: { object: { id: 5, customer: ["x"] } } }],
+  ];
+  rows.forEach(([id, object, body], i) => {
+    insert.run(id, object, i, new TextEncoder().encode(JSON.stringify({ id, ...body })));
+  });
+  old.close();
+
+  const store = openSqliteStore(bunRuntime.openDatabase(path));
+  try {
+    const found = async (search: string) => (await store.listEvents({ search })).map((e) => e.id);
+    expect(await found("ch_1")).toEqual(["evt_1"]);
+    expect(await found("cus_1")).toEqual(["evt_1"]);
+    expect(await found("cus_2")).toEqual(["evt_2"]);
+    expect(await found("cus_3")).toEqual(["evt_3"]);
+    expect(await found("mtr_4")).toEqual(["evt_4"]);
+    const five = await store.getEvent("evt_5");
+    expect([five?.objectId, five?.customerId]).toEqual([null, null]);
+  } finally {
+    await store.close();
+  }
+});
