@@ -308,6 +308,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
         const [taken, ...rest] = await b.claim(NOW + LEASE, 10);
         assert.equal(taken?.eventId, "evt_1", "the lease ran out: evt_1 is taken over");
         assert.deepEqual(rest, [], "and evt_2 still waits for it");
+        assert.equal((await b.getEvent("evt_2"))?.deliveries[0]?.nextAt, null, "shown waiting, with no next attempt");
         assert.deepEqual(await a.claim(NOW + LEASE, 10), []);
         const late = { deliveryId: held.id, attempt: 1, startedAt: NOW, finishedAt: NOW + LEASE };
         assert.equal(await a.finish({ ...late, status: "done", token: held.token }), false);

@@ -12,11 +12,15 @@ import type {
   Requeue,
 } from "../types.ts";
 import type { Row, Sql } from "./client.ts";
+import { free } from "./order.ts";
 
 const EVENT_COLUMNS =
   "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
-const DELIVERY_COLUMNS =
-  "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at, order_key";
+/** A pending delivery held behind its order key shows no next attempt (null), as on SQLite. */
+const deliveryColumns = (s: string) =>
+  `d.id, d.event_id, d.action, d.digest, d.status, d.attempts,
+   CASE WHEN d.status = 'pending' AND NOT ${free(s)} THEN NULL ELSE d.next_at END AS next_at,
+   d.last_error, d.created_at, d.updated_at, d.order_key`;
 
 export async function listEvents(sql: Sql, s: string, query: EventQuery): Promise<EventView[]> {
   const where: string[] = [];
@@ -59,7 +63,7 @@ export async function listEvents(sql: Sql, s: string, query: EventQuery): Promis
   if (events.length === 0) return events;
   const byId = new Map(events.map((e) => [e.id, e]));
   const deliveries = await sql.unsafe(
-    `SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE event_id = ANY($1::text[]) ORDER BY id`,
+    `SELECT ${deliveryColumns(s)} FROM ${s}.deliveries d WHERE d.event_id = ANY($1::text[]) ORDER BY d.id`,
     [sql.array([...byId.keys()], 25)] as never[],
   );
   for (const row of deliveries) byId.get(String(row.event_id))?.deliveries.push(toDelivery(row));
@@ -70,7 +74,7 @@ export async function getEvent(sql: Sql, s: string, id: string): Promise<EventDe
   const [row] = await sql.unsafe(`SELECT ${EVENT_COLUMNS}, body FROM ${s}.events WHERE id = $1`, [id]);
   if (!row) return null;
   const deliveries = (
-    await sql.unsafe(`SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE event_id = $1 ORDER BY id`, [id])
+    await sql.unsafe(`SELECT ${deliveryColumns(s)} FROM ${s}.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, [id])
   ).map((d: Row) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = await sql.unsafe(

@@ -26,6 +26,7 @@ import type {
 } from "../types.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
+import { free } from "./order.ts";
 import { activity, failedDeliveries, failureGroups } from "./page.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
@@ -39,17 +40,6 @@ const RESCUE_BATCH = 1_000;
 const MAX_FINISH_IN_FLIGHT = 2;
 /** Wake-ups sent to other instances at most this often: NOTIFY is cheap, but not free at thousands per second. */
 const NOTIFY_EVERY_MS = 100;
-/**
- * True for a pending delivery `d` that its order key does not hold back (the rule of the SQLite store): unordered,
- * or no other delivery of its action and key is running, and none created earlier (ties: stored earlier) is
- * pending. Dead and failed ones never hold a key. A claim that races another past this test (its snapshot predates
- * the other's commit) is stopped by the unique index deliveries_order_running and tried again.
- */
-const free = (s: string) => `(d.order_key IS NULL OR NOT EXISTS (
-  SELECT 1 FROM ${s}.deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
-    AND b.status IN ('pending', 'running')
-    AND (b.status = 'running' OR b.order_created < d.order_created
-      OR (b.order_created = d.order_created AND b.id < d.id))))`;
 /** A claim that lost a race for an order key's turn (unique_violation on deliveries_order_running) is tried again. */
 const CLAIM_TRIES = 5;
 
