@@ -199,17 +199,6 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   const storeProblems: [Path, string][] = [];
   const store = resolveStore(file.store, options.baseDir, storeProblems);
   for (const [at, message] of storeProblems) problems.push([["store", ...at], message]);
-  if (store.kind === "postgres") {
-    // The PostgreSQL claim does not apply the ordering rule yet; running the action unordered would break the promise.
-    for (const [name, action] of actions) {
-      if (action.order) {
-        problems.push([
-          ["store"],
-          `the action "${name}" has order:, which only the SQLite store supports so far; use a SQLite store or remove order:`,
-        ]);
-      }
-    }
-  }
   const listen = { ...file.listen, tls: resolveTls(file, options, problems) };
   for (const key of ["allow_ips", "trusted_proxies"] as const) {
     file[key]?.forEach((entry, i) => {

@@ -15,6 +15,7 @@ import type { IncomingEvent } from "../../src/store/types.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
 import { storeInspectContract } from "./store-inspect.ts";
+import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
 import { storeUiContract } from "./store-ui.ts";
 
@@ -36,6 +37,7 @@ export async function postgresContracts(runtime: string): Promise<void> {
   storeInspectContract(name, () => postgresSubject(cluster));
   storeUiContract(name, () => postgresSubject(cluster));
   storeSourceContract(name, () => postgresSubject(cluster));
+  storeOrderContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }
 
@@ -246,6 +248,98 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       }
     });
 
+    test("ordered deliveries claimed by two instances at once: one per key at a time, in created order", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const keys = ["sub_a", "sub_b", "sub_c"];
+        // Stored newest first, half on each instance, so created order is not arrival order.
+        await Promise.all(
+          Array.from({ length: 20 }, (_, i) => 19 - i).flatMap((i) =>
+            keys.map((key) =>
+              (i % 2 === 0 ? a : b).ingest(
+                { ...incoming(`evt_${key}_${String(i).padStart(2, "0")}`), created: 1_000 + i },
+                [{ action: "sync", digest: "d", orderKey: key }],
+              ),
+            ),
+          ),
+        );
+        const running = new Map<string, string>();
+        const order = new Map<string, string[]>(keys.map((k) => [k, []]));
+        const work = async (store: PostgresStore) => {
+          for (let idle = 0; idle < 50; ) {
+            const claimed = await store.claim(NOW, 4);
+            if (claimed.length === 0) {
+              idle += 1;
+              await new Promise((resolve) => setImmediate(resolve));
+              continue;
+            }
+            idle = 0;
+            await Promise.all(
+              claimed.map(async (d) => {
+                const key = d.orderKey as string;
+                assert.equal(running.get(key), undefined, `${d.eventId} claimed while ${running.get(key)} runs`);
+                running.set(key, d.eventId);
+                order.get(key)?.push(d.eventId);
+                await new Promise((resolve) => setImmediate(resolve));
+                running.delete(key);
+                const record = { deliveryId: d.id, attempt: d.attempt, startedAt: NOW, finishedAt: NOW };
+                assert.equal(await store.finish({ ...record, status: "done", token: d.token }), true);
+              }),
+            );
+          }
+        };
+        await Promise.all([work(a), work(b), work(a), work(b)]);
+        for (const key of keys) {
+          const ids = Array.from({ length: 20 }, (_, i) => `evt_${key}_${String(i).padStart(2, "0")}`);
+          assert.deepEqual(order.get(key), ids, key);
+        }
+      } finally {
+        await close();
+      }
+    });
+
+    test("a taken-over ordered delivery keeps its key held until it finishes", async () => {
+      const [a, b, close] = await instances();
+      try {
+        await a.ingest({ ...incoming("evt_1"), created: 1 }, [{ action: "sync", digest: "d", orderKey: "k" }]);
+        await a.ingest({ ...incoming("evt_2"), created: 2 }, [{ action: "sync", digest: "d", orderKey: "k" }]);
+        const [held] = await a.claim(NOW, 10);
+        assert.equal(held?.eventId, "evt_1");
+        const [taken, ...rest] = await b.claim(NOW + LEASE, 10);
+        assert.equal(taken?.eventId, "evt_1", "the lease ran out: evt_1 is taken over");
+        assert.deepEqual(rest, [], "and evt_2 still waits for it");
+        assert.equal((await b.getEvent("evt_2"))?.deliveries[0]?.nextAt, null, "shown waiting, with no next attempt");
+        assert.deepEqual(await a.claim(NOW + LEASE, 10), []);
+        const late = { deliveryId: held.id, attempt: 1, startedAt: NOW, finishedAt: NOW + LEASE };
+        assert.equal(await a.finish({ ...late, status: "done", token: held.token }), false);
+        assert.deepEqual(await a.claim(NOW + LEASE, 10), [], "the old holder's result freed nothing");
+        assert.equal(await b.finish({ ...late, attempt: 2, status: "done", token: taken.token }), true);
+        assert.deepEqual(
+          (await a.claim(NOW + LEASE, 10)).map((d) => d.eventId),
+          ["evt_2"],
+        );
+      } finally {
+        await close();
+      }
+    });
+
+    test("the database itself refuses a second running delivery for one order key", async () => {
+      const [a, , close] = await instances();
+      const sql = reader(cluster(), `t${schemas}`);
+      try {
+        await a.ingest({ ...incoming("evt_1"), created: 1 }, [{ action: "sync", digest: "d", orderKey: "k" }]);
+        await a.ingest({ ...incoming("evt_2"), created: 2 }, [{ action: "sync", digest: "d", orderKey: "k" }]);
+        assert.equal((await a.claim(NOW, 10)).length, 1);
+        await assert.rejects(
+          sql.unsafe("UPDATE deliveries SET status = 'running' WHERE event_id = 'evt_2'"),
+          (error: unknown) => (error as { code?: string }).code === "23505",
+        );
+      } finally {
+        await sql.end({ timeout: 1 });
+        await close();
+      }
+    });
+
     test("the same events sent to two instances at once: each stored once, the other copy a duplicate, no error", async () => {
       const [a, b, close] = await instances();
       try {
@@ -329,6 +423,8 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           ALTER TABLE attempts DROP COLUMN fetched;
           DROP TABLE leases;
           DROP INDEX events_page, attempts_finished, deliveries_failed;
+          ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
+          DROP TABLE order_marks;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(
@@ -379,6 +475,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           [
             { version: 1, payhook: "0.0.0-test" },
             { version: 2, payhook: "0.0.0-test" },
+            { version: 3, payhook: "0.0.0-test" },
           ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");

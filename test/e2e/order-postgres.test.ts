@@ -89,8 +89,6 @@ test("two instances on one PostgreSQL: each object's events arrive in created or
       const [row] = await db.unsafe("SELECT count(*)::int AS n FROM payhook.deliveries WHERE status = 'done'");
       return row?.n === OBJECTS.length * PER_OBJECT;
     }, 60_000);
-    const [attempts] = await db.unsafe("SELECT count(DISTINCT instance)::int AS n FROM payhook.attempts");
-    expect(attempts?.n).toBeGreaterThanOrEqual(1);
   } finally {
     await db.end({ timeout: 1 });
   }

@@ -12,10 +12,15 @@ import type {
   Requeue,
 } from "../types.ts";
 import type { Row, Sql } from "./client.ts";
+import { free } from "./order.ts";
 
 const EVENT_COLUMNS =
   "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
-const DELIVERY_COLUMNS = "id, event_id, action, digest, status, attempts, next_at, last_error, created_at, updated_at";
+/** A pending delivery held behind its order key shows no next attempt (null), as on SQLite. */
+const deliveryColumns = (s: string) =>
+  `d.id, d.event_id, d.action, d.digest, d.status, d.attempts,
+   CASE WHEN d.status = 'pending' AND NOT ${free(s)} THEN NULL ELSE d.next_at END AS next_at,
+   d.last_error, d.created_at, d.updated_at, d.order_key`;
 
 export async function listEvents(sql: Sql, s: string, query: EventQuery): Promise<EventView[]> {
   const where: string[] = [];
@@ -58,7 +63,7 @@ export async function listEvents(sql: Sql, s: string, query: EventQuery): Promis
   if (events.length === 0) return events;
   const byId = new Map(events.map((e) => [e.id, e]));
   const deliveries = await sql.unsafe(
-    `SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE event_id = ANY($1::text[]) ORDER BY id`,
+    `SELECT ${deliveryColumns(s)} FROM ${s}.deliveries d WHERE d.event_id = ANY($1::text[]) ORDER BY d.id`,
     [sql.array([...byId.keys()], 25)] as never[],
   );
   for (const row of deliveries) byId.get(String(row.event_id))?.deliveries.push(toDelivery(row));
@@ -69,7 +74,7 @@ export async function getEvent(sql: Sql, s: string, id: string): Promise<EventDe
   const [row] = await sql.unsafe(`SELECT ${EVENT_COLUMNS}, body FROM ${s}.events WHERE id = $1`, [id]);
   if (!row) return null;
   const deliveries = (
-    await sql.unsafe(`SELECT ${DELIVERY_COLUMNS} FROM ${s}.deliveries WHERE event_id = $1 ORDER BY id`, [id])
+    await sql.unsafe(`SELECT ${deliveryColumns(s)} FROM ${s}.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, [id])
   ).map((d: Row) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = await sql.unsafe(
@@ -104,19 +109,21 @@ export async function requeue(
     for (const item of items) {
       const reset = await tx.unsafe(
         `UPDATE ${s}.deliveries SET status = 'pending', attempts = 0, digest = $1, next_at = $2, last_error = NULL,
-           updated_at = $2, lease_owner = NULL, lease_until = NULL
+           updated_at = $2, lease_owner = NULL, lease_until = NULL, order_key = $6,
+           order_created = (SELECT created FROM ${s}.events WHERE id = $3), replayed = true
          WHERE event_id = $3 AND action = $4 AND status IN ('done', 'failed', 'dead') AND ($5::text IS NULL OR status = $5)
          RETURNING id`,
-        [item.digest, now, item.eventId, item.action, only ?? null] as never[],
+        [item.digest, now, item.eventId, item.action, only ?? null, item.orderKey ?? null] as never[],
       );
       queued += reset.length;
       if (reset.length === 0 && only === undefined) {
         const created = await tx.unsafe(
-          `INSERT INTO ${s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
-           SELECT $1, $2, $3, 'pending', 0, $4, $4, $4 WHERE EXISTS (SELECT 1 FROM ${s}.events WHERE id = $1)
+          `INSERT INTO ${s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+             order_key, order_created, replayed)
+           SELECT $1, $2, $3, 'pending', 0, $4, $4, $4, $5, created, true FROM ${s}.events WHERE id = $1
            ON CONFLICT (event_id, action) DO NOTHING
            RETURNING id`,
-          [item.eventId, item.action, item.digest, now] as never[],
+          [item.eventId, item.action, item.digest, now, item.orderKey ?? null] as never[],
         );
         queued += created.length;
       }
@@ -133,6 +140,8 @@ export async function prune(sql: Sql, s: string, schema: string, before: number,
   return (await sql.begin(async (tx) => {
     const [lock] = await tx.unsafe("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [`payhook.prune.${schema}`]);
     if (!lock?.ok) return 0;
+    // An order key's newest delivered event is remembered as long as events are.
+    await tx.unsafe(`DELETE FROM ${s}.order_marks WHERE updated_at < $1`, [before] as never[]);
     const deleted = await tx.unsafe(
       `DELETE FROM ${s}.events WHERE id IN (
          SELECT e.id FROM ${s}.events e WHERE e.received_at < $1
@@ -172,8 +181,7 @@ function toDelivery(row: Row): DeliveryView {
     attempts: Number(row.attempts),
     nextAt: row.next_at === null ? null : Number(row.next_at),
     lastError: row.last_error === null ? null : String(row.last_error),
-    // Ordering is not in the PostgreSQL store yet: a config with `order:` is refused on it (config/load.ts).
-    orderKey: null,
+    orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -103,6 +103,26 @@ const MIGRATIONS: ((s: string) => string)[] = [
       holder text NOT NULL,
       expires_at bigint NOT NULL
     );`,
+  // Ordering (`order:` on an action), as on SQLite: order_key is NULL for unordered deliveries; order_created copies
+  // the event's created so the claim's "is this key busy" probe is one index seek without a join. The unique index
+  // is the guard across instances: whatever two claims race, PostgreSQL refuses a second running delivery for one
+  // key. order_marks keeps the newest event delivered per (action, key), written with the attempt that delivered it.
+  (s) => `
+    ALTER TABLE ${s}.deliveries ADD COLUMN order_key text, ADD COLUMN order_created bigint,
+      ADD COLUMN replayed boolean NOT NULL DEFAULT false;
+    CREATE INDEX deliveries_order ON ${s}.deliveries (action, order_key, order_created, id)
+      WHERE order_key IS NOT NULL AND status IN ('pending', 'running');
+    CREATE UNIQUE INDEX deliveries_order_running ON ${s}.deliveries (action, order_key)
+      WHERE order_key IS NOT NULL AND status = 'running';
+    CREATE TABLE ${s}.order_marks (
+      action text NOT NULL,
+      key text NOT NULL,
+      created bigint NOT NULL,
+      event_id text NOT NULL,
+      updated_at bigint NOT NULL,
+      PRIMARY KEY (action, key)
+    );
+    CREATE INDEX order_marks_updated_at ON ${s}.order_marks (updated_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

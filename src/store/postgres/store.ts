@@ -26,6 +26,7 @@ import type {
 } from "../types.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
+import { free } from "./order.ts";
 import { activity, failedDeliveries, failureGroups } from "./page.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
@@ -39,6 +40,8 @@ const RESCUE_BATCH = 1_000;
 const MAX_FINISH_IN_FLIGHT = 2;
 /** Wake-ups sent to other instances at most this often: NOTIFY is cheap, but not free at thousands per second. */
 const NOTIFY_EVERY_MS = 100;
+/** A claim that lost a race for an order key's turn (unique_violation on deliveries_order_running) is tried again. */
+const CLAIM_TRIES = 5;
 
 type Ingest = {
   event: IncomingEvent;
@@ -118,12 +121,13 @@ export class PostgresStore implements Store {
     for (const item of batch) if (!first.has(item.event.id)) first.set(item.event.id, item);
     // Sorted ids: two instances inserting overlapping batches take the rows' locks in the same order, never a deadlock.
     const events = [...first.values()].sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
-    const d = { event: [] as string[], action: [] as string[], digest: [] as string[] };
+    const d = { event: [] as string[], action: [] as string[], digest: [] as string[], key: [] as (string | null)[] };
     for (const { event, deliveries } of events) {
       for (const x of deliveries) {
         d.event.push(event.id);
         d.action.push(x.action);
         d.digest.push(x.digest);
+        d.key.push(x.orderKey ?? null);
       }
     }
     const sql = this.sql;
@@ -138,11 +142,14 @@ export class PostgresStore implements Store {
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::bigint[],
                $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[]) ORDER BY 1
              ON CONFLICT (id) DO NOTHING
-             RETURNING id, received_at
+             RETURNING id, received_at, created
            ), d AS (
-             INSERT INTO ${this.s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at)
-             SELECT x.event_id, x.action, x.digest, 'pending', 0, e.received_at, e.received_at, e.received_at
-             FROM unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY AS x(event_id, action, digest, n)
+             INSERT INTO ${this.s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+               order_key, order_created)
+             SELECT x.event_id, x.action, x.digest, 'pending', 0, e.received_at, e.received_at, e.received_at,
+               x.order_key, e.created
+             FROM unnest($11::text[], $12::text[], $13::text[], $17::text[])
+               WITH ORDINALITY AS x(event_id, action, digest, order_key, n)
              JOIN e ON e.id = x.event_id ORDER BY x.n
            )
            SELECT id FROM e`,
@@ -202,6 +209,7 @@ export class PostgresStore implements Store {
               col((e) => e.source ?? "pushed"),
               25,
             ),
+            sql.array(d.key, 25),
           ] as never[],
           { prepare: true },
         ),
@@ -221,45 +229,62 @@ export class PostgresStore implements Store {
 
   async claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
     // Two small index scans, each FOR NO KEY UPDATE SKIP LOCKED (so concurrent claimers pass each other by):
-    // deliveries whose lease ran out (their instance died or was cut off), then due pending ones.
+    // deliveries whose lease ran out (their instance died or was cut off), then due pending ones. A taken-over
+    // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (free()).
     const rows = await this.run((sql) =>
-      sql.unsafe(
-        `WITH expired AS MATERIALIZED (
+      this.retryOrderRace(() =>
+        sql.unsafe(
+          `WITH expired AS MATERIALIZED (
            SELECT id FROM ${this.s}.deliveries
            WHERE status = 'running' AND lease_until <= $1::bigint AND action <> ALL($3::text[])
            ORDER BY lease_until LIMIT $2
            FOR NO KEY UPDATE SKIP LOCKED
          ), due AS MATERIALIZED (
-           SELECT id FROM ${this.s}.deliveries
-           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[])
+           SELECT id FROM ${this.s}.deliveries d
+           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${free(this.s)}
            ORDER BY next_at, id LIMIT $2
-           FOR NO KEY UPDATE SKIP LOCKED
+           FOR NO KEY UPDATE OF d SKIP LOCKED
          ), c AS (
            SELECT id, true AS taken_over FROM expired UNION ALL SELECT id, false FROM due LIMIT $2
+         ), u AS (
+           UPDATE ${this.s}.deliveries d
+           SET status = 'running', attempts = d.attempts + 1, updated_at = $1::bigint, lease_owner = $4,
+             lease_token = nextval('${this.s}.lease_tokens'), lease_until = $1::bigint + $5::bigint
+           FROM c, ${this.s}.events e
+           WHERE d.id = c.id AND e.id = d.event_id
+           RETURNING d.id, d.event_id, e.type, e.body, d.action, d.digest, d.attempts, d.lease_token, c.taken_over,
+             d.order_key, d.order_created, d.replayed
          )
-         UPDATE ${this.s}.deliveries d
-         SET status = 'running', attempts = d.attempts + 1, updated_at = $1::bigint, lease_owner = $4,
-           lease_token = nextval('${this.s}.lease_tokens'), lease_until = $1::bigint + $5::bigint
-         FROM c, ${this.s}.events e
-         WHERE d.id = c.id AND e.id = d.event_id
-         RETURNING d.id, d.event_id, e.type, e.body, d.action, d.digest, d.attempts, d.lease_token, c.taken_over`,
-        [now, limit, sql.array([...skip], 25), this.options.instance, this.options.leaseMs] as never[],
-        { prepare: true },
+         SELECT u.*, m.event_id AS newer_event, m.created AS newer_created
+         FROM u LEFT JOIN ${this.s}.order_marks m
+           ON m.action = u.action AND m.key = u.order_key AND m.created > u.order_created`,
+          [now, limit, sql.array([...skip], 25), this.options.instance, this.options.leaseMs] as never[],
+          { prepare: true },
+        ),
       ),
     );
     const takenOver = rows.filter((row: Row) => row.taken_over === true).length;
     if (takenOver > 0) this.options.onRescue?.(takenOver);
     return rows
-      .map((row: Row) => ({
-        id: Number(row.id),
-        eventId: String(row.event_id),
-        eventType: String(row.type),
-        action: String(row.action),
-        digest: String(row.digest),
-        attempt: Number(row.attempts),
-        body: row.body as Uint8Array,
-        token: Number(row.lease_token),
-      }))
+      .map((row: Row) => {
+        const claimed: ClaimedDelivery = {
+          id: Number(row.id),
+          eventId: String(row.event_id),
+          eventType: String(row.type),
+          action: String(row.action),
+          digest: String(row.digest),
+          attempt: Number(row.attempts),
+          body: row.body as Uint8Array,
+          token: Number(row.lease_token),
+        };
+        if (row.order_key === null || row.order_key === undefined) return claimed;
+        claimed.orderKey = String(row.order_key);
+        claimed.replayed = row.replayed === true;
+        if (row.newer_event !== null && row.newer_event !== undefined) {
+          claimed.newer = { eventId: String(row.newer_event), created: Number(row.newer_created) };
+        }
+        return claimed;
+      })
       .sort((a, b) => a.id - b.id);
   }
 
@@ -295,7 +320,15 @@ export class PostgresStore implements Store {
                  SET status = r.status, next_at = r.next_at, last_error = r.error, updated_at = r.finished_at,
                    lease_owner = NULL, lease_until = NULL
                  FROM r WHERE d.id = r.id AND d.status = 'running' AND (r.token IS NULL OR d.lease_token = r.token)
-                 RETURNING d.id
+                 RETURNING d.id, d.status, d.action, d.order_key, d.order_created, d.event_id, d.updated_at
+               ), m AS (
+                 -- The newest event delivered per ordered key; only moves forward (a replayed older one leaves it).
+                 INSERT INTO ${this.s}.order_marks (action, key, created, event_id, updated_at)
+                 SELECT DISTINCT ON (u.action, u.order_key) u.action, u.order_key, u.order_created, u.event_id, u.updated_at
+                 FROM u WHERE u.status = 'done' AND u.order_key IS NOT NULL
+                 ORDER BY u.action, u.order_key, u.order_created DESC
+                 ON CONFLICT (action, key) DO UPDATE SET created = EXCLUDED.created, event_id = EXCLUDED.event_id,
+                   updated_at = EXCLUDED.updated_at WHERE EXCLUDED.created >= ${this.s}.order_marks.created
                )
                INSERT INTO ${this.s}.attempts (delivery_id, attempt, started_at, finished_at, status, error, output, instance,
                  fetched)
@@ -399,9 +432,11 @@ export class PostgresStore implements Store {
 
   async nextDue(): Promise<number | null> {
     const [row] = await this.run((sql) =>
-      sql.unsafe(`SELECT min(next_at) AS next FROM ${this.s}.deliveries WHERE status = 'pending'`, [], {
-        prepare: true,
-      }),
+      sql.unsafe(
+        `SELECT min(d.next_at) AS next FROM ${this.s}.deliveries d WHERE d.status = 'pending' AND ${free(this.s)}`,
+        [],
+        { prepare: true },
+      ),
     );
     return row?.next === null || row?.next === undefined ? null : Number(row.next);
   }
@@ -493,9 +528,14 @@ export class PostgresStore implements Store {
     return this.run((sql) => getEvent(sql, this.s, id));
   }
 
-  /** Ordering is not in the PostgreSQL store yet (a config with `order:` is refused on it), so nothing is marked. */
-  async newestDelivered(): Promise<OrderMark | null> {
-    return null;
+  async newestDelivered(action: string, orderKey: string): Promise<OrderMark | null> {
+    const [mark] = await this.run((sql) =>
+      sql.unsafe(`SELECT event_id, created FROM ${this.s}.order_marks WHERE action = $1 AND key = $2`, [
+        action,
+        orderKey,
+      ] as never[]),
+    );
+    return mark ? { eventId: String(mark.event_id), created: Number(mark.created) } : null;
   }
 
   async requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
@@ -589,6 +629,20 @@ export class PostgresStore implements Store {
     if (error instanceof PayhookError) return error;
     const message = error instanceof Error ? error.message : String(error);
     return new StoreUnavailableError(withoutPassword(message, this.options.connection), what);
+  }
+
+  /**
+   * Retries a claim that PostgreSQL refused because another instance took the same order key's turn between this
+   * claim's snapshot and its update (unique_violation on deliveries_order_running): the next try sees that claim.
+   */
+  private async retryOrderRace<T>(statement: () => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await statement();
+      } catch (error) {
+        if (tries >= CLAIM_TRIES || (error as { code?: string }).code !== "23505") throw error;
+      }
+    }
   }
 
   /** Retries a statement that PostgreSQL aborted to break a deadlock or a serialization conflict. */

@@ -1,0 +1,13 @@
+/** @module The ordering rule (`order:` on an action) as SQL on the PostgreSQL store, shared by its claim and views. */
+
+/**
+ * True for a pending delivery `d` that its order key does not hold back (the rule of the SQLite store): unordered,
+ * or no other delivery of its action and key is running, and none created earlier (ties: stored earlier) is
+ * pending. Dead and failed ones never hold a key. A claim that races another past this test (its snapshot predates
+ * the other's commit) is stopped by the unique index deliveries_order_running and tried again.
+ */
+export const free = (s: string) => `(d.order_key IS NULL OR NOT EXISTS (
+  SELECT 1 FROM ${s}.deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
+    AND b.status IN ('pending', 'running')
+    AND (b.status = 'running' OR b.order_created < d.order_created
+      OR (b.order_created = d.order_created AND b.id < d.id))))`;
