@@ -3,6 +3,7 @@
  * the same code runs on Bun, on Deno and inside `bun build --compile`. It pipelines queries on each
  * connection, prepares statements by itself, and speaks TLS after the SSLRequest as libpq does.
  */
+import process from "node:process";
 import { checkServerIdentity } from "node:tls";
 import postgres from "postgres";
 import type { PostgresConnection } from "./settings.ts";
@@ -28,6 +29,7 @@ export interface ClientOptions {
 }
 
 export function connect(connection: PostgresConnection, options: ClientOptions): Sql {
+  ignoreLateSocketErrors();
   return postgres({
     host: connection.host,
     port: connection.port,
@@ -72,4 +74,23 @@ function ssl(c: PostgresConnection): false | "prefer" | "require" | object {
 /** Quotes a name for SQL; schema names are already restricted to [a-z0-9_] by the config schema. */
 export function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
+}
+
+const LATE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"]);
+let ignoring = false;
+
+/**
+ * When the database goes away, postgres.js removes a closed socket's listeners (its 'close' handler) and has
+ * already failed the socket's queries, but Bun can report the reset that closed it afterwards, as an 'error' on a
+ * socket with no listener left: uncaught, it would end the process (seen with PostgreSQL stopped under load). Such
+ * an error carries nothing the client has not handled, so it is dropped; every other uncaught error still ends the
+ * process as before.
+ */
+function ignoreLateSocketErrors(): void {
+  if (ignoring) return;
+  ignoring = true;
+  process.on("uncaughtException", (error: Error & { code?: string; syscall?: string }) => {
+    if (LATE_SOCKET_ERRORS.has(error.code ?? "") && error.syscall !== undefined) return;
+    throw error;
+  });
 }
