@@ -113,9 +113,11 @@ describe("PostgreSQL store", () => {
     };
     const count = (status: number) => [...statuses.values()].filter((s) => s === status).length;
     const senders = Array.from({ length: 4 }, sender);
+    let paused = false;
     try {
       await waitUntil(() => count(200) >= 40, 30_000, "40 events acknowledged before the restart");
       cluster.pause();
+      paused = true;
       const ackedBefore = count(200);
       await waitUntil(() => count(503) >= 5, 30_000, "503s while the database is down");
       const ready = await fetch(`${running.url}/readyz`);
@@ -124,10 +126,13 @@ describe("PostgreSQL store", () => {
       // The worker retries its claim every second while the database is down: logged once, not every second.
       await running.waitForStderr('"msg":"could not claim deliveries"', 30_000);
       cluster.resume();
+      paused = false;
       await waitUntil(() => count(200) >= ackedBefore + 40, 30_000, "40 more events acknowledged after the restart");
     } finally {
       stop = true;
       await Promise.all(senders);
+      // The later tests use the same cluster: never leave it stopped.
+      if (paused) cluster.resume();
     }
     // Only 200s and 503s: never a 500, never a dropped connection, and the process is still the same one.
     expect(count(0)).toBe(0);
