@@ -161,6 +161,7 @@ export function restartOnly(previous: Config, next: Config): string[] {
   const changed: string[] = [];
   if (JSON.stringify(previous.listen) !== JSON.stringify(next.listen)) changed.push("listen");
   if (!sameStore(previous.store, next.store)) changed.push("store");
+  if (previous.concurrency !== next.concurrency) changed.push("concurrency");
   if (JSON.stringify(previous.file.admin) !== JSON.stringify(next.file.admin)) changed.push("admin");
   // Compared whole, key included; only the section's name is ever reported.
   if (JSON.stringify(previous.stripe) !== JSON.stringify(next.stripe)) changed.push("stripe");

@@ -5,7 +5,7 @@
  */
 import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "./actions/types.ts";
 import { describe } from "./errors.ts";
-import type { Logger } from "./log.ts";
+import type { Fields, Logger } from "./log.ts";
 import { replayNote, staleNote } from "./order.ts";
 import { repeatsOnce } from "./repeats.ts";
 import { nextAttemptAt } from "./retry.ts";
@@ -54,8 +54,15 @@ const RENEW_FAILED = "could not renew the lease of running deliveries; trying ag
 export function startWorker(options: WorkerOptions): Worker {
   const { store, log } = options;
   const now = options.now ?? Date.now;
-  const concurrency = options.concurrency ?? 16;
+  const concurrency = options.concurrency ?? 64;
+  /** Deliveries whose action is running: each holds one of the `concurrency` slots. */
   const running = new Set<Promise<void>>();
+  /**
+   * Attempts whose action has ended and whose result is being recorded. They hold no slot, so the next claim can
+   * share a commit with their results; at most `concurrency` of them wait, so a store that takes claims but not
+   * results cannot make them pile up.
+   */
+  const recording = new Set<Promise<void>>();
   // Per-action limits (exec's `concurrency`): deliveries claimed past an action's limit are released back to the
   // queue at once, their attempt given back, and that action is not claimed again until it has room. Holding them
   // here instead would leave them running, with an attempt used, if payhook stopped or crashed before their turn.
@@ -94,7 +101,7 @@ export function startWorker(options: WorkerOptions): Worker {
       do {
         again = false;
         saturated = false;
-        while (!stopped && running.size < concurrency) {
+        while (!stopped && running.size < concurrency && recording.size <= concurrency) {
           const wanted = concurrency - running.size;
           const claimed = await store.claim(now(), wanted, [...atLimit()]);
           saturated = claimed.length === wanted;
@@ -175,21 +182,26 @@ export function startWorker(options: WorkerOptions): Worker {
   function start(delivery: ClaimedDelivery): void {
     const name = delivery.action;
     held.set(delivery.id, delivery);
-    track(
-      runDelivery(delivery).finally(() => {
-        held.delete(delivery.id);
-        const left = (active.get(name) ?? 1) - 1;
-        if (left > 0) active.set(name, left);
-        else active.delete(name);
-      }),
-    );
-  }
-
-  function track(task: Promise<void>): void {
+    const ran = runDelivery(delivery);
+    // The slot (and the action's share of its limit) is free once the action has ended; the delivery stays held
+    // (its lease renewed) until its result is recorded.
+    const task = ran.then(() => {
+      const left = (active.get(name) ?? 1) - 1;
+      if (left > 0) active.set(name, left);
+      else active.delete(name);
+    });
     running.add(task);
     task.finally(() => {
       running.delete(task);
       if (!stopped) void pump();
+    });
+    void ran.then((record) => {
+      const recorded = persist(record.record, record.fields).finally(() => {
+        held.delete(delivery.id);
+        recording.delete(recorded);
+        if (!stopped) void pump();
+      });
+      recording.add(recorded);
     });
   }
 
@@ -211,7 +223,8 @@ export function startWorker(options: WorkerOptions): Worker {
     timer = setTimeout(() => void pump(), wait);
   }
 
-  async function runDelivery(delivery: ClaimedDelivery): Promise<void> {
+  /** Runs the delivery's action (or decides not to) and returns the attempt to record. */
+  async function runDelivery(delivery: ClaimedDelivery): Promise<{ record: AttemptRecord; fields: Fields }> {
     const fields = {
       event_id: delivery.eventId,
       type: delivery.eventType,
@@ -265,7 +278,7 @@ export function startWorker(options: WorkerOptions): Worker {
         error: record.error,
         next_at: record.nextAt,
       });
-    await persist(record, fields);
+    return { record, fields };
   }
 
   /**
@@ -273,7 +286,7 @@ export function startWorker(options: WorkerOptions): Worker {
    * the delivery does not stay `running` until the next start. The action is not run again for it. If payhook
    * stops first, the delivery is still `running` in the store and is resumed at the next start.
    */
-  async function persist(record: AttemptRecord, fields: Record<string, unknown>): Promise<void> {
+  async function persist(record: AttemptRecord, fields: Fields): Promise<void> {
     for (let tries = 1; ; tries++) {
       try {
         const applied = await store.finish(record);
@@ -394,7 +407,8 @@ export function startWorker(options: WorkerOptions): Worker {
       const grace = new Promise<void>((resolve) => {
         expire = setTimeout(resolve, graceMs);
       });
-      await Promise.race([Promise.allSettled([...running]), grace]);
+      // Results are awaited after their actions: an action ending within the grace still has its result recorded.
+      await Promise.race([Promise.allSettled([...running]).then(() => Promise.allSettled([...recording])), grace]);
       clearTimeout(expire);
     },
   };

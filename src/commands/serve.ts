@@ -13,6 +13,7 @@ import { resolveConfig, usesDevelopmentSecret } from "../config/resolve.ts";
 import { createDryRunStore } from "../dryrun.ts";
 import { createHandler } from "../handler.ts";
 import { createOpsRoutes } from "../health.ts";
+import { batchLines } from "../lines.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { ActionRegistry, restartOnly, startReloader } from "../reload.ts";
@@ -206,8 +207,10 @@ async function durableBackend(
     runtime,
     log,
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.
-    print: (line) => runtime.writeStdout(`${line}\n`),
+    // Lines of one turn share a write.
+    print: batchLines((text) => runtime.writeStdout(text)),
     heartbeatMs: opened.heartbeatMs,
+    concurrency: config.concurrency,
     onAttempt: ({ action, status, durationMs, skipped }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       if (skipped === "stale") metrics.skippedStale(action);

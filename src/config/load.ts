@@ -47,6 +47,8 @@ export interface Config {
   unhandled: Action[];
   /** How long events are kept, in ms. */
   retention: number;
+  /** Deliveries the worker runs at once. */
+  concurrency: number;
   /** Every action by name. */
   actions: Map<string, Action>;
   /** The file as validated, after defaults and before resolution; secrets included, so never print it whole. */
@@ -218,6 +220,7 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     unhandled,
     actions,
     retention,
+    concurrency: file.concurrency,
     file,
   };
 }

@@ -189,6 +189,13 @@ export const ConfigSchema = Type.Object(
     }),
     unhandled: Type.Array(ActionSchema, { default: [], description: "a list of actions for unmatched events" }),
     retry: RetrySchema,
+    concurrency: Type.Integer({
+      minimum: 1,
+      maximum: 1024,
+      default: 64,
+      description:
+        "how many deliveries this instance runs at once (exec actions also keep to their own concurrency); a change waits for the next restart",
+    }),
     retention: Type.String({
       ...Duration,
       default: DEFAULT_RETENTION,

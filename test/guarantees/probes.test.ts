@@ -407,7 +407,8 @@ describe("11 a log action whose stdout nobody reads", () => {
     const port = await freePort();
     writeFileSync(
       join(dir, "payhook.yaml"),
-      testConfig(`handlers:
+      testConfig(`concurrency: 16
+handlers:
   "*":
     - name: line
       log: "${"{{data.object.description}}".repeat(50)}"
@@ -440,7 +441,7 @@ describe("11 a log action whose stdout nobody reads", () => {
         );
         for (const response of await Promise.all(batch)) expect(response.status).toBe(200);
       }
-      // The worker runs 16 deliveries at once: with stdout full, they all wait on their line.
+      // The worker runs 16 deliveries at once (the config says so): with stdout full, they all wait on their line.
       await waitUntil(() => count("done") === events || count("running") === 16, 30_000, "the worker to stall");
       // At most what the pipe holds is written: a line of 100 kB does not fit in 64 KiB, so one at the very most.
       expect(count("done")).toBeLessThanOrEqual(1);
