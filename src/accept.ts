@@ -10,17 +10,18 @@ import type { Logger } from "./log.ts";
 import { type EndpointCounters, Metrics } from "./metrics.ts";
 import { orderKey } from "./order.ts";
 import type { Router } from "./route.ts";
-import type { NewDelivery, Store } from "./store/types.ts";
+import type { Ingested, NewDelivery, Store } from "./store/types.ts";
 import { testHook } from "./testhooks.ts";
 import { createVerifier, type VerifiedEvent, type Verifier } from "./verify.ts";
+import type { Runner } from "./worker.ts";
 
 export interface AcceptOptions {
   endpoints: readonly Endpoint[];
   router: Router;
   store: Store;
   log: Logger;
-  /** Called after a commit that created deliveries. */
-  onStored(): void;
+  /** Runs the deliveries: those it has room for are stored claimed and handed over; it is woken for the rest. */
+  worker: Runner;
   /** Called after every commit of a new event, with or without deliveries (the operator page's live updates). */
   onNewEvent?(): void;
   /** Request counters and the ack latency histogram; a private, unscraped set when absent. */
@@ -35,7 +36,7 @@ const RECEIVED = '{"received":true}';
 const DUPLICATE = '{"received":true,"duplicate":true}';
 
 export function createAccept(options: AcceptOptions): Accept {
-  const { router, store, log, onStored } = options;
+  const { router, store, log, worker } = options;
   const now = options.now ?? Date.now;
   const metrics = options.metrics ?? new Metrics();
   const byPath = new Map<string, { endpoint: Endpoint; verify: Verifier; counters: EndpointCounters }>(
@@ -64,13 +65,19 @@ export function createAccept(options: AcceptOptions): Accept {
       const body = await readBody(request, endpoint.maxBody);
       event = await verify(body, request.headers.get("stripe-signature"));
       const actions = router(event.type);
-      const stored = store.ingest(
-        { ...event, receivedAt: now(), endpoint: endpoint.path, body },
-        actions.map((a) => newDelivery(a, event?.payload)),
+      const deliveries = actions.map((a) => newDelivery(a, event?.payload));
+      for (const d of deliveries) if (d.orderKey === undefined) d.claimed = worker.reserve(d.action, d.digest);
+      const verified = event;
+      const stored = store.ingest({ ...event, receivedAt: now(), endpoint: endpoint.path, body }, deliveries).then(
+        (result) => handOver(worker, verified, body, deliveries, result),
+        (error: unknown) => {
+          for (const d of deliveries) if (d.claimed) worker.cancel(d.action);
+          throw error;
+        },
       );
       if (testHook === "ack-before-commit") {
         // The planted bug the crash suite must catch (test builds only): answer before the commit is durable.
-        void stored.then(onStored, () => {});
+        void stored.catch(() => {});
         return new Response(RECEIVED, { headers: JSON_HEADERS });
       }
       const result = await stored;
@@ -84,7 +91,6 @@ export function createAccept(options: AcceptOptions): Accept {
       metrics.event(event.type);
       metrics.ack.observe((performance.now() - started) / 1000);
       log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });
-      if (actions.length > 0) onStored();
       options.onNewEvent?.();
       return new Response(RECEIVED, { headers: JSON_HEADERS });
     } catch (error) {
@@ -106,6 +112,39 @@ export function createAccept(options: AcceptOptions): Accept {
       return failure(500, "internal", "internal error; the event was not stored, so Stripe will retry it");
     }
   };
+}
+
+/**
+ * Gives the worker what the commit stored claimed for it (and back the slots of what it did not store: a duplicate),
+ * and wakes it for deliveries stored pending.
+ */
+function handOver(
+  worker: Runner,
+  event: VerifiedEvent,
+  body: Uint8Array,
+  deliveries: NewDelivery[],
+  result: Ingested,
+): Ingested["status"] {
+  const claims = result.claims.values();
+  let pending = false;
+  for (const d of deliveries) {
+    const claim = d.claimed ? claims.next().value : undefined;
+    if (claim) {
+      worker.run({
+        ...claim,
+        eventId: event.id,
+        eventType: event.type,
+        action: d.action,
+        digest: d.digest,
+        attempt: 1,
+        body,
+        ...(event.payload ? { data: event.payload } : {}),
+      });
+    } else if (d.claimed) worker.cancel(d.action);
+    else pending = result.status === "stored";
+  }
+  if (pending) worker.wake();
+  return result.status;
 }
 
 /** The delivery row for one action; an ordered action's key is rendered here, so it commits with the delivery. */

@@ -25,7 +25,7 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
         unhandled: explained.unhandled,
         actions: explained.actions,
       });
-      return "stored";
+      return { status: "stored", claims: [] };
     },
     claim: async () => [],
     // Nothing is ever claimed, so no claim is ever held.

@@ -10,6 +10,7 @@ import { createIpGuard } from "./ipallow.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Store } from "./store/types.ts";
+import type { Runner } from "./worker.ts";
 
 export type Handler = (request: Request, client: { address: string }) => Response | Promise<Response>;
 
@@ -19,7 +20,7 @@ export interface HandlerOptions {
   log: Logger;
   metrics: Metrics;
   ops: OpsRoutes;
-  onStored(): void;
+  worker: Runner;
   onNewEvent?(): void;
 }
 
@@ -30,7 +31,7 @@ export function createHandler(options: HandlerOptions): Handler {
     store: options.store,
     log,
     metrics,
-    onStored: options.onStored,
+    worker: options.worker,
     onNewEvent: options.onNewEvent,
   });
   const app = createApp(accept, config.endpoints, options.ops);

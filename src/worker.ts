@@ -37,11 +37,25 @@ export interface WorkerOptions {
   onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number; skipped?: "stale" }): void;
 }
 
-export interface Worker {
-  /** New deliveries were stored: look for due work now rather than at the next timer. */
-  wake(): void;
+export interface Worker extends Runner {
   /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
   stop(graceMs: number): Promise<void>;
+}
+
+/**
+ * The worker as the accept path sees it. A delivery the worker has a slot for is stored already claimed, in the
+ * event's own commit, and run from the event as the accept path parsed it: no claim commit, no second read.
+ */
+export interface Runner {
+  /** New deliveries were stored pending: look for due work now rather than at the next timer. */
+  wake(): void;
+  /**
+   * Takes a slot for a delivery of this action about to be stored claimed; false when none is free. Each slot
+   * taken is then either handed its claim with `run`, or given back with `cancel` (a duplicate, a failed commit).
+   */
+  reserve(action: string, digest: string): boolean;
+  cancel(action: string): void;
+  run(delivery: ClaimedDelivery): void;
 }
 
 /** The longest the worker sleeps without looking, so deliveries written by another process are found. */
@@ -69,6 +83,8 @@ export function startWorker(options: WorkerOptions): Worker {
   const active = new Map<string, number>();
   const limits = new Map<string, number>();
   const overflow: number[] = [];
+  /** Slots taken by reserve() for deliveries being stored claimed: not yet running, but not free either. */
+  let reserved = 0;
   let stopped = false;
   /** The claim loop while it runs; stop() waits for it, so a claim committing at that moment is given back. */
   let pumping: Promise<void> | undefined;
@@ -101,8 +117,8 @@ export function startWorker(options: WorkerOptions): Worker {
       do {
         again = false;
         saturated = false;
-        while (!stopped && running.size < concurrency && recording.size <= concurrency) {
-          const wanted = concurrency - running.size;
+        while (!stopped && hasRoom()) {
+          const wanted = concurrency - running.size - reserved;
           const claimed = await store.claim(now(), wanted, [...atLimit()]);
           saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
@@ -129,18 +145,32 @@ export function startWorker(options: WorkerOptions): Worker {
     }
   }
 
+  /** A slot is free, and not too many results wait to be recorded. */
+  function hasRoom(): boolean {
+    return running.size + reserved < concurrency && recording.size <= concurrency;
+  }
+
   /** Takes one of the action's slots for `delivery`, or queues it for release when the action has none left. */
   function reserve(delivery: ClaimedDelivery): boolean {
-    const name = delivery.action;
+    if (take(delivery.action, delivery.digest)) return true;
+    overflow.push(delivery.id);
+    return false;
+  }
+
+  /** Counts a delivery of the action as running, unless the action is at its own concurrency limit. */
+  function take(name: string, digest: string): boolean {
     const count = active.get(name) ?? 0;
-    const limit = options.resolve(name, delivery.digest)?.concurrency ?? Number.POSITIVE_INFINITY;
+    const limit = options.resolve(name, digest)?.concurrency ?? Number.POSITIVE_INFINITY;
     limits.set(name, limit);
-    if (count >= limit) {
-      overflow.push(delivery.id);
-      return false;
-    }
+    if (count >= limit) return false;
     active.set(name, count + 1);
     return true;
+  }
+
+  function giveBack(name: string): void {
+    const left = (active.get(name) ?? 1) - 1;
+    if (left > 0) active.set(name, left);
+    else active.delete(name);
   }
 
   async function release(ids: number[]): Promise<void> {
@@ -185,11 +215,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const ran = runDelivery(delivery);
     // The slot (and the action's share of its limit) is free once the action has ended; the delivery stays held
     // (its lease renewed) until its result is recorded.
-    const task = ran.then(() => {
-      const left = (active.get(name) ?? 1) - 1;
-      if (left > 0) active.set(name, left);
-      else active.delete(name);
-    });
+    const task = ran.then(() => giveBack(name));
     running.add(task);
     task.finally(() => {
       running.delete(task);
@@ -320,7 +346,7 @@ export function startWorker(options: WorkerOptions): Worker {
         id: delivery.eventId,
         type: delivery.eventType,
         raw: delivery.body,
-        data: JSON.parse(utf8.decode(delivery.body)),
+        data: delivery.data ?? JSON.parse(utf8.decode(delivery.body)),
       };
     } catch (error) {
       return { outcome: { ok: false, retry: false, error: `the stored event cannot be read: ${describe(error)}` } };
@@ -397,6 +423,27 @@ export function startWorker(options: WorkerOptions): Worker {
   return {
     wake: () => {
       if (!stopped) void pump();
+    },
+    reserve(name, digest) {
+      if (stopped || testHook === "hold-worker" || !hasRoom() || !take(name, digest)) return false;
+      reserved++;
+      return true;
+    },
+    cancel(name) {
+      reserved--;
+      giveBack(name);
+      if (!stopped) void pump();
+    },
+    run(delivery) {
+      // On the next turn, once the answer to the request that brought the event has been written: an action that
+      // brings payhook down (a poison event) must not take the 200 with it.
+      setImmediate(() => {
+        reserved--;
+        if (!stopped) return start(delivery);
+        // stop() came meanwhile: given back to the queue, as a claim that came back late would be.
+        giveBack(delivery.action);
+        void release([delivery.id]);
+      });
     },
     async stop(graceMs) {
       stopped = true;

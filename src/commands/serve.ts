@@ -27,7 +27,7 @@ import { startBackgroundCatchUp } from "../stripe/background.ts";
 import { createThinFetcher, type ThinFetcher } from "../stripe/thin.ts";
 import { type Changes, createChanges } from "../ui/live.ts";
 import { createAdminHandler } from "../ui/routes.ts";
-import { startWorker } from "../worker.ts";
+import { type Runner, startWorker } from "../worker.ts";
 import { configOption } from "./check.ts";
 
 /**
@@ -81,7 +81,7 @@ export const serve: Command = {
         log,
         metrics,
         ops: admin ? {} : ops,
-        onStored: backend.wake,
+        worker: backend.worker,
         onNewEvent: changes.notify,
       });
     let handle = handlerFor(config);
@@ -101,7 +101,7 @@ export const serve: Command = {
           store: backend.store,
           config: () => config,
           changes,
-          wake: backend.wake,
+          wake: backend.worker.wake,
           log,
           version: `${build.version} (${build.commit}, ${build.commit_date})`,
           runtime: `${runtime.name} ${runtime.version}`,
@@ -173,8 +173,8 @@ interface Backend {
   store: Store;
   /** The store the accept path of `config` ingests into. */
   storeFor(config: Config): Store;
-  /** New deliveries were stored. */
-  wake(): void;
+  /** Runs the deliveries the accept path stores. */
+  worker: Runner;
   /** A reloaded config is in service. */
   use(config: Config): void;
   /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
@@ -237,7 +237,7 @@ async function durableBackend(
   return {
     store,
     storeFor: () => store,
-    wake: worker.wake,
+    worker,
     use: (next) => {
       actions.use(next);
       current = next;
@@ -284,7 +284,8 @@ function dryRunBackend(config: Config, log: Logger): Backend {
   return {
     store: createDryRunStore(config, log),
     storeFor: (c) => createDryRunStore(c, log),
-    wake: () => {},
+    // Nothing is stored, so nothing is ever claimed for it to run.
+    worker: { wake: () => {}, reserve: () => false, cancel: () => {}, run: () => {} },
     use: () => {},
     drain: async () => {},
     close: async () => {},

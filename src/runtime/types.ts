@@ -2,7 +2,7 @@
 
 /** A prepared SQL statement with positional `?` parameters. */
 export interface SqlStatement {
-  run(...params: SqlValue[]): { changes: number | bigint };
+  run(...params: SqlValue[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   get(...params: SqlValue[]): Record<string, SqlValue> | null | undefined;
   all(...params: SqlValue[]): Record<string, SqlValue>[];
 }

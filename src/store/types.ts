@@ -30,6 +30,19 @@ export interface NewDelivery {
    * one key are claimed one at a time, in the order of their events' `created` (ties: the order they were stored).
    */
   orderKey?: string;
+  /**
+   * Store it already claimed by this process (running, its first attempt counted, leased where the store leases
+   * claims), for the caller's worker to run once the commit is durable: no claim, no second read of the event.
+   * Never for an ordered delivery, which waits for its key's turn.
+   */
+  claimed?: boolean;
+}
+
+/** What ingest did. */
+export interface Ingested {
+  status: "stored" | "duplicate";
+  /** The claims of the deliveries stored claimed, in the order given; none for a duplicate. */
+  claims: HeldClaim[];
 }
 
 /** The newest event already delivered (done) for an action's order key. */
@@ -54,6 +67,8 @@ export interface ClaimedDelivery {
   newer?: OrderMark;
   /** This round of attempts was started by a replay (`stale: skip` does not apply to it). */
   replayed?: boolean;
+  /** The event already parsed, when the worker has it (a delivery claimed at ingest): not parsed again. */
+  data?: Record<string, unknown>;
   /**
    * The claim's fencing token, on stores shared by several instances: `finish` and `renew` act only while the
    * delivery is still held under this token, so a result from an instance that lost its lease changes nothing.
@@ -200,8 +215,9 @@ export interface Store {
   /**
    * Stores the event and its deliveries in one durable transaction, shared with concurrent callers.
    * Resolves only once committed; "duplicate" when the event id was already stored (nothing new is written).
+   * Deliveries marked `claimed` are stored running, as a claim would leave them, and their claims returned.
    */
-  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate">;
+  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<Ingested>;
   /**
    * Marks up to `limit` due pending deliveries running, counting the attempt before it runs, in one atomic step.
    * Deliveries of the actions in `skip` (those at their concurrency limit) are left for later. An ordered delivery

@@ -5,6 +5,8 @@
  * transaction, deduplicated on the event id. So a run repeated, concurrent with `serve`, or racing Stripe's own
  * delivery of the same event never creates a delivery twice, and never runs an action twice.
  */
+
+import { newDelivery } from "../accept.ts";
 import { isThinPattern } from "../config/load.ts";
 import { PayhookError } from "../errors.ts";
 import type { Route, Router } from "../route.ts";
@@ -117,9 +119,9 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
       const body = new TextEncoder().encode(JSON.stringify(json));
       const result = await options.store.ingest(
         { ...event, receivedAt: now(), endpoint: source, body, source: "fetched" },
-        actions.map((a) => ({ action: a.name, digest: a.digest })),
+        actions.map((a) => newDelivery(a, json)),
       );
-      if (result === "stored") progress.stored++;
+      if (result.status === "stored") progress.stored++;
       else progress.duplicates++;
     });
     // Started in order, so they share the store's group commit in that order.

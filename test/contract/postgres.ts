@@ -346,8 +346,8 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
         const ids = Array.from({ length: 60 }, (_, i) => `evt_${String(i).padStart(3, "0")}`);
         // Opposite orders on the two instances: the worst case for row locks taken in arrival order.
         const results = await Promise.all([
-          ...ids.map((id) => a.ingest(incoming(id), actions("x", "y")).then((r) => [id, r])),
-          ...[...ids].reverse().map((id) => b.ingest(incoming(id), actions("x", "y")).then((r) => [id, r])),
+          ...ids.map((id) => a.ingest(incoming(id), actions("x", "y")).then((r) => [id, r.status])),
+          ...[...ids].reverse().map((id) => b.ingest(incoming(id), actions("x", "y")).then((r) => [id, r.status])),
         ]);
         for (const id of ids) {
           const outcomes = results.filter(([i]) => i === id).map(([, r]) => r);
@@ -476,6 +476,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 1, payhook: "0.0.0-test" },
             { version: 2, payhook: "0.0.0-test" },
             { version: 3, payhook: "0.0.0-test" },
+            { version: 4, payhook: "0.0.0-test" },
           ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");

@@ -53,8 +53,11 @@ export function storeContract(name: string, open: OpenSubject): void {
     test("ingest stores an event once and reports a duplicate without writing anything", async () => {
       const s = await subject();
       const body = bytes('{"id":"evt_1","note":"caf\u00e9 \u2603"}');
-      assert.equal(await s.store.ingest(incoming("evt_1", { body }), deliveries("a", "b")), "stored");
-      assert.equal(await s.store.ingest(incoming("evt_1", { type: "other.type" }), deliveries("c")), "duplicate");
+      assert.equal((await s.store.ingest(incoming("evt_1", { body }), deliveries("a", "b"))).status, "stored");
+      assert.equal(
+        (await s.store.ingest(incoming("evt_1", { type: "other.type" }), deliveries("c"))).status,
+        "duplicate",
+      );
       assert.deepEqual(plain(await s.query("SELECT id, type FROM events")), [{ id: "evt_1", type: "invoice.paid" }]);
       assert.deepEqual(plain(await s.query("SELECT action, status, attempts FROM deliveries ORDER BY action")), [
         { action: "a", status: "pending", attempts: 0 },
@@ -75,7 +78,7 @@ export function storeContract(name: string, open: OpenSubject): void {
       await assert.rejects(result, StoreUnavailableError);
       assert.equal(await count(s, "events"), 0);
       assert.equal(await count(s, "deliveries"), 0);
-      assert.equal(await s.store.ingest(incoming("evt_1"), deliveries("a")), "stored");
+      assert.equal((await s.store.ingest(incoming("evt_1"), deliveries("a"))).status, "stored");
       assert.equal(await count(s, "deliveries"), 1);
     });
 
@@ -87,7 +90,10 @@ export function storeContract(name: string, open: OpenSubject): void {
         ...ids.map((id) => s.store.ingest(incoming(id), deliveries("a"))),
         s.store.ingest(incoming("evt_0"), deliveries("a")),
       ]);
-      assert.deepEqual(results, [...ids.map(() => "stored"), "duplicate"]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        [...ids.map(() => "stored"), "duplicate"],
+      );
       assert.equal((await s.commits()) - before, 1);
       assert.equal(await count(s, "events"), 100);
       assert.equal(await count(s, "deliveries"), 100);
@@ -116,6 +122,50 @@ export function storeContract(name: string, open: OpenSubject): void {
         ["a", "b", "c"].filter((a) => !first.some((d) => d.action === a)),
       );
       assert.deepEqual(await s.store.claim(NOW + 10_000, 10), [], "running deliveries are not claimed again");
+    });
+
+    test("ingest can store deliveries claimed: running with their first attempt counted, as a claim leaves them", async () => {
+      const s = await subject();
+      const stored = await s.store.ingest(incoming("evt_1"), [
+        { action: "a", digest: "digest-a", claimed: true },
+        { action: "b", digest: "digest-b" },
+        { action: "c", digest: "digest-c", claimed: true },
+      ]);
+      assert.equal(stored.status, "stored");
+      assert.equal(stored.claims.length, 2);
+      const rows = plain(await s.query("SELECT id, action, status, attempts FROM deliveries ORDER BY action"));
+      assert.deepEqual(
+        rows.map(({ action, status, attempts }) => ({ action, status, attempts })),
+        [
+          { action: "a", status: "running", attempts: 1 },
+          { action: "b", status: "pending", attempts: 0 },
+          { action: "c", status: "running", attempts: 1 },
+        ],
+      );
+      // The claims name the rows, in the order the deliveries were given.
+      assert.deepEqual(
+        stored.claims.map((c) => c.id),
+        [rows[0]?.id, rows[2]?.id].map(Number),
+      );
+      // A claim takes only the one left pending; the claimed ones are not claimed twice.
+      assert.deepEqual(
+        (await s.store.claim(NOW, 10)).map((d) => d.action),
+        ["b"],
+      );
+      // Their results are recorded like any claim's (fenced by the token on a shared store).
+      const [a] = stored.claims;
+      assert.ok(a);
+      const record = { deliveryId: a.id, attempt: 1, startedAt: NOW, finishedAt: NOW + 1, status: "done" as const };
+      assert.equal(await s.store.finish({ ...record, ...(a.token === undefined ? {} : { token: a.token }) }), true);
+      assert.deepEqual(plain(await s.query("SELECT status FROM deliveries WHERE action = 'a'")), [{ status: "done" }]);
+      // Left running by a process that died before running it: recovered like a claim, its attempt kept.
+      assert.equal(await s.store.recover(NOW + HOUR), 2);
+      assert.deepEqual(plain(await s.query("SELECT status, attempts FROM deliveries WHERE action = 'c'")), [
+        { status: "pending", attempts: 1 },
+      ]);
+      // A duplicate stores nothing and claims nothing.
+      const again = await s.store.ingest(incoming("evt_1"), [{ action: "d", digest: "digest-d", claimed: true }]);
+      assert.deepEqual(again, { status: "duplicate", claims: [] });
     });
 
     test("release puts claimed deliveries back, pending with their attempt given back, and leaves others alone", async () => {
@@ -268,7 +318,7 @@ export function storeContract(name: string, open: OpenSubject): void {
       assert.deepEqual(plain(await s.query("SELECT status FROM deliveries")), [{ status: "running" }]);
       // Once the storage is back, the same writes succeed: no transaction was left open.
       await s.failCommits(false);
-      assert.equal(await s.store.ingest(incoming("evt_1"), deliveries("a")), "stored");
+      assert.equal((await s.store.ingest(incoming("evt_1"), deliveries("a"))).status, "stored");
       assert.equal(await count(s, "events"), 2);
     });
 
@@ -276,7 +326,7 @@ export function storeContract(name: string, open: OpenSubject): void {
       const s = await subject();
       const queued = s.store.ingest(incoming("evt_1"), deliveries("a"));
       await s.store.close();
-      assert.equal(await queued, "stored");
+      assert.equal((await queued).status, "stored");
       await assert.rejects(s.store.ingest(incoming("evt_2"), deliveries("a")), StoreUnavailableError);
     });
   });
@@ -347,7 +397,7 @@ export function sqliteOpenContract(name: string, openDatabase: (path: string) =>
         await first.ingest(incoming("evt_1"), deliveries("a"));
         await first.close();
         const second = openSqliteStore(openDatabase(join(dir, "payhook.db")));
-        assert.equal(await second.ingest(incoming("evt_1"), deliveries("a")), "duplicate");
+        assert.equal((await second.ingest(incoming("evt_1"), deliveries("a"))).status, "duplicate");
         assert.equal(await second.nextDue(), NOW);
         await second.close();
       } finally {

@@ -18,6 +18,7 @@ import type {
   FailureGroup,
   HeldClaim,
   IncomingEvent,
+  Ingested,
   NewDelivery,
   OrderMark,
   QueueStats,
@@ -46,7 +47,7 @@ const CLAIM_TRIES = 5;
 type Ingest = {
   event: IncomingEvent;
   deliveries: readonly NewDelivery[];
-  resolve: (result: "stored" | "duplicate") => void;
+  resolve: (result: Ingested) => void;
   reject: (error: unknown) => void;
 };
 
@@ -89,7 +90,7 @@ export class PostgresStore implements Store {
     this.channel = `payhook_wake_${options.schema}`;
   }
 
-  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate"> {
+  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<Ingested> {
     if (this.closed) return Promise.reject(new StoreUnavailableError("the store is closed"));
     return new Promise((resolve, reject) => {
       this.queue.push({ event, deliveries, resolve, reject });
@@ -121,18 +122,27 @@ export class PostgresStore implements Store {
     for (const item of batch) if (!first.has(item.event.id)) first.set(item.event.id, item);
     // Sorted ids: two instances inserting overlapping batches take the rows' locks in the same order, never a deadlock.
     const events = [...first.values()].sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
-    const d = { event: [] as string[], action: [] as string[], digest: [] as string[], key: [] as (string | null)[] };
+    const d = {
+      event: [] as string[],
+      action: [] as string[],
+      digest: [] as string[],
+      key: [] as (string | null)[],
+      claimed: [] as boolean[],
+    };
     for (const { event, deliveries } of events) {
       for (const x of deliveries) {
         d.event.push(event.id);
         d.action.push(x.action);
         d.digest.push(x.digest);
         d.key.push(x.orderKey ?? null);
+        d.claimed.push(x.claimed === true && x.orderKey === undefined);
       }
     }
     const sql = this.sql;
     const col = <T>(pick: (e: IncomingEvent) => T) => events.map((i) => pick(i.event));
     let stored: Set<string>;
+    /** The claims of deliveries stored claimed, by event id and action. */
+    const claims = new Map<string, HeldClaim>();
     try {
       const rows = await this.retryDeadlock(() =>
         sql.unsafe(
@@ -144,15 +154,22 @@ export class PostgresStore implements Store {
              ON CONFLICT (id) DO NOTHING
              RETURNING id, received_at, created
            ), d AS (
+             -- A claimed delivery is stored running under this instance's lease, as a claim would leave it.
              INSERT INTO ${this.s}.deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
-               order_key, order_created)
-             SELECT x.event_id, x.action, x.digest, 'pending', 0, e.received_at, e.received_at, e.received_at,
-               x.order_key, e.created
-             FROM unnest($11::text[], $12::text[], $13::text[], $17::text[])
-               WITH ORDINALITY AS x(event_id, action, digest, order_key, n)
+               order_key, order_created, lease_owner, lease_token, lease_until)
+             SELECT x.event_id, x.action, x.digest, CASE WHEN x.claimed THEN 'running' ELSE 'pending' END,
+               CASE WHEN x.claimed THEN 1 ELSE 0 END, e.received_at, e.received_at, e.received_at,
+               x.order_key, e.created, CASE WHEN x.claimed THEN $19 END,
+               CASE WHEN x.claimed THEN nextval('${this.s}.lease_tokens') END,
+               CASE WHEN x.claimed THEN e.received_at + $20::bigint END
+             FROM unnest($11::text[], $12::text[], $13::text[], $17::text[], $18::boolean[])
+               WITH ORDINALITY AS x(event_id, action, digest, order_key, claimed, n)
              JOIN e ON e.id = x.event_id ORDER BY x.n
+             RETURNING id, event_id, action, lease_token
            )
-           SELECT id FROM e`,
+           SELECT id AS event_id, NULL AS action, NULL::bigint AS delivery_id, NULL::bigint AS token FROM e
+           UNION ALL
+           SELECT event_id, action, id, lease_token FROM d WHERE lease_token IS NOT NULL`,
           [
             sql.array(
               col((e) => e.id),
@@ -210,11 +227,18 @@ export class PostgresStore implements Store {
               25,
             ),
             sql.array(d.key, 25),
+            sql.array(d.claimed, 16),
+            this.options.instance,
+            this.options.leaseMs,
           ] as never[],
           { prepare: true },
         ),
       );
-      stored = new Set(rows.map((r: Row) => String(r.id)));
+      stored = new Set();
+      for (const row of rows as Row[]) {
+        if (row.delivery_id === null) stored.add(String(row.event_id));
+        else claims.set(`${row.event_id}\n${row.action}`, { id: Number(row.delivery_id), token: Number(row.token) });
+      }
     } catch (error) {
       const failure = this.unavailable(error);
       for (const item of batch) item.reject(failure);
@@ -222,7 +246,12 @@ export class PostgresStore implements Store {
     }
     for (const item of batch) {
       const isFirst = first.get(item.event.id) === item;
-      item.resolve(isFirst && stored.has(item.event.id) ? "stored" : "duplicate");
+      if (!isFirst || !stored.has(item.event.id)) {
+        item.resolve({ status: "duplicate", claims: [] });
+        continue;
+      }
+      const held = item.deliveries.map((x) => claims.get(`${item.event.id}\n${x.action}`));
+      item.resolve({ status: "stored", claims: held.filter((c) => c !== undefined) });
     }
     if (stored.size > 0) this.notifyPeers();
   }

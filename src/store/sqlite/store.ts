@@ -18,6 +18,7 @@ import type {
   FailureGroup,
   HeldClaim,
   IncomingEvent,
+  Ingested,
   NewDelivery,
   OrderMark,
   QueueStats,
@@ -30,6 +31,7 @@ import { probeWritable, queueStats } from "./ops.ts";
 import { activity, failedDeliveries, failureGroups } from "./page.ts";
 
 const MAX_BATCH = 512;
+const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 
 /**
  * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
@@ -91,6 +93,7 @@ export class SqliteStore implements Store {
   private readonly sql: Record<
     | "insertEvent"
     | "insertDelivery"
+    | "insertClaimed"
     | "claim"
     | "eventOf"
     | "markOf"
@@ -137,7 +140,13 @@ export class SqliteStore implements Store {
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)`,
+      ),
+      // Claimed as it is stored: running, its first attempt counted, as claim() would leave it.
+      insertClaimed: db.prepare(
+        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+           order_key, order_created)
+         VALUES (?, ?, ?, 'running', 1, ?, ?, ?, NULL, ?)`,
       ),
       // Held (next_at NULL) when another delivery of its key is running, or pending and created earlier (or as
       // early: stored first).
@@ -212,7 +221,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<"stored" | "duplicate"> {
+  ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<Ingested> {
     return this.write(() => {
       const inserted = this.sql.insertEvent.run(
         event.id,
@@ -229,24 +238,20 @@ export class SqliteStore implements Store {
         event.customerId ?? null,
         event.source ?? "pushed",
       );
-      if (Number(inserted.changes) === 0) return "duplicate";
+      if (Number(inserted.changes) === 0) return DUPLICATE;
+      const claims: HeldClaim[] = [];
+      const at = event.receivedAt;
       for (const d of deliveries) {
         if (d.orderKey !== undefined) {
-          this.sql.insertOrdered.run(event.id, d.action, d.digest, event.receivedAt, d.orderKey, event.created);
-          continue;
+          this.sql.insertOrdered.run(event.id, d.action, d.digest, at, d.orderKey, event.created);
+        } else if (d.claimed) {
+          const row = this.sql.insertClaimed.run(event.id, d.action, d.digest, at, at, at, event.created);
+          claims.push({ id: Number(row.lastInsertRowid) });
+        } else {
+          this.sql.insertDelivery.run(event.id, d.action, d.digest, at, at, at, event.created);
         }
-        this.sql.insertDelivery.run(
-          event.id,
-          d.action,
-          d.digest,
-          event.receivedAt,
-          event.receivedAt,
-          event.receivedAt,
-          d.orderKey ?? null,
-          event.created,
-        );
       }
-      return "stored";
+      return { status: "stored" as const, claims };
     });
   }
 
