@@ -2,8 +2,6 @@
  * @module The command line as a function of its arguments: `run(runtime, argv)` resolves to the exit code
  * (0 ok, 1 runtime failure, 2 usage or config error). Each command lives in commands/<name>.ts.
  */
-
-import { writeSync } from "node:fs";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { catchUpCommand } from "./commands/catch-up.ts";
@@ -19,7 +17,6 @@ import { stripeCommand } from "./commands/stripe.ts";
 import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
 import { ConfigError, PayhookError, UsageError } from "./errors.ts";
-import { holdLines } from "./lines.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "./log.ts";
 import type { Runtime } from "./runtime/types.ts";
 
@@ -169,12 +166,9 @@ export function commandHelp(command: Command): string {
 }
 
 function processIo(): Io {
-  // Log lines of one turn share a write (serve logs a line per request); what is held at exit is written then.
-  const err = holdLines((text) => process.stderr.write(text));
-  process.on("exit", () => err.flush((text) => writeSync(2, text)));
   return {
     out: (line) => process.stdout.write(`${line}\n`),
-    err: err.write,
+    err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
   };
 }

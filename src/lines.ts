@@ -23,26 +23,3 @@ export function batchLines(write: (text: string) => Promise<void>): (line: strin
     return next;
   };
 }
-
-/**
- * Lines passed in one turn of the event loop leave in one write (serve logs a line per request); `flush` writes
- * what is held at once, with `write` or another writer (a synchronous one at exit, so no line is lost).
- */
-export function holdLines(write: (text: string) => void): {
-  write(line: string): void;
-  flush(writeNow?: (text: string) => void): void;
-} {
-  let held: string[] = [];
-  const flush = (writeNow = write) => {
-    if (held.length === 0) return;
-    const text = `${held.join("\n")}\n`;
-    held = [];
-    writeNow(text);
-  };
-  return {
-    write(line) {
-      if (held.push(line) === 1) setImmediate(() => flush());
-    },
-    flush,
-  };
-}
