@@ -30,6 +30,7 @@ const SLOW_DISK = [
   "strace",
   "-f",
   "-qq",
+  "--seccomp-bpf",
   "-o",
   "/dev/null",
   "-e",

@@ -19,7 +19,14 @@ const events = generateEvents(5_000 * seconds, SECRET);
 const eventsFile = join(dir, "events.txt");
 writeEventsFile(eventsFile, events);
 writeConfig(dir, process.env.PROFILE_HANDLERS ?? LOG_HANDLER);
-const proc = await startPayhook({ binary, dir, cpu: "0" });
+// PROFILE_FSYNC_MS=20: the bench's slow disk (every fsync that much longer), with strace counting the calls.
+const fsyncMs = Number(process.env.PROFILE_FSYNC_MS ?? 0);
+const straceSummary = join(dir, "strace.txt");
+const wrap = fsyncMs
+  ? ["strace", "-f", "-qq", "--seccomp-bpf", "-c", "-o", straceSummary, "-e", "trace=fsync,fdatasync"]
+  : undefined;
+if (wrap) wrap.push("-e", `inject=fsync,fdatasync:delay_exit=${fsyncMs * 1000}`);
+const proc = await startPayhook({ binary, dir, cpu: "0", wrap });
 
 /** The process's I/O counters: wchar (bytes passed to write calls), syscw (write calls), write_bytes (to disk). */
 const io = (): Record<string, number> =>
@@ -57,3 +64,4 @@ console.log(
     `${per("wchar").toFixed(0)} B written in ${per("syscw").toFixed(1)} write calls, ${per("write_bytes").toFixed(0)} B to disk`,
 );
 if (perf) console.log(`perf report -i ${perfData} --sort comm,dso`);
+if (wrap) console.log(readFileSync(straceSummary, "utf8"));
