@@ -7,7 +7,6 @@ import { hostname } from "node:os";
 import process from "node:process";
 import { describe, StoreError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { openPostgresStore } from "./postgres/open.ts";
 import type { StoreSettings } from "./settings.ts";
 import { createPrivate, exposedStoreFiles } from "./sqlite/files.ts";
 import { lockStore } from "./sqlite/lock.ts";
@@ -42,6 +41,9 @@ export async function openStore(
   options: OpenStoreOptions,
 ): Promise<OpenedStore> {
   if (settings.kind === "postgres") {
+    // Loaded only for a PostgreSQL store: its client brings node:net, node:tls and node:stream, which a SQLite
+    // server never needs (cold start and idle memory, README "Performance").
+    const { openPostgresStore } = await import("./postgres/open.ts");
     const store = await openPostgresStore(settings, {
       instance: `${hostname()}:${process.pid}`,
       version: options.version,
