@@ -69,15 +69,17 @@ export async function openStore(
       );
     }
   }
+  // Served, the store's writes run on a writer thread, so the thread that serves HTTP never waits on the disk.
+  // The thread starts first: its own start-up runs while this one takes the lock and migrates (waiting on fsyncs).
+  const writer = options.serve ? runtime.startStoreWriter() : undefined;
   try {
     if (options.serve) {
       unlock = lockStore((p) => runtime.openDatabase(p), path);
       createPrivate(path);
     }
-    // Served, the store checks that its path keeps leading to the file it opened, and its writes run on the
-    // writer thread, so the thread that serves HTTP never waits on the disk.
-    const store = options.serve
-      ? await openThreadedStore(runtime, path)
+    // Served, the store also checks that its path keeps leading to the file it opened.
+    const store = writer
+      ? await openThreadedStore({ openDatabase: runtime.openDatabase, startStoreWriter: () => writer }, path)
       : openSqliteStore(runtime.openDatabase(path), undefined);
     return {
       store,
@@ -87,6 +89,7 @@ export async function openStore(
       },
     };
   } catch (error) {
+    writer?.terminate();
     unlock();
     if (error instanceof StoreError) throw error;
     throw new StoreError("store_open", `cannot open the store ${path}: ${describe(error)}`);
