@@ -39,7 +39,8 @@ FORCE:
 build/ui-client.txt: node_modules/.installed $(shell find src/ui/client -name '*.ts')
 	$(BUN) build src/ui/client/main.ts --target=browser --minify --outfile $@
 
-# The store's writer thread (src/runtime/store-writer.bun.ts) is a second entry point of each compiled binary.
+# The store's writer thread (src/runtime/store-writer.bun.ts) is a second entry point of each compiled binary, found
+# there as runtime/store-writer.bun.js (src/runtime/bun.ts).
 # A compiled binary ignores a stray .env or bunfig.toml in the folder it starts in (Bun would load them).
 BUN_COMPILE = $(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
 # The release builds compile the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.

@@ -37,6 +37,9 @@ export class BodyIncompleteError extends PayhookError {
 
 /** The store could not commit: 503, so Stripe delivers the event again later. */
 export class StoreUnavailableError extends PayhookError {
+  // Spelled out, as in StoreError: the name carries the class across the store's writer thread (revive() in
+  // store/sqlite/writer.ts), and the compiled binary's minifier renames classes (Bun 1.4.5 even with --keep-names).
+  override readonly name = "StoreUnavailableError";
   override readonly status = 503;
   /** `what` says what failed, for errors away from the hot path (claims, reads). */
   constructor(cause: unknown, what = "the event could not be stored, retry later") {
@@ -45,7 +48,9 @@ export class StoreUnavailableError extends PayhookError {
 }
 
 /** The store cannot be opened or is not durable: payhook refuses to serve (exit 1). */
-export class StoreError extends PayhookError {}
+export class StoreError extends PayhookError {
+  override readonly name = "StoreError"; // see StoreUnavailableError
+}
 
 /** A config file that cannot be used; `problems` are lines like `payhook.yaml: listen.port: expected an integer`. */
 export class ConfigError extends PayhookError {

@@ -43,8 +43,7 @@ export const bunRuntime: Runtime = {
     };
   },
 
-  // The worker file is a separate entry point of the compiled binary (see the Makefile).
-  startStoreWriter: () => workerThread(new URL("./store-writer.bun.ts", import.meta.url)),
+  startStoreWriter: () => workerThread(storeWriterUrl()),
 
   async spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult> {
     const child = Bun.spawn(argv, {
@@ -100,3 +99,18 @@ export const bunRuntime: Runtime = {
     process.exit(code);
   },
 };
+
+/**
+ * The writer thread's module. In the compiled binary it is a second entry point (see the Makefile), named by its
+ * path inside the executable: there import.meta.url is the build machine's source path (Bun 1.4.5 with --bytecode),
+ * so a URL made from it would load the source files from disk where they exist and fail everywhere else.
+ */
+function storeWriterUrl(): URL {
+  const compiled = Bun.main.startsWith(EMBEDDED_ROOT);
+  return compiled
+    ? new URL(`file://${EMBEDDED_ROOT}runtime/store-writer.bun.js`)
+    : new URL("./store-writer.bun.ts", import.meta.url);
+}
+
+/** Where a compiled binary's entry points live, relative to src/. */
+const EMBEDDED_ROOT = "/$bunfs/root/";

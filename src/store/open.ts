@@ -7,7 +7,6 @@ import { hostname } from "node:os";
 import process from "node:process";
 import { describe, StoreError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { openPostgresStore } from "./postgres/open.ts";
 import type { StoreSettings } from "./settings.ts";
 import { createPrivate, exposedStoreFiles } from "./sqlite/files.ts";
 import { lockStore } from "./sqlite/lock.ts";
@@ -42,6 +41,9 @@ export async function openStore(
   options: OpenStoreOptions,
 ): Promise<OpenedStore> {
   if (settings.kind === "postgres") {
+    // Loaded only for a PostgreSQL store: its client brings node:net, node:tls and node:stream, which a SQLite
+    // server never needs (cold start and idle memory, README "Performance").
+    const { openPostgresStore } = await import("./postgres/open.ts");
     const store = await openPostgresStore(settings, {
       instance: `${hostname()}:${process.pid}`,
       version: options.version,
@@ -67,15 +69,17 @@ export async function openStore(
       );
     }
   }
+  // Served, the store's writes run on a writer thread, so the thread that serves HTTP never waits on the disk.
+  // The thread starts first: its own start-up runs while this one takes the lock and migrates (waiting on fsyncs).
+  const writer = options.serve ? runtime.startStoreWriter() : undefined;
   try {
     if (options.serve) {
       unlock = lockStore((p) => runtime.openDatabase(p), path);
       createPrivate(path);
     }
-    // Served, the store checks that its path keeps leading to the file it opened, and its writes run on the
-    // writer thread, so the thread that serves HTTP never waits on the disk.
-    const store = options.serve
-      ? await openThreadedStore(runtime, path)
+    // Served, the store also checks that its path keeps leading to the file it opened.
+    const store = writer
+      ? await openThreadedStore({ openDatabase: runtime.openDatabase, startStoreWriter: () => writer }, path)
       : openSqliteStore(runtime.openDatabase(path), undefined);
     return {
       store,
@@ -85,6 +89,7 @@ export async function openStore(
       },
     };
   } catch (error) {
+    writer?.terminate();
     unlock();
     if (error instanceof StoreError) throw error;
     throw new StoreError("store_open", `cannot open the store ${path}: ${describe(error)}`);

@@ -1,17 +1,21 @@
-/** SQLite migration 2 fills in the search ids of events stored before it, from their bytes. */
+/**
+ * SQLite migrations: migration 2 fills in the search ids of events stored before it, from their bytes; pending
+ * steps apply together or not at all.
+ */
 import { expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunRuntime } from "../../src/runtime/bun.ts";
+import type { SqlDatabase } from "../../src/runtime/types.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { trackFolder } from "../helpers/cleanup.ts";
 
-test("events stored before the search columns existed are found by object and customer id", async () => {
+/** A store as migration 1 left it: a current one with migrations 2 to 4 taken back out. */
+async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   const dir = mkdtempSync(join(tmpdir(), "payhook-migrate-"));
   trackFolder(dir);
   const path = join(dir, "payhook.db");
-  // A store as migration 1 left it: open a current one, then take migrations 2 to 4 back out.
   const db = bunRuntime.openDatabase(path);
   await openSqliteStore(db).close();
   const old = bunRuntime.openDatabase(path);
@@ -27,6 +31,11 @@ test("events stored before the search columns existed are found by object and cu
     old.exec(`ALTER TABLE deliveries DROP COLUMN ${column}`);
   old.exec("DROP TABLE order_marks");
   old.exec("PRAGMA user_version = 1");
+  return { path, old };
+}
+
+test("events stored before the search columns existed are found by object and customer id", async () => {
+  const { path, old } = await storeAtVersion1();
   const insert = old.prepare(
     `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
      VALUES (?, 'x.y', ?, 0, NULL, NULL, 0, ?, '/webhook', ?)`,
@@ -55,5 +64,23 @@ test("events stored before the search columns existed are found by object and cu
     expect([five?.objectId, five?.customerId]).toEqual([null, null]);
   } finally {
     await store.close();
+  }
+});
+
+test("a step that fails leaves the store as it was: no earlier pending step is kept", async () => {
+  const { path, old } = await storeAtVersion1();
+  old.exec("ALTER TABLE events ADD COLUMN source TEXT"); // migration 3 adds it: that step now fails
+  old.close();
+  expect(() => openSqliteStore(bunRuntime.openDatabase(path))).toThrow(/duplicate column name: source/);
+  const db = bunRuntime.openDatabase(path);
+  try {
+    expect(db.prepare("PRAGMA user_version").get()).toEqual({ user_version: 1 });
+    const columns = db
+      .prepare("SELECT name FROM pragma_table_info('events')")
+      .all()
+      .map((c) => c.name);
+    expect(columns).not.toContain("object_id"); // migration 2's column, rolled back with step 3
+  } finally {
+    db.close();
   }
 });
