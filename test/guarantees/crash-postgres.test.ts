@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { sentinelSecret } from "../helpers/sentinels.ts";
+import { waitUntil } from "../helpers/server.ts";
 import { runSoak, summary } from "../helpers/soak.ts";
 
 const PASSWORD = sentinelSecret("pg0password");
@@ -38,6 +39,14 @@ describe("E-1 crash soak on PostgreSQL", () => {
           setting: "${DATABASE_URL}",
           env: { DATABASE_URL: url },
           query: async <T>(text: string) => [...(await sql.unsafe(text))] as T[],
+          // The killed instance's last statements (a batch of events with the deliveries it claimed) still commit.
+          settled: () =>
+            waitUntil(async () => {
+              const [row] = await sql.unsafe(
+                "SELECT count(*) AS n FROM pg_stat_activity WHERE usename = 'payhook' AND state <> 'idle' AND pid <> pg_backend_pid()",
+              );
+              return Number(row?.n) === 0;
+            }),
         },
       });
       console.log(`E-1 soak on PostgreSQL: ${summary(report)}`);

@@ -36,6 +36,11 @@ export interface SoakStore {
   env: Record<string, string>;
   /** Rows of a read-only query on the store's tables. */
   query<T>(sql: string): Promise<T[]>;
+  /**
+   * Resolves once the store has nothing left of a killed process in progress. A database server finishes a
+   * statement whose client died: its rows can appear after the kill (a SQLite file cannot change after it).
+   */
+  settled?(): Promise<void>;
 }
 
 export interface SoakReport {
@@ -204,6 +209,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     closeGate();
     await server.kill();
     collect(server)();
+    await options.store?.settled?.();
     // Deliveries claimed but not finished at the kill: the only ones allowed to run twice.
     for (const row of await query<{ key: string }>(
       dir,
