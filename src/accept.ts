@@ -1,6 +1,7 @@
 /**
  * @module The hot path, as one web-standard function: read the body (capped), verify it, route it, store the
- * event with its deliveries in one durable commit, and only then answer 200. Nothing else happens here.
+ * event with its deliveries in one durable commit, and only then answer 200. Nothing else happens here: the
+ * deliveries the worker has room for are claimed by that same commit and handed to it, to run after the answer.
  */
 import { Buffer } from "node:buffer";
 import type { Action } from "./actions/types.ts";
@@ -67,7 +68,7 @@ export function createAccept(options: AcceptOptions): Accept {
       const actions = router(event.type);
       const deliveries = actions.map((a) => newDelivery(a, event?.payload));
       for (const d of deliveries) if (d.orderKey === undefined) d.claimed = worker.reserve(d.action, d.digest);
-      const verified = event;
+      const verified = event; // a const, for the callback below
       const stored = store.ingest({ ...event, receivedAt: now(), endpoint: endpoint.path, body }, deliveries).then(
         (result) => handOver(worker, verified, body, deliveries, result),
         (error: unknown) => {
@@ -141,7 +142,7 @@ function handOver(
         ...(event.payload ? { data: event.payload } : {}),
       });
     } else if (d.claimed) worker.cancel(d.action);
-    else pending = result.status === "stored";
+    else if (result.status === "stored") pending = true;
   }
   if (pending) worker.wake();
   return result.status;
