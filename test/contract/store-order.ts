@@ -85,6 +85,28 @@ export function storeOrderContract(name: string, open: OpenSubject): void {
       assert.equal(next.eventId, "evt_2");
     });
 
+    test("a delivery claimed again in the commit that recorded its retry still passes its key on when it ends", async () => {
+      const s = await subject();
+      await ingest(s, "evt_1", T + 1, ordered("sync", "sub_1"));
+      await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));
+      const [first] = (await s.store.claim(NOW, 10)) as [ClaimedDelivery];
+      // A retry due at once, and a claim made in the same turn: on SQLite both share one commit.
+      const recorded = finish(s, first, "pending", { nextAt: NOW, error: "HTTP 503" });
+      let again = await s.store.claim(NOW, 10);
+      await recorded;
+      if (again.length === 0) again = await s.store.claim(NOW, 10); // a store that runs them apart (PostgreSQL)
+      assert.deepEqual(
+        again.map((d) => [d.eventId, d.attempt]),
+        [["evt_1", 2]],
+      );
+      await finish(s, again[0] as ClaimedDelivery, "dead", { error: "HTTP 503" });
+      assert.deepEqual(
+        (await s.store.claim(NOW, 10)).map((d) => d.eventId),
+        ["evt_2"],
+        "the dead delivery released its key",
+      );
+    });
+
     test("an older event that arrives while a newer one runs waits for it (never two at once for a key)", async () => {
       const s = await subject();
       await ingest(s, "evt_2", T + 2, ordered("sync", "sub_1"));

@@ -282,6 +282,8 @@ export class SqliteStore implements Store {
   }
 
   finish(record: AttemptRecord): Promise<boolean> {
+    /** The delivery's order key as this commit saw it. */
+    let ordered: [string, string] | undefined;
     const done = this.write(() => {
       const error = record.error === undefined ? null : record.error.slice(0, MAX_TEXT);
       const moved = this.sql.updateDelivery.run(
@@ -303,7 +305,7 @@ export class SqliteStore implements Store {
         record.output === undefined ? null : record.output.slice(0, MAX_TEXT),
         record.fetched === undefined ? null : record.fetched.slice(0, MAX_FETCHED),
       );
-      const ordered = this.ordered.get(record.deliveryId);
+      ordered = this.ordered.get(record.deliveryId);
       if (!ordered) return true;
       if (record.status === "done") this.sql.markDelivered.run(record.finishedAt, record.deliveryId);
       this.sql.promote.run(record.finishedAt, ordered[0], ordered[1]);
@@ -311,12 +313,19 @@ export class SqliteStore implements Store {
     });
     // Forgotten only once committed: a finish the store refused is tried again and must pass the turn on then.
     // A side branch, so the caller's await takes no extra turn (it would miss the next group commit).
-    if (this.ordered.has(record.deliveryId))
-      done.then(
-        () => this.ordered.delete(record.deliveryId),
-        () => {},
-      );
+    done.then(
+      () => this.forget(record.deliveryId, ordered),
+      () => {},
+    );
     return done;
+  }
+
+  /**
+   * Forgets the order key of a delivery whose finish or release committed, unless the same commit claimed it
+   * again (a retry due at once): that claim's entry is a new one, and its own finish must pass the turn on.
+   */
+  private forget(id: number, entry: [string, string] | undefined): void {
+    if (entry && this.ordered.get(id) === entry) this.ordered.delete(id);
   }
 
   async renew(claims: readonly HeldClaim[]): Promise<number[]> {
@@ -352,17 +361,20 @@ export class SqliteStore implements Store {
   }
 
   release(ids: readonly number[], now: number): Promise<number> {
+    const entries = new Map<number, [string, string]>();
     const done = this.write(() => {
       const released = Number(this.sql.release.run(now, JSON.stringify(ids)).changes);
       for (const id of ids) {
         const ordered = this.ordered.get(id);
-        if (ordered) this.sql.promote.run(now, ordered[0], ordered[1]);
+        if (!ordered) continue;
+        entries.set(id, ordered);
+        this.sql.promote.run(now, ordered[0], ordered[1]);
       }
       return released;
     });
     done.then(
       () => {
-        for (const id of ids) this.ordered.delete(id);
+        for (const [id, entry] of entries) this.forget(id, entry);
       },
       () => {},
     );
