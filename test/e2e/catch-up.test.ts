@@ -3,15 +3,14 @@
  * missed are stored once and their actions run once, however often catch-up runs and whatever Stripe pushes at
  * the same time; rate limits slow a run without failing it; bad answers stop it clearly.
  */
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
-import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
-import { type Sink, startSink } from "../helpers/sink.ts";
+import { runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver } from "../helpers/stripe.ts";
+import { useStripeFixture } from "../helpers/stripe-fixture.ts";
 
 // Each test runs several payhook commands; under `deno run` (make test-deno) each one starts in seconds.
 setDefaultTimeout(90_000);
@@ -19,30 +18,18 @@ setDefaultTimeout(90_000);
 const KEY = `sk_test_${SENTINEL}catchupkey`;
 const ENV = { STRIPE_API_KEY: KEY };
 
-let fake: FakeStripeApi;
-let sink: Sink;
-let server: RunningServer | undefined;
-beforeEach(async () => {
-  fake = startFakeStripeApi(KEY);
-  sink = await startSink();
-});
-afterEach(async () => {
-  await server?.kill();
-  server = undefined;
-  fake.stop();
-  await sink.close();
-});
+const ctx = useStripeFixture(KEY);
 
 const config = () =>
   testConfig(`stripe:
   api_key: "\${STRIPE_API_KEY}"
-  api_base: "${fake.apiBase}"
+  api_base: "${ctx.fake.apiBase}"
   max_rate: 100
 handlers:
   payment_intent.succeeded:
-    - { name: billing, forward: { url: "${sink.url}/billing" } }
+    - { name: billing, forward: { url: "${ctx.sink.url}/billing" } }
   invoice.paid:
-    - { name: invoices, forward: { url: "${sink.url}/invoices" } }
+    - { name: invoices, forward: { url: "${ctx.sink.url}/invoices" } }
 retry: { attempts: 3, schedule: [10ms], jitter: 0 }
 `);
 
@@ -60,7 +47,7 @@ const catchUp = (dir: string, ...args: string[]) =>
 function history(count: number, types: string[], ago: (i: number) => number): Record<string, unknown>[] {
   const now = Math.floor(Date.now() / 1000);
   return Array.from({ length: count }, (_, i) =>
-    fake.addEvent({
+    ctx.fake.addEvent({
       type: types[i % types.length],
       created: now - ago(i),
       data: { object: { id: `obj_${i}`, object: "thing", amount: i } },
@@ -103,27 +90,27 @@ describe("payhook catch-up", () => {
     expect(new Set(rows.map((r) => r.source))).toEqual(new Set(["fetched"]));
     expect(rows.every((r) => r.deliveries === 1)).toBe(true);
     // Only the window was read, never before the anchor.
-    expect(fake.calls("/v1/events").some((r) => r.query.get("ending_before") !== null)).toBe(true);
+    expect(ctx.fake.calls("/v1/events").some((r) => r.query.get("ending_before") !== null)).toBe(true);
 
-    server = await startServer({ config: config(), dir, env: ENV });
+    ctx.server = await startServer({ config: config(), dir, env: ENV });
     const payments = wanted.filter((e) => e.type === "payment_intent.succeeded").length;
-    await sink.waitFor("/billing", payments);
-    await sink.waitFor("/invoices", wanted.length - payments);
+    await ctx.sink.waitFor("/billing", payments);
+    await ctx.sink.waitFor("/invoices", wanted.length - payments);
     await waitUntil(
       () => queryStore(dir, "SELECT 1 FROM deliveries WHERE status != 'done'").length === 0,
       15_000,
       "every delivery done",
     );
-    const keys = sink.requests.map((r) => r.headers["idempotency-key"]);
+    const keys = ctx.sink.requests.map((r) => r.headers["idempotency-key"]);
     expect(keys).toHaveLength(wanted.length);
     expect(new Set(keys).size).toBe(wanted.length);
 
     const second = await catchUp(dir, "--since", "24h", "--json");
     expect(second.code).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ complete: true, stored: 0, duplicates: wanted.length });
-    await server.stop();
-    server = undefined;
-    expect(sink.requests).toHaveLength(wanted.length);
+    await ctx.server.stop();
+    ctx.server = undefined;
+    expect(ctx.sink.requests).toHaveLength(wanted.length);
 
     const listed = await runPayhook(
       ["events", "list", "--source", "fetched", "--limit", "1000", "--json", "--config", join(dir, "payhook.yaml")],
@@ -141,10 +128,10 @@ describe("payhook catch-up", () => {
 
   test("catch-up while Stripe also delivers the same events to a running payhook runs each action once", async () => {
     const dir = setup();
-    server = await startServer({ config: config(), dir, env: ENV });
+    ctx.server = await startServer({ config: config(), dir, env: ENV });
     const events = history(40, ["payment_intent.succeeded", "invoice.paid"], (i) => 600 - i);
     // Stripe pushes each event while catch-up pages through the same ones.
-    const pushes = events.map((e) => deliver(`${server?.url}/webhook`, JSON.stringify(e, null, 2)));
+    const pushes = events.map((e) => deliver(`${ctx.server?.url}/webhook`, JSON.stringify(e, null, 2)));
     const runs = [catchUp(dir, "--since", "1h", "--json"), catchUp(dir, "--since", "1h", "--json")];
     for (const push of await Promise.all(pushes)) expect(push.status).toBe(200);
     for (const run of await Promise.all(runs)) expect(run.code).toBe(0);
@@ -154,7 +141,7 @@ describe("payhook catch-up", () => {
       "every delivery done",
     );
     expect(queryStore(dir, "SELECT 1 FROM deliveries")).toHaveLength(events.length);
-    const keys = sink.requests.map((r) => r.headers["idempotency-key"]);
+    const keys = ctx.sink.requests.map((r) => r.headers["idempotency-key"]);
     expect(keys).toHaveLength(events.length);
     expect(new Set(keys).size).toBe(events.length);
   });
@@ -163,7 +150,7 @@ describe("payhook catch-up", () => {
     const dir = setup();
     // No event before the window: catch-up first walks back to the window's oldest page.
     const events = history(250, ["invoice.paid"], (i) => 3000 - i);
-    fake.inject({
+    ctx.fake.inject({
       path: "/v1/events",
       status: 429,
       times: 8,
@@ -182,11 +169,11 @@ describe("payhook catch-up", () => {
   test("Stripe-Should-Retry: false stops at once instead of retrying", async () => {
     const dir = setup();
     history(3, ["invoice.paid"], (i) => 60 - i);
-    fake.inject({ path: "/v1/events", status: 500, times: 1, headers: { "stripe-should-retry": "false" } });
+    ctx.fake.inject({ path: "/v1/events", status: 500, times: 1, headers: { "stripe-should-retry": "false" } });
     const run = await catchUp(dir, "--since", "1h");
     expect(run.code).toBe(1);
     expect(run.stderr).toContain("Stripe answered 500");
-    expect(fake.calls("/v1/events")).toHaveLength(1);
+    expect(ctx.fake.calls("/v1/events")).toHaveLength(1);
   });
 
   test.each([
@@ -201,7 +188,7 @@ describe("payhook catch-up", () => {
       history(1, ["invoice.paid"], () => 86_400); // the anchor: pages come oldest first from the first request on
       const events = history(250, ["invoice.paid"], (i) => 3000 - i);
       // The anchor request and the first page pass; the second page fails.
-      fake.inject({ ...fault, path: "/v1/events", after: 2 });
+      ctx.fake.inject({ ...fault, path: "/v1/events", after: 2 });
       const run = await catchUp(dir, "--since", "2h", "--json");
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(message);
@@ -215,7 +202,7 @@ describe("payhook catch-up", () => {
       ).toHaveLength(0);
       const resume = /--from (\S+)`/.exec(run.stderr)?.[1];
       expect(resume).toBeDefined();
-      fake.clearFaults(); // Stripe is well again
+      ctx.fake.clearFaults(); // Stripe is well again
       const rerun = await catchUp(dir, "--from", String(resume), "--json");
       expect(rerun.code).toBe(0);
       expect(queryStore(dir, "SELECT 1 FROM events")).toHaveLength(events.length);
@@ -245,7 +232,7 @@ describe("payhook catch-up", () => {
     expect(run.code).toBe(0);
     // The handler map names exact types, so only those are listed.
     expect(JSON.parse(run.stdout)).toMatchObject({ dry_run: true, seen: 10, stored: 4, duplicates: 6 });
-    expect(fake.calls("/v1/events").at(-1)?.query.getAll("types[0]")).toEqual(["payment_intent.succeeded"]);
+    expect(ctx.fake.calls("/v1/events").at(-1)?.query.getAll("types[0]")).toEqual(["payment_intent.succeeded"]);
     expect(queryStore(dir, "SELECT 1 FROM events")).toHaveLength(6);
   });
 
@@ -259,7 +246,7 @@ describe("payhook catch-up", () => {
     const run = await catchUp(dir, ...args);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain(message);
-    expect(fake.requests).toHaveLength(0);
+    expect(ctx.fake.requests).toHaveLength(0);
   });
 
   test("without stripe.api_key, catch-up is a config error that says what to add", async () => {
@@ -275,5 +262,5 @@ describe("payhook catch-up", () => {
 });
 
 function serverLogs(): string[] {
-  return server ? [...server.stdout, ...server.stderr] : [];
+  return ctx.server ? [...ctx.server.stdout, ...ctx.server.stderr] : [];
 }

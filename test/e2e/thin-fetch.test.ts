@@ -3,15 +3,14 @@
  * Stripe before it runs), missed thin events caught up from the v2 event list, and background catch-up in serve;
  * against a local fake of Stripe's API.
  */
-import { afterEach, beforeEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
-import { type RunningServer, runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
-import { type Sink, startSink } from "../helpers/sink.ts";
+import { runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { queryStore } from "../helpers/store.ts";
 import { deliver } from "../helpers/stripe.ts";
+import { useStripeFixture } from "../helpers/stripe-fixture.ts";
 
 // Each test runs several payhook commands; under `deno run` (make test-deno) each one starts in seconds.
 setDefaultTimeout(90_000);
@@ -20,28 +19,16 @@ const KEY = `rk_test_${SENTINEL}thinkey`;
 const ENV = { STRIPE_API_KEY: KEY };
 const METER = "/v1/billing/meters/mtr_test_61Q8";
 
-let fake: FakeStripeApi;
-let sink: Sink;
-let server: RunningServer | undefined;
-beforeEach(async () => {
-  fake = startFakeStripeApi(KEY);
-  sink = await startSink();
-});
-afterEach(async () => {
-  await server?.kill();
-  server = undefined;
-  fake.stop();
-  await sink.close();
-});
+const ctx = useStripeFixture(KEY);
 
 const stripeSection = (extra = "") => `stripe:
   api_key: "\${STRIPE_API_KEY}"
-  api_base: "${fake.apiBase}"
+  api_base: "${ctx.fake.apiBase}"
 ${extra}`;
 
 /** A thin event at Stripe (with its data) and the notification Stripe pushes for it (without). */
 function meterEvent(): { full: Record<string, unknown>; notification: string } {
-  const full = fake.addThinEvent({
+  const full = ctx.fake.addThinEvent({
     type: "v1.billing.meter.no_meter_found",
     related_object: { id: "mtr_test_61Q8", type: "billing.meter", url: METER },
     data: { developer_message_summary: "There is no meter for event_name api_call" },
@@ -56,14 +43,14 @@ function done(dir: string): boolean {
 
 describe("thin events with their data", () => {
   test("actions and when: see the fetched event and related object; one fetch serves every action; a 429 is retried on the delivery's schedule", async () => {
-    fake.setObject(METER, {
+    ctx.fake.setObject(METER, {
       id: "mtr_test_61Q8",
       object: "billing.meter",
       display_name: "API calls",
       status: "active",
     });
-    fake.inject({ path: METER, status: 429, times: 1, headers: { "stripe-rate-limited-reason": "endpoint-rate" } });
-    server = await startServer({
+    ctx.fake.inject({ path: METER, status: 429, times: 1, headers: { "stripe-rate-limited-reason": "endpoint-rate" } });
+    ctx.server = await startServer({
       env: ENV,
       config: testConfig(`${stripeSection()}handlers:
   v1.billing.meter.no_meter_found:
@@ -73,7 +60,7 @@ describe("thin events with their data", () => {
     - name: only-active
       fetch: [related_object]
       when: { fetched.related_object.status: active }
-      forward: { url: "${sink.url}/meter" }
+      forward: { url: "${ctx.sink.url}/meter" }
     - name: only-inactive
       fetch: [related_object]
       when: { fetched.related_object.status: inactive }
@@ -82,21 +69,21 @@ retry: { attempts: 3, schedule: [10ms], jitter: 0 }
 `),
     });
     const { full, notification } = meterEvent();
-    expect((await deliver(`${server.url}/webhook`, notification)).status).toBe(200);
-    await server.waitForStdout("meter API calls: There is no meter for event_name api_call");
-    const [forwarded] = await sink.waitFor("/meter", 1);
+    expect((await deliver(`${ctx.server.url}/webhook`, notification)).status).toBe(200);
+    await ctx.server.waitForStdout("meter API calls: There is no meter for event_name api_call");
+    const [forwarded] = await ctx.sink.waitFor("/meter", 1);
     const body = JSON.parse(new TextDecoder().decode(forwarded?.body));
     expect(body.id).toBe(full.id);
     expect(body.fetched.related_object).toMatchObject({ display_name: "API calls", status: "active" });
-    await waitUntil(() => done(server?.dir ?? ""), 15_000, "every delivery done");
-    expect(server.stdout.join("\n")).not.toContain("never printed");
+    await waitUntil(() => done(ctx.server?.dir ?? ""), 15_000, "every delivery done");
+    expect(ctx.server.stdout.join("\n")).not.toContain("never printed");
     // One 429, then one fetch that all three actions shared; the event itself once.
-    expect(fake.calls(METER)).toHaveLength(2);
-    expect(fake.calls(`/v2/core/events/${full.id}`)).toHaveLength(1);
+    expect(ctx.fake.calls(METER)).toHaveLength(2);
+    expect(ctx.fake.calls(`/v2/core/events/${full.id}`)).toHaveLength(1);
 
     const shown = await runPayhook(
-      ["events", "show", String(full.id), "--json", "--config", join(server.dir, "payhook.yaml")],
-      { cwd: server.dir, env: ENV },
+      ["events", "show", String(full.id), "--json", "--config", join(ctx.server.dir, "payhook.yaml")],
+      { cwd: ctx.server.dir, env: ENV },
     );
     const history = JSON.parse(shown.stdout).deliveries.flatMap(
       (d: { history: { error: string | null; fetched: string | null }[] }) => d.history,
@@ -104,10 +91,10 @@ retry: { attempts: 3, schedule: [10ms], jitter: 0 }
     expect(history.some((a: { error: string | null }) => a.error?.includes("429"))).toBe(true);
     const kept = history.find((a: { fetched: string | null }) => a.fetched !== null);
     expect(JSON.parse(kept.fetched).related_object.display_name).toBe("API calls");
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${ctx.server.url}/metrics`)).text();
     expect(metrics).toMatch(/payhook_thin_fetches_total\{result="ok"\} [1-9]/);
     expect(metrics).toMatch(/payhook_thin_fetches_total\{result="failed"\} [1-9]/);
-    for (const line of [...server.stdout, ...server.stderr, shown.stdout, metrics])
+    for (const line of [...ctx.server.stdout, ...ctx.server.stderr, shown.stdout, metrics])
       expect(line).not.toContain(SENTINEL);
   });
 
@@ -151,7 +138,7 @@ describe("catch-up of thin events and in the background", () => {
         .replaceAll("{{dir}}", dir),
     );
     const events = Array.from({ length: 25 }, () => meterEvent().full);
-    fake.addThinEvent({ type: "v1.billing.meter.error_report_triggered" }); // not handled: not asked for
+    ctx.fake.addThinEvent({ type: "v1.billing.meter.error_report_triggered" }); // not handled: not asked for
     const run = await runPayhook(["catch-up", "--since", "1h", "--json", "--config", file], { cwd: dir, env: ENV });
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ complete: true, stored: events.length });
@@ -162,30 +149,30 @@ describe("catch-up of thin events and in the background", () => {
     expect(rows.map((r) => r.id)).toEqual(events.map((e) => e.id as string));
     expect(rows[0]).toMatchObject({ source: "fetched", endpoint: "stripe:/v2/core/events" });
     // No snapshot handler, so v1 List Events is not called.
-    expect(fake.calls("/v1/events")).toHaveLength(0);
-    expect(fake.calls("/v2/core/events").length).toBeGreaterThan(1);
+    expect(ctx.fake.calls("/v1/events")).toHaveLength(0);
+    expect(ctx.fake.calls("/v2/core/events").length).toBeGreaterThan(1);
   });
 
   test("serve catches up in the background at start and counts what it fetched in metrics", async () => {
     const now = Math.floor(Date.now() / 1000);
     const missed = Array.from({ length: 12 }, (_, i) =>
-      fake.addEvent({ type: "invoice.paid", created: now - 3600 + i, data: { object: { id: `in_${i}` } } }),
+      ctx.fake.addEvent({ type: "invoice.paid", created: now - 3600 + i, data: { object: { id: `in_${i}` } } }),
     );
-    server = await startServer({
+    ctx.server = await startServer({
       env: ENV,
       config: testConfig(`${stripeSection("  catch_up: { every: 1h, window: 1d }\n")}handlers:
   invoice.paid:
-    - forward: { url: "${sink.url}/invoices" }
+    - forward: { url: "${ctx.sink.url}/invoices" }
 `),
     });
-    await sink.waitFor("/invoices", missed.length);
-    await waitUntil(() => done(server?.dir ?? ""), 15_000, "every delivery done");
-    await server.waitForStderr("background catch-up complete");
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    await ctx.sink.waitFor("/invoices", missed.length);
+    await waitUntil(() => done(ctx.server?.dir ?? ""), 15_000, "every delivery done");
+    await ctx.server.waitForStderr("background catch-up complete");
+    const metrics = await (await fetch(`${ctx.server.url}/metrics`)).text();
     expect(metrics).toContain(`payhook_fetched_events_total{result="stored"} ${missed.length}`);
     expect(metrics).toContain('payhook_catch_up_runs_total{result="complete"} 1');
-    expect(queryStore(server.dir, "SELECT holder FROM leases WHERE name = 'catch-up'")).toHaveLength(1);
-    for (const line of [...server.stdout, ...server.stderr, metrics]) expect(line).not.toContain(SENTINEL);
+    expect(queryStore(ctx.server.dir, "SELECT holder FROM leases WHERE name = 'catch-up'")).toHaveLength(1);
+    for (const line of [...ctx.server.stdout, ...ctx.server.stderr, metrics]) expect(line).not.toContain(SENTINEL);
   });
 
   test.each([
