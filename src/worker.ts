@@ -40,6 +40,11 @@ export interface WorkerOptions {
 export interface Worker extends Runner {
   /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
   stop(graceMs: number): Promise<void>;
+  /**
+   * Waits until every claim handed over by `run` has started or, when it came after stop(), is back in the queue.
+   * Called once the listener has stopped, before the store closes, so a graceful stop leaves nothing running.
+   */
+  settled(): Promise<void>;
 }
 
 /**
@@ -85,6 +90,8 @@ export function startWorker(options: WorkerOptions): Worker {
   const overflow: number[] = [];
   /** Slots taken by reserve() for deliveries being stored claimed: not yet running, but not free either. */
   let reserved = 0;
+  /** Claims handed over by run() that have neither started nor been given back to the queue yet. */
+  const handed = new Set<Promise<void>>();
   let stopped = false;
   /** The claim loop while it runs; stop() waits for it, so a claim committing at that moment is given back. */
   let pumping: Promise<void> | undefined;
@@ -437,13 +444,15 @@ export function startWorker(options: WorkerOptions): Worker {
     run(delivery) {
       // On the next turn, once the answer to the request that brought the event has been written: an action that
       // brings payhook down (a poison event) must not take the 200 with it.
-      setImmediate(() => {
+      const begun = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
         reserved--;
         if (!stopped) return start(delivery);
         // stop() came meanwhile: given back to the queue, as a claim that came back late would be.
         giveBack(delivery.action);
-        void release([delivery.id]);
+        return release([delivery.id]);
       });
+      handed.add(begun);
+      void begun.finally(() => handed.delete(begun));
     },
     async stop(graceMs) {
       stopped = true;
@@ -457,6 +466,9 @@ export function startWorker(options: WorkerOptions): Worker {
       // Results are awaited after their actions: an action ending within the grace still has its result recorded.
       await Promise.race([Promise.allSettled([...running]).then(() => Promise.allSettled([...recording])), grace]);
       clearTimeout(expire);
+    },
+    async settled() {
+      await Promise.allSettled([...handed]);
     },
   };
 }

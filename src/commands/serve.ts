@@ -248,6 +248,7 @@ async function durableBackend(
       await worker.stop(graceMs);
     },
     async close() {
+      await worker.settled();
       await pruner.stop();
       await opened.close();
     },

@@ -135,6 +135,36 @@ describe("worker", () => {
   });
 });
 
+describe("worker hand-off at stop", () => {
+  test("a claim handed over as stop() begins is not run: settled() resolves once it is back in the queue, its attempt given back", async () => {
+    const { action, seen } = scripted("a", [{ ok: true }]);
+    await setup([], [action]);
+    expect(worker?.reserve("a", "d")).toBe(true);
+    const body = new TextEncoder().encode('{"id":"evt_2","object":"event","type":"x.y","data":{}}');
+    const event = {
+      id: "evt_2",
+      type: "x.y",
+      object: "event" as const,
+      livemode: false,
+      account: null,
+      apiVersion: null,
+    };
+    const stored = await store.ingest({ ...event, created: 2, receivedAt: Date.now(), endpoint: "/w", body }, [
+      { action: "a", digest: "d", claimed: true },
+    ]);
+    const [claim] = stored.claims;
+    if (!claim) throw new Error("the delivery was not stored claimed");
+    expect(deliveries()).toEqual([{ action: "a", status: "running", attempts: 1, last_error: null }]);
+    // The request that stored it is answered as the listener stops: the hand-off comes within stop().
+    const stopping = worker?.stop(1000);
+    worker?.run({ ...claim, eventId: "evt_2", eventType: "x.y", action: "a", digest: "d", attempt: 1, body });
+    await stopping;
+    await worker?.settled();
+    expect(deliveries()).toEqual([{ action: "a", status: "pending", attempts: 0, last_error: null }]);
+    expect(seen).toHaveLength(0);
+  });
+});
+
 describe("worker while the store is down", () => {
   test("a claim that keeps failing is logged once, then summarised every 30 s with the count, and once when it works again", async () => {
     const { action, seen } = scripted("a", [{ ok: true }]);
