@@ -258,12 +258,14 @@ async function slowDisk(): Promise<void> {
 async function startup(): Promise<void> {
   const times = await coldStarts(binary, setup.serverCpu, number("BENCH_COLD_STARTS", 10));
   const coldMs = median(times);
-  const rss = await idleRss(binary, setup.serverCpu);
+  const { rss, anon, file } = await idleRss(binary, setup.serverCpu);
   const size = binarySize(binary);
   console.log(
     `cold start to the first 200 (fresh store, median of ${times.length}): ${coldMs.toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)})`,
   );
-  console.log(`idle RSS (after one event, 1 s idle): ${mb(rss)}`);
+  console.log(
+    `idle RSS (after one event, 1 s idle): ${mb(rss)}: ${mb(anon)} anonymous, ${mb(file)} pages of files (the executable's)`,
+  );
   console.log(`binary size: ${mb(size)}`);
   console.log("");
   targets.push(

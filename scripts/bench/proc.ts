@@ -137,7 +137,7 @@ export function cpuMicros(pid: number): number {
 }
 
 /** A `Vm…` line of /proc/<pid>/status in bytes: VmHWM is the peak resident set, VmRSS the current one. */
-export function memoryBytes(pid: number, field: "VmHWM" | "VmRSS"): number {
+export function memoryBytes(pid: number, field: "VmHWM" | "VmRSS" | "RssAnon" | "RssFile"): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
   if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);

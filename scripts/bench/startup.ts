@@ -10,6 +10,8 @@ import { memoryBytes } from "./proc.ts";
 
 /** Milliseconds from spawning `binary` to its first 200, once per run. */
 export async function coldStarts(binary: string, cpu: string, runs: number): Promise<number[]> {
+  // The stores of earlier runs are written back first: their write-back would make these fsyncs wait.
+  Bun.spawnSync(["sync"]);
   const times: number[] = [];
   for (let i = 0; i < runs; i++) times.push(await coldStart(binary, cpu));
   return times;
@@ -58,8 +60,12 @@ async function coldStart(binary: string, cpu: string): Promise<number> {
   }
 }
 
-/** Resident memory after start-up and one event, once the process has been idle for a second. */
-export async function idleRss(binary: string, cpu: string): Promise<number> {
+/**
+ * Resident memory after start-up and one event, once the process has been idle for a second: the whole, and its
+ * anonymous part (heap, JIT code, stacks: the process's own) apart from the pages of files it maps (mostly the
+ * executable's: clean, shared with every other process running it, and dropped by the kernel under pressure).
+ */
+export async function idleRss(binary: string, cpu: string): Promise<{ rss: number; anon: number; file: number }> {
   const dir = benchDir();
   writeConfig(dir, LOG_HANDLER);
   const server = await startPayhook({ binary, dir, cpu });
@@ -73,7 +79,11 @@ export async function idleRss(binary: string, cpu: string): Promise<number> {
     });
     if (response.status !== 200) throw new Error(`idle RSS: payhook answered ${response.status}`);
     await Bun.sleep(1_000);
-    return memoryBytes(server.pid, "VmRSS");
+    return {
+      rss: memoryBytes(server.pid, "VmRSS"),
+      anon: memoryBytes(server.pid, "RssAnon"),
+      file: memoryBytes(server.pid, "RssFile"),
+    };
   } finally {
     await server.kill();
   }
