@@ -36,6 +36,8 @@ export interface RunOptions {
   wrap?: string[];
   /** Probes /healthz on one more connection while the webhooks load the server. */
   probe?: boolean;
+  /** payhook's handlers, instead of the quick-start config's. */
+  handlers?: string;
 }
 
 export interface StoreCheck {
@@ -66,7 +68,7 @@ export async function measure(server: Server, setup: Setup, options: RunOptions 
       listening: plainListening,
     });
   } else {
-    writeConfig(dir, LOG_HANDLER);
+    writeConfig(dir, options.handlers ?? LOG_HANDLER);
     proc = await startPayhook({ binary: setup.binary, dir, cpu: setup.serverCpu, wrap: options.wrap });
   }
   try {

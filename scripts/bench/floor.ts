@@ -1,0 +1,99 @@
+/**
+ * @module How much of payhook's cost per event the accept path's required steps take on their own: the ceiling,
+ * then verification, then a durable commit on the serving thread, then on a worker thread (floor-server.ts),
+ * then payhook itself with no action and with the quick-start config, in rounds, each with fresh events, the server pinned to one
+ * CPU and wrk to the other, as the throughput bench runs them. `bun scripts/bench/floor.ts [BINARY]`
+ * (default dist/payhook); FLOOR_ROUNDS (2), FLOOR_SECONDS (10). README "Performance".
+ */
+import { join, resolve } from "node:path";
+import { generateEvents, writeEventsFile } from "./events.ts";
+import { benchDir, LOG_HANDLER, PATH, removeBenchDirs, SECRET } from "./payhook.ts";
+import { cpuMicros, plainListening, startPinned } from "./proc.ts";
+import { measure, type Setup } from "./throughput.ts";
+import { failures, runWrk } from "./wrk.ts";
+
+const STAGES = ["verify", "commit", "thread"] as const;
+const NAMES: Record<(typeof STAGES)[number], string> = {
+  verify: "+ verify (stripe, WebCrypto)",
+  commit: "+ commit id and body (fsync), same thread",
+  thread: "+ commit on a worker thread",
+};
+/** payhook with no action (each event stored, nothing to deliver), then with the quick-start config. */
+const PAYHOOK: [name: string, handlers: string][] = [
+  ["payhook, no action", "handlers: {}\n"],
+  ["payhook, quick-start config (a `log` action)", LOG_HANDLER],
+];
+const setup: Setup = {
+  binary: resolve(process.argv[2] ?? "dist/payhook"),
+  serverCpu: "0",
+  clientCpu: "1",
+  events: 60_000,
+  connections: 32,
+  seconds: Number(process.env.FLOOR_SECONDS ?? 10),
+};
+const rounds = Number(process.env.FLOOR_ROUNDS ?? 2);
+
+type Row = { name: string; rate: number; cpuUs: number; p99Ms: number };
+const rows: Row[][] = [];
+for (let round = 0; round < rounds; round++) {
+  const row: Row[] = [];
+  const ceiling = await measure("ceiling", setup);
+  row.push({ name: "ceiling (bare Bun.serve)", ...figures(ceiling.wrk, ceiling.cpuUsPerRequest) });
+  for (const stage of STAGES) row.push(await floorStage(stage));
+  for (const [name, handlers] of PAYHOOK) {
+    const payhook = await measure("payhook", setup, { handlers });
+    if (!payhook.store?.ok) throw new Error("payhook lost or changed an acknowledged event");
+    row.push({ name, ...figures(payhook.wrk, payhook.cpuUsPerRequest) });
+  }
+  rows.push(row);
+}
+removeBenchDirs();
+
+console.log(`the accept path's steps alone, -c${setup.connections}, ${rounds} rounds (median):`);
+console.log(`${"server".padEnd(44)} ${"req/s".padStart(7)}  ${"CPU µs/req".padStart(10)}  ${"p99".padStart(9)}`);
+for (const [index, first] of (rows[0] ?? []).entries()) {
+  const of = rows.map((r) => r[index] as Row);
+  const rate = median(of.map((r) => r.rate));
+  const cpu = median(of.map((r) => r.cpuUs));
+  const p99 = median(of.map((r) => r.p99Ms));
+  console.log(
+    `${first.name.padEnd(44)} ${Math.round(rate).toLocaleString("en-US").padStart(7)}  ${cpu.toFixed(1).padStart(10)}  ${`${p99.toFixed(2)} ms`.padStart(9)}`,
+  );
+}
+
+async function floorStage(stage: (typeof STAGES)[number]): Promise<Row> {
+  const dir = benchDir();
+  const eventsFile = join(dir, "events.txt");
+  writeEventsFile(eventsFile, generateEvents(setup.events, SECRET));
+  const server = await startPinned({
+    cpu: setup.serverCpu,
+    argv: [process.execPath, join(import.meta.dir, "floor-server.ts")],
+    env: { FLOOR_STAGE: stage, FLOOR_DB: join(dir, "floor.db") },
+    listening: plainListening,
+  });
+  try {
+    const before = cpuMicros(server.pid);
+    const wrk = await runWrk({
+      url: `http://127.0.0.1:${server.port}${PATH}`,
+      eventsFile,
+      connections: setup.connections,
+      seconds: setup.seconds,
+      cpu: setup.clientCpu,
+    });
+    const cpu = cpuMicros(server.pid) - before;
+    if (failures(wrk) > 0) throw new Error(`floor stage ${stage}: ${failures(wrk)} failed requests`);
+    return { name: NAMES[stage], ...figures(wrk, cpu / Math.max(wrk.requests, 1)) };
+  } finally {
+    await server.kill();
+  }
+}
+
+function figures(wrk: { requestsPerSecond: number; latencyUs: { p99: number } }, cpuUs: number) {
+  return { rate: wrk.requestsPerSecond, cpuUs, p99Ms: wrk.latencyUs.p99 / 1000 };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
