@@ -134,7 +134,7 @@ export function startWorker(options: WorkerOptions): Worker {
             await release(claimed.map((d) => d.id));
             break;
           }
-          const admitted = claimed.filter(reserve);
+          const admitted = claimed.filter(admit);
           // Given back before any action starts, so an action that crashes payhook cannot use up their attempts.
           if (overflow.length > 0) await release(overflow.splice(0));
           for (const delivery of admitted) start(delivery);
@@ -157,8 +157,8 @@ export function startWorker(options: WorkerOptions): Worker {
     return running.size + reserved < concurrency && recording.size <= concurrency;
   }
 
-  /** Takes one of the action's slots for `delivery`, or queues it for release when the action has none left. */
-  function reserve(delivery: ClaimedDelivery): boolean {
+  /** Takes one of the action's slots for a claimed delivery, or queues it for release when the action has none. */
+  function admit(delivery: ClaimedDelivery): boolean {
     if (take(delivery.action, delivery.digest)) return true;
     overflow.push(delivery.id);
     return false;

@@ -1,14 +1,15 @@
 /**
  * @module How much of payhook's cost per event the accept path's required steps take on their own: the ceiling,
  * then verification, then a durable commit on the serving thread, then on a worker thread (floor-server.ts),
- * then payhook itself with no action and with the quick-start config, in rounds, each with fresh events, the server pinned to one
- * CPU and wrk to the other, as the throughput bench runs them. `bun scripts/bench/floor.ts [BINARY]`
+ * then payhook itself with no action and with the quick-start config, in rounds, each with fresh events, the
+ * server pinned to one CPU and wrk to the other, as the throughput bench runs them. `bun scripts/bench/floor.ts [BINARY]`
  * (default dist/payhook); FLOOR_ROUNDS (2), FLOOR_SECONDS (10). README "Performance".
  */
 import { join, resolve } from "node:path";
 import { generateEvents, writeEventsFile } from "./events.ts";
 import { benchDir, LOG_HANDLER, PATH, removeBenchDirs, SECRET } from "./payhook.ts";
 import { cpuMicros, plainListening, startPinned } from "./proc.ts";
+import { int, median, ms, pct, table } from "./report.ts";
 import { measure, type Setup } from "./throughput.ts";
 import { failures, runWrk } from "./wrk.ts";
 
@@ -33,7 +34,7 @@ const setup: Setup = {
 };
 const rounds = Number(process.env.FLOOR_ROUNDS ?? 2);
 
-type Row = { name: string; rate: number; cpuUs: number; p99Ms: number };
+type Row = { name: string; rate: number; cpuUs: number; p99Us: number };
 const rows: Row[][] = [];
 for (let round = 0; round < rounds; round++) {
   const row: Row[] = [];
@@ -50,16 +51,19 @@ for (let round = 0; round < rounds; round++) {
 removeBenchDirs();
 
 console.log(`the accept path's steps alone, -c${setup.connections}, ${rounds} rounds (median):`);
-console.log(`${"server".padEnd(44)} ${"req/s".padStart(7)}  ${"CPU µs/req".padStart(10)}  ${"p99".padStart(9)}`);
-for (const [index, first] of (rows[0] ?? []).entries()) {
+const ceilingRate = median(rows.map((r) => (r[0] as Row).rate));
+const lines = (rows[0] ?? []).map((first, index) => {
   const of = rows.map((r) => r[index] as Row);
   const rate = median(of.map((r) => r.rate));
-  const cpu = median(of.map((r) => r.cpuUs));
-  const p99 = median(of.map((r) => r.p99Ms));
-  console.log(
-    `${first.name.padEnd(44)} ${Math.round(rate).toLocaleString("en-US").padStart(7)}  ${cpu.toFixed(1).padStart(10)}  ${`${p99.toFixed(2)} ms`.padStart(9)}`,
-  );
-}
+  return [
+    first.name,
+    int(rate),
+    pct(rate / ceilingRate),
+    median(of.map((r) => r.cpuUs)).toFixed(1),
+    ms(median(of.map((r) => r.p99Us))),
+  ];
+});
+console.log(table([["server", "req/s", "of the ceiling", "CPU µs/req", "p99"], ...lines]));
 
 async function floorStage(stage: (typeof STAGES)[number]): Promise<Row> {
   const dir = benchDir();
@@ -89,11 +93,5 @@ async function floorStage(stage: (typeof STAGES)[number]): Promise<Row> {
 }
 
 function figures(wrk: { requestsPerSecond: number; latencyUs: { p99: number } }, cpuUs: number) {
-  return { rate: wrk.requestsPerSecond, cpuUs, p99Ms: wrk.latencyUs.p99 / 1000 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { rate: wrk.requestsPerSecond, cpuUs, p99Us: wrk.latencyUs.p99 };
 }
