@@ -24,6 +24,8 @@ export interface Io {
   out(line: string): void;
   err(line: string): void;
   env: Record<string, string | undefined>;
+  /** Resolves once everything given to out() has been written: the process must not exit before. */
+  flush?(): Promise<void>;
 }
 
 export interface CommandContext {
@@ -66,22 +68,28 @@ export const COMMANDS: Command[] = [
   version,
 ];
 
-export async function run(runtime: Runtime, argv: string[], io: Io = processIo()): Promise<number> {
+export async function run(runtime: Runtime, argv: string[], io: Io = processIo(runtime)): Promise<number> {
   try {
     return await dispatch(runtime, argv, io);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      for (const line of error.problems) io.err(line);
-      return error.exitCode;
-    }
-    if (error instanceof UsageError) {
-      io.err(`payhook: ${error.message}`);
-      io.err("Run `payhook --help` for usage.");
-      return error.exitCode;
-    }
-    io.err(`payhook: ${error instanceof PayhookError || error instanceof Error ? error.message : String(error)}`);
-    return error instanceof PayhookError ? error.exitCode : 1;
+    return reportError(error, io);
+  } finally {
+    await io.flush?.();
   }
+}
+
+function reportError(error: unknown, io: Io): number {
+  if (error instanceof ConfigError) {
+    for (const line of error.problems) io.err(line);
+    return error.exitCode;
+  }
+  if (error instanceof UsageError) {
+    io.err(`payhook: ${error.message}`);
+    io.err("Run `payhook --help` for usage.");
+    return error.exitCode;
+  }
+  io.err(`payhook: ${error instanceof PayhookError || error instanceof Error ? error.message : String(error)}`);
+  return error instanceof PayhookError ? error.exitCode : 1;
 }
 
 async function dispatch(runtime: Runtime, argv: string[], io: Io): Promise<number> {
@@ -165,10 +173,33 @@ export function commandHelp(command: Command): string {
   ].join("\n");
 }
 
-function processIo(): Io {
+/**
+ * Standard output through the runtime's writer, which waits while a pipe is full: process.stdout.write buffers
+ * what a full pipe does not take and an exit drops it, so a listing read through `| wc -c` or a slow `| jq` was
+ * cut. Lines given while a write is under way go out together in the next one.
+ */
+function processIo(runtime: Runtime): Io {
+  let pending = "";
+  let writing: Promise<void> = Promise.resolve();
+  let closed = false;
+  const drain = async () => {
+    while (pending !== "" && !closed) {
+      const text = pending;
+      pending = "";
+      // A reader that went away (`| head`) did not want the rest: that is not an error.
+      await runtime.writeStdout(text).catch(() => {
+        closed = true;
+      });
+    }
+  };
   return {
-    out: (line) => process.stdout.write(`${line}\n`),
+    out: (line) => {
+      const idle = pending === "";
+      pending += `${line}\n`;
+      if (idle) writing = writing.then(drain);
+    },
     err: (line) => process.stderr.write(`${line}\n`),
     env: process.env,
+    flush: () => writing,
   };
 }

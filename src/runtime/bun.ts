@@ -49,7 +49,9 @@ export const bunRuntime: Runtime = {
     const child = Bun.spawn(argv, {
       cwd: options.cwd,
       env: options.env,
-      stdin: "pipe",
+      // Bun writes the input itself: a FileSink write to a child that exited without reading raised EPIPE outside
+      // any promise and ended the server; given here, a child may read all, some or none of it.
+      stdin: options.stdin,
       stdout: "pipe",
       stderr: "pipe",
       // A new session makes the child a process-group leader, so a timeout can kill its grandchildren too.
@@ -60,10 +62,7 @@ export const bunRuntime: Runtime = {
         pid: child.pid,
         stdout: child.stdout,
         stderr: child.stderr,
-        async writeInput(bytes) {
-          child.stdin.write(bytes);
-          await child.stdin.end();
-        },
+        writeInput: async () => {},
         exited: child.exited.then(() => ({
           exitCode: child.exitCode,
           signal: child.signalCode === null ? null : String(child.signalCode),
