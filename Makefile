@@ -25,7 +25,7 @@ install: node_modules/.installed ## install dependencies (npm ci)
 run: node_modules/.installed build/ui-client.txt ## serve on ./payhook.yaml, else the embedded default config (127.0.0.1:4242/webhook)
 	$(BUN) src/main.ts serve
 
-# Every build carries its stamp (src/build-stamp.ts): the version (package.json's, or VERSION=…), the git commit
+# Every build carries its stamp (src/ops/build-stamp.ts): the version (package.json's, or VERSION=…), the git commit
 # and the commit's date, from scripts/build-stamp.sh. The file is rewritten only when the stamp changes, so a
 # new commit rebuilds the binaries and nothing else does.
 STAMP := .tmp/build-stamp.json
@@ -39,10 +39,10 @@ FORCE:
 build/ui-client.txt: node_modules/.installed $(shell find src/ui/client -name '*.ts')
 	$(BUN) build src/ui/client/main.ts --target=browser --minify --outfile $@
 
-# The store's writer thread (src/runtime/store-writer.bun.ts) is a second entry point of each compiled binary, found
-# there as runtime/store-writer.bun.js (src/runtime/bun.ts).
+# The store's writer thread (src/store-writer.bun.ts) is a second entry point of each compiled binary, found
+# there as store-writer.bun.js (src/runtime/bun.ts).
 # A compiled binary ignores a stray .env or bunfig.toml in the folder it starts in (Bun would load them).
-BUN_COMPILE = $(BUN) build src/main.ts src/runtime/store-writer.bun.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
+BUN_COMPILE = $(BUN) build src/main.ts src/store-writer.bun.ts --compile --minify --bytecode --no-compile-autoload-dotenv --no-compile-autoload-bunfig
 # The release builds compile the test-only fault switches away (src/testhooks.ts); dist/payhook-test keeps them.
 NO_TEST_HOOKS := --define 'process.env.PAYHOOK_TEST_HOOK=""'
 
@@ -58,9 +58,9 @@ build: dist/payhook ## build the single executable dist/payhook
 # (it is not on npm); DENORT_BIN=/path/to/denort uses a local copy. --bundle embeds only what the app imports
 # (2 MB) instead of node_modules with its toolchains (300 MB). deno compile has no --define: the release build
 # maps src/testhooks.ts to src/testhooks.release.ts instead. tsc (make lint) type-checks, so Deno does not.
-DENO_COMPILE := $(DENO) compile -A --no-check --bundle --include src/runtime/store-writer.deno.ts
+DENO_COMPILE := $(DENO) compile -A --no-check --bundle --include src/store-writer.deno.ts
 
-# The import map also swaps src/build-stamp.ts for the stamp written as a module.
+# The import map also swaps src/ops/build-stamp.ts for the stamp written as a module.
 dist/payhook-deno: node_modules/.installed $(SRC) deno.release-imports.json $(STAMP)
 	@echo "export const STAMP = $$(cat $(STAMP));" >.tmp/build-stamp.deno.ts
 	$(DENO_COMPILE) --import-map deno.release-imports.json --output $@ src/main.deno.ts

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Prints the build's stamp as JSON, for `bun build --define PAYHOOK_BUILD=…` (src/build-stamp.ts):
+# Prints the build's stamp as JSON, for `bun build --define PAYHOOK_BUILD=…` (src/ops/build-stamp.ts):
 #   scripts/build-stamp.sh [TARGET]      VERSION=… overrides package.json's version.
 # The date is the commit's, in UTC, never the clock's, so two builds of one commit carry the same stamp.
 # Outside a git checkout of this folder (a source tarball, even one unpacked inside another repository),

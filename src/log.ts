@@ -2,7 +2,7 @@
  * @module Operational logs: one JSON object per line on stderr (stdout belongs to the `log` action), or
  * readable lines for a terminal. Callers pass fields, never secrets or whole payloads.
  */
-import { escapeControl } from "./escape.ts";
+import { escapeControl } from "./utils/escape.ts";
 
 export type Level = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "pretty";

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 /** @module The Bun entry point: runs the CLI with the Bun runtime. */
-import { run } from "./cli.ts";
+import { run } from "./cli/run.ts";
 import { bunRuntime } from "./runtime/bun.ts";
 
 // No top-level await: `bun build --bytecode` compiles to CommonJS.

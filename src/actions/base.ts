@@ -1,8 +1,8 @@
 /** @module Settings that every action accepts besides its own key. */
 import { Type } from "@sinclair/typebox";
-import { Duration } from "../config/units.ts";
-import { OrderSchema } from "../order.ts";
+import { Duration } from "../utils/units.ts";
 import { WhenSchema } from "./conditions.ts";
+import { OrderSchema } from "./order.ts";
 
 /** Svix's schedule: about 1.3 days from the first attempt to the last. */
 export const DEFAULT_RETRY = { attempts: 8, schedule: ["5s", "5m", "30m", "2h", "5h", "10h", "10h"], jitter: 0.2 };

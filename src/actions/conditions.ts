@@ -4,7 +4,7 @@
  * (and its plan, for `payhook explain`, is skipped with the same reason).
  */
 import { type Static, Type } from "@sinclair/typebox";
-import { lookup } from "../template.ts";
+import { lookup } from "../utils/template.ts";
 import type { ActionEvent, ActionKind } from "./types.ts";
 
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);

@@ -6,9 +6,9 @@
 import { isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { Type } from "@sinclair/typebox";
-import { Duration, parseDuration } from "../config/units.ts";
 import { describe } from "../errors.ts";
-import { compileTemplate, hasPlaceholder, type Template } from "../template.ts";
+import { compileTemplate, hasPlaceholder, type Template } from "../utils/template.ts";
+import { Duration, parseDuration } from "../utils/units.ts";
 import { ActionBase } from "./base.ts";
 import type { ActionKind, Outcome, PlanContext } from "./types.ts";
 

@@ -6,7 +6,7 @@ import { open } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Type } from "@sinclair/typebox";
 import { describe } from "../errors.ts";
-import { hasPlaceholder } from "../template.ts";
+import { hasPlaceholder } from "../utils/template.ts";
 import { ActionBase } from "./base.ts";
 import type { ActionKind, Outcome } from "./types.ts";
 

@@ -3,7 +3,7 @@
  * in path segments and query values, are always percent-encoded, and a rendered URL that would leave the
  * configured origin or path prefix (`..`, `%2e%2e`, an `@` or `?` smuggled in a value) is refused.
  */
-import { compileTemplate, hasPlaceholder, type Template } from "../template.ts";
+import { compileTemplate, hasPlaceholder, type Template } from "../utils/template.ts";
 
 export interface UrlTemplate {
   /** The configured origin, e.g. http://127.0.0.1:3000. */

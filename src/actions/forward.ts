@@ -5,10 +5,10 @@
  */
 import { Type } from "@sinclair/typebox";
 import pkg from "../../package.json" with { type: "json" };
-import { Duration, parseDuration } from "../config/units.ts";
 import { describe } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import { compileTemplate, type Template } from "../template.ts";
+import { compileTemplate, type Template } from "../utils/template.ts";
+import { Duration, parseDuration } from "../utils/units.ts";
 import { ActionBase } from "./base.ts";
 import { compileUrl } from "./forward-url.ts";
 import { createSigner, decodeSecret, SIGNATURE_HEADERS, type Signer, webhookId } from "./sign.ts";

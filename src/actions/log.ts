@@ -1,8 +1,8 @@
 /** @module `log: "PaymentIntent {{data.object.id}} was successful!"`: prints one line per event to stdout. */
 import { Type } from "@sinclair/typebox";
 import { describe } from "../errors.ts";
-import { escapeControl } from "../escape.ts";
-import { compileTemplate } from "../template.ts";
+import { escapeControl } from "../utils/escape.ts";
+import { compileTemplate } from "../utils/template.ts";
 import { ActionBase } from "./base.ts";
 import type { ActionKind } from "./types.ts";
 

@@ -1,8 +1,8 @@
 /** @module The interface every action kind implements, and the outcome of one attempt. */
 import type { TObject } from "@sinclair/typebox";
-import type { OrderRule } from "../order.ts";
-import type { RetryPolicy } from "../retry.ts";
 import type { Runtime } from "../runtime/types.ts";
+import type { OrderRule } from "./order.ts";
+import type { RetryPolicy } from "./retry.ts";
 
 /** What a thin event's action can have fetched from Stripe before it runs. */
 export type FetchTarget = "event" | "related_object";

@@ -8,8 +8,8 @@ import { isMap, LineCounter, parseDocument } from "yaml";
 import type { Action } from "../actions/types.ts";
 import type { Config } from "../config/load.ts";
 import { formatPath, type Path } from "../config/path.ts";
-import { matches } from "../route.ts";
-import { templatePaths } from "../template.ts";
+import { matches } from "../config/routes.ts";
+import { templatePaths } from "../utils/template.ts";
 import { SNAPSHOT_EVENT_TYPES, THIN_EVENT_TYPES } from "./event-types.ts";
 
 export interface Finding {

@@ -8,18 +8,18 @@ import type { TSchema } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 import { LineCounter, parseDocument } from "yaml";
 import { actionKinds } from "../actions/index.ts";
+import { compileOrder, type OrderSpec } from "../actions/order.ts";
+import type { RetryPolicy } from "../actions/retry.ts";
 import type { Action, FetchTarget } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
-import { cidrProblem } from "../ipallow.ts";
-import { compileOrder, type OrderSpec } from "../order.ts";
-import { MIN_RETENTION_MS } from "../retention.ts";
-import type { RetryPolicy } from "../retry.ts";
-import { compileRouter, patternProblem, type Route, type Router } from "../route.ts";
+import { cidrProblem } from "../ingest/ipallow.ts";
+import { MIN_RETENTION_MS } from "../ops/retention.ts";
 import { resolveStore, type StoreSettings } from "../store/settings.ts";
+import { parseDuration, parseSize } from "../utils/units.ts";
 import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
+import { compileRouter, patternProblem, type Route, type Router } from "./routes.ts";
 import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
-import { parseDuration, parseSize } from "./units.ts";
 
 /** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
 const MAX_ALIAS_COUNT = 100;

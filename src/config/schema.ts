@@ -5,9 +5,9 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
-import { DEFAULT_RETENTION } from "../retention.ts";
+import { DEFAULT_RETENTION } from "../ops/retention.ts";
 import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
-import { Duration, Size } from "./units.ts";
+import { Duration, Size } from "../utils/units.ts";
 
 const closed = { additionalProperties: false } as const;
 

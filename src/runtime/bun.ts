@@ -107,8 +107,8 @@ export const bunRuntime: Runtime = {
 function storeWriterUrl(): URL {
   const compiled = Bun.main.startsWith(EMBEDDED_ROOT);
   return compiled
-    ? new URL(`file://${EMBEDDED_ROOT}runtime/store-writer.bun.js`)
-    : new URL("./store-writer.bun.ts", import.meta.url);
+    ? new URL(`file://${EMBEDDED_ROOT}store-writer.bun.js`)
+    : new URL("../store-writer.bun.ts", import.meta.url);
 }
 
 /** Where a compiled binary's entry points live, relative to src/. */

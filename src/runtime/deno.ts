@@ -50,7 +50,7 @@ export const denoRuntime: Runtime = {
   },
 
   // The worker file is a separate entry point of the compiled binary (see the Makefile).
-  startStoreWriter: () => workerThread(new URL("./store-writer.deno.ts", import.meta.url)),
+  startStoreWriter: () => workerThread(new URL("../store-writer.deno.ts", import.meta.url)),
 
   async spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult> {
     const [program, ...args] = argv;

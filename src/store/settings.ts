@@ -3,7 +3,7 @@
  * payhook's settings in the object form). Resolved once here; everything printed uses `label`.
  */
 import { isAbsolute, resolve } from "node:path";
-import { parseDuration } from "../config/units.ts";
+import { parseDuration } from "../utils/units.ts";
 import {
   DEFAULT_LEASE,
   DEFAULT_POOL,

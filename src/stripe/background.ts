@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Config } from "../config/load.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { Metrics } from "../metrics.ts";
+import type { Metrics } from "../ops/metrics.ts";
 import type { Store } from "../store/types.ts";
 import type { StripeApi } from "./api.ts";
 import { CatchUpError, catchUp } from "./catchup.ts";

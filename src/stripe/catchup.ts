@@ -6,12 +6,12 @@
  * delivery of the same event never creates a delivery twice, and never runs an action twice.
  */
 
-import { newDelivery } from "../accept.ts";
 import { isThinPattern } from "../config/load.ts";
+import type { Route, Router } from "../config/routes.ts";
 import { PayhookError } from "../errors.ts";
-import type { Route, Router } from "../route.ts";
+import { newDelivery } from "../ingest/accept.ts";
+import { describeEvent, type VerifiedEvent } from "../ingest/verify.ts";
 import type { Store } from "../store/types.ts";
-import { describeEvent, type VerifiedEvent } from "../verify.ts";
 import { type Json, type StripeApi, StripeApiError } from "./api.ts";
 
 /** Where fetched events are said to come from (the events table's endpoint column). */

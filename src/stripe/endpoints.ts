@@ -4,7 +4,7 @@
  */
 import { SNAPSHOT_EVENT_TYPES } from "../catalog/event-types.ts";
 import { type Config, isThinPattern } from "../config/load.ts";
-import { matches } from "../route.ts";
+import { matches } from "../config/routes.ts";
 import type { WebhookEndpoint } from "./api.ts";
 
 /** What a webhook endpoint for this config should send: exact types, or every type. */

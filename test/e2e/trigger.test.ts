@@ -3,7 +3,7 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { resolveTarget } from "../../src/commands/trigger.ts";
+import { resolveTarget } from "../../src/cli/options.ts";
 import { DEVELOPMENT_SECRET } from "../../src/config/default.ts";
 import { TRIGGER_NAMES } from "../../src/fixtures/index.ts";
 import { freePort, type RunningServer, runPayhook, startServer, tempDir, testConfig } from "../helpers/server.ts";

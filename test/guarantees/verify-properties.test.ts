@@ -10,7 +10,7 @@ import { createHmac } from "node:crypto";
 import fc from "fast-check";
 import Stripe from "stripe";
 import { VerificationError } from "../../src/errors.ts";
-import { createVerifier } from "../../src/verify.ts";
+import { createVerifier } from "../../src/ingest/verify.ts";
 
 const RUNS = Number(process.env.PAYHOOK_VERIFY_RUNS ?? (process.env.PAYHOOK_SOAK === "full" ? 100_000 : 10_000));
 const SECRETS = ["whsec_test_secret", "whsec_rolled_secret"] as const;

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { ServerWebSocket } from "bun";
 import { buildEvents } from "../../src/fixtures/index.ts";
 import { stripeId } from "../../src/fixtures/world.ts";
-import { signatureHeader } from "../../src/sign.ts";
+import { signatureHeader } from "../../src/stripe/sign.ts";
 import { freePort, tempDir } from "./server.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

@@ -1,10 +1,10 @@
 /** The hot path as a function: no socket, a stub store, the real verifier. */
 import { describe, expect, test } from "bun:test";
-import { createAccept } from "../../src/accept.ts";
 import type { Action } from "../../src/actions/types.ts";
+import { compileRouter } from "../../src/config/routes.ts";
 import { StoreUnavailableError } from "../../src/errors.ts";
+import { createAccept } from "../../src/ingest/accept.ts";
 import { createLogger } from "../../src/log.ts";
-import { compileRouter } from "../../src/route.ts";
 import type { ClaimedDelivery, Ingested, Store } from "../../src/store/types.ts";
 import { event, SECRET, sign } from "../helpers/stripe.ts";
 

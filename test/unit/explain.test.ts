@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Config, parseConfig } from "../../src/config/load.ts";
 import { EventInputError } from "../../src/errors.ts";
-import { type EventExplanation, explainEvent, formatExplanation, readEvent } from "../../src/explain.ts";
+import { type EventExplanation, explainEvent, formatExplanation, readEvent } from "../../src/explain/plan.ts";
 import { buildEvents } from "../../src/fixtures/index.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import { attemptOf } from "../helpers/actions.ts";

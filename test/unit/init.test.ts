@@ -2,8 +2,8 @@
 import { describe, expect, test } from "bun:test";
 import { actionKinds } from "../../src/actions/index.ts";
 import { lintConfig } from "../../src/catalog/lint.ts";
-import { EXAMPLES, SCHEMA_FILE, starterConfig } from "../../src/commands/init.ts";
-import { configJsonSchema } from "../../src/commands/schema.ts";
+import { EXAMPLES, SCHEMA_FILE, starterConfig } from "../../src/cli/commands/init.ts";
+import { configJsonSchema } from "../../src/cli/commands/schema.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
 

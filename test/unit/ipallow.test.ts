@@ -1,6 +1,6 @@
 /** The IP allowlist: CIDR parsing, and which address decides when proxies and X-Forwarded-For are involved. */
 import { describe, expect, test } from "bun:test";
-import { cidrProblem, createIpGuard } from "../../src/ipallow.ts";
+import { cidrProblem, createIpGuard } from "../../src/ingest/ipallow.ts";
 
 describe("cidrProblem", () => {
   test.each(["3.18.12.63", "10.0.0.0/8", "0.0.0.0/0", "2001:db8::/32", "::1", "::/0", "::ffff:10.0.0.0/104"])(

@@ -1,6 +1,6 @@
 /** Metrics: the exposition format's rules, and the values after a known sequence of calls. */
 import { describe, expect, test } from "bun:test";
-import { ACK_BUCKETS, Exposition, escapeLabel, formatValue, Histogram, Metrics } from "../../src/metrics.ts";
+import { ACK_BUCKETS, Exposition, escapeLabel, formatValue, Histogram, Metrics } from "../../src/ops/metrics.ts";
 
 /** One line of the text format: a comment, or a sample `name{labels} value`. */
 const SAMPLE =

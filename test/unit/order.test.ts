@@ -4,17 +4,17 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { newDelivery } from "../../src/accept.ts";
+import { compileOrder, MAX_ORDER_KEY, orderKey } from "../../src/actions/order.ts";
 import type { Action, AttemptContext, Outcome } from "../../src/actions/types.ts";
 import { formatFindings, lintConfig } from "../../src/catalog/lint.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { startWorker, type Worker } from "../../src/delivery/worker.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { explainEvent, formatExplanation, readEvent } from "../../src/explain.ts";
+import { explainEvent, formatExplanation, readEvent } from "../../src/explain/plan.ts";
+import { newDelivery } from "../../src/ingest/accept.ts";
 import { createLogger } from "../../src/log.ts";
-import { compileOrder, MAX_ORDER_KEY, orderKey } from "../../src/order.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.ts";
-import { startWorker, type Worker } from "../../src/worker.ts";
 import { tempDir, waitUntil } from "../helpers/server.ts";
 
 const ENDPOINT = 'endpoints: [{ path: /webhook, secrets: ["whsec_test"] }]\n';

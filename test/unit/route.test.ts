@@ -1,9 +1,9 @@
 /** Routing, templates and the retry schedule: small pure functions, tested by table. */
 import { describe, expect, test } from "bun:test";
+import { nextAttemptAt } from "../../src/actions/retry.ts";
 import type { Action } from "../../src/actions/types.ts";
-import { nextAttemptAt } from "../../src/retry.ts";
-import { compileRouter, matches } from "../../src/route.ts";
-import { compileTemplate } from "../../src/template.ts";
+import { compileRouter, matches } from "../../src/config/routes.ts";
+import { compileTemplate } from "../../src/utils/template.ts";
 
 const action = (name: string) => ({ name }) as Action;
 

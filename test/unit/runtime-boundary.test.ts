@@ -40,7 +40,7 @@ const OFFENDERS = [
 
 describe("only src/runtime/ may touch Bun or Deno", () => {
   test.each(OFFENDERS)("%s outside src/runtime/ fails the lint", async (_, source, rule) => {
-    for (const path of ["src/app.ts", "src/store/probe.ts", "src/main.deno.ts"]) {
+    for (const path of ["src/ingest/app.ts", "src/store/probe.ts", "src/main.deno.ts"]) {
       const { code, output } = await lint(path, source);
       expect(code).not.toBe(0);
       expect(output).toContain(path);
@@ -57,7 +57,7 @@ describe("only src/runtime/ may touch Bun or Deno", () => {
   test("code that goes through the Runtime interface passes anywhere", async () => {
     const source =
       'import type { Runtime } from "./runtime/types.ts";\n\nexport const name = (r: Runtime) => r.name;\n';
-    const { code, output } = await lint("src/app.ts", source);
+    const { code, output } = await lint("src/ingest/app.ts", source);
     expect(output).not.toContain("noRestricted");
     expect(code).toBe(0);
   });

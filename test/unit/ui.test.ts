@@ -10,8 +10,8 @@ import type { Store } from "../../src/store/types.ts";
 import { cleanText, highlightJson } from "../../src/ui/format.ts";
 import { escapeHtml, html, trusted } from "../../src/ui/html.ts";
 import { createChanges } from "../../src/ui/live.ts";
-import { createAdminHandler } from "../../src/ui/routes.ts";
 import { CSP, hostAllowlist, sameOrigin } from "../../src/ui/security.ts";
+import { createAdminHandler } from "../../src/ui/server.ts";
 import { createSessions, readCookie, sessionCookie } from "../../src/ui/session.ts";
 
 const TOKEN = "sentinel-admin-token-unit-0001";

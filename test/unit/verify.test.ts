@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import Stripe from "stripe";
 import { VerificationError } from "../../src/errors.ts";
-import { createVerifier } from "../../src/verify.ts";
+import { createVerifier } from "../../src/ingest/verify.ts";
 
 const S = "whsec_test_secret";
 const ROLLED = "whsec_rolled_secret";

@@ -2,10 +2,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Action, AttemptContext, Outcome } from "../../src/actions/types.ts";
+import { startWorker, type Worker } from "../../src/delivery/worker.ts";
 import { createLogger } from "../../src/log.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.ts";
-import { startWorker, type Worker } from "../../src/worker.ts";
 import { tempDir, waitUntil } from "../helpers/server.ts";
 
 let store: SqliteStore;

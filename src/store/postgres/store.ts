@@ -26,9 +26,9 @@ import type {
   Store,
 } from "../types.ts";
 import { ident, type Row, type Sql } from "./client.ts";
+import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";
-import { activity, failedDeliveries, failureGroups } from "./page.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
 const MAX_BATCH = 512;

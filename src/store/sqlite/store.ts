@@ -25,10 +25,10 @@ import type {
   Requeue,
   Store,
 } from "../types.ts";
+import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
-import { probeWritable, queueStats } from "./ops.ts";
-import { activity, failedDeliveries, failureGroups } from "./page.ts";
+import { probeWritable, queueStats } from "./probe.ts";
 
 const MAX_BATCH = 512;
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };

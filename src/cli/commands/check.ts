@@ -1,0 +1,108 @@
+/**
+ * @module `payhook check`: validates a config, prints what it resolves to with every secret redacted, and lints
+ * it (warnings on stderr; with --strict they make the exit code 2).
+ */
+import { readFileSync } from "node:fs";
+import type { Action } from "../../actions/types.ts";
+import { formatFindings, lintConfig } from "../../catalog/lint.ts";
+import { DEFAULT_SOURCE } from "../../config/default.ts";
+import type { Config } from "../../config/load.ts";
+import { resolveConfig } from "../../config/resolve.ts";
+import { UsageError } from "../../errors.ts";
+import { apiFor } from "../../stripe/access.ts";
+import { STRIPE_API_VERSION, type StripeApi } from "../../stripe/api.ts";
+import { compareEndpoint, payhookEndpoints } from "../../stripe/endpoints.ts";
+import { configOption } from "../options.ts";
+import type { Command } from "../types.ts";
+
+export const check: Command = {
+  name: "check",
+  summary: "validate a config file and print its resolved routes (secrets redacted)",
+  usage: "payhook check [--config FILE] [--strict] [--stripe [--endpoint we_…]]",
+  options: {
+    ...configOption,
+    strict: { type: "boolean", help: "exit 2 when there are warnings, not only errors" },
+    stripe: {
+      type: "boolean",
+      help: "also compare the handler map with the webhook endpoint(s) at Stripe (needs stripe.api_key)",
+    },
+    endpoint: { type: "string", arg: "ID", help: "with --stripe: the endpoint we_… to compare, not those matching" },
+  },
+  async run({ io, values, runtime, log }) {
+    const config = resolveConfig(values.config as string | undefined, io.env);
+    const describe = (a: Action) => `    - ${a.name}: ${a.kind}, up to ${a.retry.attempts} attempts`;
+    const findings = lintConfig(config);
+    const text = config.source === DEFAULT_SOURCE ? undefined : readFileSync(config.source, "utf8");
+    const warned = findings.length === 0 ? "" : `, ${findings.length} warning${findings.length > 1 ? "s" : ""}`;
+    io.out(`${config.source}: ok${warned}`);
+    io.out(`listen: ${config.listen.tls ? "https" : "http"}://${config.listen.host}:${config.listen.port}`);
+    const { admin, allow_ips: allow, trusted_proxies: proxies } = config.file;
+    if (admin) {
+      const page = admin.token
+        ? "; the operator page at /, token redacted"
+        : '; the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin to turn it on';
+      io.out(`admin: http://${admin.host}:${admin.port} (/healthz, /readyz, /metrics${page})`);
+    }
+    if (allow?.length) io.out(`allow_ips: ${allow.join(", ")}${proxies?.length ? `; via ${proxies.join(", ")}` : ""}`);
+    io.out(`store: ${config.store.label}`);
+    if (config.file.stripe) {
+      const { apiBase, apiKey, catchUp } = config.stripe;
+      const every = catchUp
+        ? `; background catch-up every ${config.file.stripe.catch_up?.every} over ${config.file.stripe.catch_up?.window}`
+        : "";
+      io.out(`stripe: ${apiBase}, api_key ${apiKey ? "set (redacted)" : "not set"}${every}`);
+    }
+    io.out("endpoints:");
+    for (const e of config.endpoints) {
+      io.out(
+        `  POST ${e.path}: ${e.secrets.length} secret(s), redacted; tolerance ${e.tolerance}s; max_body ${e.maxBody} bytes`,
+      );
+    }
+    io.out("routes:");
+    for (const route of config.routes) io.out([`  ${route.pattern}`, ...route.actions.map(describe)].join("\n"));
+    io.out(["  (unhandled)", ...config.unhandled.map(describe)].join("\n"));
+    for (const line of formatFindings(findings, config.source, text)) io.err(line);
+    let warnings = findings.length;
+    if (values.stripe) {
+      warnings += await checkStripe(config, apiFor(config, "check --stripe", runtime, log), values.endpoint, io);
+    } else if (values.endpoint !== undefined) {
+      throw new UsageError("--endpoint goes with --stripe");
+    }
+    if (values.strict && warnings > 0) {
+      io.err(`${config.source}: --strict: ${warnings} warning(s) count as errors`);
+      return 2;
+    }
+    return 0;
+  },
+};
+
+/** Compares the map with the endpoint(s) at Stripe; prints each mismatch on stderr and returns how many. */
+async function checkStripe(
+  config: Config,
+  api: StripeApi,
+  id: unknown,
+  io: { out(line: string): void; err(line: string): void },
+): Promise<number> {
+  const all = await api.listWebhookEndpoints();
+  const targets = payhookEndpoints(all, config, typeof id === "string" ? id : undefined);
+  if (targets.length === 0) {
+    const paths = config.endpoints.map((e) => e.path).join(" or ");
+    io.err(
+      typeof id === "string"
+        ? `${config.source}: stripe: no webhook endpoint ${id} on this account`
+        : `${config.source}: stripe: none of the account's ${all.length} webhook endpoint(s) has a URL ending with ${paths}; \`payhook stripe endpoint create --url …\` makes one`,
+    );
+    return 1;
+  }
+  let count = 0;
+  io.out("stripe:");
+  for (const endpoint of targets) {
+    const mismatches = compareEndpoint(endpoint, config, STRIPE_API_VERSION);
+    count += mismatches.length;
+    io.out(
+      `  ${endpoint.id} ${endpoint.url}: ${mismatches.length === 0 ? "matches the handler map" : `${mismatches.length} mismatch(es)`}`,
+    );
+    for (const m of mismatches) io.err(`${config.source}: stripe endpoint ${endpoint.id}: [${m.kind}] ${m.message}`);
+  }
+  return count;
+}

@@ -1,0 +1,207 @@
+/**
+ * @module `payhook stripe endpoint create|sync|list`: the webhook endpoint at Stripe, made from the handler map.
+ * create prints the new signing secret once and never writes it anywhere; live-mode keys need --live.
+ */
+import process from "node:process";
+import type { Config } from "../../config/load.ts";
+import { resolveConfig } from "../../config/resolve.ts";
+import { UsageError } from "../../errors.ts";
+import { apiFor, isLiveKey, requireApiKey } from "../../stripe/access.ts";
+import { STRIPE_API_VERSION, type StripeApi, type WebhookEndpoint } from "../../stripe/api.ts";
+import { eventsDiff, payhookEndpoints, wantedTypes } from "../../stripe/endpoints.ts";
+import { configOption } from "../options.ts";
+import type { Command, CommandContext } from "../types.ts";
+
+export const stripeCommand: Command = {
+  name: "stripe",
+  summary: "manage the webhook endpoint at Stripe from the handler map (create, sync, list)",
+  usage: [
+    "payhook stripe endpoint create --url https://HOST/webhook [--live] [--yes]",
+    "       payhook stripe endpoint sync [--endpoint we_…] [--dry-run] [--live] [--yes]",
+    "       payhook stripe endpoint list [--json]",
+  ].join("\n"),
+  options: {
+    ...configOption,
+    url: { type: "string", arg: "URL", help: "create: the public URL Stripe posts to, ending with an endpoint path" },
+    endpoint: { type: "string", arg: "ID", help: "sync: this endpoint (we_…) instead of those matching the config" },
+    "dry-run": { type: "boolean", help: "sync: show the difference, change nothing" },
+    live: { type: "boolean", help: "confirm changes with a live-mode key (sk_live_…, rk_live_…)" },
+    yes: {
+      type: "boolean",
+      help: "enable every event type without asking when the map takes them all (* or unhandled)",
+    },
+    json: { type: "boolean", help: "list: one JSON object per endpoint" },
+  },
+  async run(context) {
+    const [group, sub, ...rest] = context.positionals;
+    if (group !== "endpoint") {
+      throw new UsageError(
+        group === undefined ? "stripe needs a subcommand: endpoint" : `unknown stripe subcommand "${group}"`,
+      );
+    }
+    if (rest.length > 0) throw new UsageError(`stripe endpoint ${sub} takes no arguments (got "${rest[0]}")`);
+    const config = resolveConfig(context.values.config as string | undefined, context.io.env);
+    if (sub === "list") return list(context, config);
+    if (sub === "create") return create(context, config);
+    if (sub === "sync") return sync(context, config);
+    throw new UsageError(
+      sub === undefined ? "stripe endpoint needs create, sync or list" : `unknown stripe endpoint subcommand "${sub}"`,
+    );
+  },
+};
+
+async function list({ runtime, io, values, log }: CommandContext, config: Config): Promise<number> {
+  const api = apiFor(config, "stripe endpoint list", runtime, log);
+  const all = await api.listWebhookEndpoints();
+  if (values.json) {
+    for (const e of all) io.out(JSON.stringify(publicFields(e)));
+    return 0;
+  }
+  if (all.length === 0) {
+    io.out("No webhook endpoints on this account.");
+    return 0;
+  }
+  const mine = new Set(payhookEndpoints(all, config).map((e) => e.id));
+  for (const e of all) {
+    const events = e.enabled_events.includes("*") ? "all types" : `${e.enabled_events.length} types`;
+    io.out(
+      `${e.id}  ${e.status}  ${e.url}  ${events}  api ${e.api_version ?? "(account default)"}${mine.has(e.id) ? "  (this config)" : ""}`,
+    );
+  }
+  return 0;
+}
+
+async function create(context: CommandContext, config: Config): Promise<number> {
+  const { io, values } = context;
+  const url = values.url as string | undefined;
+  if (!url) throw new UsageError("stripe endpoint create needs --url https://HOST/PATH (the URL Stripe will post to)");
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url expects an http(s) URL such as https://payhook.example.com/webhook, got "${url}"`);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw new UsageError("--url must be an https URL");
+  if (!config.endpoints.some((e) => parsed.pathname.endsWith(e.path))) {
+    throw new UsageError(
+      `--url's path ${parsed.pathname} does not end with an endpoint path of ${config.source} (${config.endpoints.map((e) => e.path).join(", ")})`,
+    );
+  }
+  liveGuard(config, values.live === true, "create an endpoint");
+  const enabled = await enabledEvents(context, config);
+  if (!enabled) return 1;
+  const api = apiFor(config, "stripe endpoint create", context.runtime, context.log, 0);
+  const made = await api.createWebhookEndpoint({
+    url,
+    enabled_events: enabled,
+    api_version: STRIPE_API_VERSION,
+    description: `payhook (${config.source})`,
+    metadata: { created_by: "payhook" },
+  });
+  const count = enabled.includes("*") ? "every event type" : `${enabled.length} event type(s)`;
+  io.out(`created ${made.id} for ${made.url}: ${count}, API version ${made.api_version ?? STRIPE_API_VERSION}`);
+  if (made.secret) {
+    const endpoint = config.endpoints.find((e) => parsed.pathname.endsWith(e.path));
+    io.out("");
+    io.out(`Its signing secret, shown this once: ${made.secret}`);
+    io.out(
+      `Put it in the environment payhook serves with (for example STRIPE_WEBHOOK_SECRET=${made.secret} in a systemd EnvironmentFile or your platform's secret store), referenced from ${endpoint?.path ?? "the endpoint"}'s secrets as "\${STRIPE_WEBHOOK_SECRET}"; payhook never writes it into the config.`,
+    );
+  }
+  return 0;
+}
+
+async function sync(context: CommandContext, config: Config): Promise<number> {
+  const { io, values } = context;
+  const dryRun = values["dry-run"] === true;
+  if (!dryRun) liveGuard(config, values.live === true, "change an endpoint");
+  const api: StripeApi = apiFor(config, "stripe endpoint sync", context.runtime, context.log);
+  const all = await api.listWebhookEndpoints();
+  const targets = payhookEndpoints(all, config, values.endpoint as string | undefined);
+  if (targets.length === 0) {
+    io.err(
+      values.endpoint
+        ? `payhook: no webhook endpoint ${values.endpoint} on this account`
+        : `payhook: no webhook endpoint on this account has a URL ending with ${config.endpoints.map((e) => e.path).join(" or ")}; create one with \`payhook stripe endpoint create --url …\``,
+    );
+    return 1;
+  }
+  const wanted = wantedTypes(config);
+  const enabled = wanted.everything ? ["*"] : wanted.types;
+  for (const target of targets) {
+    const { add, remove } = eventsDiff(target.enabled_events, enabled);
+    io.out(`${target.id} ${target.url}:`);
+    if (add.length === 0 && remove.length === 0) {
+      io.out("  up to date");
+      continue;
+    }
+    for (const t of add) io.out(`  + ${t}`);
+    for (const t of remove) io.out(`  - ${t}`);
+    if (dryRun) continue;
+    if (wanted.everything && add.includes("*") && !(await confirmEverything(context))) return 1;
+    await api.updateWebhookEndpoint(target.id, { enabled_events: enabled });
+    io.out(`  updated: ${add.length} added, ${remove.length} removed`);
+  }
+  if (dryRun) io.out("(dry run: nothing changed)");
+  return 0;
+}
+
+/** The enabled_events for a new endpoint, or undefined when enabling every type was declined. */
+async function enabledEvents(context: CommandContext, config: Config): Promise<string[] | undefined> {
+  const wanted = wantedTypes(config);
+  if (wanted.thin.length > 0) {
+    context.io.err(
+      `note: thin event types (${wanted.thin.join(", ")}) come from an event destination, not a webhook endpoint; create one in Workbench`,
+    );
+  }
+  if (wanted.everything) return (await confirmEverything(context)) ? ["*"] : undefined;
+  if (wanted.types.length === 0) {
+    throw new UsageError(
+      `${config.source} has no handler for a snapshot event type, so the endpoint would get nothing`,
+    );
+  }
+  return wanted.types;
+}
+
+/** Asks (or takes --yes) before an endpoint gets every event type. */
+async function confirmEverything({ io, values }: CommandContext): Promise<boolean> {
+  if (values.yes) return true;
+  io.err(
+    'The handler map takes every event type ("*" or unhandled), so the endpoint would get all of them. Enable every type? [y/N]',
+  );
+  const answer = await readLine();
+  if (/^y(es)?$/i.test(answer?.trim() ?? "")) return true;
+  io.err("payhook: not changed; name the types in handlers, or answer y (or pass --yes) to enable every type");
+  return false;
+}
+
+function liveGuard(config: Config, live: boolean, what: string): void {
+  const { apiKey } = requireApiKey(config, `stripe endpoint`);
+  if (isLiveKey(apiKey) && !live) {
+    throw new UsageError(`stripe.api_key is a live-mode key; to ${what} on the live account, pass --live`);
+  }
+}
+
+/** The first line on stdin, or undefined at its end (a closed or empty stdin answers no). */
+async function readLine(): Promise<string | undefined> {
+  let text = "";
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    const end = text.indexOf("\n");
+    if (end >= 0) return text.slice(0, end);
+  }
+  return text === "" ? undefined : text;
+}
+
+/** An endpoint without anything secret (the secret is only in create's answer anyway). */
+function publicFields(e: WebhookEndpoint): Record<string, unknown> {
+  return {
+    id: e.id,
+    url: e.url,
+    status: e.status,
+    enabled_events: e.enabled_events,
+    api_version: e.api_version,
+    description: e.description,
+    livemode: e.livemode,
+  };
+}
