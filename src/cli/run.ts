@@ -7,8 +7,11 @@ import { parseArgs } from "node:util";
 import { ConfigError, PayhookError, UsageError } from "../errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { actions } from "./commands/actions.ts";
+import { audit } from "./commands/audit.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
+import { deliveries } from "./commands/deliveries.ts";
 import { events } from "./commands/events.ts";
 import { explain } from "./commands/explain.ts";
 import { health } from "./commands/health.ts";
@@ -16,6 +19,7 @@ import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
 import { sign } from "./commands/sign.ts";
+import { status } from "./commands/status.ts";
 import { stripeCommand } from "./commands/stripe.ts";
 import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
@@ -32,7 +36,11 @@ export const COMMANDS: Command[] = [
   check,
   explain,
   health,
+  status,
   events,
+  deliveries,
+  actions,
+  audit,
   catchUpCommand,
   stripeCommand,
   init,

@@ -8,6 +8,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 import { LineCounter, parseDocument } from "yaml";
 import { actionKinds } from "../actions/index.ts";
+import { type BreakerFile, compileLimits, withoutLimits } from "../actions/limits.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
 import type { Action, FetchTarget } from "../actions/types.ts";
@@ -175,7 +176,7 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir);
+      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir, file.breaker);
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -293,6 +294,7 @@ function compileAction(
   retry: RetryPolicy,
   problems: [Path, string][],
   baseDir: string | undefined,
+  breaker?: BreakerFile,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
@@ -311,7 +313,7 @@ function compileAction(
   return {
     name: (spec.name as string | undefined) ?? defaultName,
     kind: kind.kind,
-    digest: digest(spec),
+    digest: digest(withoutLimits(spec)),
     retry: {
       attempts: own.attempts ?? retry.attempts,
       schedule: own.schedule?.map(parseDuration) ?? retry.schedule,
@@ -319,6 +321,7 @@ function compileAction(
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     ...(order.rule === undefined ? {} : { order: order.rule }),
+    ...compileLimits(spec, breaker),
     ...(spec.fetch === undefined ? {} : { fetch: spec.fetch as FetchTarget[] }),
     run: compiled.run,
     plan: compiled.plan,

@@ -5,6 +5,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
+import { BreakerSchema } from "../actions/limits.ts";
 import { DEFAULT_RETENTION } from "../ops/retention.ts";
 import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
 import { Duration, Size } from "../utils/units.ts";
@@ -202,6 +203,7 @@ export const ConfigSchema = Type.Object(
       description:
         "a duration such as 30d, at least 3d: how long events and their attempts are kept (Stripe retries an event for up to 3 days, and its id is what catches duplicates)",
     }),
+    breaker: Type.Optional(BreakerSchema),
     admin: Type.Optional(AdminSchema),
     allow_ips: Type.Optional(
       IpList("a list of addresses and CIDR ranges allowed to reach the main listener (e.g. Stripe's webhook IPs)"),

@@ -49,6 +49,17 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     // The background catch-up, which leases use, only runs with a durable store.
     acquireLease: async () => false,
     releaseLease: async () => {},
+    controls: async () => [],
+    setPaused: async () => false,
+    noteOutcome: async () => ({ change: null, failures: 0, open: false }),
+    takeProbe: async () => false,
+    refund: async () => {},
+    retryNow: async () => ({ moved: 0, left: { running: 0, done: 0, ordered: 0, unchosen: 0 } }),
+    actionStats: async () => [],
+    endpointCounts: async () => [],
+    leaseHolders: async () => [],
+    audit: async () => {},
+    auditTrail: async () => [],
     close: async () => {},
   };
 }

@@ -125,6 +125,25 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE INDEX order_marks_updated_at ON ${s}.order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   (s) => `DROP INDEX IF EXISTS ${s}.events_received_at;`,
+  // Operator control, as on SQLite: an action's pause and breaker, shared by every instance, and the audit trail.
+  (s) => `
+    CREATE TABLE ${s}.action_controls (
+      action text PRIMARY KEY,
+      paused_at bigint,
+      paused_by text,
+      reason text,
+      failures integer NOT NULL DEFAULT 0,
+      opened_at bigint,
+      probe_at bigint
+    );
+    CREATE TABLE ${s}.audit (
+      id bigserial PRIMARY KEY,
+      at bigint NOT NULL,
+      who text NOT NULL,
+      act text NOT NULL,
+      target text NOT NULL,
+      count integer NOT NULL
+    );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

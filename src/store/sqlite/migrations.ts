@@ -90,6 +90,25 @@ const MIGRATIONS: string[] = [
    CREATE INDEX order_marks_updated_at ON order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   "DROP INDEX IF EXISTS events_received_at;",
+  // Operator control: an action's pause and breaker (one row per action with such state, read by every worker
+  // before it claims), and the audit trail of operators' acts.
+  `CREATE TABLE action_controls (
+     action TEXT PRIMARY KEY,
+     paused_at INTEGER,
+     paused_by TEXT,
+     reason TEXT,
+     failures INTEGER NOT NULL DEFAULT 0,
+     opened_at INTEGER,
+     probe_at INTEGER
+   );
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     who TEXT NOT NULL,
+     act TEXT NOT NULL,
+     target TEXT NOT NULL,
+     count INTEGER NOT NULL
+   );`,
 ];
 
 export function migrate(db: SqlDatabase): void {

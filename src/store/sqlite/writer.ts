@@ -20,6 +20,12 @@ export const WRITES = [
   "prune",
   "acquireLease",
   "releaseLease",
+  "setPaused",
+  "noteOutcome",
+  "takeProbe",
+  "refund",
+  "retryNow",
+  "audit",
   "close",
 ] as const;
 export type WriteOp = (typeof WRITES)[number];
