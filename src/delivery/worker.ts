@@ -14,6 +14,7 @@ import type { AttemptRecord, ClaimedDelivery, Store } from "../store/types.ts";
 import { StripeApiError } from "../stripe/api.ts";
 import type { ThinFetcher } from "../stripe/thin.ts";
 import { testHook } from "../testhooks.ts";
+import type { Gate } from "./control.ts";
 import { repeatsOnce } from "./repeats.ts";
 
 export interface WorkerOptions {
@@ -34,6 +35,8 @@ export interface WorkerOptions {
    * lets another instance run the delivery, and this one's result is then ignored.
    */
   heartbeatMs?: number;
+  /** Pauses, breakers and rates: actions it holds are not claimed (src/delivery/control.ts). */
+  gate?: Gate;
   /** Called after each attempt with its outcome, for metrics; `skipped` when `stale: skip` marked it done unrun. */
   onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number; skipped?: "stale" }): void;
 }
@@ -127,7 +130,8 @@ export function startWorker(options: WorkerOptions): Worker {
         saturated = false;
         while (!stopped && hasRoom()) {
           const wanted = concurrency - running.size - reserved;
-          const claimed = await store.claim(now(), wanted, [...atLimit()]);
+          const held = options.gate ? await options.gate.held() : [];
+          const claimed = await store.claim(now(), wanted, [...atLimit(), ...held]);
           saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped) {
@@ -170,7 +174,7 @@ export function startWorker(options: WorkerOptions): Worker {
     const count = active.get(name) ?? 0;
     const limit = options.resolve(name, digest)?.concurrency ?? Number.POSITIVE_INFINITY;
     limits.set(name, limit);
-    if (count >= limit) return false;
+    if (count >= limit || (options.gate && !options.gate.admit(name))) return false;
     active.set(name, count + 1);
     return true;
   }
@@ -245,7 +249,7 @@ export function startWorker(options: WorkerOptions): Worker {
     let next: number | null = null;
     if (!busy) {
       try {
-        next = await store.nextDue();
+        next = await store.nextDue(options.gate?.skipped());
         repeats.worked(NEXT_DUE_FAILED);
       } catch (error) {
         repeats.failed(NEXT_DUE_FAILED, describe(error));
@@ -253,6 +257,8 @@ export function startWorker(options: WorkerOptions): Worker {
     }
     if (stopped) return;
     clearTimeout(timer);
+    const free = options.gate?.wakeAt() ?? null;
+    if (free !== null && (next === null || free < next)) next = free;
     const wait = next === null ? MAX_IDLE_MS : Math.min(Math.max(next - now(), 0), MAX_IDLE_MS);
     timer = setTimeout(() => void pump(), wait);
   }
@@ -292,7 +298,8 @@ export function startWorker(options: WorkerOptions): Worker {
         outcome = { ...outcome, output: outcome.output ? `${note}\n${outcome.output}` : note };
       }
     }
-    const record = { ...settle(delivery, action, outcome, startedAt, now()), ...(fetched ? { fetched } : {}) };
+    const settled = { ...settle(delivery, action, outcome, startedAt, now()), ...(fetched ? { fetched } : {}) };
+    const record = options.gate ? await options.gate.settle(delivery, outcome, settled) : settled;
     const skipped = stale && !delivery.replayed ? ("stale" as const) : undefined;
     options.onAttempt?.({
       action: delivery.action,

@@ -37,6 +37,11 @@ export class ActionRegistry {
     return this.seen.get(key(name, digest)) ?? this.current.actions.get(name);
   }
 
+  /** The current config's action of this name: its rate and breaker apply to every delivery of it. */
+  latest(name: string): Action | undefined {
+    return this.current.actions.get(name);
+  }
+
   private add(config: Config): void {
     for (const action of config.actions.values()) this.seen.set(key(action.name, action.digest), action);
   }

@@ -7,6 +7,7 @@ import { lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../../config/default.ts";
 import { type Config, loadConfigFile } from "../../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../../config/resolve.ts";
+import { createGate } from "../../delivery/control.ts";
 import { type Runner, startWorker } from "../../delivery/worker.ts";
 import { createDryRunStore } from "../../explain/dry-run.ts";
 import { runtimeBodyCap } from "../../ingest/accept.ts";
@@ -200,6 +201,7 @@ async function durableBackend(
   if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
   const pruner = startPruner({ store, retentionMs: config.retention, log });
   const actions = new ActionRegistry(config);
+  const gate = createGate({ store, action: (name) => actions.latest(name), log });
   const worker = startWorker({
     store,
     thin: thinFetcher(config, runtime, metrics),
@@ -211,6 +213,7 @@ async function durableBackend(
     print: batchLines((text) => runtime.writeStdout(text)),
     heartbeatMs: opened.heartbeatMs,
     concurrency: config.concurrency,
+    gate,
     onAttempt: ({ action, status, durationMs, skipped }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       if (skipped === "stale") metrics.skippedStale(action);
@@ -246,6 +249,7 @@ async function durableBackend(
       unsubscribe();
       await background?.stop();
       await worker.stop(graceMs);
+      gate.stop();
     },
     async close() {
       await worker.settled();
