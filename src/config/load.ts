@@ -21,6 +21,7 @@ import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "./routes.ts";
 import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
+import { tokenProblems } from "./tokens.ts";
 
 /** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
 const MAX_ALIAS_COUNT = 100;
@@ -161,7 +162,8 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
 
   const admin = file.admin;
   if (admin?.token === "") delete admin.token;
-  if (admin && !admin.token && !isLoopback(admin.host)) {
+  problems.push(...tokenProblems(admin));
+  if (admin && !admin.token && !admin.tokens?.length && !isLoopback(admin.host)) {
     problems.push([
       ["admin", "host"],
       `${admin.host} is reachable beyond this machine, so the admin listener needs a token: add token: "\${PAYHOOK_ADMIN_TOKEN}" (a secret of 16 or more characters) or bind 127.0.0.1`,

@@ -45,6 +45,27 @@ export const AdminSchema = Type.Object(
           'a secret of at least 16 characters without whitespace that opens the operator page, such as "${PAYHOOK_ADMIN_TOKEN}"',
       }),
     ),
+    tokens: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({
+              pattern: "^[A-Za-z0-9_.@-]{1,64}$",
+              description: "who holds it, as the audit trail names them, such as ana or oncall",
+            }),
+            token: Type.String({
+              pattern: "^\\S{16,}$",
+              description: 'a secret of at least 16 characters without whitespace, such as "${PAYHOOK_TOKEN_ANA}"',
+            }),
+            role: Type.Union([Type.Literal("viewer"), Type.Literal("operator")], {
+              description: "viewer (looks only) or operator (also replays, retries, pauses and resumes)",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: "named tokens for the operator page, each with a role; admin.token is an operator named admin" },
+      ),
+    ),
     hosts: Type.Optional(
       Type.Array(
         Type.String({ pattern: "^[A-Za-z0-9.:\\[\\]-]+$", description: "a host name such as payhook.example.com" }),

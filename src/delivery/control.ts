@@ -110,8 +110,18 @@ export function createGate(options: GateOptions): Gate {
       } else if (result.change === "closed") {
         log.info("breaker closed: a probe succeeded; held deliveries start now", { action: name });
       }
-      if (result.change) options.onBreaker?.(name, result.change);
-      if (result.change) readAt = Number.NEGATIVE_INFINITY;
+      if (result.change) {
+        options.onBreaker?.(name, result.change);
+        // This instance stops (or resumes) admitting at once, before its next read of the store.
+        const t = now();
+        const breakerState = result.open ? { openedAt: t, probeAt: t + breaker.probeMs } : null;
+        controls.set(name, {
+          action: name,
+          paused: known?.paused ?? null,
+          failures: result.failures,
+          breaker: breakerState,
+        });
+      } else if (known) known.failures = result.failures;
     } catch (error) {
       log.error("could not count an attempt for the breaker", { action: name, error: describe(error) });
     }

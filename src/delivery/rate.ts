@@ -5,6 +5,13 @@
  */
 import type { RateLimit } from "../actions/limits.ts";
 
+/**
+ * Added to each window: an attempt is counted when it is admitted, a little before its request leaves (a claim's
+ * commit, the event's own commit when claimed at ingest), so starts a full window apart could otherwise reach the
+ * target a little closer than that.
+ */
+const MARGIN_MS = 100;
+
 export class RateLimiter {
   /** Start times within the last window, oldest first, per action with a rate. */
   private readonly starts = new Map<string, { limit: RateLimit; times: number[] }>();
@@ -45,7 +52,7 @@ export class RateLimiter {
   *nextFree(): Iterable<number> {
     for (const until of this.slowed.values()) yield until;
     for (const { limit, times } of this.starts.values()) {
-      if (times.length >= limit.count) yield (times[0] as number) + limit.windowMs;
+      if (times.length >= limit.count) yield (times[0] as number) + limit.windowMs + MARGIN_MS;
     }
   }
 
@@ -55,7 +62,8 @@ export class RateLimiter {
       entry = { limit, times: [] };
       this.starts.set(name, entry);
     }
-    while (entry.times.length > 0 && (entry.times[0] as number) <= now - limit.windowMs) entry.times.shift();
+    while (entry.times.length > 0 && (entry.times[0] as number) <= now - limit.windowMs - MARGIN_MS)
+      entry.times.shift();
     return entry;
   }
 }

@@ -5,6 +5,7 @@
  */
 import type { Config } from "../config/load.ts";
 import { patternProblem } from "../config/routes.ts";
+import type { OperatorToken } from "../config/tokens.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { OpsRoutes } from "../ops/health.ts";
@@ -16,6 +17,7 @@ import {
   type Store,
 } from "../store/types.ts";
 import { ASSETS } from "./assets.ts";
+import { createControlRoutes, retriedNotice } from "./control.ts";
 import { series } from "./format.ts";
 import type { SafeHtml } from "./html.ts";
 import { type Changes, liveStream } from "./live.ts";
@@ -36,8 +38,10 @@ export interface Client {
 
 export interface AdminOptions {
   ops: OpsRoutes;
-  /** The operator page's token; without one only the ops routes are served. */
+  /** The operator page's token (an operator named admin); without any token only the ops routes are served. */
   token?: string;
+  /** Named tokens with their roles (admin.tokens, with admin.token first). */
+  tokens?: readonly OperatorToken[];
   host: string;
   hosts?: readonly string[];
   store: Store;
@@ -60,7 +64,20 @@ const MINUTE = 60_000;
 export function createAdminHandler(options: AdminOptions): (request: Request, client: Client) => Promise<Response> {
   const { ops, store, log } = options;
   const now = options.now ?? Date.now;
-  const sessions = options.token ? createSessions(options.token) : undefined;
+  const tokens =
+    options.tokens ?? (options.token ? [{ name: "admin", token: options.token, role: "operator" as const }] : []);
+  const sessions = tokens.length > 0 ? createSessions(tokens) : undefined;
+  const control = createControlRoutes({
+    store,
+    config: options.config,
+    changes: options.changes,
+    wake: options.wake,
+    log,
+    now,
+    page,
+    text,
+    redirect,
+  });
   const allowedHost = hostAllowlist(options.host, options.hosts);
 
   return async (request, client) => {
@@ -98,6 +115,7 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
           log.warn("operator page: request refused", { code: "csrf_token", client: client.address, path });
           return text(403, "refused: the form's CSRF token is missing or wrong; reload the page and try again");
         }
+        if (session.role !== "operator" && path !== "/logout") return control.refuse(path, session, client.address);
         return await post(path, form, session);
       }
       if (request.method === "GET") return await get(url, session, request, client);
@@ -133,6 +151,8 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
   async function get(url: URL, session: Session, request: Request, client: Client): Promise<Response> {
     const path = url.pathname;
     const csrf = session.csrf;
+    const shown = await control.get(url, session);
+    if (shown) return shown;
     if (path === "/") return events(url, csrf);
     if (path === "/live") {
       client.keepOpen?.();
@@ -267,6 +287,8 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
       sessions?.logout(session.id);
       return redirect("/login", { "set-cookie": sessionCookie(null, now()) });
     }
+    const controlled = await control.post(path, form, session);
+    if (controlled) return controlled;
     const match = /^\/events\/([^/]+)\/replay$/.exec(path);
     if (match) {
       const id = decodeId(match[1] as string);
@@ -296,19 +318,26 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
         chosen.map((d) => ({ eventId: id, eventType: event.type, action: d.action })),
         now(),
       );
-      return replayed(`/events/${encodeURIComponent(id)}`, result, { event_id: id });
+      return replayed(`/events/${encodeURIComponent(id)}`, result, { event_id: id }, session.who);
     }
     if (path === "/failures/replay") {
       const group = form.get("scope") === "all" ? null : failureGroup(form);
       const chosen = await store.failedDeliveries(group, BULK_CAP);
       const result = await replay(store, options.config(), chosen, now());
-      return replayed("/failures", result, { action: group?.action ?? "(all)" });
+      return replayed("/failures", result, { action: group?.action ?? "(all)" }, session.who);
     }
     return text(404, "not found");
   }
 
-  function replayed(back: string, result: { queued: number; skipped: number }, fields: Record<string, string>) {
-    log.info("operator page: replay", { ...fields, requeued: result.queued, skipped: result.skipped });
+  async function replayed(
+    back: string,
+    result: { queued: number; skipped: number },
+    fields: Record<string, string>,
+    who: string,
+  ): Promise<Response> {
+    log.info("operator page: replay", { ...fields, requeued: result.queued, skipped: result.skipped, by: who });
+    const target = fields.event_id ?? `failure group of ${fields.action}`;
+    await store.audit({ at: now(), who, act: "replay", target, count: result.queued });
     if (result.queued > 0) {
       options.wake();
       options.changes.notify();
@@ -341,6 +370,8 @@ function failureGroup(source: URLSearchParams | FormData): { action: string; err
 }
 
 function notice(url: URL): string | undefined {
+  const retried = retriedNotice(url);
+  if (retried) return retried;
   const queued = url.searchParams.get("replayed");
   if (queued === null || !/^\d+$/.test(queued)) return undefined;
   const skipped = Number(url.searchParams.get("skipped") ?? 0) || 0;

@@ -7,6 +7,7 @@ import { lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../../config/default.ts";
 import { type Config, loadConfigFile } from "../../config/load.ts";
 import { resolveConfig, usesDevelopmentSecret } from "../../config/resolve.ts";
+import { operatorTokens } from "../../config/tokens.ts";
 import { createGate } from "../../delivery/control.ts";
 import { type Runner, startWorker } from "../../delivery/worker.ts";
 import { createDryRunStore } from "../../explain/dry-run.ts";
@@ -96,7 +97,7 @@ export const serve: Command = {
     const adminHandler = admin
       ? createAdminHandler({
           ops,
-          token: admin.token,
+          tokens: operatorTokens(admin),
           host: admin.host,
           hosts: admin.hosts,
           store: backend.store,
@@ -119,7 +120,7 @@ export const serve: Command = {
             fetch: (request, client) => adminHandler(request, client),
           })
         : undefined;
-    if (admin && !admin.token) {
+    if (admin && operatorTokens(admin).length === 0) {
       log.info('the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin in the config to serve it');
     }
     const reloader = startReloader({

@@ -16,7 +16,6 @@ import type {
 } from "../types.ts";
 import { FREE } from "./free.ts";
 
-type Row = Record<string, unknown>;
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
 export function controls(db: SqlDatabase): ActionControl[] {

@@ -63,6 +63,11 @@ function delivery(d: Delivery, kind: string | undefined, base: string, csrf: str
       ? html`<form method="post" action="${base}/replay" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${d.action}"><button type="submit" aria-label="Replay ${d.action}">Replay</button></form>`
       : ""
   }
+  ${
+    d.status === "pending" || d.status === "failed" || d.status === "dead"
+      ? html`<form method="post" action="/deliveries/${d.id}/retry" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="back" value="${base}"><button type="submit" aria-label="Retry now ${d.action}">Retry now</button></form>`
+      : ""
+  }
 </header>
 <p class="muted">${d.attempts} attempt${d.attempts === 1 ? "" : "s"} this round${d.status === "pending" && d.nextAt !== null ? html`; next attempt at ${time(d.nextAt)}` : ""}</p>
 ${d.lastError ? html`<p class="error-text">Last error: ${cleanText(d.lastError, 500)}</p>` : ""}

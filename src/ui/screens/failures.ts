@@ -25,7 +25,7 @@ ${
     <td>${g.action}</td>
     <td><pre class="out" tabindex="0">${g.error === null ? "(no error recorded)" : cleanText(g.error, 600)}</pre></td>
     <td>${g.failed}</td><td>${g.dead}</td><td>${time(g.oldestAt)}</td><td>${time(g.newestAt)}</td>
-    <td><a class="button" href="/failures/replay?${params.toString()}">Replay ${n}…</a></td>
+    <td><a class="button" href="/failures/replay?${params.toString()}">Replay ${n}…</a> <a class="button" href="/failures/retry?${params.toString()}">Retry all ${n}…</a></td>
   </tr>`;
   })}</tbody>
 </table></div>`
