@@ -31,6 +31,12 @@ export interface Gate {
   skipped(): readonly string[];
   /** Takes a rate slot (or an open breaker's probe) for an attempt of `name` about to start; false: not now. */
   admit(name: string): boolean;
+  /**
+   * True when a delivery of `name` must not be stored already claimed at ingest: before the store was first read,
+   * and for an action with a rate, whose attempts are counted when a claim starts them (an ingest's commit would
+   * put time between the count and the request).
+   */
+  deferred(name: string): boolean;
   /** Counts an attempt for the breaker and the rate; returns the record to store (held rather than used up). */
   settle(delivery: ClaimedDelivery, outcome: Outcome, record: AttemptRecord): Promise<AttemptRecord>;
   /** The earliest time a held action may be claimed again (rate window, Retry-After, probe), or null. */
@@ -80,6 +86,10 @@ export function createGate(options: GateOptions): Gate {
     for (const name of rates.full(t)) out.add(name);
     last = [...out];
     return last;
+  }
+
+  function deferred(name: string): boolean {
+    return readAt === Number.NEGATIVE_INFINITY || options.action(name)?.rate !== undefined;
   }
 
   function admit(name: string): boolean {
@@ -153,6 +163,7 @@ export function createGate(options: GateOptions): Gate {
     held,
     skipped: () => last,
     admit,
+    deferred,
     settle,
     wakeAt,
     controls: () => [...controls.values()],

@@ -440,7 +440,8 @@ export function startWorker(options: WorkerOptions): Worker {
       if (!stopped) void pump();
     },
     reserve(name, digest) {
-      if (stopped || testHook === "hold-worker" || !hasRoom() || !take(name, digest)) return false;
+      if (stopped || testHook === "hold-worker" || !hasRoom() || options.gate?.deferred(name)) return false;
+      if (!take(name, digest)) return false;
       reserved++;
       return true;
     },
