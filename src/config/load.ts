@@ -238,6 +238,14 @@ function resolveStripe(
     apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
     maxRate: section?.max_rate ?? 20,
   };
+  // Catch-up stores what this address answers as Stripe's events, and they carry no signature: only TLS vouches.
+  const base = URL.parse(settings.apiBase);
+  if (base === null || (base.protocol !== "https:" && !isLoopback(base.hostname))) {
+    problems.push([
+      ["stripe", "api_base"],
+      `must be an https:// URL (catch-up stores what it answers as Stripe's events); plain http is allowed only to a loopback address such as http://127.0.0.1:12111, got ${JSON.stringify(settings.apiBase)}`,
+    ]);
+  }
   const noKey = 'needs stripe.api_key (a restricted key with Events: read is enough; see README "Stripe API access")';
   if (section?.catch_up) {
     const everyMs = parseDuration(section.catch_up.every);

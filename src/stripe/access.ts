@@ -16,12 +16,20 @@ export function requireApiKey(config: Config, feature: string): StripeSettings &
   return { ...config.stripe, apiKey };
 }
 
-/** A client for `feature` that retries 429s and 5xx itself, logging each wait. */
-export function apiFor(config: Config, feature: string, runtime: Runtime, log: Logger, retries = 5): StripeApi {
+/** A client for `feature` that retries 429s and 5xx itself, logging each wait; `signal` cancels all it does. */
+export function apiFor(
+  config: Config,
+  feature: string,
+  runtime: Runtime,
+  log: Logger,
+  retries = 5,
+  signal?: AbortSignal,
+): StripeApi {
   return createStripeApi({
     settings: requireApiKey(config, feature),
     fetch: runtime.fetch,
     retries,
+    signal,
     onRetry: ({ what, status, waitMs, reason }) =>
       log.warn("Stripe API call will be retried", { call: what, status, wait_ms: waitMs, reason }),
   });
