@@ -15,17 +15,19 @@ import {
   type EventQuery,
   type Store,
 } from "../store/types.ts";
+import { requestUrl } from "../utils/request-url.ts";
 import { ASSETS } from "./assets.ts";
 import { series } from "./format.ts";
 import type { SafeHtml } from "./html.ts";
-import { type Changes, liveStream } from "./live.ts";
+import { type Changes, createLiveStreams } from "./live.ts";
+import { createOverviewSource } from "./overview-data.ts";
 import { BULK_CAP, replay } from "./replay.ts";
 import { eventPage } from "./screens/event.ts";
 import { type EventFilters, eventsPage } from "./screens/events.ts";
 import { failuresPage } from "./screens/failures.ts";
 import { confirmPage, loginPage } from "./screens/layout.ts";
 import { overviewPage } from "./screens/overview.ts";
-import { hostAllowlist, PAGE_HEADERS, sameOrigin } from "./security.ts";
+import { crossOriginMessage, hostAllowlist, hostRefusal, loginClient, PAGE_HEADERS, sameOrigin } from "./security.ts";
 import { createSessions, type Session, sameSecret, sessionCookie } from "./session.ts";
 
 export interface Client {
@@ -62,24 +64,27 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
   const now = options.now ?? Date.now;
   const sessions = options.token ? createSessions(options.token) : undefined;
   const allowedHost = hostAllowlist(options.host, options.hosts);
+  const streams = createLiveStreams(options.changes);
+  const overview = createOverviewSource(store, now);
 
   return async (request, client) => {
-    const url = new URL(request.url);
+    const url = requestUrl(request);
     const path = url.pathname;
-    const op = ops[path];
+    const op = Object.hasOwn(ops, path) ? ops[path] : undefined;
+    const refused = hostRefusal(request, allowedHost, op !== undefined);
+    if (refused) {
+      log.warn("admin listener: request refused", { code: refused.code, client: client.address, path });
+      return text(refused.status, refused.message);
+    }
     if (op && request.method === "GET") return op();
     if (!sessions) return text(404, "not found; the operator page is off until admin.token is set");
-    if (!allowedHost(request.headers.get("host"))) {
-      log.warn("operator page: request refused", { code: "host_not_allowed", client: client.address });
-      return text(421, "this host name is not one the operator page answers to; add it to admin.hosts");
-    }
     try {
       if (request.method === "GET" && path === ASSETS.style.path) return asset(ASSETS.style);
       if (request.method === "GET" && path === ASSETS.script.path) return asset(ASSETS.script);
       if (request.method === "GET" && path === "/robots.txt") return text(200, "User-agent: *\nDisallow: /\n");
       if (request.method === "POST" && !sameOrigin(request.headers)) {
         log.warn("operator page: request refused", { code: "cross_origin", client: client.address, path });
-        return text(403, "refused: this request did not come from the operator page");
+        return text(403, crossOriginMessage(request.headers));
       }
       if (path === "/login") {
         if (request.method === "GET") return page(loginPage());
@@ -111,16 +116,21 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
   async function login(request: Request, client: Client): Promise<Response> {
     const form = await readForm(request);
     const token = form?.get("token");
-    const outcome = sessions?.login(typeof token === "string" ? token : "", client.address, now());
+    const who = loginClient(
+      client.address,
+      request.headers.get("x-forwarded-for"),
+      options.config().file.trusted_proxies,
+    );
+    const outcome = sessions?.login(typeof token === "string" ? token : "", who, now());
     if (outcome?.result === "ok") {
-      log.info("operator page: logged in", { client: client.address });
+      log.info("operator page: logged in", { client: who });
       return redirect("/", { "set-cookie": sessionCookie(outcome.session, now()) });
     }
     // The given token is never logged, not even in part.
     const limited = outcome?.result === "limited";
     log.warn("operator page: login refused", {
       code: limited ? "rate_limited" : "wrong_token",
-      client: client.address,
+      client: who,
     });
     if (outcome?.result === "limited") {
       return page(loginPage(`Too many wrong tokens; try again in ${outcome.retryAfter} s.`), 429, {
@@ -135,8 +145,10 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
     const csrf = session.csrf;
     if (path === "/") return events(url, csrf);
     if (path === "/live") {
+      const stream = streams.open(session.id, request.signal, PAGE_HEADERS, () => session.expires > now());
+      if (!stream) return text(429, "this session already has the most live pages open; close some tabs");
       client.keepOpen?.();
-      return liveStream(options.changes, request.signal, PAGE_HEADERS);
+      return stream;
     }
     if (path === "/failures") {
       const groups = await store.failureGroups(200);
@@ -166,14 +178,12 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
       );
     }
     if (path === "/overview") {
-      const t = now();
-      // One query for the day; the last hour is its last 60 buckets.
-      const [day, queue] = await Promise.all([store.activity(t - 1440 * MINUTE, MINUTE), store.queueStats()]);
-      const hour = day;
+      // Shared by every open Overview for a couple of seconds: N tabs cost one reading.
+      const { at: t, day, queue } = await overview();
       return page(
         overviewPage({
           csrf,
-          hour: series(hour, t - 59 * MINUTE, t + 1, MINUTE),
+          hour: series(day, t - 59 * MINUTE, t + 1, MINUTE),
           day: series(day, t - 1439 * MINUTE, t + 1, MINUTE),
           queue,
           now: t,
@@ -265,6 +275,7 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
   async function post(path: string, form: FormData, session: Session): Promise<Response> {
     if (path === "/logout") {
       sessions?.logout(session.id);
+      streams.end(session.id);
       return redirect("/login", { "set-cookie": sessionCookie(null, now()) });
     }
     const match = /^\/events\/([^/]+)\/replay$/.exec(path);

@@ -12,6 +12,7 @@ import { UsageError } from "../../errors.ts";
 import { apiFor } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi } from "../../stripe/api.ts";
 import { compareEndpoint, payhookEndpoints } from "../../stripe/endpoints.ts";
+import { lintAdmin } from "../../ui/exposure.ts";
 import { configOption } from "../options.ts";
 import type { Command } from "../types.ts";
 
@@ -31,7 +32,7 @@ export const check: Command = {
   async run({ io, values, runtime, log }) {
     const config = resolveConfig(values.config as string | undefined, io.env);
     const describe = (a: Action) => `    - ${a.name}: ${a.kind}, up to ${a.retry.attempts} attempts`;
-    const findings = lintConfig(config);
+    const findings = [...lintConfig(config), ...lintAdmin(config.file)];
     const text = config.source === DEFAULT_SOURCE ? undefined : readFileSync(config.source, "utf8");
     const warned = findings.length === 0 ? "" : `, ${findings.length} warning${findings.length > 1 ? "s" : ""}`;
     io.out(`${config.source}: ok${warned}`);

@@ -24,6 +24,7 @@ import { apiFor } from "../../stripe/access.ts";
 import { createStripeApi } from "../../stripe/api.ts";
 import { startBackgroundCatchUp } from "../../stripe/background.ts";
 import { createThinFetcher, type ThinFetcher } from "../../stripe/thin.ts";
+import { lintAdmin } from "../../ui/exposure.ts";
 import { type Changes, createChanges } from "../../ui/live.ts";
 import { createAdminHandler } from "../../ui/server.ts";
 import { batchLines } from "../../utils/lines.ts";
@@ -301,5 +302,7 @@ function dryRunBackend(config: Config, log: Logger): Backend {
 
 /** Lint findings do not stop the server, but every start and reload says them once. */
 function warnLint(config: Config, log: Logger): void {
-  for (const finding of lintConfig(config)) log.warn(`config: ${finding.message}`, { at: finding.at });
+  for (const finding of [...lintConfig(config), ...lintAdmin(config.file)]) {
+    log.warn(`config: ${finding.message}`, { at: finding.at });
+  }
 }
