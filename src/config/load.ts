@@ -238,7 +238,8 @@ function resolveStripe(
     apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
     maxRate: section?.max_rate ?? 20,
   };
-  const noKey = 'needs stripe.api_key (a restricted key with Events: read is enough; see README "Stripe API access")';
+  const noKey =
+    "needs stripe.api_key (a restricted key with Events: read is enough; see docs/stripe.md#stripe-api-access)";
   if (section?.catch_up) {
     const everyMs = parseDuration(section.catch_up.every);
     const windowMs = parseDuration(section.catch_up.window);
