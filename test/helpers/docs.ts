@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { parse, stringify } from "yaml";
 import { run } from "../../src/cli/run.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
+import { trackFolder } from "./cleanup.ts";
 
 export const ROOT = resolve(import.meta.dir, "../..");
 
@@ -64,6 +65,7 @@ export function codeBlocks(file: string, markdown: string): Block[] {
 /** A folder to check configs in, holding the stand-in TLS files the TLS examples name. */
 export function checkFolder(): string {
   const dir = mkdtempSync(join(tmpdir(), "payhook-docs-"));
+  trackFolder(dir);
   for (const name of ["fullchain.pem", "privkey.pem"]) writeFileSync(join(dir, name), "");
   return dir;
 }
