@@ -246,7 +246,8 @@ function resolveStripe(
       `must be an https:// URL (catch-up stores what it answers as Stripe's events); plain http is allowed only to a loopback address such as http://127.0.0.1:12111, got ${JSON.stringify(settings.apiBase)}`,
     ]);
   }
-  const noKey = 'needs stripe.api_key (a restricted key with Events: read is enough; see README "Stripe API access")';
+  const noKey =
+    "needs stripe.api_key (a restricted key with Events: read is enough; see docs/stripe.md#stripe-api-access)";
   if (section?.catch_up) {
     const everyMs = parseDuration(section.catch_up.every);
     const windowMs = parseDuration(section.catch_up.window);

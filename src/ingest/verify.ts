@@ -2,7 +2,7 @@
  * @module Stripe-Signature verification with the official `stripe` package over WebCrypto.
  *
  * stripe-node does the HMAC and the constant-time compare; payhook checks first what stripe-node lets through
- * and Stripe never sends (../docs: README "Verification"): an empty body, a BOM or invalid UTF-8 (stripe-node
+ * and Stripe never sends (docs/how-it-works.md#where-payhook-is-stricter-than-stripe-node): an empty body, a BOM or invalid UTF-8 (stripe-node
  * decodes leniently and would verify a different string than the bytes received), a `t` that is not all digits
  * or appears twice, a timestamp in the future, more than 16 signatures.
  */

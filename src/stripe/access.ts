@@ -10,7 +10,7 @@ export function requireApiKey(config: Config, feature: string): StripeSettings &
   const { apiKey } = config.stripe;
   if (!apiKey) {
     throw new ConfigError([
-      `${config.source}: stripe.api_key: ${feature} needs Stripe API access; add stripe: { api_key: "\${STRIPE_API_KEY}" } and set STRIPE_API_KEY (README "Stripe API access" lists the permissions a restricted key needs)`,
+      `${config.source}: stripe.api_key: ${feature} needs Stripe API access; add stripe: { api_key: "\${STRIPE_API_KEY}" } and set STRIPE_API_KEY (docs/stripe.md#stripe-api-access lists the permissions a restricted key needs)`,
     ]);
   }
   return { ...config.stripe, apiKey };

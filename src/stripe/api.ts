@@ -230,7 +230,7 @@ function explain(what: string, error: unknown): StripeApiError {
   if (status === 403) {
     return new StripeApiError(
       "stripe_forbidden",
-      `${what}: the API key may not do this (403): give the restricted key the permission README "Stripe API access" lists for it (Stripe says: ${said})`,
+      `${what}: the API key may not do this (403): give the restricted key the permission docs/stripe.md#stripe-api-access lists for it (Stripe says: ${said})`,
       status,
       false,
     );

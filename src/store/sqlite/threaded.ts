@@ -130,7 +130,7 @@ class ThreadedStore implements Store {
       if (this.outbox.push({ ...call, id } as Call) > 1 || this.flushing) return;
       this.flushing = true;
       // setImmediate, not a microtask: requests whose verification finishes in this turn join the same message
-      // (make bench: +12 % throughput at 32 connections over one commit per request, see the README).
+      // (make bench: +12 % throughput at 32 connections over one commit per request, see docs/performance.md).
       setImmediate(() => {
         this.flushing = false;
         this.flushWhenFree();
