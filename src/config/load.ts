@@ -20,6 +20,7 @@ import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "./routes.ts";
 import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
+import { resolveSecrets, type SigningSecret } from "./secrets.ts";
 
 /** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
 const MAX_ALIAS_COUNT = 100;
@@ -27,6 +28,8 @@ const MAX_ALIAS_COUNT = 100;
 export interface Endpoint {
   path: string;
   secrets: string[];
+  /** The same secrets with their labels, in the same order (what verified an event is told by its label). */
+  signing: SigningSecret[];
   /** Seconds. */
   tolerance: number;
   /** Bytes. */
@@ -145,11 +148,9 @@ function toJS(doc: ReturnType<typeof parseDocument>, source: string): unknown {
 function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config {
   const endpoints = file.endpoints.map((e, i): Endpoint => {
     // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
-    const secrets = e.secrets.filter((s) => s !== "");
-    if (secrets.length === 0) {
-      problems.push([["endpoints", i, "secrets"], "every secret is empty; set at least one whsec_… secret"]);
-    }
-    return { path: e.path, secrets, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    const signing = resolveSecrets(e.secrets, ["endpoints", i, "secrets"], problems);
+    const secrets = signing.map((s) => s.secret);
+    return { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
   });
   const seenPaths = new Set<string>();
   endpoints.forEach((e, i) => {

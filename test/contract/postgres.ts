@@ -14,6 +14,7 @@ import type { PostgresStore } from "../../src/store/postgres/store.ts";
 import type { IncomingEvent } from "../../src/store/types.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
+import { storeBackfillContract } from "./store-backfill.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
@@ -37,6 +38,7 @@ export async function postgresContracts(runtime: string): Promise<void> {
   storeInspectContract(name, () => postgresSubject(cluster));
   storeUiContract(name, () => postgresSubject(cluster));
   storeSourceContract(name, () => postgresSubject(cluster));
+  storeBackfillContract(name, () => postgresSubject(cluster));
   storeOrderContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }

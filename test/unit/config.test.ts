@@ -173,6 +173,7 @@ describe("config values", () => {
     expect(config.endpoints[0]).toEqual({
       path: "/webhook",
       secrets: [SENTINEL],
+      signing: [{ label: "1", secret: SENTINEL, retiring: false }],
       tolerance: 300,
       maxBody: 1024 * 1024,
     });

@@ -90,6 +90,10 @@ const MIGRATIONS: string[] = [
    CREATE INDEX order_marks_updated_at ON order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   "DROP INDEX IF EXISTS events_received_at;",
+  // Secret rotation: the label of the endpoint secret that verified each event (NULL for fetched events and those
+  // stored before). Backfill: when a `payhook backfill` round created a delivery (NULL for every other delivery).
+  `ALTER TABLE events ADD COLUMN verified_by TEXT;
+   ALTER TABLE deliveries ADD COLUMN backfilled_at INTEGER;`,
 ];
 
 export function migrate(db: SqlDatabase): void {

@@ -17,6 +17,7 @@ export const WRITES = [
   "release",
   "checkWritable",
   "requeue",
+  "backfill",
   "prune",
   "acquireLease",
   "releaseLease",
