@@ -81,8 +81,7 @@ export const LabelledSecretSchema = Type.Object(
     secret: SecretString,
     retiring: Type.Optional(
       Type.Boolean({
-        description:
-          "true for a secret on its way out; `payhook check --rotation` says when it last verified an event",
+        description: "true for a secret on its way out; `payhook check --rotation` says when it last verified an event",
       }),
     ),
   },

@@ -33,7 +33,10 @@ export function storeBackfillContract(name: string, open: OpenSubject): void {
     test("backfill creates only missing deliveries, once, due when asked, marked with its round", async () => {
       const { store } = await subject();
       await store.ingest(incoming("evt_1", 100), [{ action: "old", digest: "d" }]);
-      await store.ingest(incoming("evt_2", 200), [{ action: "old", digest: "d" }, { action: "new", digest: "d" }]);
+      await store.ingest(incoming("evt_2", 200), [
+        { action: "old", digest: "d" },
+        { action: "new", digest: "d" },
+      ]);
       const items = ["evt_1", "evt_2", "evt_missing"].map((eventId) => ({
         eventId,
         action: "new",

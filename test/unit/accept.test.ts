@@ -12,7 +12,9 @@ const endpoint = {
   path: "/webhook",
   secrets: [SECRET],
   signing: [{ label: "1", secret: SECRET, retiring: false }],
-  tolerance: 300, maxBody: 64 * 1024 };
+  tolerance: 300,
+  maxBody: 64 * 1024,
+};
 const action = { name: "a", digest: "d" } as Action;
 
 const STORED: Ingested = { status: "stored", claims: [] };

@@ -27,8 +27,8 @@ import type {
   SecretUse,
   Store,
 } from "../types.ts";
-import { ident, type Row, type Sql } from "./client.ts";
 import { backfill, secretUse } from "./backfill.ts";
+import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";

@@ -18,7 +18,9 @@ export function backfill(db: SqlDatabase, items: readonly Backfill[], now: numbe
   let created = 0;
   for (const item of items) {
     const key = item.orderKey ?? null;
-    created += Number(create.run(item.eventId, item.action, item.digest, item.dueAt, now, now, key, now, item.eventId).changes);
+    created += Number(
+      create.run(item.eventId, item.action, item.digest, item.dueAt, now, now, key, now, item.eventId).changes,
+    );
   }
   return created;
 }
