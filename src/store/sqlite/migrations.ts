@@ -96,6 +96,9 @@ const MIGRATIONS: string[] = [
    ALTER TABLE deliveries ADD COLUMN backfilled_at INTEGER;`,
 ];
 
+/** The schema version this payhook writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 export function migrate(db: SqlDatabase): void {
   const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
   if (version > MIGRATIONS.length) {
