@@ -19,7 +19,7 @@ import { parseDuration, parseSize } from "../utils/units.ts";
 import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "./routes.ts";
-import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
+import { type ConfigFile, ConfigSchema, LabelledSecretSchema, PostgresStoreSchema, SecretString } from "./schema.ts";
 import { resolveSecrets, type SigningSecret } from "./secrets.ts";
 
 /** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
@@ -329,6 +329,7 @@ function compileAction(
 /** Schema errors as [path, message], one per path; each action is checked against the kind it names. */
 function validate(schema: TSchema, value: unknown, base: Path, inAction = false): [Path, string][] {
   const seen = new Set<string>();
+  const secretsSeen = new Set<string>();
   const out: [Path, string][] = [];
   for (const error of Value.Errors(schema, value)) {
     let path: Path = [...base, ...fromPointer(error.path)];
@@ -338,13 +339,27 @@ function validate(schema: TSchema, value: unknown, base: Path, inAction = false)
     if (seen.has(key)) continue;
     seen.add(key);
     const store = lookupPath(value, path.slice(base.length));
-    if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
+    const secret = inAction ? undefined : secretItem(path);
+    if (secret && !secretsSeen.has(JSON.stringify(secret))) {
+      // A secret is a string or { label, secret, retiring }: name what is wrong with the form given, not the union.
+      secretsSeen.add(JSON.stringify(secret));
+      const given = lookupPath(value, secret.slice(base.length));
+      const form =
+        given !== null && typeof given === "object" && !Array.isArray(given) ? LabelledSecretSchema : SecretString;
+      out.push(...validate(form, given, secret, true));
+    } else if (secret) continue;
+    else if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
     else if (path.length === 1 && path[0] === "store" && store !== null && typeof store === "object") {
       // The object form: name the key that is wrong rather than the whole union.
       out.push(...validate(PostgresStoreSchema, store, path, true));
     } else out.push([path, explain(error, path)]);
   }
   return out;
+}
+
+/** The path of the endpoint secret that `path` is in or under, if any. */
+function secretItem(path: Path): Path | undefined {
+  return path[0] === "endpoints" && path[2] === "secrets" && path.length >= 4 ? path.slice(0, 4) : undefined;
 }
 
 /** The path of the action item that `path` is in or under, if any. */

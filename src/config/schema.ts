@@ -65,7 +65,7 @@ const IpList = (description: string) =>
     description,
   });
 
-const SecretString = Type.String({
+export const SecretString = Type.String({
   // Empty is allowed: an unset rotation slot such as "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" is skipped.
   pattern: "^(whsec_[A-Za-z0-9_]+)?$",
   description: 'a signing secret that starts with whsec_ and has no whitespace, such as "${STRIPE_WEBHOOK_SECRET}"',
