@@ -18,6 +18,7 @@ export const WRITES = [
   "release",
   "checkWritable",
   "requeue",
+  "backfill",
   "prune",
   "acquireLease",
   "releaseLease",

@@ -84,6 +84,7 @@ export function eventPage(options: {
   <div><dt>Account</dt><dd><code>${event.account ?? "—"}</code></dd></div>
   <div><dt>API version</dt><dd>${event.apiVersion ?? "—"}</dd></div>
   <div><dt>Endpoint</dt><dd><code>${event.endpoint}</code></dd></div>
+  <div><dt>Verified by</dt><dd>${event.verifiedBy === null ? "—" : html`secret <code>${event.verifiedBy}</code>`}</dd></div>
 </dl>
 </div>
 <section aria-labelledby="deliveries-h">
@@ -117,7 +118,7 @@ function delivery(d: Delivery, kind: string | undefined, base: string, csrf: str
       : ""
   }
 </header>
-<p class="muted">${d.attempts} attempt${d.attempts === 1 ? "" : "s"} this round${d.status === "pending" && d.nextAt !== null ? html`; next attempt at ${time(d.nextAt)}` : ""}</p>
+<p class="muted">${d.backfilledAt === null ? "" : html`Created by the backfill round of ${time(d.backfilledAt)}. `}${d.attempts} attempt${d.attempts === 1 ? "" : "s"} this round${d.status === "pending" && d.nextAt !== null ? html`; next attempt at ${time(d.nextAt)}` : ""}</p>
 ${d.lastError ? html`<p class="error-text">Last error: ${cleanText(d.lastError, 500)}</p>` : ""}
 ${
   d.history.length === 0
