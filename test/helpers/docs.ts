@@ -34,6 +34,7 @@ export const DOC_ENV: Record<string, string> = {
   PAYHOOK_ADMIN_TOKEN: "docs-example-admin-token",
   PAYHOOK_FORWARD_SECRET: "whsec_ZG9jcyBleGFtcGxlIGZvcndhcmQgc2VjcmV0IDMyYg==",
   INTERNAL_TOKEN: "docs-example-internal-token",
+  APP_WEBHOOK_SECRET: "whsec_docsexampleapp",
   DATABASE_URL: "postgres://payhook:password@127.0.0.1:5432/payhook",
 };
 
