@@ -9,6 +9,7 @@ import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { actions } from "./commands/actions.ts";
 import { audit } from "./commands/audit.ts";
+import { backfill } from "./commands/backfill.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { deliveries } from "./commands/deliveries.ts";
@@ -41,6 +42,7 @@ export const COMMANDS: Command[] = [
   deliveries,
   actions,
   audit,
+  backfill,
   catchUpCommand,
   stripeCommand,
   init,

@@ -12,6 +12,7 @@ import type {
   ActivityBucket,
   AttemptRecord,
   AuditEntry,
+  Backfill,
   BreakerChange,
   BreakerSettings,
   ClaimedDelivery,
@@ -30,8 +31,10 @@ import type {
   Requeue,
   RetryResult,
   RetrySelection,
+  SecretUse,
   Store,
 } from "../types.ts";
+import { backfill, secretUse } from "./backfill.ts";
 import * as control from "./control.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { FREE } from "./free.ts";
@@ -132,8 +135,8 @@ export class SqliteStore implements Store {
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
-           object_id, customer_id, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+           object_id, customer_id, source, verified_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
@@ -235,6 +238,7 @@ export class SqliteStore implements Store {
         event.objectId ?? null,
         event.customerId ?? null,
         event.source ?? "pushed",
+        event.verifiedBy ?? null,
       );
       if (Number(inserted.changes) === 0) return DUPLICATE;
       const claims: HeldClaim[] = [];
@@ -423,6 +427,14 @@ export class SqliteStore implements Store {
 
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
     return this.write(() => requeue(this.db, deliveries, now, only));
+  }
+
+  backfill(deliveries: readonly Backfill[], now: number): Promise<number> {
+    return this.write(() => backfill(this.db, deliveries, now));
+  }
+
+  async secretUse(since: number): Promise<SecretUse[]> {
+    return secretUse(this.db, since);
   }
 
   prune(before: number, limit: number): Promise<number> {
