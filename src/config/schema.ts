@@ -9,6 +9,9 @@ import { DEFAULT_RETENTION } from "../ops/retention.ts";
 import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
 import { Duration, Size } from "../utils/units.ts";
 
+/** Stripe's List Events returns events of the last 30 days only. */
+export const STRIPE_RETENTION_MS = 30 * 86_400_000;
+
 const closed = { additionalProperties: false } as const;
 
 export const ListenSchema = Type.Object(

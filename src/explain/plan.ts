@@ -15,8 +15,8 @@ import {
   type LogPlan,
   type Plan,
 } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
 import { matchRoutes } from "../config/routes.ts";
+import type { Config } from "../config/types.ts";
 import { describe, EventInputError, VerificationError } from "../errors.ts";
 import { createVerifier, type VerifiedEvent } from "../ingest/verify.ts";
 import { signatureHeader } from "../stripe/sign.ts";

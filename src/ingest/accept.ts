@@ -6,8 +6,8 @@
 import { Buffer } from "node:buffer";
 import { orderKey } from "../actions/order.ts";
 import type { Action } from "../actions/types.ts";
-import type { Endpoint } from "../config/load.ts";
 import type { Router } from "../config/routes.ts";
+import type { Endpoint } from "../config/types.ts";
 import type { Runner } from "../delivery/worker.ts";
 import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError } from "../errors.ts";
 import type { Logger } from "../log.ts";

@@ -6,7 +6,7 @@
 import { watch as watchFs } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Action } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { ConfigError, describe } from "../errors.ts";
 import { runtimeBodyCap } from "../ingest/accept.ts";
 import type { Logger } from "../log.ts";

@@ -3,7 +3,7 @@
  * accept path does the same work either way: the durable backend (the store, the worker, the pruner, background
  * catch-up) or the dry run's (a store that keeps nothing and logs each event's plan, and no worker).
  */
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { type Runner, startWorker } from "../delivery/worker.ts";
 import { createDryRunStore } from "../explain/dry-run.ts";
 import type { Logger } from "../log.ts";

@@ -2,7 +2,7 @@
  * @module The operator page's request checks: a Host allowlist (DNS rebinding), the cross-origin check for
  * state-changing requests (Fetch Metadata, then Origin), and the headers every page response carries.
  */
-import { isLoopback } from "../config/load.ts";
+import { isLoopback } from "../utils/net.ts";
 
 /** No inline script or style, nothing from another origin, no framing. */
 export const CSP =
