@@ -10,14 +10,12 @@ import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
 import type { Action, FetchTarget } from "../actions/types.ts";
 import { describe } from "../errors.ts";
-import { cidrProblem } from "../ingest/ipallow.ts";
-import { MIN_RETENTION_MS } from "../ops/retention.ts";
 import { resolveStore } from "../store/settings.ts";
-import { isLoopback } from "../utils/net.ts";
+import { cidrProblem, isLoopback } from "../utils/net.ts";
 import { parseDuration, parseSize } from "../utils/units.ts";
 import type { Path } from "./path.ts";
 import { compileRouter, isThinPattern, patternProblem, type Route } from "./routes.ts";
-import { type ConfigFile, STRIPE_RETENTION_MS } from "./schema.ts";
+import { type ConfigFile, MIN_RETENTION_MS, STRIPE_RETENTION_MS } from "./schema.ts";
 import type { Config, Endpoint, StripeSettings } from "./types.ts";
 
 export interface CompileOptions {

@@ -18,7 +18,8 @@ import {
 import { matchRoutes } from "../config/routes.ts";
 import type { Config } from "../config/types.ts";
 import { describe, EventInputError, VerificationError } from "../errors.ts";
-import { createVerifier, type VerifiedEvent } from "../ingest/verify.ts";
+import { createVerifier } from "../ingest/verify.ts";
+import type { VerifiedEvent } from "../store/event.ts";
 import { signatureHeader } from "../stripe/sign.ts";
 
 export interface EventExplanation {

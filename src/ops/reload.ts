@@ -6,9 +6,9 @@
 import { watch as watchFs } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Action } from "../actions/types.ts";
+import { runtimeBodyCap } from "../config/body-cap.ts";
 import type { Config } from "../config/types.ts";
 import { ConfigError, describe } from "../errors.ts";
-import { runtimeBodyCap } from "../ingest/accept.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { sameStore } from "../store/settings.ts";

@@ -4,6 +4,7 @@
  * catch-up) or the dry run's (a store that keeps nothing and logs each event's plan, and no worker).
  */
 import type { Config } from "../config/types.ts";
+import type { ThinFetcher } from "../delivery/execute.ts";
 import { type Runner, startWorker } from "../delivery/worker.ts";
 import { createDryRunStore } from "../explain/dry-run.ts";
 import type { Logger } from "../log.ts";
@@ -17,7 +18,7 @@ import type { Store } from "../store/types.ts";
 import { apiFor } from "../stripe/access.ts";
 import { createStripeApi } from "../stripe/api.ts";
 import { startBackgroundCatchUp } from "../stripe/background.ts";
-import { createThinFetcher, type ThinFetcher } from "../stripe/thin.ts";
+import { createThinFetcher } from "../stripe/thin.ts";
 import type { Changes } from "../ui/live.ts";
 import { batchLines } from "../utils/lines.ts";
 

@@ -6,11 +6,11 @@
  */
 import process from "node:process";
 import { lintConfig } from "../catalog/lint.ts";
+import { runtimeBodyCap } from "../config/body-cap.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { loadConfigFile } from "../config/load.ts";
 import { usesDevelopmentSecret } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
-import { runtimeBodyCap } from "../ingest/accept.ts";
 import { createHandler } from "../ingest/listener.ts";
 import type { Fields, Logger } from "../log.ts";
 import { type BuildInfo, buildInfo } from "../ops/build.ts";
