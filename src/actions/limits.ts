@@ -3,7 +3,6 @@
  * their schema and what they compile to. The worker applies them (src/delivery/control.ts).
  */
 import { Type } from "@sinclair/typebox";
-import type { BreakerSettings } from "../store/types.ts";
 import { Duration, parseDuration } from "../utils/units.ts";
 
 const RATE = /^([1-9][0-9]{0,5})\/(s|min)$/;
@@ -47,12 +46,20 @@ export function parseRate(text: string): RateLimit {
   return { count: Number(count), windowMs: unit === "s" ? 1_000 : 60_000, text };
 }
 
+/** A compiled `breaker:` (the store counts by it: store/types.ts BreakerSettings has the same shape). */
+export interface BreakerPolicy {
+  /** Consecutive failures that open the breaker. */
+  failures: number;
+  /** Between two probes of an open breaker, ms. */
+  probeMs: number;
+}
+
 export interface BreakerFile {
   failures: number;
   probe: string;
 }
 
-export function compileBreaker(spec: BreakerFile): BreakerSettings {
+export function compileBreaker(spec: BreakerFile): BreakerPolicy {
   return { failures: spec.failures, probeMs: parseDuration(spec.probe) };
 }
 
@@ -60,7 +67,7 @@ export function compileBreaker(spec: BreakerFile): BreakerSettings {
 export function compileLimits(
   spec: { rate?: unknown; breaker?: unknown },
   fallback: BreakerFile | undefined,
-): { rate?: RateLimit; breaker?: BreakerSettings } {
+): { rate?: RateLimit; breaker?: BreakerPolicy } {
   const breaker = (spec.breaker as BreakerFile | undefined) ?? fallback;
   return {
     ...(typeof spec.rate === "string" ? { rate: parseRate(spec.rate) } : {}),

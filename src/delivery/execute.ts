@@ -5,14 +5,24 @@
  */
 import { replayNote, staleNote } from "../actions/order.ts";
 import { nextAttemptAt } from "../actions/retry.ts";
-import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "../actions/types.ts";
+import { type Action, type ActionEvent, type FetchTarget, idempotencyKey, type Outcome } from "../actions/types.ts";
 import { describe } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery } from "../store/types.ts";
-import { StripeApiError } from "../stripe/api.ts";
-import type { ThinFetcher } from "../stripe/thin.ts";
 import type { Gate } from "./control.ts";
+
+/** What the actions of one thin event see as `fetched`: each requested target, null when the event has none. */
+export type Fetched = Partial<Record<FetchTarget, Record<string, unknown> | null>>;
+
+/**
+ * Fetches what a thin event's actions name from Stripe (stripe/thin.ts). It rejects with an error whose
+ * `retryable` says whether trying again later can help; an error without one may be tried again.
+ */
+export interface ThinFetcher {
+  /** Fetches `targets` for the thin event `event` (its parsed notification). */
+  fetch(event: Record<string, unknown>, targets: readonly FetchTarget[]): Promise<Fetched>;
+}
 
 export interface ExecuteOptions {
   /** The action a delivery was created with (by name and digest), or undefined when the config no longer has it. */
@@ -177,7 +187,7 @@ export async function fetchStep(
     const fetched = JSON.stringify(data.fetched);
     return { event: { ...event, data, raw: new TextEncoder().encode(JSON.stringify(data)) }, fetched };
   } catch (error) {
-    const retry = error instanceof StripeApiError ? error.retryable : true;
+    const retry = (error as { retryable?: unknown } | null)?.retryable !== false;
     return {
       outcome: {
         ok: false,

@@ -4,9 +4,9 @@
  * action they were created with: every action this process has loaded stays resolvable by name and digest.
  */
 import type { Action } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
+import { runtimeBodyCap } from "../config/body-cap.ts";
+import type { Config } from "../config/types.ts";
 import { ConfigError, describe } from "../errors.ts";
-import { runtimeBodyCap } from "../ingest/accept.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { sameStore } from "../store/settings.ts";

@@ -2,7 +2,7 @@
  * @module The Store contract. The hot path only calls `ingest`; the worker claims and finishes deliveries;
  * the CLI inspects and replays. Every implementation passes test/contract/store.ts.
  */
-import type { VerifiedEvent } from "../ingest/verify.ts";
+import type { VerifiedEvent } from "./event.ts";
 
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];

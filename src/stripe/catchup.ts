@@ -6,11 +6,11 @@
  * delivery of the same event never creates a delivery twice, and never runs an action twice.
  */
 
-import { isThinPattern } from "../config/load.ts";
 import type { Route, Router } from "../config/routes.ts";
+import { isThinPattern } from "../config/routes.ts";
+import { newDelivery } from "../delivery/rows.ts";
 import { PayhookError } from "../errors.ts";
-import { newDelivery } from "../ingest/accept.ts";
-import { describeEvent, type VerifiedEvent } from "../ingest/verify.ts";
+import { describeEvent, type VerifiedEvent } from "../store/event.ts";
 import type { Store } from "../store/types.ts";
 import { type Json, type StripeApi, StripeApiError } from "./api.ts";
 

@@ -2,7 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Config, parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
 import { EventInputError } from "../../src/errors.ts";
 import { type EventExplanation, explainEvent, formatExplanation, readEvent } from "../../src/explain/plan.ts";
 import { buildEvents } from "../../src/fixtures/index.ts";

@@ -2,8 +2,9 @@
  * @module `payhook actions pause|resume|list`: holds an action's deliveries during a known outage and lets them
  * go again. The state is in the store, so it holds across restarts, reloads and every instance sharing it.
  */
-import type { Config } from "../../config/load.ts";
+
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { type ActionState, actionStates, localUser, pause, resume } from "../../ops/control.ts";

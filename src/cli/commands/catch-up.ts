@@ -4,8 +4,8 @@
  * actions. Safe to repeat and to run while serve runs: the event id deduplicates.
  */
 import process from "node:process";
-import { STRIPE_RETENTION_MS } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
+import { STRIPE_RETENTION_MS } from "../../config/schema.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { openStore } from "../../store/open.ts";

@@ -4,10 +4,11 @@
  */
 import { readFileSync } from "node:fs";
 import type { Action } from "../../actions/types.ts";
+import { lintAdmin } from "../../catalog/exposure.ts";
 import { formatFindings, lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE } from "../../config/default.ts";
-import type { Config } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { formatRetiring, retiringUse } from "../../ops/rotation.ts";
@@ -16,7 +17,6 @@ import { openStore } from "../../store/open.ts";
 import { apiFor } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi } from "../../stripe/api.ts";
 import { compareEndpoint, payhookEndpoints } from "../../stripe/endpoints.ts";
-import { lintAdmin } from "../../ui/exposure.ts";
 import { configOption } from "../options.ts";
 import type { Command } from "../types.ts";
 

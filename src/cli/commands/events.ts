@@ -5,9 +5,9 @@
 
 import { orderKey } from "../../actions/order.ts";
 import type { Action } from "../../actions/types.ts";
-import type { Config } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
 import { patternProblem } from "../../config/routes.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { localUser } from "../../ops/control.ts";

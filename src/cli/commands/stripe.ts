@@ -3,8 +3,8 @@
  * create prints the new signing secret once and never writes it anywhere; live-mode keys need --live.
  */
 import process from "node:process";
-import type { Config } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { apiFor, isLiveKey, requireApiKey } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi, type WebhookEndpoint } from "../../stripe/api.ts";
