@@ -48,7 +48,9 @@ beforeAll(async () => {
     return `    - name: ${name}\n      exec: { command: ["${file}", "${scripts}"], timeout: ${timeout} }`;
   });
   server = await startServer({
-    config: testConfig(`handlers:\n  "*":\n${actions.join("\n")}\nretry: { attempts: 2, schedule: [10ms], jitter: 0 }\n`),
+    config: testConfig(
+      `handlers:\n  "*":\n${actions.join("\n")}\nretry: { attempts: 2, schedule: [10ms], jitter: 0 }\n`,
+    ),
   });
   dir = server.dir;
   // Larger than a pipe's buffer (64 KiB): writing it blocks until the program reads, exits or closes stdin.
@@ -59,8 +61,7 @@ beforeAll(async () => {
   expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
   id = idOf(payload);
   const open = () =>
-    queryStore<{ n: number }>(dir, "SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'running')")[0]
-      ?.n;
+    queryStore<{ n: number }>(dir, "SELECT COUNT(*) AS n FROM deliveries WHERE status IN ('pending', 'running')")[0]?.n;
   await waitUntil(() => open() === 0, 45_000, "every chaos delivery finished");
 });
 
