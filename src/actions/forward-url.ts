@@ -1,7 +1,9 @@
 /**
  * @module Forward URLs with templates. The scheme, host and port are static config; placeholders may appear only
  * in path segments and query values, are always percent-encoded, and a rendered URL that would leave the
- * configured origin or path prefix (`..`, `%2e%2e`, an `@` or `?` smuggled in a value) is refused.
+ * configured origin or path prefix (`..`, `%2e%2e`, an `@` or `?` smuggled in a value) is refused. Whatever part of
+ * the path or query came from the environment (`${SLACK_WEBHOOK_URL}`, `/hooks/${HOOK_TOKEN}`) is a secret: Slack-style
+ * URLs carry their credential in the path, so those parts are shown as `[redacted]` everywhere a URL is shown.
  */
 import { compileTemplate, hasPlaceholder, type Template } from "../utils/template.ts";
 
@@ -12,22 +14,39 @@ export interface UrlTemplate {
   render(event: unknown): { url: string } | { error: string };
   /**
    * A rendered URL as it may be shown (`payhook explain`): query values written in the config, which may be
-   * tokens from the environment, are `[redacted]`; values that are only placeholders into the event are kept.
+   * tokens from the environment, are `[redacted]`; values that are only placeholders into the event are kept;
+   * path segments that came from the environment are `[redacted]`.
    */
   redact(url: string): string;
+  /** `text` (an error, a response) with the rendered `url` and every part of the URL from the environment hidden. */
+  hide(text: string, url: string): string;
 }
 
-type Piece = { text: string } | { template: Template; source: string };
+/** A path segment or query value; `secret` when the config took any of it from the environment. */
+type Piece = ({ text: string } | { template: Template; source: string }) & { secret?: boolean };
+
+const REDACTED = "[redacted]";
 
 /** A query value that is nothing but placeholders shows event data only, never text from the config. */
 const ONLY_PLACEHOLDERS = /^(\{\{[^{}]*\}\})+$/;
 const URL_SHAPE = /^(https?):\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i;
 
-/** Compiles `text`, or returns why it is not a usable forward URL. */
-export function compileUrl(text: string): UrlTemplate | string {
+/**
+ * Compiles `text`, or returns why it is not a usable forward URL. `fromEnv` are the values the config took from the
+ * environment: a path segment or query part of `text` that holds any of one is secret.
+ */
+export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTemplate | string {
   const shape = URL_SHAPE.exec(text);
   if (!shape) return `expected an http(s) URL such as http://127.0.0.1:3000/paid, got ${JSON.stringify(text)}`;
   const [, scheme = "", authority = "", path = "", query, fragment] = shape;
+  const secret = secretRanges(text, fromEnv);
+  let at = scheme.length + 3 + authority.length; // where the piece being read starts in `text`
+  /** Whether text[at, at + length) overlaps a value from the environment; moves past it and its separator. */
+  const fromEnvAt = (length: number) => {
+    const found = secret(at, at + length);
+    at += length + 1;
+    return found;
+  };
   if (hasPlaceholder(authority)) {
     return "the scheme, host and port must be written out; templates are allowed only in path segments and query values";
   }
@@ -44,15 +63,17 @@ export function compileUrl(text: string): UrlTemplate | string {
 
   const segments: Piece[] = [];
   const written = path === "" ? [] : path.slice(1).split("/");
+  at += 1; // the path's leading "/"
   for (const segment of written) {
+    const isSecret = fromEnvAt(segment.length);
     if (!hasPlaceholder(segment)) {
       if (segment === "." || segment === "..") return "the path must not contain . or .. segments";
-      segments.push({ text: segment });
+      segments.push({ text: segment, secret: isSecret });
       continue;
     }
     const template = compileTemplate(segment, encodeURIComponent);
     if (typeof template === "string") return template;
-    segments.push({ template, source: segment });
+    segments.push({ template, source: segment, secret: isSecret });
   }
   const firstTemplated = segments.findIndex((s) => "template" in s);
   // The part of the path that no event can change: every rendered URL must still start with it.
@@ -64,29 +85,56 @@ export function compileUrl(text: string): UrlTemplate | string {
           .map((s) => `${(s as { text: string }).text}/`)
           .join("")}`;
 
-  const params: { key: string; value: Piece | undefined }[] = [];
+  const params: { key: string; keySecret: boolean; value: Piece | undefined }[] = [];
+  at = text.length - (query?.length ?? 0) + 1; // past the "?"
   for (const part of query === undefined || query === "?" ? [] : query.slice(1).split("&")) {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
+    const keySecret = secret(at, at + key.length);
+    const isSecret = secret(at + key.length + 1, at + part.length);
+    at += part.length + 1;
     if (hasPlaceholder(key)) return "templates are allowed in query values only, not in query keys";
     if (eq < 0) {
-      params.push({ key, value: undefined });
+      params.push({ key, keySecret, value: undefined });
       continue;
     }
     const raw = part.slice(eq + 1);
     if (!hasPlaceholder(raw)) {
-      params.push({ key, value: { text: raw } });
+      params.push({ key, keySecret, value: { text: raw, secret: isSecret } });
       continue;
     }
     const template = compileTemplate(raw, encodeURIComponent);
     if (typeof template === "string") return template;
-    params.push({ key, value: { template, source: raw } });
+    params.push({ key, keySecret, value: { template, source: raw, secret: isSecret } });
   }
 
   const probe = checkUrl(`${origin}${path || "/"}${query ?? ""}`, origin, prefix);
   if ("error" in probe) return probe.error;
 
-  return {
+  /** The origin and path of a rendered URL with the segments from the environment `[redacted]`. */
+  const redactPath = (shown: string): string => {
+    if (!segments.some((s) => s.secret)) return shown;
+    const rendered = shown.slice(origin.length + 1).split("/");
+    // Rendered segments are percent-encoded, so they align with the configured ones; if not, all are hidden.
+    const aligned = rendered.length === segments.length;
+    const parts = rendered.map((part, i) => {
+      const piece = aligned ? segments[i] : undefined;
+      return piece && !piece.secret ? part : REDACTED;
+    });
+    return `${origin}/${parts.join("/")}`;
+  };
+  // Each secret part as the config wrote it and as a URL spells it, for hiding them in any text (an error from the
+  // network layer may quote the URL; a 404 page may quote its path). Parts under 3 characters would garble the text.
+  const secretTexts = [
+    ...segments.flatMap((s) => (s.secret && "text" in s ? [s.text] : [])),
+    ...params.flatMap((p) => (p.keySecret ? [p.key] : [])),
+    ...params.flatMap((p) => (p.value?.secret && "text" in p.value ? [p.value.text] : [])),
+  ]
+    .flatMap((part) => [part, encodeURI(part)])
+    .filter((part) => part.length >= 3)
+    .sort((a, b) => b.length - a.length);
+
+  const template: UrlTemplate = {
     origin,
     render(event) {
       try {
@@ -117,7 +165,8 @@ export function compileUrl(text: string): UrlTemplate | string {
     },
     redact(url) {
       const start = url.indexOf("?");
-      if (start < 0) return url;
+      const shownPath = redactPath(start < 0 ? url : url.slice(0, start));
+      if (start < 0) return shownPath;
       const parts = url.slice(start + 1).split("&");
       // Rendered values are percent-encoded, so each "&" still separates the configured parameters; if that ever
       // failed to hold, every value is hidden.
@@ -125,14 +174,32 @@ export function compileUrl(text: string): UrlTemplate | string {
       const shown = parts.map((part, i) => {
         const param = aligned ? params[i] : undefined;
         const eq = part.indexOf("=");
-        if (eq < 0 || (param?.value && "template" in param.value && ONLY_PLACEHOLDERS.test(param.value.source))) {
-          return part;
-        }
-        return `${part.slice(0, eq)}=[redacted]`;
+        const key = param?.keySecret ? REDACTED : part.slice(0, eq < 0 ? part.length : eq);
+        if (eq < 0) return key;
+        const value = param?.value;
+        const onlyEvent = value && "template" in value && !value.secret && ONLY_PLACEHOLDERS.test(value.source);
+        return `${key}=${onlyEvent ? part.slice(eq + 1) : REDACTED}`;
       });
-      return `${url.slice(0, start)}?${shown.join("&")}`;
+      return `${shownPath}?${shown.join("&")}`;
+    },
+    hide(shown, url) {
+      const path = url.split("?")[0] ?? url;
+      let out = shown.replaceAll(url, template.redact(url)).replaceAll(path, redactPath(path));
+      for (const part of secretTexts) out = out.replaceAll(part, REDACTED);
+      return out;
     },
   };
+  return template;
+}
+
+/** Whether [start, end) of `text` overlaps a place where one of `values` occurs. */
+function secretRanges(text: string, values: readonly string[]): (start: number, end: number) => boolean {
+  const ranges: [number, number][] = [];
+  for (const value of values) {
+    if (value === "") continue;
+    for (let at = text.indexOf(value); at >= 0; at = text.indexOf(value, at + 1)) ranges.push([at, at + value.length]);
+  }
+  return (start, end) => ranges.some(([from, to]) => from < end && start < to);
 }
 
 /** The URL as it will be sent, or why it is refused: it must keep the origin and path prefix, unnormalised. */

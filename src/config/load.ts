@@ -10,7 +10,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { actionKinds } from "../actions/index.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
-import type { Action, FetchTarget } from "../actions/types.ts";
+import type { Action, CompileContext, FetchTarget } from "../actions/types.ts";
 import { ConfigError, describe } from "../errors.ts";
 import { cidrProblem } from "../ingest/ipallow.ts";
 import { MIN_RETENTION_MS } from "../ops/retention.ts";
@@ -125,7 +125,7 @@ export function parseConfig(text: string, options: ParseOptions): Config {
   if (schemaProblems.length > 0) throw new ConfigError(schemaProblems.map(([p, m]) => problem(p, m)));
 
   const problems: [Path, string][] = [];
-  const config = resolveConfig(file, options, problems);
+  const config = resolveConfig(file, options, problems, [...fromEnv.keys()]);
   if (problems.length > 0) throw new ConfigError(problems.map(([p, m]) => problem(p, m)));
   return config;
 }
@@ -142,7 +142,12 @@ function toJS(doc: ReturnType<typeof parseDocument>, source: string): unknown {
   }
 }
 
-function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config {
+function resolveConfig(
+  file: ConfigFile,
+  options: ParseOptions,
+  problems: [Path, string][],
+  fromEnv: readonly string[],
+): Config {
   const endpoints = file.endpoints.map((e, i): Endpoint => {
     // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
     const secrets = e.secrets.filter((s) => s !== "");
@@ -175,7 +180,10 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir);
+      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, {
+        baseDir: options.baseDir,
+        fromEnv,
+      });
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -292,11 +300,11 @@ function compileAction(
   defaultName: string,
   retry: RetryPolicy,
   problems: [Path, string][],
-  baseDir: string | undefined,
+  context: CompileContext,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
-  const compiled = kind.compile(spec, { baseDir });
+  const compiled = kind.compile(spec, context);
   const order = compileOrder(spec.order as OrderSpec | undefined);
   if ("problems" in compiled || "problems" in order) {
     for (const [key, message] of [
