@@ -39,14 +39,6 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
   const shape = URL_SHAPE.exec(text);
   if (!shape) return `expected an http(s) URL such as http://127.0.0.1:3000/paid, got ${JSON.stringify(text)}`;
   const [, scheme = "", authority = "", path = "", query, fragment] = shape;
-  const secret = secretRanges(text, fromEnv);
-  let at = scheme.length + 3 + authority.length; // where the piece being read starts in `text`
-  /** Whether text[at, at + length) overlaps a value from the environment; moves past it and its separator. */
-  const fromEnvAt = (length: number) => {
-    const found = secret(at, at + length);
-    at += length + 1;
-    return found;
-  };
   if (hasPlaceholder(authority)) {
     return "the scheme, host and port must be written out; templates are allowed only in path segments and query values";
   }
@@ -60,12 +52,38 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
   } catch {
     return `"${scheme}://${authority}" is not a valid scheme, host and port`;
   }
+  const secret = secretRanges(text, fromEnv);
+  const pathStart = scheme.length + 3 + authority.length;
+  const parsedPath = parsePath(path, (from, to) => secret(pathStart + from, pathStart + to));
+  if (typeof parsedPath === "string") return parsedPath;
+  const queryStart = pathStart + path.length;
+  const params = parseQuery(query, (from, to) => secret(queryStart + from, queryStart + to));
+  if (typeof params === "string") return params;
+  const probe = checkUrl(`${origin}${path || "/"}${query ?? ""}`, origin, parsedPath.prefix);
+  if ("error" in probe) return probe.error;
+  return urlTemplate({ origin, ...parsedPath, params: query === undefined ? undefined : params });
+}
 
+/** Whether text[from, to) of a part of the URL came from the environment. */
+type SecretAt = (from: number, to: number) => boolean;
+type Param = { key: string; keySecret: boolean; value: Piece | undefined };
+interface ParsedUrl {
+  origin: string;
+  segments: Piece[];
+  /** The part of the path that no event can change: every rendered URL must still start with it. */
+  prefix: string;
+  /** Undefined when the URL has no "?". */
+  params: Param[] | undefined;
+}
+
+/** The segments of a path ("" or "/…") and its fixed prefix, or why the path is refused. */
+function parsePath(path: string, secret: SecretAt): { segments: Piece[]; prefix: string } | string {
   const segments: Piece[] = [];
   const written = path === "" ? [] : path.slice(1).split("/");
-  at += 1; // the path's leading "/"
+  let at = 1;
   for (const segment of written) {
-    const isSecret = fromEnvAt(segment.length);
+    const isSecret = secret(at, at + segment.length);
+    at += segment.length + 1;
     if (!hasPlaceholder(segment)) {
       if (segment === "." || segment === "..") return "the path must not contain . or .. segments";
       segments.push({ text: segment, secret: isSecret });
@@ -76,7 +94,6 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
     segments.push({ template, source: segment, secret: isSecret });
   }
   const firstTemplated = segments.findIndex((s) => "template" in s);
-  // The part of the path that no event can change: every rendered URL must still start with it.
   const prefix =
     firstTemplated < 0
       ? `/${written.join("/")}`
@@ -84,14 +101,18 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
           .slice(0, firstTemplated)
           .map((s) => `${(s as { text: string }).text}/`)
           .join("")}`;
+  return { segments, prefix };
+}
 
-  const params: { key: string; keySecret: boolean; value: Piece | undefined }[] = [];
-  at = text.length - (query?.length ?? 0) + 1; // past the "?"
+/** The parameters of a query (undefined, "?" or "?k=v&…"), or why it is refused. */
+function parseQuery(query: string | undefined, secret: SecretAt): Param[] | string {
+  const params: Param[] = [];
+  let at = 1;
   for (const part of query === undefined || query === "?" ? [] : query.slice(1).split("&")) {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
     const keySecret = secret(at, at + key.length);
-    const isSecret = secret(at + key.length + 1, at + part.length);
+    const valueSecret = secret(at + key.length + 1, at + part.length);
     at += part.length + 1;
     if (hasPlaceholder(key)) return "templates are allowed in query values only, not in query keys";
     if (eq < 0) {
@@ -100,17 +121,17 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
     }
     const raw = part.slice(eq + 1);
     if (!hasPlaceholder(raw)) {
-      params.push({ key, keySecret, value: { text: raw, secret: isSecret } });
+      params.push({ key, keySecret, value: { text: raw, secret: valueSecret } });
       continue;
     }
     const template = compileTemplate(raw, encodeURIComponent);
     if (typeof template === "string") return template;
-    params.push({ key, keySecret, value: { template, source: raw, secret: isSecret } });
+    params.push({ key, keySecret, value: { template, source: raw, secret: valueSecret } });
   }
+  return params;
+}
 
-  const probe = checkUrl(`${origin}${path || "/"}${query ?? ""}`, origin, prefix);
-  if ("error" in probe) return probe.error;
-
+function urlTemplate({ origin, segments, prefix, params }: ParsedUrl): UrlTemplate {
   /** The origin and path of a rendered URL with the segments from the environment `[redacted]`. */
   const redactPath = (shown: string): string => {
     if (!segments.some((s) => s.secret)) return shown;
@@ -123,18 +144,23 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
     });
     return `${origin}/${parts.join("/")}`;
   };
+  const redact = (url: string): string => {
+    const start = url.indexOf("?");
+    const shownPath = redactPath(start < 0 ? url : url.slice(0, start));
+    return start < 0 ? shownPath : `${shownPath}?${redactQuery(url.slice(start + 1), params ?? [])}`;
+  };
   // Each secret part as the config wrote it and as a URL spells it, for hiding them in any text (an error from the
   // network layer may quote the URL; a 404 page may quote its path). Parts under 3 characters would garble the text.
   const secretTexts = [
     ...segments.flatMap((s) => (s.secret && "text" in s ? [s.text] : [])),
-    ...params.flatMap((p) => (p.keySecret ? [p.key] : [])),
-    ...params.flatMap((p) => (p.value?.secret && "text" in p.value ? [p.value.text] : [])),
+    ...(params ?? []).flatMap((p) => (p.keySecret ? [p.key] : [])),
+    ...(params ?? []).flatMap((p) => (p.value?.secret && "text" in p.value ? [p.value.text] : [])),
   ]
     .flatMap((part) => [part, encodeURI(part)])
     .filter((part) => part.length >= 3)
     .sort((a, b) => b.length - a.length);
 
-  const template: UrlTemplate = {
+  return {
     origin,
     render(event) {
       try {
@@ -150,7 +176,7 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
           parts.push(rendered);
         }
         let url = `${origin}/${parts.join("/")}`;
-        if (query !== undefined) {
+        if (params !== undefined) {
           const rendered = params.map(({ key, value }) => {
             if (value === undefined) return key;
             return `${key}=${"text" in value ? value.text : value.template(event)}`;
@@ -163,33 +189,35 @@ export function compileUrl(text: string, fromEnv: readonly string[] = []): UrlTe
         return { error: "a templated value is not valid Unicode" };
       }
     },
-    redact(url) {
-      const start = url.indexOf("?");
-      const shownPath = redactPath(start < 0 ? url : url.slice(0, start));
-      if (start < 0) return shownPath;
-      const parts = url.slice(start + 1).split("&");
-      // Rendered values are percent-encoded, so each "&" still separates the configured parameters; if that ever
-      // failed to hold, every value is hidden.
-      const aligned = parts.length === params.length;
-      const shown = parts.map((part, i) => {
-        const param = aligned ? params[i] : undefined;
-        const eq = part.indexOf("=");
-        const key = param?.keySecret ? REDACTED : part.slice(0, eq < 0 ? part.length : eq);
-        if (eq < 0) return key;
-        const value = param?.value;
-        const onlyEvent = value && "template" in value && !value.secret && ONLY_PLACEHOLDERS.test(value.source);
-        return `${key}=${onlyEvent ? part.slice(eq + 1) : REDACTED}`;
-      });
-      return `${shownPath}?${shown.join("&")}`;
-    },
+    redact,
     hide(shown, url) {
       const path = url.split("?")[0] ?? url;
-      let out = shown.replaceAll(url, template.redact(url)).replaceAll(path, redactPath(path));
+      let out = shown.replaceAll(url, redact(url)).replaceAll(path, redactPath(path));
       for (const part of secretTexts) out = out.replaceAll(part, REDACTED);
       return out;
     },
   };
-  return template;
+}
+
+/**
+ * A rendered query with values written in the config (which may be tokens) and any key from the environment
+ * `[redacted]`; values that are only placeholders into the event are kept.
+ */
+function redactQuery(query: string, params: readonly Param[]): string {
+  const parts = query.split("&");
+  // Rendered values are percent-encoded, so each "&" still separates the configured parameters; if that ever
+  // failed to hold, every value is hidden.
+  const aligned = parts.length === params.length;
+  const shown = parts.map((part, i) => {
+    const param = aligned ? params[i] : undefined;
+    const eq = part.indexOf("=");
+    const key = param?.keySecret ? REDACTED : part.slice(0, eq < 0 ? part.length : eq);
+    if (eq < 0) return key;
+    const value = param?.value;
+    const onlyEvent = value && "template" in value && !value.secret && ONLY_PLACEHOLDERS.test(value.source);
+    return `${key}=${onlyEvent ? part.slice(eq + 1) : REDACTED}`;
+  });
+  return shown.join("&");
 }
 
 /** Whether [start, end) of `text` overlaps a place where one of `values` occurs. */
