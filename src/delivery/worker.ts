@@ -11,6 +11,7 @@ import { describe } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery, Store } from "../store/types.ts";
+import { attemptWord, nextAt } from "../store/words.ts";
 import { StripeApiError } from "../stripe/api.ts";
 import type { ThinFetcher } from "../stripe/thin.ts";
 import { testHook } from "../testhooks.ts";
@@ -305,13 +306,9 @@ export function startWorker(options: WorkerOptions): Worker {
         ...fields,
         newer: delivery.newer?.eventId,
       });
-    else if (record.status === "done") log.debug("action done", fields);
-    else
-      log.warn(`action ${record.status === "pending" ? "will be retried" : record.status}`, {
-        ...fields,
-        error: record.error,
-        next_at: record.nextAt,
-      });
+    // One line per finished attempt, in the words `payhook events` and the operator page use.
+    else if (record.status === "done") log.info("action done", { ...fields, ms: record.finishedAt - startedAt });
+    else log.warn(`action ${attemptWord(record.status)}`, { ...fields, error: record.error, ...nextAt(record) });
     return { record, fields };
   }
 
