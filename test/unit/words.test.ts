@@ -20,6 +20,7 @@ const waiting: EventDetail = {
   objectId: null,
   customerId: null,
   source: "pushed",
+  verifiedBy: null,
   body: new TextEncoder().encode('{"id":"evt_words"}'),
   deliveries: [
     {
@@ -31,6 +32,7 @@ const waiting: EventDetail = {
       nextAt: NOW + 5_000,
       lastError: "POST http://127.0.0.1:3000/x answered 503",
       orderKey: null,
+      backfilledAt: null,
       createdAt: NOW,
       updatedAt: NOW,
       history: [
