@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from "node:path";
 import { actionKinds } from "../actions/index.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
-import type { Action, FetchTarget } from "../actions/types.ts";
+import type { Action, CompileContext, FetchTarget } from "../actions/types.ts";
 import { describe } from "../errors.ts";
 import { resolveStore } from "../store/settings.ts";
 import { cidrProblem, isLoopback } from "../utils/net.ts";
@@ -23,6 +23,8 @@ export interface CompileOptions {
   source: string;
   /** Folder that relative paths resolve against; undefined keeps them relative to the working directory. */
   baseDir?: string;
+  /** The config paths whose values came from the environment: secrets, wherever they land (a forward URL). */
+  fromEnv?: readonly string[];
 }
 
 /**
@@ -49,7 +51,10 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir);
+      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, {
+        baseDir: options.baseDir,
+        fromEnv: options.fromEnv ?? [],
+      });
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -187,11 +192,11 @@ function compileAction(
   defaultName: string,
   retry: RetryPolicy,
   problems: [Path, string][],
-  baseDir: string | undefined,
+  context: CompileContext,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
-  const compiled = kind.compile(spec, { baseDir });
+  const compiled = kind.compile(spec, context);
   const order = compileOrder(spec.order as OrderSpec | undefined);
   if ("problems" in compiled || "problems" in order) {
     for (const [key, message] of [

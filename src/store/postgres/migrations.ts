@@ -5,6 +5,7 @@
  * Steps are additive so that, during a rolling upgrade, the older instances keep working on the newer schema.
  */
 import { StoreError } from "../../errors.ts";
+import { escapeControl } from "../../utils/escape.ts";
 import { ident, type Sql } from "./client.ts";
 
 /** Each step is SQL on the tables of schema `s` (already quoted). Append new steps; never edit old ones. */
@@ -153,9 +154,11 @@ export async function migrate(sql: Sql, schema: string, payhookVersion: string):
     const [latest] = await tx.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`);
     const current = latest ? Number(latest.version) : 0;
     if (current > MIGRATIONS.length) {
+      // Read from the database, so printed with its control characters made visible.
+      const writer = escapeControl(String(latest?.payhook));
       throw new StoreError(
         "store_too_new",
-        `the database schema ${schema} is at version ${current}, written by payhook ${String(latest?.payhook)}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${String(latest?.payhook)} or newer`,
+        `the database schema ${schema} is at version ${current}, written by payhook ${writer}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${writer} or newer`,
       );
     }
     for (let v = current; v < MIGRATIONS.length; v++) {
