@@ -10,7 +10,7 @@ import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "../
 import { describe } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
-import type { AttemptRecord, ClaimedDelivery, Store } from "../store/types.ts";
+import type { AttemptRecord, ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { StripeApiError } from "../stripe/api.ts";
 import type { ThinFetcher } from "../stripe/thin.ts";
 import { testHook } from "../testhooks.ts";
@@ -20,6 +20,8 @@ export interface WorkerOptions {
   store: Store;
   /** The action a delivery was created with (by name and digest), or undefined when the config no longer has it. */
   resolve(name: string, digest: string): Action | undefined;
+  /** The actions this instance can run: the store leaves other deliveries to the instances that have them. */
+  runnable?(): Runnable;
   runtime: Runtime;
   log: Logger;
   /** Writes a line for the `log` action; see AttemptContext.print. */
@@ -127,7 +129,7 @@ export function startWorker(options: WorkerOptions): Worker {
         saturated = false;
         while (!stopped && hasRoom()) {
           const wanted = concurrency - running.size - reserved;
-          const claimed = await store.claim(now(), wanted, [...atLimit()]);
+          const claimed = await store.claim(now(), wanted, [...atLimit()], options.runnable?.());
           saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped) {
@@ -245,7 +247,7 @@ export function startWorker(options: WorkerOptions): Worker {
     let next: number | null = null;
     if (!busy) {
       try {
-        next = await store.nextDue();
+        next = await store.nextDue(options.runnable?.(), now());
         repeats.worked(NEXT_DUE_FAILED);
       } catch (error) {
         repeats.failed(NEXT_DUE_FAILED, describe(error));

@@ -155,6 +155,42 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       return [a, b, async () => void (await Promise.all([a.close(), b.close()]))];
     }
 
+    test("instances with different configs claim only their own action versions; a version nobody runs goes to its name", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const old = NOW - 2 * LEASE;
+        await a.ingest(incoming("evt_1", old), [{ action: "x", digest: "v0" }]);
+        await a.ingest(incoming("evt_2", old), [{ action: "x", digest: "v0" }]);
+        await a.ingest(incoming("evt_3", old), [{ action: "x", digest: "v1" }]);
+        const onA = { versions: [["x", "v0"]] as [string, string][], names: ["x"] };
+        const onB = { versions: [["x", "v1"]] as [string, string][], names: ["x"] };
+        assert.deepEqual(
+          (await a.claim(NOW, 1, [], onA)).map((d) => [d.eventId, d.digest]),
+          [["evt_1", "v0"]],
+        );
+        // A announced v0: B, whose x is v1, leaves evt_2 to it however long it waits.
+        assert.deepEqual(
+          (await b.claim(NOW, 10, [], onB)).map((d) => [d.eventId, d.digest]),
+          [["evt_3", "v1"]],
+        );
+        assert.equal(await b.nextDue(onB, NOW), null);
+        await a.close();
+        // A stopped: no live instance has x v0 any more, so B runs it as its own x (as after a restart).
+        assert.deepEqual(
+          (await b.claim(NOW, 10, [], onB)).map((d) => [d.eventId, d.digest]),
+          [["evt_2", "v0"]],
+        );
+        // One created just now by an instance that has not announced its version yet waits a lease for it.
+        await b.ingest(incoming("evt_4", NOW), [{ action: "x", digest: "v2" }]);
+        assert.deepEqual(await b.claim(NOW, 10, [], onB), []);
+        const due = await b.nextDue(onB, NOW);
+        assert.ok(due !== null && due >= NOW + LEASE, `due at ${due}, a lease after it was created`);
+        assert.ok((await b.claim(NOW + LEASE, 10, [], onB)).some((d) => d.eventId === "evt_4"));
+      } finally {
+        await close();
+      }
+    });
+
     test("a claim whose lease ran out is taken over with a new token; the old holder's result changes nothing", async () => {
       const [a, b, close] = await instances();
       try {
@@ -425,6 +461,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           DROP INDEX events_page, attempts_finished, deliveries_failed;
           ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
           DROP TABLE order_marks;
+          DROP TABLE instance_actions;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(
@@ -477,6 +514,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 2, payhook: "0.0.0-test" },
             { version: 3, payhook: "0.0.0-test" },
             { version: 4, payhook: "0.0.0-test" },
+            { version: 5, payhook: "0.0.0-test" },
           ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");

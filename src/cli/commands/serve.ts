@@ -204,6 +204,7 @@ async function durableBackend(
     store,
     thin: thinFetcher(config, runtime, metrics),
     resolve: (name, digest) => actions.resolve(name, digest),
+    runnable: () => actions.runnable(),
     runtime,
     log,
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.

@@ -125,6 +125,17 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE INDEX order_marks_updated_at ON ${s}.order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   (s) => `DROP INDEX IF EXISTS ${s}.events_received_at;`,
+  // The action versions (name and settings digest) each live instance runs, renewed like a lease: during a rolling
+  // config change, a delivery is claimed only by an instance that has its version (runnable.ts).
+  (s) => `
+    CREATE TABLE ${s}.instance_actions (
+      instance text NOT NULL,
+      action text NOT NULL,
+      digest text NOT NULL,
+      until bigint NOT NULL,
+      PRIMARY KEY (instance, action, digest)
+    );
+    CREATE INDEX instance_actions_version ON ${s}.instance_actions (action, digest, until);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -23,12 +23,14 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  Runnable,
   Store,
 } from "../types.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";
+import { announce, candidate, dueAt, runnableParams, runs, withdraw } from "./runnable.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
 const MAX_BATCH = 512;
@@ -82,6 +84,8 @@ export class PostgresStore implements Store {
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private listeners = new Set<() => void>();
   private unlisten: (() => Promise<void>) | undefined;
+  /** The versions this instance last announced, and when. */
+  private announced: { runnable: Runnable; at: number } | undefined;
 
   constructor(options: PostgresStoreOptions) {
     this.options = options;
@@ -256,7 +260,14 @@ export class PostgresStore implements Store {
     if (stored.size > 0) this.notifyPeers();
   }
 
-  async claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
+  async claim(
+    now: number,
+    limit: number,
+    skip: readonly string[] = [],
+    runnable?: Runnable,
+  ): Promise<ClaimedDelivery[]> {
+    if (runnable) await this.announce(runnable, now);
+    const p = { first: 6, now: "$1", lease: "$5" };
     // Two small index scans, each FOR NO KEY UPDATE SKIP LOCKED (so concurrent claimers pass each other by):
     // deliveries whose lease ran out (their instance died or was cut off), then due pending ones. A taken-over
     // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (free()).
@@ -264,13 +275,14 @@ export class PostgresStore implements Store {
       this.retryOrderRace(() =>
         sql.unsafe(
           `WITH expired AS MATERIALIZED (
-           SELECT id FROM ${this.s}.deliveries
-           WHERE status = 'running' AND lease_until <= $1::bigint AND action <> ALL($3::text[])
+           SELECT id FROM ${this.s}.deliveries d
+           WHERE status = 'running' AND lease_until <= $1::bigint AND action <> ALL($3::text[]) AND ${runs(this.s, p)}
            ORDER BY lease_until LIMIT $2
            FOR NO KEY UPDATE SKIP LOCKED
          ), due AS MATERIALIZED (
            SELECT id FROM ${this.s}.deliveries d
            WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${free(this.s)}
+             AND ${runs(this.s, p)}
            ORDER BY next_at, id LIMIT $2
            FOR NO KEY UPDATE OF d SKIP LOCKED
          ), c AS (
@@ -287,7 +299,14 @@ export class PostgresStore implements Store {
          SELECT u.*, m.event_id AS newer_event, m.created AS newer_created
          FROM u LEFT JOIN ${this.s}.order_marks m
            ON m.action = u.action AND m.key = u.order_key AND m.created > u.order_created`,
-          [now, limit, sql.array([...skip], 25), this.options.instance, this.options.leaseMs] as never[],
+          [
+            now,
+            limit,
+            sql.array([...skip], 25),
+            this.options.instance,
+            this.options.leaseMs,
+            ...runnableParams(sql, runnable),
+          ] as never[],
           { prepare: true },
         ),
       ),
@@ -422,6 +441,8 @@ export class PostgresStore implements Store {
   }
 
   async renew(claims: readonly HeldClaim[], now: number): Promise<number[]> {
+    // A worker whose slots are all taken by long actions claims nothing: its announcement is renewed here.
+    if (this.announced) await this.announce(this.announced.runnable, now);
     if (claims.length === 0) return [];
     const rows = await this.run((sql) =>
       sql.unsafe(
@@ -459,11 +480,13 @@ export class PostgresStore implements Store {
     };
   }
 
-  async nextDue(): Promise<number | null> {
+  async nextDue(runnable?: Runnable, now = Date.now()): Promise<number | null> {
+    const p = { first: 3, now: "$1", lease: "$2" };
     const [row] = await this.run((sql) =>
       sql.unsafe(
-        `SELECT min(d.next_at) AS next FROM ${this.s}.deliveries d WHERE d.status = 'pending' AND ${free(this.s)}`,
-        [],
+        `SELECT min(${dueAt(p)}) AS next FROM ${this.s}.deliveries d
+         WHERE d.status = 'pending' AND ${free(this.s)} AND ${candidate(this.s, p)}`,
+        [now, this.options.leaseMs, ...runnableParams(this.sql, runnable)] as never[],
         { prepare: true },
       ),
     );
@@ -626,8 +649,21 @@ export class PostgresStore implements Store {
       await Promise.allSettled([...this.inFlight]);
     }
     clearTimeout(this.notifyTimer);
+    // Its deliveries in flight are back in the queue or leased; the versions it ran are now for others to run.
+    if (this.announced) await withdraw(this.sql, this.s, this.options.instance).catch(() => {});
     await this.unlisten?.();
     await this.sql.end({ timeout: 5 });
+  }
+
+  /**
+   * Announces the versions this instance runs (runnable.ts) when they changed (a reload) or a third of the lease
+   * has passed since the last announcement.
+   */
+  private async announce(runnable: Runnable, now: number): Promise<void> {
+    const last = this.announced;
+    if (last?.runnable === runnable && now < last.at + this.options.leaseMs / 3) return;
+    await this.run((sql) => announce(sql, this.s, this.options.instance, runnable, now, this.options.leaseMs));
+    this.announced = { runnable, at: now };
   }
 
   /** Tells other instances that deliveries are due: outside the ingest transaction, at most every 100 ms. */
