@@ -185,7 +185,8 @@ handlers:
     const url = database();
     const db = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      sink = await startSink();
+      const target = await startSink();
+      sink = target;
       const config = (actions: string) => `listen: { host: 127.0.0.1, port: {{port}} }
 store: \${DATABASE_URL}
 endpoints:
@@ -197,14 +198,14 @@ ${actions}
 retry: { attempts: 20, schedule: [50ms], jitter: 0 }
 `;
       const v1 = config(`    - name: notify
-      forward: { url: "${sink.url}/v1" }`);
+      forward: { url: "${target.url}/v1" }`);
       // The same action name with other settings, and an action v1 does not have.
       const v2 = config(`    - name: notify
-      forward: { url: "${sink.url}/v2" }
+      forward: { url: "${target.url}/v2" }
     - name: newact
-      forward: { url: "${sink.url}/new" }`);
+      forward: { url: "${target.url}/new" }`);
       // Every first attempt fails, so each delivery's retries wait in the shared queue for any instance to claim.
-      for (const path of ["/v1", "/v2", "/new"]) sink.plan(path, [...Array(20).fill("500"), "200"]);
+      for (const path of ["/v1", "/v2", "/new"]) target.plan(path, [...Array(20).fill("500"), "200"]);
       const old = await startServer({ config: v1, env: { DATABASE_URL: url } });
       servers.push(old);
       const rolled = await startServer({ config: v2, env: { DATABASE_URL: url } });
@@ -224,7 +225,7 @@ retry: { attempts: 20, schedule: [50ms], jitter: 0 }
 
       // Each event reached exactly the actions of the config that stored it, and only those.
       const ids = (path: string) =>
-        new Set(sink.to(path).map((r) => (JSON.parse(new TextDecoder().decode(r.body)) as { id: string }).id));
+        new Set(target.to(path).map((r) => (JSON.parse(new TextDecoder().decode(r.body)) as { id: string }).id));
       expect([...ids("/v1")].sort()).toEqual(toOld.map(idOf).sort());
       expect([...ids("/v2")].sort()).toEqual(toRolled.map(idOf).sort());
       expect([...ids("/new")].sort()).toEqual(toRolled.map(idOf).sort());
