@@ -12,6 +12,7 @@ import { PayhookError } from "../errors.ts";
 import { newDelivery } from "../ingest/accept.ts";
 import { describeEvent, type VerifiedEvent } from "../ingest/verify.ts";
 import type { Store } from "../store/types.ts";
+import { isoTime } from "../utils/time.ts";
 import { type Json, type StripeApi, StripeApiError } from "./api.ts";
 
 /** Where fetched events are said to come from (the events table's endpoint column). */
@@ -255,5 +256,5 @@ function asEvent(json: Json, object: VerifiedEvent["object"]): VerifiedEvent {
 }
 
 export function iso(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
+  return isoTime(seconds * 1000).replace(/\.000Z$/, "Z");
 }

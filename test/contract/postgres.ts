@@ -155,6 +155,24 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       return [a, b, async () => void (await Promise.all([a.close(), b.close()]))];
     }
 
+    test("an event PostgreSQL cannot store fails alone: the events that shared its group commit are stored", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const good = Array.from({ length: 20 }, (_, i) => incoming(`evt_ok_${i}`));
+        const bad = { ...incoming("evt_bad"), account: "acct_\u0000" };
+        // One turn of the event loop: all of them join one batch.
+        const results = await Promise.allSettled([bad, ...good].map((e) => a.ingest(e, actions("x"))));
+        assert.equal(results[0]?.status, "rejected");
+        assert.deepEqual(
+          results.slice(1).map((r) => r.status),
+          Array(20).fill("fulfilled"),
+        );
+        assert.equal((await b.listEvents({})).length, 20);
+      } finally {
+        await close();
+      }
+    });
+
     test("instances with different configs claim only their own action versions; a version nobody runs goes to its name", async () => {
       const [a, b, close] = await instances();
       try {

@@ -174,6 +174,18 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
       assert.equal(await s.store.nextDue(), NOW);
     });
 
+    test("a NUL in a search, type, cursor, id or failure group (typed or forged on the page) matches nothing, never an error", async () => {
+      const s = await subject();
+      await s.store.ingest(incoming("evt_a", "a.b", NOW), [{ action: "x", digest: "d" }]);
+      assert.deepEqual(await s.store.listEvents({ search: "evt_a\u0000" }), []);
+      assert.deepEqual(await s.store.listEvents({ type: "a.b\u0000" }), []);
+      const page = await s.store.listEvents({ after: { receivedAt: NOW + 1, id: "\u0000" } });
+      assert.ok(page.every((e) => e.id !== "\u0000"));
+      assert.equal(await s.store.getEvent("evt_a\u0000"), null);
+      assert.deepEqual(await s.store.failedDeliveries({ action: "x\u0000", error: "\u0000" }, 10), []);
+      assert.equal(await s.store.requeue([{ eventId: "evt_a\u0000", action: "x", digest: "d" }], NOW), 0);
+    });
+
     test("claim skips the actions it is told to (those at their concurrency limit)", async () => {
       const s = await subject();
       await s.store.ingest(incoming("evt_a", "a.b", NOW), [

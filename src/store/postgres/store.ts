@@ -244,6 +244,12 @@ export class PostgresStore implements Store {
         else claims.set(`${row.event_id}\n${row.action}`, { id: Number(row.delivery_id), token: Number(row.token) });
       }
     } catch (error) {
+      // A value PostgreSQL cannot take (a data exception, class 22) fails only its own event: the batch's events
+      // are stored one by one, so the one that cannot be stored does not take its neighbours down with it.
+      if (batch.length > 1 && /^22/.test(String((error as { code?: unknown }).code))) {
+        await Promise.all(batch.map((item) => this.commit([item])));
+        return;
+      }
       const failure = this.unavailable(error);
       for (const item of batch) item.reject(failure);
       return;
@@ -355,7 +361,9 @@ export class PostgresStore implements Store {
       while (this.results.length > 0) {
         const batch = this.results.splice(0, MAX_BATCH);
         const r = batch.map((b) => b.record);
-        const text = (value: string | undefined) => (value === undefined ? null : value.slice(0, MAX_TEXT));
+        // A program's output may hold a NUL, which PostgreSQL text cannot: shown as U+FFFD, as the order key's.
+        const text = (value: string | undefined) =>
+          value === undefined ? null : value.slice(0, MAX_TEXT).replaceAll("\u0000", "\ufffd");
         try {
           const rows = await this.run((sql) =>
             sql.unsafe(
@@ -422,7 +430,9 @@ export class PostgresStore implements Store {
                 ),
                 this.options.instance,
                 sql.array(
-                  r.map((x) => (x.fetched === undefined ? null : x.fetched.slice(0, MAX_FETCHED))),
+                  r.map((x) =>
+                    x.fetched === undefined ? null : x.fetched.slice(0, MAX_FETCHED).replaceAll("\u0000", "\ufffd"),
+                  ),
                   25,
                 ),
               ] as never[],
@@ -572,11 +582,15 @@ export class PostgresStore implements Store {
     return { byStatus, oldestPendingAt: oldest };
   }
 
+  // PostgreSQL text cannot hold a NUL, so no stored value has one: a search, cursor or id with one (typed or forged
+  // on the operator page) matches nothing, rather than failing as an unavailable store.
   listEvents(query: EventQuery): Promise<EventView[]> {
+    if (hasNul(query.search, query.type, query.after?.id)) return Promise.resolve([]);
     return this.run((sql) => listEvents(sql, this.s, query));
   }
 
   getEvent(id: string): Promise<EventDetail | null> {
+    if (hasNul(id)) return Promise.resolve(null);
     return this.run((sql) => getEvent(sql, this.s, id));
   }
 
@@ -591,7 +605,8 @@ export class PostgresStore implements Store {
   }
 
   async requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
-    const queued = await this.run((sql) => requeue(sql, this.s, deliveries, now, only));
+    const known = deliveries.filter((d) => !hasNul(d.eventId));
+    const queued = await this.run((sql) => requeue(sql, this.s, known, now, only));
     if (queued > 0) this.notifyPeers();
     return queued;
   }
@@ -605,6 +620,7 @@ export class PostgresStore implements Store {
   }
 
   failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]> {
+    if (hasNul(group?.action, group?.error ?? undefined)) return Promise.resolve([]);
     return this.run((sql) => failedDeliveries(sql, this.s, group, limit));
   }
 
@@ -721,4 +737,9 @@ export class PostgresStore implements Store {
       }
     }
   }
+}
+
+/** True when a value has a NUL, which no PostgreSQL text value can equal. */
+function hasNul(...values: (string | undefined)[]): boolean {
+  return values.some((v) => v?.includes("\u0000"));
 }
