@@ -229,4 +229,32 @@ describe("PostgreSQL store", () => {
     }
     expect(everything(...runs)).not.toContain(secret);
   }, 30_000);
+
+  test("events list and show never migrate: a schema of the previous version stays as it is, and the error names the payhook that reads it", async () => {
+    const url = database();
+    const dir = tempDir();
+    const { writeFileSync } = await import("node:fs");
+    const file = join(dir, "payhook.yaml");
+    writeFileSync(file, config.replace("{{port}}", "0"));
+    server = await startServer({ config, env: { DATABASE_URL: url } });
+    expect(await server.stop()).toBe(0);
+    server = undefined;
+    const db = url.replace(/.*\/(\w+)\?.*/, "$1");
+    const versions = () =>
+      cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM payhook.schema_version", db);
+    const latest = versions().split(",").length;
+    // As a server of the previous version left it.
+    cluster.psql(
+      `DELETE FROM payhook.schema_version WHERE version = ${latest}; UPDATE payhook.schema_version SET payhook = '0.0.9'`,
+      db,
+    );
+    const before = versions();
+    for (const args of [["list"], ["show", "evt_x"]]) {
+      const read = await runPayhook(["events", ...args, "--config", file], { cwd: dir, env: { DATABASE_URL: url } });
+      expect(read.code).toBe(1);
+      expect(read.stderr).toContain(`is at version ${latest - 1}, migrated by payhook 0.0.9`);
+      expect(read.stderr).toContain("run payhook 0.0.9 to read it");
+    }
+    expect(versions()).toBe(before);
+  });
 });

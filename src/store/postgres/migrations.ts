@@ -140,6 +140,29 @@ const MIGRATIONS: ((s: string) => string)[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * For commands that only read: throws StoreError unless schema `schema` is at SCHEMA_VERSION, naming the payhook
+ * that reads it. Writes nothing: a database still served by the previous version is left as that version needs it.
+ */
+export async function checkSchema(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
+  const s = ident(schema);
+  const [table] = await sql.unsafe("SELECT to_regclass($1) AS t", [`${s}.schema_version`]);
+  const [latest] = table?.t
+    ? await sql.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`)
+    : [];
+  const current = latest ? Number(latest.version) : 0;
+  if (current === MIGRATIONS.length) return;
+  const by = latest ? `, migrated by payhook ${String(latest.payhook)}` : "";
+  const use =
+    current > MIGRATIONS.length
+      ? `run payhook ${String(latest?.payhook)} or newer`
+      : `run ${latest ? `payhook ${String(latest.payhook)}` : "the payhook that serves it"} to read it, or upgrade the servers first (the first to start migrates); reading never migrates`;
+  throw new StoreError(
+    current > MIGRATIONS.length ? "store_too_new" : "store_too_old",
+    `the database schema ${schema} is at version ${current}${by}; this payhook ${payhookVersion} reads version ${MIGRATIONS.length}: ${use}`,
+  );
+}
+
 /** Brings schema `schema` to SCHEMA_VERSION; throws StoreError when the database is newer than this payhook. */
 export async function migrate(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
   const s = ident(schema);

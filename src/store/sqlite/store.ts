@@ -28,7 +28,7 @@ import type {
 } from "../types.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
-import { migrate } from "./migrations.ts";
+import { checkSchema, migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
 
 const MAX_BATCH = 512;
@@ -69,12 +69,18 @@ type Write = {
   lockedSince?: number;
 };
 
-/** Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. */
-export function openSqliteStore(db: SqlDatabase, path?: string): SqliteStore {
+/**
+ * Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. `readOnly`
+ * (commands that only read) writes nothing: the schema is checked, never migrated.
+ */
+export function openSqliteStore(db: SqlDatabase, path?: string, readOnly = false): SqliteStore {
   // Taken first: the file as opened (created if needed), to notice later that the path leads elsewhere.
   const identity = path === undefined ? undefined : fileIdentity(path);
-  applyDurability(db);
-  migrate(db);
+  if (readOnly) checkSchema(db);
+  else {
+    applyDurability(db);
+    migrate(db);
+  }
   // From here on no statement waits for a lock: SQLite's busy wait would block the event loop (and /healthz with
   // it) for seconds. A busy store is retried on timers instead, see commit().
   db.exec("PRAGMA busy_timeout=0");
