@@ -54,6 +54,7 @@ async function setup(actions: Action[], known: Action[] = actions, log = createL
   worker = startWorker({
     store,
     resolve: (name) => byName.get(name),
+    runnable: () => ({ versions: known.map((a) => [a.name, a.digest] as const), names: [...byName.keys()] }),
     runtime: bunRuntime,
     log,
     print: () => {},
@@ -133,18 +134,24 @@ describe("worker", () => {
     expect(String(attempts()[0]?.error)).toContain("unexpected");
   });
 
-  test("a delivery whose action is gone from the config fails with a clear error", async () => {
+  test("a delivery whose action is gone from the config stays pending, no attempt used, and the worker does not spin on it", async () => {
     const { action } = scripted("removed", [{ ok: true }]);
-    await setup([action], []);
-    await waitUntil(finished);
+    const kept = scripted("kept", [{ ok: true }]);
+    await setup([action, kept.action], [kept.action]);
+    await waitUntil(() => deliveries().some((d) => d.action === "kept" && d.status === "done"));
+    let claims = 0;
+    const claim = store.claim.bind(store);
+    store.claim = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(deliveries()).toEqual([
-      {
-        action: "removed",
-        status: "failed",
-        attempts: 1,
-        last_error: 'the action "removed" is no longer in the config',
-      },
+      { action: "kept", status: "done", attempts: 1, last_error: null },
+      { action: "removed", status: "pending", attempts: 0, last_error: null },
     ]);
+    // Its due time is passed, but nothing this worker can run is due: it waits for the next poll, not a busy loop.
+    expect(claims).toBeLessThan(3);
   });
 });
 

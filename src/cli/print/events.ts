@@ -6,6 +6,7 @@
 import type { DeliveryView, EventDetail, EventView } from "../../store/types.ts";
 import { attemptWord, deliveryWord } from "../../store/words.ts";
 import { escapeControl, escapeControlInLines } from "../../utils/escape.ts";
+import { isoTime } from "../../utils/time.ts";
 
 /** One event as a JSON object (snake_case, times as ISO 8601); with the body when the detail is given. */
 export function eventJson(event: EventView | EventDetail): Record<string, unknown> {
@@ -118,5 +119,5 @@ function indent(label: string, text: string): string[] {
 }
 
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return isoTime(ms).replace(/\.\d{3}Z$/, "Z");
 }

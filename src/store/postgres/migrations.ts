@@ -132,9 +132,43 @@ const MIGRATIONS: ((s: string) => string)[] = [
   (s) => `
     ALTER TABLE ${s}.events ADD COLUMN verified_by text;
     ALTER TABLE ${s}.deliveries ADD COLUMN backfilled_at bigint;`,
+  // The action versions (name and settings digest) each live instance runs, renewed like a lease: during a rolling
+  // config change, a delivery is claimed only by an instance that has its version (runnable.ts).
+  (s) => `
+    CREATE TABLE ${s}.instance_actions (
+      instance text NOT NULL,
+      action text NOT NULL,
+      digest text NOT NULL,
+      until bigint NOT NULL,
+      PRIMARY KEY (instance, action, digest)
+    );
+    CREATE INDEX instance_actions_version ON ${s}.instance_actions (action, digest, until);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * For commands that only read: throws StoreError unless schema `schema` is at SCHEMA_VERSION, naming the payhook
+ * that reads it. Writes nothing: a database still served by the previous version is left as that version needs it.
+ */
+export async function checkSchema(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
+  const s = ident(schema);
+  const [table] = await sql.unsafe("SELECT to_regclass($1) AS t", [`${s}.schema_version`]);
+  const [latest] = table?.t
+    ? await sql.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`)
+    : [];
+  const current = latest ? Number(latest.version) : 0;
+  if (current === MIGRATIONS.length) return;
+  const by = latest ? `, migrated by payhook ${String(latest.payhook)}` : "";
+  const use =
+    current > MIGRATIONS.length
+      ? `run payhook ${String(latest?.payhook)} or newer`
+      : `run ${latest ? `payhook ${String(latest.payhook)}` : "the payhook that serves it"} to read it, or upgrade the servers first (the first to start migrates); reading never migrates`;
+  throw new StoreError(
+    current > MIGRATIONS.length ? "store_too_new" : "store_too_old",
+    `the database schema ${schema} is at version ${current}${by}; this payhook ${payhookVersion} reads version ${MIGRATIONS.length}: ${use}`,
+  );
+}
 
 /** Brings schema `schema` to SCHEMA_VERSION; throws StoreError when the database is newer than this payhook. */
 export async function migrate(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
