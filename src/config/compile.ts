@@ -9,7 +9,7 @@ import { actionKinds } from "../actions/index.ts";
 import { type BreakerFile, compileLimits, withoutLimits } from "../actions/limits.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
-import type { Action, FetchTarget } from "../actions/types.ts";
+import type { Action, CompileContext, FetchTarget } from "../actions/types.ts";
 import { describe } from "../errors.ts";
 import { resolveStore } from "../store/settings.ts";
 import { cidrProblem, isLoopback } from "../utils/net.ts";
@@ -25,6 +25,8 @@ export interface CompileOptions {
   source: string;
   /** Folder that relative paths resolve against; undefined keeps them relative to the working directory. */
   baseDir?: string;
+  /** The config paths whose values came from the environment: secrets, wherever they land (a forward URL). */
+  fromEnv?: readonly string[];
 }
 
 /**
@@ -52,7 +54,18 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir, file.breaker);
+      const action = compileAction(
+        spec,
+        [...at, i],
+        defaultName(i),
+        retry,
+        problems,
+        {
+          baseDir: options.baseDir,
+          fromEnv: options.fromEnv ?? [],
+        },
+        file.breaker,
+      );
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -190,12 +203,12 @@ function compileAction(
   defaultName: string,
   retry: RetryPolicy,
   problems: [Path, string][],
-  baseDir: string | undefined,
+  context: CompileContext,
   breaker?: BreakerFile,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
-  const compiled = kind.compile(spec, { baseDir });
+  const compiled = kind.compile(spec, context);
   const order = compileOrder(spec.order as OrderSpec | undefined);
   if ("problems" in compiled || "problems" in order) {
     for (const [key, message] of [

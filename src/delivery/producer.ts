@@ -6,7 +6,7 @@
  */
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { ClaimedDelivery, Store } from "../store/types.ts";
+import type { ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { testHook } from "../testhooks.ts";
 import type { Gate } from "./control.ts";
 import type { Repeats } from "./repeats.ts";
@@ -23,6 +23,8 @@ export interface ProducerOptions {
   stopped: () => boolean;
   /** Runs a claimed delivery that holds a slot. */
   start(delivery: ClaimedDelivery): void;
+  /** The actions this instance can run: the store leaves other deliveries to the instances that have them. */
+  runnable?(): Runnable;
   /** Pauses, breakers and rates: the actions it holds are not claimed (src/delivery/control.ts). */
   gate?: Pick<Gate, "held" | "skipped" | "wakeAt">;
 }
@@ -83,7 +85,7 @@ export function startProducer(options: ProducerOptions): Producer {
         while (!stopped() && slots.hasRoom()) {
           const wanted = slots.free();
           const held = options.gate ? await options.gate.held() : [];
-          const claimed = await store.claim(now(), wanted, [...slots.atLimit(), ...held]);
+          const claimed = await store.claim(now(), wanted, [...slots.atLimit(), ...held], options.runnable?.());
           saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped()) {
@@ -115,7 +117,7 @@ export function startProducer(options: ProducerOptions): Producer {
     let next: number | null = null;
     if (!busy) {
       try {
-        next = await store.nextDue(options.gate?.skipped());
+        next = await store.nextDue(options.runnable?.(), now(), options.gate?.skipped());
         repeats.worked(NEXT_DUE_FAILED);
       } catch (error) {
         repeats.failed(NEXT_DUE_FAILED, describe(error));

@@ -11,7 +11,7 @@
 import type { Action } from "../actions/types.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
-import type { AttemptRecord, ClaimedDelivery, Store } from "../store/types.ts";
+import type { AttemptRecord, ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { createCompleter } from "./complete.ts";
 import type { Gate } from "./control.ts";
 import { executor, type ThinFetcher } from "./execute.ts";
@@ -24,6 +24,8 @@ export interface WorkerOptions {
   store: Store;
   /** The action a delivery was created with (by name and digest), or undefined when the config no longer has it. */
   resolve(name: string, digest: string): Action | undefined;
+  /** The actions this instance can run: the store leaves other deliveries to the instances that have them. */
+  runnable?(): Runnable;
   runtime: Runtime;
   log: Logger;
   /** Writes a line for the `log` action; see AttemptContext.print. */
@@ -88,7 +90,17 @@ export function startWorker(options: WorkerOptions): Worker {
   const repeats = repeatsOnce(log, now);
   const heartbeat = startHeartbeat({ store, log, now, repeats, everyMs: options.heartbeatMs });
   const execute = executor({ ...options, now });
-  const producer = startProducer({ store, log, now, slots, repeats, stopped: isStopped, start, gate: options.gate });
+  const producer = startProducer({
+    store,
+    log,
+    now,
+    slots,
+    repeats,
+    stopped: isStopped,
+    start,
+    runnable: options.runnable,
+    gate: options.gate,
+  });
 
   function start(delivery: ClaimedDelivery): void {
     const name = delivery.action;

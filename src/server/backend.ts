@@ -65,6 +65,7 @@ export async function durableBackend(
     store,
     thin: thinFetcher(config, runtime, metrics, stopFetches.signal),
     resolve: (name, digest) => actions.resolve(name, digest),
+    runnable: () => actions.runnable(),
     runtime,
     log,
     // Waits while stdout is full: a log action is done once its line is out, and unread lines never pile up here.

@@ -56,8 +56,8 @@ export function describeEvent(event: Record<string, unknown>, object: VerifiedEv
     type,
     object,
     livemode: event.livemode === true,
-    account: typeof context === "string" ? context : null,
-    apiVersion: typeof event.api_version === "string" ? event.api_version : null,
+    account: storable(object === "event" ? "account" : "context", context),
+    apiVersion: storable("api_version", event.api_version),
     created: createdSeconds(event.created),
     payload: event,
     ...subjectIds(event, object),
@@ -69,7 +69,9 @@ function subjectIds(
   event: Record<string, unknown>,
   object: VerifiedEvent["object"],
 ): { objectId: string | null; customerId: string | null } {
-  const id = (value: unknown) => (typeof value === "string" && value.length <= MAX_ID_LENGTH ? value : null);
+  // Search aids only: an id no store could index (too long, or with a NUL PostgreSQL cannot hold) is not kept.
+  const id = (value: unknown) =>
+    typeof value === "string" && value.length <= MAX_ID_LENGTH && !value.includes("\u0000") ? value : null;
   if (object === "v2.core.event") {
     const related = isRecord(event.related_object) ? event.related_object : {};
     return { objectId: id(related.id), customerId: null };
@@ -79,9 +81,21 @@ function subjectIds(
   return { objectId: id(data.id), customerId: data.object === "customer" ? id(data.id) : id(customer) };
 }
 
-/** Snapshot events carry unix seconds; thin events an ISO-8601 string. */
+/** The latest `created` a date can show (year 275760), in unix seconds; every store holds it. */
+const MAX_CREATED = 8_640_000_000_000;
+
+/**
+ * Snapshot events carry unix seconds; thin events an ISO-8601 string. A number beyond the date range is refused:
+ * PostgreSQL could not store it (past 64 bits) and no page or listing could show it.
+ */
 function createdSeconds(created: unknown): number {
-  if (typeof created === "number" && Number.isFinite(created)) return Math.floor(created);
+  if (typeof created === "number") {
+    if (Number.isFinite(created) && Math.abs(created) <= MAX_CREATED) return Math.floor(created);
+    throw new VerificationError(
+      "invalid_event",
+      `the event's "created" must be unix seconds within ±${MAX_CREATED} (Stripe's look like 1760000000)`,
+    );
+  }
   if (typeof created === "string") {
     const ms = Date.parse(created);
     if (Number.isFinite(ms)) return Math.floor(ms / 1000);
@@ -90,6 +104,18 @@ function createdSeconds(created: unknown): number {
 }
 
 /** The error for a correctly signed body that is not a Stripe event. */
+/**
+ * A string field kept as text: one with a NUL is refused, since PostgreSQL text cannot hold it (and one such event
+ * would fail the group commit it shares with others). Any other value is not kept.
+ */
+function storable(field: string, value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  if (value.includes("\u0000")) {
+    throw new VerificationError("invalid_event", `the event's "${field}" must not contain a NUL character (\\u0000)`);
+  }
+  return value;
+}
+
 export function notAnEvent(): VerificationError {
   return new VerificationError(
     "invalid_event",

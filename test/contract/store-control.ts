@@ -73,8 +73,8 @@ export function storeControlContract(name: string, open: OpenSubject): void {
     test("nextDue leaves out the actions the worker holds", async () => {
       const s = await subject();
       await ingest(s, "evt_1", T, plain("crm"));
-      assert.equal(await s.store.nextDue(["crm"]), null);
-      assert.equal(await s.store.nextDue(["other"]), NOW);
+      assert.equal(await s.store.nextDue(undefined, NOW, ["crm"]), null);
+      assert.equal(await s.store.nextDue(undefined, NOW, ["other"]), NOW);
     });
 
     test("retry now: pending keep their attempts, failed and dead start a fresh round, running and done stay", async () => {

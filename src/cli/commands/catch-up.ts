@@ -45,6 +45,7 @@ export const catchUpCommand: Command = {
     // A dry run compares with the store and writes nothing, so there must be one: it does not create a SQLite file.
     const { store, close } = await openStore(runtime, config.store, {
       mustExist: values["dry-run"] === true,
+      readOnly: values["dry-run"] === true,
       version: VERSION,
     });
     const tty = process.stderr.isTTY === true && !values.json;

@@ -18,6 +18,7 @@ import { apiFor } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi } from "../../stripe/api.ts";
 import { compareEndpoint, payhookEndpoints } from "../../stripe/endpoints.ts";
 import { configOption } from "../options.ts";
+import { escapingIo } from "../print/escaping-io.ts";
 import type { Command } from "../types.ts";
 
 const ROTATION_DAYS = 7;
@@ -79,7 +80,9 @@ export const check: Command = {
     for (const line of formatFindings(findings, config.source, text)) io.err(line);
     let warnings = findings.length;
     if (values.stripe) {
-      warnings += await checkStripe(config, apiFor(config, "check --stripe", runtime, log), values.endpoint, io);
+      const api = apiFor(config, "check --stripe", runtime, log);
+      // Endpoint URLs and types come from Stripe's API: printed, they must not reach the terminal raw.
+      warnings += await checkStripe(config, api, values.endpoint, escapingIo(io));
     } else if (values.endpoint !== undefined) {
       throw new UsageError("--endpoint goes with --stripe");
     }

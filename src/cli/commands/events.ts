@@ -79,6 +79,7 @@ async function list({ runtime, io, values }: CommandContext, args: string[]): Pr
   const limit = values.limit === undefined ? DEFAULT_LIMIT : positiveInteger(values.limit as string);
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
     mustExist: true,
+    readOnly: true,
     version: VERSION,
   });
   try {
@@ -102,6 +103,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   }
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
     mustExist: true,
+    readOnly: true,
     version: VERSION,
   });
   try {

@@ -111,9 +111,11 @@ handlers:
 
 ${examples}
 
-# Actions for events that no pattern matched (never runs if a "*" pattern exists).
-unhandled:
-  - log: "Unhandled event type: {{type}}"
+# Actions for events that no pattern matched (never runs if a "*" pattern exists). Stripe sends an endpoint only
+# the types it enables, and unhandled actions want every type: with them, \`payhook stripe endpoint create\` asks
+# to enable all of them. Uncomment these when payhook should take every event type.
+# unhandled:
+#   - log: "Unhandled event type: {{type}}"
 
 # How failed actions are retried: attempts in all, delays between them (the last repeats), ±jitter.
 retry: { attempts: 8, schedule: [5s, 5m, 30m, 2h, 5h, 10h, 10h], jitter: 0.2 }

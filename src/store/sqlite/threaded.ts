@@ -101,7 +101,7 @@ class ThreadedStore implements Store {
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
-  nextDue: Store["nextDue"] = (skip) => this.reader.nextDue(skip);
+  nextDue: Store["nextDue"] = (runnable, now, skip) => this.reader.nextDue(runnable, now, skip);
   controls: Store["controls"] = () => this.reader.controls();
   actionStats: Store["actionStats"] = () => this.reader.actionStats();
   endpointCounts: Store["endpointCounts"] = (since) => this.reader.endpointCounts(since);
