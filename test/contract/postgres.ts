@@ -485,6 +485,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
           DROP TABLE order_marks;
           DROP TABLE instance_actions;
+          DROP TABLE action_controls, audit;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(
@@ -539,6 +540,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 4, payhook: "0.0.0-test" },
             { version: 5, payhook: "0.0.0-test" },
             { version: 6, payhook: "0.0.0-test" },
+            { version: 7, payhook: "0.0.0-test" },
           ],
         );
         // The version is text read from the database: a terminal escape in it is shown, never sent to the terminal.
