@@ -16,6 +16,7 @@ import { cidrProblem } from "../ingest/ipallow.ts";
 import { MIN_RETENTION_MS } from "../ops/retention.ts";
 import { resolveStore, type StoreSettings } from "../store/settings.ts";
 import { parseDuration, parseSize } from "../utils/units.ts";
+import { coerceReferences, nameVariables } from "./coerce.ts";
 import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "./routes.ts";
@@ -120,13 +121,15 @@ export function parseConfig(text: string, options: ParseOptions): Config {
   fromEnv = expanded.fromEnv;
   if (expanded.problems.length > 0) throw new ConfigError(expanded.problems.map(([p, m]) => problem(p, m)));
 
-  const file = Value.Default(ConfigSchema, Value.Clone(expanded.value)) as ConfigFile;
-  const schemaProblems = validate(ConfigSchema, file, []);
+  const typed = coerceReferences(ConfigSchema, Value.Clone(expanded.value), expanded.references);
+  const file = Value.Default(ConfigSchema, typed) as ConfigFile;
+  const schemaProblems = nameVariables(validate(ConfigSchema, file, []), expanded.references);
   if (schemaProblems.length > 0) throw new ConfigError(schemaProblems.map(([p, m]) => problem(p, m)));
 
   const problems: [Path, string][] = [];
   const config = resolveConfig(file, options, problems);
-  if (problems.length > 0) throw new ConfigError(problems.map(([p, m]) => problem(p, m)));
+  const named = nameVariables(problems, expanded.references);
+  if (named.length > 0) throw new ConfigError(named.map(([p, m]) => problem(p, m)));
   return config;
 }
 

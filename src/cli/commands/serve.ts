@@ -27,6 +27,7 @@ import { createThinFetcher, type ThinFetcher } from "../../stripe/thin.ts";
 import { type Changes, createChanges } from "../../ui/live.ts";
 import { createAdminHandler } from "../../ui/server.ts";
 import { batchLines } from "../../utils/lines.ts";
+import { listenOptions, withListenFlags } from "../listen-flags.ts";
 import { configOption } from "../options.ts";
 import type { Command } from "../types.ts";
 
@@ -39,9 +40,10 @@ const SHUTDOWN_GRACE_MS = 5_000;
 export const serve: Command = {
   name: "serve",
   summary: "receive webhooks and run their actions (the default command)",
-  usage: "payhook serve [--config FILE] [--watch] [--dry-run]",
+  usage: "payhook serve [--config FILE] [--host HOST] [--port PORT] [--watch] [--dry-run]",
   options: {
     ...configOption,
+    ...listenOptions,
     watch: { type: "boolean", help: "reload the config file whenever it changes (SIGHUP always reloads it)" },
     "dry-run": {
       type: "boolean",
@@ -49,7 +51,7 @@ export const serve: Command = {
     },
   },
   async run({ runtime, io, values, log }) {
-    let config = resolveConfig(values.config as string | undefined, io.env);
+    let config = withListenFlags(resolveConfig(values.config as string | undefined, io.env), values);
     warnLint(config, log);
     if (usesDevelopmentSecret(config)) {
       log.warn(
@@ -123,7 +125,7 @@ export const serve: Command = {
     }
     const reloader = startReloader({
       path: config.source === DEFAULT_SOURCE ? undefined : config.source,
-      load: (path) => loadConfigFile(path, io.env),
+      load: (path) => withListenFlags(loadConfigFile(path, io.env), values),
       apply(next) {
         const pending = restartOnly(config, next);
         if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });
