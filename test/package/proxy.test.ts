@@ -15,7 +15,7 @@ const DOCS = readFileSync(join(ROOT, "docs/packages.md"), "utf8");
 
 /** The first fenced block of `language` in docs/packages.md. */
 function block(language: string): string {
-  const found = new RegExp("```" + language + "\\n([\\s\\S]*?)```").exec(DOCS)?.[1];
+  const found = new RegExp(`\`\`\`${language}\\n([\\s\\S]*?)\`\`\``).exec(DOCS)?.[1];
   if (!found) throw new Error(`docs/packages.md has no \`\`\`${language} block`);
   return found;
 }
@@ -42,7 +42,11 @@ async function startProxy(argv: string[], url: string, env: Record<string, strin
   child.stdout?.on("data", (d) => output.push(String(d)));
   child.stderr?.on("data", (d) => output.push(String(d)));
   await waitUntil(
-    async () => (await fetch(`${url}/webhook`).then((r) => r.status, () => 0)) === 405,
+    async () =>
+      (await fetch(`${url}/webhook`).then(
+        (r) => r.status,
+        () => 0,
+      )) === 405,
     30_000,
     `${argv[0]} forwarding (${output.join("")})`,
   );
