@@ -60,4 +60,4 @@ CONTROL
 (cd "$stage" && find . -path ./DEBIAN -prune -o -type f -printf '%P\n' | sort | grep -v '^etc/' | xargs md5sum) >"$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/conffiles" "$stage/DEBIAN/md5sums"
 find "$stage" -exec touch -h -d "@${SOURCE_DATE_EPOCH:-0}" {} +
-dpkg-deb --root-owner-group -Zgzip -z9 --build "$stage" "$out" >/dev/null
+dpkg-deb --root-owner-group -Zgzip -z6 --build "$stage" "$out" >/dev/null

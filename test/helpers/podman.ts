@@ -12,7 +12,9 @@ export const PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgrou
 export const ULIMITS = ["--ulimit", "nofile=4096:4096", "--ulimit", "nproc=1024:1024"];
 
 export function packageVersion(): string {
-  return process.env.VERSION || (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  return (
+    process.env.VERSION || (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version
+  );
 }
 
 /** A file `make package` writes; a missing one fails the test with what to run (never a silent skip). */
