@@ -194,8 +194,23 @@ describe("the arm64 archives", () => {
     mkdirSync(join(root, "qemu"), { recursive: true });
     copyFileSync("/usr/bin/qemu-aarch64-static", join(root, "qemu/qemu-aarch64-static"));
     chmodSync(join(root, "qemu/qemu-aarch64-static"), 0o755);
+    // The executable reads itself through /proc/self/exe: a /proc in a private mount namespace, gone with it.
+    mkdirSync(join(root, "proc"), { recursive: true });
     const inChroot = (...argv: string[]) =>
-      spawnSync("chroot", [root, "/qemu/qemu-aarch64-static", ...argv], { encoding: "utf8", env: { PATH: "/bin" } });
+      spawnSync(
+        "unshare",
+        [
+          "--mount",
+          "--fork",
+          "sh",
+          "-c",
+          'mount -t proc proc "$0/proc" && exec chroot "$0" "$@"',
+          root,
+          "/qemu/qemu-aarch64-static",
+          ...argv,
+        ],
+        { encoding: "utf8", env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" } },
+      );
     const version = inChroot("/usr/local/bin/payhook", "--version");
     expect(version.stdout).toStartWith(`payhook ${VERSION}`);
     expect(inChroot("/bin/sh", "-c", "echo shell ok").stdout).toBe("shell ok\n");
