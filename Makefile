@@ -11,7 +11,7 @@ SRC := $(shell find src -name '*.ts' -o -name '*.css') package.json build/ui-cli
 VERSION ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build build-deno release release-tools release-test package package-tools test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
+.PHONY: help install run build build-deno release release-tools release-test package package-tools test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog docs verify-deploy docker
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,7 +72,7 @@ build-deno: dist/payhook-deno ## build the single executable dist/payhook-deno w
 
 # The downloads: one binary per target, cross-compiled from this machine. Bun fetches each target's runtime from
 # the npm registry once (~/.bun/install/cache). No Windows build: payhook's exec action signals process groups,
-# reload is SIGHUP and the store's files get POSIX modes, none of which Windows has (README "Install").
+# reload is SIGHUP and the store's files get POSIX modes, none of which Windows has (docs/deploy.md#install).
 RELEASE_TARGETS := linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
 RELEASE_FILES := $(RELEASE_TARGETS:%=dist/release/payhook-%)
 
@@ -191,6 +191,11 @@ src/catalog/object-types.ts src/catalog/thin-events.ts &: node_modules/.installe
 
 catalog: src/catalog/event-types.ts src/catalog/object-types.ts src/catalog/thin-events.ts ## regenerate the Stripe event and object type catalogs from node_modules/stripe
 
+# The configuration reference at the end of docs/configuration.md, generated from the config schema; test/docs.test.ts
+# fails when it is stale.
+docs: node_modules/.installed ## regenerate the configuration reference in docs/configuration.md from the schema
+	$(BUN) scripts/gen-config-docs.ts
+
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
 	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test $(TEST_TIMEOUT) test/e2e/ops-deploy.test.ts
 
@@ -207,7 +212,7 @@ bench-tools:
 	@command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 
-bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (README "Performance")
+bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (docs/performance.md)
 	$(BUN) scripts/bench/main.ts
 
 clean: ## remove build output and local stores

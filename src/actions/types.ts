@@ -62,8 +62,10 @@ export interface ForwardPlan {
   /** The names of every header sent, values never shown. */
   headers: string[];
   timeout_ms: number;
-  /** True when Standard Webhooks headers would sign it. */
+  /** True when it would be signed. */
   signed: boolean;
+  /** How, when signed: Standard Webhooks headers, or Stripe's own Stripe-Signature. */
+  scheme?: "standard" | "stripe";
 }
 export interface ExecPlan {
   argv: string[];

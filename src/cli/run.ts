@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, PayhookError, UsageError } from "../errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { backfill } from "./commands/backfill.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
@@ -33,6 +34,7 @@ export const COMMANDS: Command[] = [
   explain,
   health,
   events,
+  backfill,
   catchUpCommand,
   stripeCommand,
   init,

@@ -20,7 +20,8 @@ import { coerceReferences, nameVariables } from "./coerce.ts";
 import { expandEnv, hideEnvValues } from "./expand.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
 import { compileRouter, patternProblem, type Route, type Router } from "./routes.ts";
-import { type ConfigFile, ConfigSchema, PostgresStoreSchema } from "./schema.ts";
+import { type ConfigFile, ConfigSchema, LabelledSecretSchema, PostgresStoreSchema, SecretString } from "./schema.ts";
+import { resolveSecrets, type SigningSecret } from "./secrets.ts";
 
 /** How many times the values one alias stands for may be repeated (the yaml library's count of expanded nodes). */
 const MAX_ALIAS_COUNT = 100;
@@ -28,6 +29,8 @@ const MAX_ALIAS_COUNT = 100;
 export interface Endpoint {
   path: string;
   secrets: string[];
+  /** The same secrets with their labels, in the same order (what verified an event is told by its label). */
+  signing: SigningSecret[];
   /** Seconds. */
   tolerance: number;
   /** Bytes. */
@@ -148,11 +151,9 @@ function toJS(doc: ReturnType<typeof parseDocument>, source: string): unknown {
 function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config {
   const endpoints = file.endpoints.map((e, i): Endpoint => {
     // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
-    const secrets = e.secrets.filter((s) => s !== "");
-    if (secrets.length === 0) {
-      problems.push([["endpoints", i, "secrets"], "every secret is empty; set at least one whsec_… secret"]);
-    }
-    return { path: e.path, secrets, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    const signing = resolveSecrets(e.secrets, ["endpoints", i, "secrets"], problems);
+    const secrets = signing.map((s) => s.secret);
+    return { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
   });
   const seenPaths = new Set<string>();
   endpoints.forEach((e, i) => {
@@ -241,7 +242,16 @@ function resolveStripe(
     apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
     maxRate: section?.max_rate ?? 20,
   };
-  const noKey = 'needs stripe.api_key (a restricted key with Events: read is enough; see README "Stripe API access")';
+  // Catch-up stores what this address answers as Stripe's events, and they carry no signature: only TLS vouches.
+  const base = URL.parse(settings.apiBase);
+  if (base === null || (base.protocol !== "https:" && !isLoopback(base.hostname))) {
+    problems.push([
+      ["stripe", "api_base"],
+      `must be an https:// URL (catch-up stores what it answers as Stripe's events); plain http is allowed only to a loopback address such as http://127.0.0.1:12111, got ${JSON.stringify(settings.apiBase)}`,
+    ]);
+  }
+  const noKey =
+    "needs stripe.api_key (a restricted key with Events: read is enough; see docs/stripe.md#stripe-api-access)";
   if (section?.catch_up) {
     const everyMs = parseDuration(section.catch_up.every);
     const windowMs = parseDuration(section.catch_up.window);
@@ -331,6 +341,7 @@ function compileAction(
 /** Schema errors as [path, message], one per path; each action is checked against the kind it names. */
 function validate(schema: TSchema, value: unknown, base: Path, inAction = false): [Path, string][] {
   const seen = new Set<string>();
+  const secretsSeen = new Set<string>();
   const out: [Path, string][] = [];
   for (const error of Value.Errors(schema, value)) {
     let path: Path = [...base, ...fromPointer(error.path)];
@@ -340,13 +351,27 @@ function validate(schema: TSchema, value: unknown, base: Path, inAction = false)
     if (seen.has(key)) continue;
     seen.add(key);
     const store = lookupPath(value, path.slice(base.length));
-    if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
+    const secret = inAction ? undefined : secretItem(path);
+    if (secret && !secretsSeen.has(JSON.stringify(secret))) {
+      // A secret is a string or { label, secret, retiring }: name what is wrong with the form given, not the union.
+      secretsSeen.add(JSON.stringify(secret));
+      const given = lookupPath(value, secret.slice(base.length));
+      const form =
+        given !== null && typeof given === "object" && !Array.isArray(given) ? LabelledSecretSchema : SecretString;
+      out.push(...validate(form, given, secret, true));
+    } else if (secret) continue;
+    else if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
     else if (path.length === 1 && path[0] === "store" && store !== null && typeof store === "object") {
       // The object form: name the key that is wrong rather than the whole union.
       out.push(...validate(PostgresStoreSchema, store, path, true));
     } else out.push([path, explain(error, path)]);
   }
   return out;
+}
+
+/** The path of the endpoint secret that `path` is in or under, if any. */
+function secretItem(path: Path): Path | undefined {
+  return path[0] === "endpoints" && path[2] === "secrets" && path.length >= 4 ? path.slice(0, 4) : undefined;
 }
 
 /** The path of the action item that `path` is in or under, if any. */

@@ -189,11 +189,11 @@ export function formatExplanation(e: EventExplanation): string[] {
 function details(a: ActionExplanation): string[] {
   if (a.log) return [`line: ${a.log.line}`];
   if (a.forward) {
-    const { url, headers, timeout_ms, signed } = a.forward;
+    const { url, headers, timeout_ms, signed, scheme } = a.forward;
     return [
       `POST ${url}`,
       `headers: ${headers.join(", ")} (values not shown)`,
-      `timeout: ${timeout_ms} ms${signed ? "; signed with Standard Webhooks headers" : ""}`,
+      `timeout: ${timeout_ms} ms${signed ? `; signed with ${scheme === "stripe" ? "a Stripe-Signature header, as Stripe signs" : "Standard Webhooks headers"}` : ""}`,
     ];
   }
   if (a.exec) {

@@ -38,10 +38,10 @@ export const denoRuntime: Runtime = {
     };
   },
 
-  openDatabase(path: string): SqlDatabase {
+  openDatabase(path: string, options?: { readonly?: boolean }): SqlDatabase {
     // node:sqlite has the same synchronous prepare/run/get/all shape as bun:sqlite. Its `get` answers
     // undefined for no row and rows are null-prototype objects; the store handles both.
-    const db = new DatabaseSync(path);
+    const db = new DatabaseSync(path, options?.readonly ? { readOnly: true } : {});
     return {
       exec: (sql) => db.exec(sql),
       prepare: (sql) => db.prepare(sql) as never,

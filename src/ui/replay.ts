@@ -1,9 +1,13 @@
 /**
  * @module What a replay from the page queues: like `payhook events replay`, each delivery is resolved against the
- * current config (its digest), and one whose action the config no longer runs for the event is skipped.
+ * current config (its digest), and one whose action the config no longer runs for the event is skipped. The
+ * screen then goes back with the counts in its address, for the notice it shows.
  */
 import type { Config } from "../config/load.ts";
+import type { Logger } from "../log.ts";
 import type { Requeue, Store } from "../store/types.ts";
+import { redirect } from "./http.ts";
+import type { Changes } from "./live.ts";
 
 /** Most deliveries one bulk replay queues; the confirmation says so when more are selected. */
 export const BULK_CAP = 1000;
@@ -28,4 +32,40 @@ export async function replay(
   }
   const queued = items.length === 0 ? 0 : await store.requeue(items, now);
   return { queued, skipped };
+}
+
+/** What a screen that replays needs: the store, the current config, and whom to tell. */
+export interface ReplayDeps {
+  store: Store;
+  /** The current config (it changes on reload): replays resolve actions against it. */
+  config: () => Config;
+  now: () => number;
+  log: Logger;
+  /** Starts the worker on newly queued deliveries. */
+  wake(): void;
+  changes: Changes;
+}
+
+/** Logs a replay from the page, wakes the worker when it queued any, and goes `back` with the counts to show. */
+export function replayed(
+  deps: ReplayDeps,
+  back: string,
+  result: ReplayResult,
+  fields: Record<string, string>,
+): Response {
+  deps.log.info("operator page: replay", { ...fields, requeued: result.queued, skipped: result.skipped });
+  if (result.queued > 0) {
+    deps.wake();
+    deps.changes.notify();
+  }
+  return redirect(`${back}?replayed=${result.queued}&skipped=${result.skipped}`);
+}
+
+/** The notice a screen shows after a replay, from the counts `replayed` put in its address. */
+export function replayNotice(url: URL): string | undefined {
+  const queued = url.searchParams.get("replayed");
+  if (queued === null || !/^\d+$/.test(queued)) return undefined;
+  const skipped = Number(url.searchParams.get("skipped") ?? 0) || 0;
+  const n = Number(queued);
+  return `Re-queued ${n} deliver${n === 1 ? "y" : "ies"}${skipped > 0 ? `; ${skipped} skipped because the current config no longer runs their action` : ""}.`;
 }

@@ -14,6 +14,7 @@ import type { PostgresStore } from "../../src/store/postgres/store.ts";
 import type { IncomingEvent } from "../../src/store/types.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
+import { storeBackfillContract } from "./store-backfill.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
@@ -37,6 +38,7 @@ export async function postgresContracts(runtime: string): Promise<void> {
   storeInspectContract(name, () => postgresSubject(cluster));
   storeUiContract(name, () => postgresSubject(cluster));
   storeSourceContract(name, () => postgresSubject(cluster));
+  storeBackfillContract(name, () => postgresSubject(cluster));
   storeOrderContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }
@@ -419,7 +421,8 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       try {
         // Back to schema 1 as the previous payhook left it, with events stored by it.
         await sql.unsafe(`
-          ALTER TABLE events DROP COLUMN object_id, DROP COLUMN customer_id, DROP COLUMN source;
+          ALTER TABLE events DROP COLUMN object_id, DROP COLUMN customer_id, DROP COLUMN source, DROP COLUMN verified_by;
+          ALTER TABLE deliveries DROP COLUMN backfilled_at;
           ALTER TABLE attempts DROP COLUMN fetched;
           DROP TABLE leases;
           DROP INDEX events_page, attempts_finished, deliveries_failed;
@@ -477,6 +480,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 2, payhook: "0.0.0-test" },
             { version: 3, payhook: "0.0.0-test" },
             { version: 4, payhook: "0.0.0-test" },
+            { version: 5, payhook: "0.0.0-test" },
           ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");

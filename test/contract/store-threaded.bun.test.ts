@@ -11,6 +11,7 @@ import type { SqlDatabase, StoreWriterThread } from "../../src/runtime/types.ts"
 import { threadedStore } from "../../src/store/sqlite/threaded.ts";
 import { serveWriter, type WriterScope } from "../../src/store/sqlite/writer.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
+import { storeBackfillContract } from "./store-backfill.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
@@ -20,6 +21,7 @@ storeContract("SQLite through the writer's messages", threadedSubject);
 storeInspectContract("SQLite through the writer's messages", threadedSubject);
 storeOrderContract("SQLite through the writer's messages", threadedSubject);
 storeSourceContract("SQLite through the writer's messages", threadedSubject);
+storeBackfillContract("SQLite through the writer's messages", threadedSubject);
 storeUiContract("SQLite through the writer's messages", threadedSubject);
 
 function threadedSubject(): StoreSubject {

@@ -94,7 +94,7 @@ export function starterConfig(schema?: string, store = STARTER_STORE): string {
     .filter((e): e is string => e !== undefined)
     .map((e) => comment(e, "  "))
     .join("\n\n");
-  return `${schema ? `# yaml-language-server: $schema=./${basename(schema)}\n` : ""}# payhook config, written by \`payhook init\`. Every key is described in README.md and in \`payhook schema\`.
+  return `${schema ? `# yaml-language-server: $schema=./${basename(schema)}\n` : ""}# payhook config, written by \`payhook init\`. Every key is described in payhook's docs/configuration.md and in \`payhook schema\`.
 # Validate and lint it with \`payhook check --config THIS_FILE\`; serve it with \`payhook serve --config THIS_FILE\`;
 # a running server reloads it on SIGHUP (or, with --watch, when it changes).
 

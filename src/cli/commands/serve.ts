@@ -24,6 +24,7 @@ import { apiFor } from "../../stripe/access.ts";
 import { createStripeApi } from "../../stripe/api.ts";
 import { startBackgroundCatchUp } from "../../stripe/background.ts";
 import { createThinFetcher, type ThinFetcher } from "../../stripe/thin.ts";
+import { lintAdmin } from "../../ui/exposure.ts";
 import { type Changes, createChanges } from "../../ui/live.ts";
 import { createAdminHandler } from "../../ui/server.ts";
 import { batchLines } from "../../utils/lines.ts";
@@ -201,10 +202,14 @@ async function durableBackend(
   const recovered = await store.recover(Date.now());
   if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
   const pruner = startPruner({ store, retentionMs: config.retention, log });
+  // Calls to Stripe's API end when payhook stops: catch-up's at once (the next run redoes it), thin-event fetches
+  // once the running actions' grace is over.
+  const stopCatchUp = new AbortController();
+  const stopFetches = new AbortController();
   const actions = new ActionRegistry(config);
   const worker = startWorker({
     store,
-    thin: thinFetcher(config, runtime, metrics),
+    thin: thinFetcher(config, runtime, metrics, stopFetches.signal),
     resolve: (name, digest) => actions.resolve(name, digest),
     runtime,
     log,
@@ -226,7 +231,7 @@ async function durableBackend(
       ? startBackgroundCatchUp({
           config: () => current,
           store,
-          api: apiFor(config, "background catch-up", runtime, log),
+          api: apiFor(config, "background catch-up", runtime, log, 5, stopCatchUp.signal),
           log,
           metrics,
           onStored: () => worker.wake(),
@@ -246,8 +251,10 @@ async function durableBackend(
     },
     async drain(graceMs) {
       unsubscribe();
+      stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
       await worker.stop(graceMs);
+      stopFetches.abort(new Error("payhook is stopping"));
     },
     async close() {
       await worker.settled();
@@ -261,11 +268,11 @@ async function durableBackend(
  * Fetches for thin events' `fetch:` actions, without retries of its own: a 429 or 5xx fails the attempt, which the
  * delivery retries on its schedule.
  */
-function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics): ThinFetcher | undefined {
+function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics, signal: AbortSignal): ThinFetcher | undefined {
   const { apiKey } = config.stripe;
   if (!apiKey) return undefined;
   const fetcher = createThinFetcher(
-    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0 }),
+    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0, signal }),
   );
   return {
     fetch: (event, targets) =>
@@ -297,5 +304,7 @@ function dryRunBackend(config: Config, log: Logger): Backend {
 
 /** Lint findings do not stop the server, but every start and reload says them once. */
 function warnLint(config: Config, log: Logger): void {
-  for (const finding of lintConfig(config)) log.warn(`config: ${finding.message}`, { at: finding.at });
+  for (const finding of [...lintConfig(config), ...lintAdmin(config.file)]) {
+    log.warn(`config: ${finding.message}`, { at: finding.at });
+  }
 }

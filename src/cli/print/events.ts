@@ -19,9 +19,11 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
     received_at: iso(event.receivedAt),
     endpoint: event.endpoint,
     source: event.source,
+    verified_by: event.verifiedBy,
     deliveries: event.deliveries.map((d) => ({
       action: d.action,
       status: d.status,
+      backfilled_at: d.backfilledAt === null ? null : iso(d.backfilledAt),
       order_key: d.orderKey,
       attempts: d.attempts,
       next_at: d.status === "pending" && d.nextAt !== null ? iso(d.nextAt) : null,
@@ -66,13 +68,14 @@ export function formatEvent(event: EventDetail): string[] {
     `created   ${iso(event.created * 1000)}`,
     event.source === "fetched"
       ? `fetched   ${iso(event.receivedAt)} from ${escapeControl(event.endpoint)} by payhook catch-up (Stripe did not push it here)`
-      : `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}`,
+      : `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}${event.verifiedBy === null ? "" : `, verified by secret ${escapeControl(event.verifiedBy)}`}`,
   ];
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {
     out.push("", `delivery  ${escapeControl(d.action)}: ${state(d)}`);
     // The key comes from the event, so it is escaped like every other value from the store.
     if (d.orderKey !== null) out.push(`  order key ${escapeControl(d.orderKey)}`);
+    if (d.backfilledAt !== null) out.push(`  created by the backfill round of ${iso(d.backfilledAt)}`);
     let previous = 0;
     for (const a of d.history) {
       // Attempt numbers restart when a replay starts a new round.

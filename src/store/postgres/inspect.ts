@@ -15,12 +15,12 @@ import type { Row, Sql } from "./client.ts";
 import { free } from "./order.ts";
 
 const EVENT_COLUMNS =
-  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source, verified_by";
 /** A pending delivery held behind its order key shows no next attempt (null), as on SQLite. */
 const deliveryColumns = (s: string) =>
   `d.id, d.event_id, d.action, d.digest, d.status, d.attempts,
    CASE WHEN d.status = 'pending' AND NOT ${free(s)} THEN NULL ELSE d.next_at END AS next_at,
-   d.last_error, d.created_at, d.updated_at, d.order_key`;
+   d.last_error, d.created_at, d.updated_at, d.order_key, d.backfilled_at`;
 
 export async function listEvents(sql: Sql, s: string, query: EventQuery): Promise<EventView[]> {
   const where: string[] = [];
@@ -168,6 +168,7 @@ function toEvent(row: Row): EventView {
     objectId: row.object_id === null ? null : String(row.object_id),
     customerId: row.customer_id === null ? null : String(row.customer_id),
     source: row.source === "fetched" ? "fetched" : "pushed",
+    verifiedBy: row.verified_by === null || row.verified_by === undefined ? null : String(row.verified_by),
     deliveries: [],
   };
 }
@@ -184,5 +185,6 @@ function toDelivery(row: Row): DeliveryView {
     orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    backfilledAt: row.backfilled_at === null || row.backfilled_at === undefined ? null : Number(row.backfilled_at),
   };
 }

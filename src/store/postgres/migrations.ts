@@ -125,6 +125,12 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE INDEX order_marks_updated_at ON ${s}.order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   (s) => `DROP INDEX IF EXISTS ${s}.events_received_at;`,
+  // Secret rotation: the label of the endpoint secret that verified each event (NULL for fetched events and those
+  // stored before). Backfill: when a `payhook backfill` round created a delivery (NULL for every other delivery).
+  // Additive: older instances keep inserting without them during a rolling upgrade.
+  (s) => `
+    ALTER TABLE ${s}.events ADD COLUMN verified_by text;
+    ALTER TABLE ${s}.deliveries ADD COLUMN backfilled_at bigint;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

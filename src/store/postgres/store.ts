@@ -9,6 +9,7 @@ import { PayhookError, StoreUnavailableError } from "../../errors.ts";
 import type {
   ActivityBucket,
   AttemptRecord,
+  Backfill,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
@@ -23,8 +24,10 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  SecretUse,
   Store,
 } from "../types.ts";
+import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
@@ -148,9 +151,9 @@ export class PostgresStore implements Store {
         sql.unsafe(
           `WITH e AS (
              INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
-               object_id, customer_id, source)
+               object_id, customer_id, source, verified_by)
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::bigint[],
-               $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[]) ORDER BY 1
+               $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[], $21::text[]) ORDER BY 1
              ON CONFLICT (id) DO NOTHING
              RETURNING id, received_at, created
            ), d AS (
@@ -230,6 +233,10 @@ export class PostgresStore implements Store {
             sql.array(d.claimed, 16),
             this.options.instance,
             this.options.leaseMs,
+            sql.array(
+              col((e) => e.verifiedBy ?? null),
+              25,
+            ),
           ] as never[],
           { prepare: true },
         ),
@@ -571,6 +578,16 @@ export class PostgresStore implements Store {
     const queued = await this.run((sql) => requeue(sql, this.s, deliveries, now, only));
     if (queued > 0) this.notifyPeers();
     return queued;
+  }
+
+  async backfill(deliveries: readonly Backfill[], now: number): Promise<number> {
+    const created = await this.run((sql) => backfill(sql, this.s, deliveries, now));
+    if (created > 0) this.notifyPeers();
+    return created;
+  }
+
+  secretUse(since: number): Promise<SecretUse[]> {
+    return this.run((sql) => secretUse(sql, this.s, since));
   }
 
   prune(before: number, limit: number): Promise<number> {

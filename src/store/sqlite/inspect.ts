@@ -16,9 +16,9 @@ import type {
 type Row = Record<string, SqlValue>;
 
 const EVENT_COLUMNS =
-  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source, verified_by";
 const DELIVERY_COLUMNS =
-  "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at";
+  "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at, backfilled_at";
 
 export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   const where: string[] = [];
@@ -164,6 +164,7 @@ function toEvent(row: Row): EventView {
     objectId: row.object_id === null || row.object_id === undefined ? null : String(row.object_id),
     customerId: row.customer_id === null || row.customer_id === undefined ? null : String(row.customer_id),
     source: row.source === "fetched" ? "fetched" : "pushed",
+    verifiedBy: row.verified_by === null || row.verified_by === undefined ? null : String(row.verified_by),
     deliveries: [],
   };
 }
@@ -180,5 +181,6 @@ function toDelivery(row: Row): DeliveryView {
     orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    backfilledAt: row.backfilled_at === null || row.backfilled_at === undefined ? null : Number(row.backfilled_at),
   };
 }

@@ -2,7 +2,60 @@
 import type { EventDetail } from "../../store/types.ts";
 import { badge, cleanText, duration, eventState, highlightJson, time } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
-import { layout } from "./layout.ts";
+import { decodeId, get, page, post, type Route, text } from "../http.ts";
+import { type ReplayDeps, replay, replayed, replayNotice } from "../replay.ts";
+import { PAGE_HEADERS } from "../security.ts";
+import { noEventPage } from "./events.ts";
+import { confirmPage, layout } from "./layout.ts";
+
+/** One event (`/events/ID`), its bytes as Stripe sent them (`/events/ID/raw`), and replaying its deliveries. */
+export function eventRoutes(deps: ReplayDeps): Route[] {
+  const { store } = deps;
+  return [
+    get(/^\/events\/([^/]+)(\/raw)?$/, async ({ url, params: [segment, raw], session: { csrf } }) => {
+      const id = decodeId(segment as string);
+      const event = id === undefined ? null : await store.getEvent(id);
+      if (!event || id === undefined) return page(noEventPage(csrf, id), 404);
+      if (raw) {
+        return new Response(event.body as Uint8Array<ArrayBuffer>, {
+          headers: {
+            ...PAGE_HEADERS,
+            "content-type": "application/octet-stream",
+            "content-disposition": `attachment; filename="${id.replace(/[^A-Za-z0-9_-]/g, "_")}.json"`,
+          },
+        });
+      }
+      const kinds = new Map([...deps.config().actions].map(([name, a]) => [name, a.kind]));
+      return page(eventPage({ csrf, event, kinds, notice: replayNotice(url) }));
+    }),
+    post(/^\/events\/([^/]+)\/replay$/, async ({ url, params: [segment], session, form }) => {
+      const id = decodeId(segment as string);
+      const event = id === undefined ? null : await store.getEvent(id);
+      if (!event || id === undefined) return text(404, "no such event in the store");
+      const action = form.get("action");
+      const chosen =
+        typeof action === "string"
+          ? event.deliveries.filter((d) => d.action === action)
+          : event.deliveries.filter((d) => d.status !== "pending" && d.status !== "running");
+      if (typeof action !== "string" && form.get("confirmed") !== "1" && chosen.length > 1) {
+        return page(
+          confirmPage({
+            csrf: session.csrf,
+            action: url.pathname,
+            fields: { all: "1", confirmed: "1" },
+            question: `Replay all ${chosen.length} deliveries of ${id}?`,
+            button: `Replay ${chosen.length} deliveries`,
+            back: `/events/${encodeURIComponent(id)}`,
+            screen: "events",
+          }),
+        );
+      }
+      const wanted = chosen.map((d) => ({ eventId: id, eventType: event.type, action: d.action }));
+      const result = await replay(store, deps.config(), wanted, deps.now());
+      return replayed(deps, `/events/${encodeURIComponent(id)}`, result, { event_id: id });
+    }),
+  ];
+}
 
 type Delivery = EventDetail["deliveries"][number];
 
@@ -31,6 +84,7 @@ export function eventPage(options: {
   <div><dt>Account</dt><dd><code>${event.account ?? "—"}</code></dd></div>
   <div><dt>API version</dt><dd>${event.apiVersion ?? "—"}</dd></div>
   <div><dt>Endpoint</dt><dd><code>${event.endpoint}</code></dd></div>
+  <div><dt>Verified by</dt><dd>${event.verifiedBy === null ? "—" : html`secret <code>${event.verifiedBy}</code>`}</dd></div>
 </dl>
 </div>
 <section aria-labelledby="deliveries-h">
@@ -64,7 +118,7 @@ function delivery(d: Delivery, kind: string | undefined, base: string, csrf: str
       : ""
   }
 </header>
-<p class="muted">${d.attempts} attempt${d.attempts === 1 ? "" : "s"} this round${d.status === "pending" && d.nextAt !== null ? html`; next attempt at ${time(d.nextAt)}` : ""}</p>
+<p class="muted">${d.backfilledAt === null ? "" : html`Created by the backfill round of ${time(d.backfilledAt)}. `}${d.attempts} attempt${d.attempts === 1 ? "" : "s"} this round${d.status === "pending" && d.nextAt !== null ? html`; next attempt at ${time(d.nextAt)}` : ""}</p>
 ${d.lastError ? html`<p class="error-text">Last error: ${cleanText(d.lastError, 500)}</p>` : ""}
 ${
   d.history.length === 0

@@ -2,7 +2,49 @@
 import type { FailureGroup } from "../../store/types.ts";
 import { cleanText, time } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
-import { layout } from "./layout.ts";
+import { get, page, post, type Route } from "../http.ts";
+import { BULK_CAP, type ReplayDeps, replay, replayed, replayNotice } from "../replay.ts";
+import { confirmPage, layout } from "./layout.ts";
+
+/** The groups of failed and dead deliveries, and replaying a group (or all of them) after a confirmation. */
+export function failuresRoutes(deps: ReplayDeps): Route[] {
+  const { store } = deps;
+  return [
+    get("/failures", async ({ url, session: { csrf } }) => {
+      const groups = await store.failureGroups(200);
+      return page(failuresPage({ csrf, groups, notice: replayNotice(url) }));
+    }),
+    get("/failures/replay", async ({ url, session: { csrf } }) => {
+      const group = url.searchParams.get("scope") === "all" ? null : failureGroup(url.searchParams);
+      const found = (await store.failedDeliveries(group, BULK_CAP + 1)).length;
+      const n = Math.min(found, BULK_CAP);
+      const what = group ? `of ${group.action} that failed with the same error` : "in every group";
+      const fields: Record<string, string> = group
+        ? { action: group.action, ...(group.error === null ? {} : { error: group.error }) }
+        : { scope: "all" };
+      return page(
+        confirmPage({
+          csrf,
+          action: "/failures/replay",
+          fields,
+          question:
+            found > BULK_CAP
+              ? `Replay the oldest ${n} of more than ${BULK_CAP} failed and dead deliveries ${what}?`
+              : `Replay ${n} failed and dead deliver${n === 1 ? "y" : "ies"} ${what}?`,
+          button: `Replay ${n} deliver${n === 1 ? "y" : "ies"}`,
+          back: "/failures",
+          screen: "failures",
+        }),
+      );
+    }),
+    post("/failures/replay", async ({ form }) => {
+      const group = form.get("scope") === "all" ? null : failureGroup(form);
+      const chosen = await store.failedDeliveries(group, BULK_CAP);
+      const result = await replay(store, deps.config(), chosen, deps.now());
+      return replayed(deps, "/failures", result, { action: group?.action ?? "(all)" });
+    }),
+  ];
+}
 
 export function failuresPage(options: { csrf: string; groups: FailureGroup[]; notice?: string }): SafeHtml {
   const total = options.groups.reduce((n, g) => n + g.failed + g.dead, 0);
@@ -32,4 +74,10 @@ ${
 }
 </div>`,
   );
+}
+
+function failureGroup(source: URLSearchParams | FormData): { action: string; error: string | null } {
+  const action = source.get("action");
+  const error = source.get("error");
+  return { action: typeof action === "string" ? action : "", error: typeof error === "string" ? error : null };
 }

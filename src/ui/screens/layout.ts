@@ -47,20 +47,6 @@ ${main}
 </html>`;
 }
 
-export function loginPage(problem?: string): SafeHtml {
-  return layout(
-    { title: "Log in", screen: "login" },
-    html`<h1>Operator page</h1>
-<form method="post" action="/login" class="login">
-  <label for="token">Token</label>
-  <input id="token" name="token" type="password" autocomplete="current-password" required autofocus ${problem ? html`aria-describedby="login-problem" aria-invalid="true"` : ""}>
-  ${problem ? html`<p id="login-problem" class="error" role="alert">${problem}</p>` : ""}
-  <button type="submit">Log in</button>
-</form>
-<p class="muted">The token is <code>admin.token</code> in payhook's config (often <code>PAYHOOK_ADMIN_TOKEN</code>).</p>`,
-  );
-}
-
 /** A page that asks before a replay of more than one delivery, saying how many. */
 export function confirmPage(options: {
   csrf: string;

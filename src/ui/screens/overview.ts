@@ -1,8 +1,46 @@
 /** @module The Overview screen: activity charts over the last hour and day, the queue, and what is running. */
-import type { ActivityBucket, QueueStats } from "../../store/types.ts";
-import { chart, duration } from "../format.ts";
+import type { ActivityBucket, QueueStats, Store } from "../../store/types.ts";
+import { chart, duration, series } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
+import { get, page, type Route } from "../http.ts";
+import { createOverviewSource } from "../overview-data.ts";
 import { layout } from "./layout.ts";
+
+const MINUTE = 60_000;
+
+/** What the Overview says about this server besides the store's numbers. */
+export interface ServerFacts {
+  storeKind: string;
+  version: string;
+  runtime: string;
+  startedAt: number;
+}
+
+export function overviewRoutes(
+  deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats">; now: () => number },
+): Route[] {
+  // Shared by every open Overview for a couple of seconds: N tabs cost one reading of the store.
+  const overview = createOverviewSource(deps.store, deps.now);
+  return [
+    get("/overview", async ({ session: { csrf } }) => {
+      // One query for the day; the last hour is its last 60 buckets.
+      const { at: t, day, queue } = await overview();
+      return page(
+        overviewPage({
+          csrf,
+          hour: series(day, t - 59 * MINUTE, t + 1, MINUTE),
+          day: series(day, t - 1439 * MINUTE, t + 1, MINUTE),
+          queue,
+          now: t,
+          storeKind: deps.storeKind,
+          version: deps.version,
+          runtime: deps.runtime,
+          startedAt: deps.startedAt,
+        }),
+      );
+    }),
+  ];
+}
 
 export function overviewPage(options: {
   csrf: string;
