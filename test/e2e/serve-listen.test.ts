@@ -60,7 +60,7 @@ test("a store whose folder does not exist fails at start, naming the path, the r
   const result = await runPayhook(["serve", "--config", config]);
   expect(result.code).not.toBe(0);
   expect(result.stderr).toContain(
-    `cannot create the store ${store}: its folder ${join(dir, "missing")} does not exist`,
+    `cannot open the store ${store}: its folder ${join(dir, "missing")} does not exist`,
   );
   expect(result.stderr).toContain("stores usually live in /var/lib/payhook");
 });

@@ -16,7 +16,7 @@ export function storeOpenMessage(path: string, error: unknown): string {
   const folder = dirname(absolute);
   const reason = folderProblem(folder, error);
   if (reason === undefined) return `cannot open the store ${absolute}: ${describe(error)}`;
-  return `cannot create the store ${absolute}: ${reason}. Give payhook a folder it can write: stores usually live in ${USUAL_STORE_FOLDER} (the .deb package and the systemd unit's StateDirectory=payhook create it for the payhook user; in the container image it is a volume); set store: ${USUAL_STORE_FOLDER}/payhook.db in the config, or start payhook where it may write (${describe(error)})`;
+  return `cannot open the store ${absolute}: ${reason}. Give payhook a folder it can write: stores usually live in ${USUAL_STORE_FOLDER} (the .deb package and the systemd unit's StateDirectory=payhook create it for the payhook user; in the container image it is a volume); set store: ${USUAL_STORE_FOLDER}/payhook.db in the config, or start payhook where it may write (${describe(error)})`;
 }
 
 /** What is wrong with the store's folder, or undefined when the folder looks usable (the error is elsewhere). */
