@@ -59,8 +59,6 @@ test("a store whose folder does not exist fails at start, naming the path, the r
   writeFileSync(config, testConfig("").replace("{{port}}", "0").replace("{{dir}}/payhook.db", store));
   const result = await runPayhook(["serve", "--config", config]);
   expect(result.code).not.toBe(0);
-  expect(result.stderr).toContain(
-    `cannot open the store ${store}: its folder ${join(dir, "missing")} does not exist`,
-  );
+  expect(result.stderr).toContain(`cannot open the store ${store}: its folder ${join(dir, "missing")} does not exist`);
   expect(result.stderr).toContain("stores usually live in /var/lib/payhook");
 });
