@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigError, describe } from "../errors.ts";
+import { coerceReferences, nameVariables } from "./coerce.ts";
 import { type CompileOptions, compileConfig } from "./compile.ts";
 import { expandEnv, hideEnvValues } from "./expand.ts";
 import { schemaProblems } from "./messages.ts";
@@ -47,12 +48,14 @@ export function parseConfig(text: string, options: ParseOptions): Config {
   fromEnv = expanded.fromEnv;
   if (expanded.problems.length > 0) throw new ConfigError(expanded.problems.map(([p, m]) => problem(p, m)));
 
-  const file = Value.Default(ConfigSchema, Value.Clone(expanded.value)) as ConfigFile;
-  const shape = schemaProblems(ConfigSchema, file, []);
+  const typed = coerceReferences(ConfigSchema, Value.Clone(expanded.value), expanded.references);
+  const file = Value.Default(ConfigSchema, typed) as ConfigFile;
+  const shape = nameVariables(schemaProblems(ConfigSchema, file, []), expanded.references);
   if (shape.length > 0) throw new ConfigError(shape.map(([p, m]) => problem(p, m)));
 
   const problems: [Path, string][] = [];
   const config = compileConfig(file, { ...options, fromEnv: [...fromEnv.keys()] }, problems);
-  if (problems.length > 0) throw new ConfigError(problems.map(([p, m]) => problem(p, m)));
+  const named = nameVariables(problems, expanded.references);
+  if (named.length > 0) throw new ConfigError(named.map(([p, m]) => problem(p, m)));
   return config;
 }

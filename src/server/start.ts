@@ -29,6 +29,8 @@ export interface StartOptions {
   log: Logger;
   /** The environment the config file's ${VAR}s are read from on reload. */
   env: Record<string, string | undefined>;
+  /** Applied to every config loaded, the first and each reload's: the command line's --host and --port. */
+  override?(config: Config): Config;
   /** Verify and answer as usual, but store nothing and run no action. */
   dryRun?: boolean;
   /** Reload the config file whenever it changes. */
@@ -84,7 +86,10 @@ export async function startServer(first: Config, options: StartOptions): Promise
   const adminServer = await startAdmin(config, () => config, { ...options, ops, backend, changes, build });
   const reloader = startReloader({
     path: config.source === DEFAULT_SOURCE ? undefined : config.source,
-    load: (path) => loadConfigFile(path, options.env),
+    load: (path) => {
+      const loaded = loadConfigFile(path, options.env);
+      return options.override ? options.override(loaded) : loaded;
+    },
     apply(next) {
       const pending = restartOnly(config, next);
       if (pending.length > 0) log.warn("these settings changed and take effect at the next restart", { pending });

@@ -5,13 +5,14 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
-import { describe, StoreError } from "../errors.ts";
+import { StoreError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { StoreSettings } from "./settings.ts";
 import { createPrivate, exposedStoreFiles } from "./sqlite/files.ts";
 import { lockStore } from "./sqlite/lock.ts";
 import { openSqliteStore } from "./sqlite/store.ts";
 import { openThreadedStore } from "./sqlite/threaded.ts";
+import { storeOpenMessage } from "./sqlite/where.ts";
 import type { Store } from "./types.ts";
 
 export interface OpenStoreOptions {
@@ -98,6 +99,6 @@ export async function openStore(
     writer?.terminate();
     unlock();
     if (error instanceof StoreError) throw error;
-    throw new StoreError("store_open", `cannot open the store ${path}: ${describe(error)}`);
+    throw new StoreError("store_open", storeOpenMessage(path, error));
   }
 }

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { actionKinds } from "../../src/actions/index.ts";
 import { lintConfig } from "../../src/catalog/lint.ts";
-import { EXAMPLES, SCHEMA_FILE, starterConfig } from "../../src/cli/commands/init.ts";
+import { EXAMPLES, SCHEMA_FILE, starterConfig, starterStore } from "../../src/cli/commands/init.ts";
 import { configJsonSchema } from "../../src/cli/commands/schema.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
@@ -60,6 +60,21 @@ describe("starter config", () => {
     expect(() => parseConfig(starterConfig(), { source: "payhook.yaml", env: {} })).toThrow(
       "environment variable STRIPE_WEBHOOK_SECRET is not set",
     );
+  });
+
+  test("written in /etc, it keeps its store in /var/lib/payhook, which a service may write; elsewhere, beside it", () => {
+    const inEtc = parseConfig(starterConfig(SCHEMA_FILE, starterStore("/etc/payhook/payhook.yaml")), {
+      source: "/etc/payhook/payhook.yaml",
+      baseDir: "/etc/payhook",
+      env,
+    });
+    expect(inEtc.store.label).toBe("/var/lib/payhook/payhook.db");
+    const elsewhere = parseConfig(starterConfig(SCHEMA_FILE, starterStore("/srv/app/payhook.yaml")), {
+      source: "/srv/app/payhook.yaml",
+      baseDir: "/srv/app",
+      env,
+    });
+    expect(elsewhere.store.label).toBe("/srv/app/payhook.db");
   });
 });
 

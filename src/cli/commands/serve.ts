@@ -3,16 +3,19 @@
  * SIGTERM or SIGINT and stops it gracefully. With --dry-run, a store that keeps nothing and no worker instead.
  */
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { startServer } from "../../server/start.ts";
+import { listenOptions, withListenFlags } from "../listen-flags.ts";
 import { configOption } from "../options.ts";
 import type { Command } from "../types.ts";
 
 export const serve: Command = {
   name: "serve",
   summary: "receive webhooks and run their actions (the default command)",
-  usage: "payhook serve [--config FILE] [--watch] [--dry-run]",
+  usage: "payhook serve [--config FILE] [--host HOST] [--port PORT] [--watch] [--dry-run]",
   options: {
     ...configOption,
+    ...listenOptions,
     watch: { type: "boolean", help: "reload the config file whenever it changes (SIGHUP always reloads it)" },
     "dry-run": {
       type: "boolean",
@@ -20,11 +23,13 @@ export const serve: Command = {
     },
   },
   async run({ runtime, io, values, log }) {
-    const config = resolveConfig(values.config as string | undefined, io.env);
+    const override = (loaded: Config) => withListenFlags(loaded, values);
+    const config = override(resolveConfig(values.config as string | undefined, io.env));
     const server = await startServer(config, {
       runtime,
       log,
       env: io.env,
+      override,
       dryRun: values["dry-run"] === true,
       watch: values.watch === true,
     });
