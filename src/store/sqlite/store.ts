@@ -11,6 +11,8 @@ import type {
   AttemptRecord,
   Backfill,
   ClaimedDelivery,
+  CopyQuery,
+  EventCopy,
   DeliveryStatus,
   EventDetail,
   EventQuery,
@@ -26,8 +28,10 @@ import type {
   Requeue,
   SecretUse,
   Store,
+  Upgrade,
 } from "../types.ts";
 import { backfill, secretUse } from "./backfill.ts";
+import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
@@ -440,7 +444,26 @@ export class SqliteStore implements Store {
   }
 
   prune(before: number, limit: number): Promise<number> {
-    return this.write(() => prune(this.db, before, limit));
+    return this.write(() => {
+      pruneCopies(this.db, before);
+      return prune(this.db, before, limit);
+    });
+  }
+
+  ingestCopy(event: IncomingEvent): Promise<Ingested["status"]> {
+    return this.write(() => (insertCopy(this.db, event) ? "stored" : "duplicate"));
+  }
+
+  async copies(query: CopyQuery): Promise<{ copy: EventCopy; live: EventCopy | null }[]> {
+    return copies(this.db, query);
+  }
+
+  async upgrades(): Promise<Upgrade[]> {
+    return upgrades(this.db);
+  }
+
+  saveUpgrade(upgrade: Upgrade): Promise<void> {
+    return this.write(() => saveUpgrade(this.db, upgrade));
   }
 
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
