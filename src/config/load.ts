@@ -34,6 +34,8 @@ export interface Endpoint {
   tolerance: number;
   /** Bytes. */
   maxBody: number;
+  /** The path of the endpoint this one shadows during an API-version upgrade. */
+  shadowOf?: string;
 }
 
 export interface Config {
@@ -145,12 +147,33 @@ function toJS(doc: ReturnType<typeof parseDocument>, source: string): unknown {
   }
 }
 
+/** A shadow endpoint shadows one live endpoint of the config, and no two shadow the same one. */
+function shadowProblems(endpoints: readonly Endpoint[]): [Path, string][] {
+  const out: [Path, string][] = [];
+  const shadowed = new Set<string>();
+  endpoints.forEach((e, i) => {
+    if (e.shadowOf === undefined) return;
+    const at: Path = ["endpoints", i, "shadow_of"];
+    const target = endpoints.find((t) => t.path === e.shadowOf);
+    if (!target || target === e) {
+      out.push([at, `${e.shadowOf} is not another endpoint's path; name the live endpoint this one shadows`]);
+    } else if (target.shadowOf !== undefined) {
+      out.push([at, `${e.shadowOf} is itself a shadow endpoint; shadow the live endpoint instead`]);
+    } else if (shadowed.has(target.path)) {
+      out.push([at, `${target.path} already has a shadow endpoint; one upgrade at a time`]);
+    }
+    shadowed.add(e.shadowOf);
+  });
+  return out;
+}
+
 function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path, string][]): Config {
   const endpoints = file.endpoints.map((e, i): Endpoint => {
     // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
     const signing = resolveSecrets(e.secrets, ["endpoints", i, "secrets"], problems);
     const secrets = signing.map((s) => s.secret);
-    return { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    const endpoint = { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    return e.shadow_of === undefined ? endpoint : { ...endpoint, shadowOf: e.shadow_of };
   });
   const seenPaths = new Set<string>();
   endpoints.forEach((e, i) => {
@@ -158,6 +181,7 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
       problems.push([["endpoints", i, "path"], `${e.path} is already used by another endpoint`]);
     seenPaths.add(e.path);
   });
+  problems.push(...shadowProblems(endpoints));
 
   const admin = file.admin;
   if (admin?.token === "") delete admin.token;

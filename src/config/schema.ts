@@ -104,6 +104,13 @@ export const EndpointSchema = Type.Object(
       description: "seconds from 1 to 3600 that a signature's timestamp may differ from this clock",
     }),
     max_body: Type.String({ ...Size, default: "1mb" }),
+    shadow_of: Type.Optional(
+      Type.String({
+        pattern: "^/[A-Za-z0-9/_.~-]*$",
+        description:
+          "the path of the endpoint this one shadows during an API-version upgrade (`payhook stripe endpoint upgrade`): its events are kept apart and run no action until `payhook stripe endpoint cutover`",
+      }),
+    ),
   },
   closed,
 );

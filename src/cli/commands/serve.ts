@@ -10,6 +10,7 @@ import { resolveConfig, usesDevelopmentSecret } from "../../config/resolve.ts";
 import { type Runner, startWorker } from "../../delivery/worker.ts";
 import { createDryRunStore } from "../../explain/dry-run.ts";
 import { runtimeBodyCap } from "../../ingest/accept.ts";
+import { copyRule, UpgradeState } from "../../ingest/copies.ts";
 import { createHandler } from "../../ingest/listener.ts";
 import type { Logger } from "../../log.ts";
 import { buildInfo, VERSION } from "../../ops/build.ts";
@@ -23,6 +24,7 @@ import type { Store } from "../../store/types.ts";
 import { apiFor } from "../../stripe/access.ts";
 import { createStripeApi } from "../../stripe/api.ts";
 import { startBackgroundCatchUp } from "../../stripe/background.ts";
+import { createUpgradeWatch } from "../../stripe/upgrade-watch.ts";
 import { createThinFetcher, type ThinFetcher } from "../../stripe/thin.ts";
 import { lintAdmin } from "../../ui/exposure.ts";
 import { type Changes, createChanges } from "../../ui/live.ts";
@@ -84,6 +86,7 @@ export const serve: Command = {
         ops: admin ? {} : ops,
         worker: backend.worker,
         onNewEvent: changes.notify,
+        isCopy: copyRule(c.endpoints, backend.upgrades),
       });
     let handle = handlerFor(config);
     const server = await runtime.serve({
@@ -176,6 +179,8 @@ interface Backend {
   storeFor(config: Config): Store;
   /** Runs the deliveries the accept path stores. */
   worker: Runner;
+  /** API-version upgrades as the store records them (which copies the accept path keeps apart). */
+  upgrades: UpgradeState;
   /** A reloaded config is in service. */
   use(config: Config): void;
   /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
@@ -237,12 +242,16 @@ async function durableBackend(
           windowMs: catchUp.windowMs,
         })
       : undefined;
+  const upgrades = new UpgradeState();
+  const watch = createUpgradeWatch({ store, state: upgrades, config: () => current, log, onStored: worker.wake });
+  await watch.start();
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);
   return {
     store,
     storeFor: () => store,
     worker,
+    upgrades,
     use: (next) => {
       actions.use(next);
       current = next;
@@ -251,6 +260,7 @@ async function durableBackend(
       unsubscribe();
       stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
+      await watch.stop();
       await worker.stop(graceMs);
       stopFetches.abort(new Error("payhook is stopping"));
     },
@@ -294,6 +304,7 @@ function dryRunBackend(config: Config, log: Logger): Backend {
     storeFor: (c) => createDryRunStore(c, log),
     // Nothing is stored, so nothing is ever claimed for it to run.
     worker: { wake: () => {}, reserve: () => false, cancel: () => {}, run: () => {} },
+    upgrades: new UpgradeState(),
     use: () => {},
     drain: async () => {},
     close: async () => {},
