@@ -70,6 +70,8 @@ export interface StripeSettings {
   maxRate: number;
   /** Background catch-up in serve, in ms. */
   catchUp?: { everyMs: number; windowMs: number };
+  /** Connected accounts whose events catch-up also reads, or "all". */
+  accounts?: string[] | "all";
 }
 
 /** Stripe's List Events returns events of the last 30 days only. */
@@ -262,6 +264,7 @@ function resolveStripe(
     apiKey,
     apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
     maxRate: section?.max_rate ?? 20,
+    ...(section?.accounts !== undefined ? { accounts: section.accounts } : {}),
   };
   // Catch-up stores what this address answers as Stripe's events, and they carry no signature: only TLS vouches.
   const base = URL.parse(settings.apiBase);

@@ -170,6 +170,20 @@ export const StripeSchema = Type.Object(
       description:
         "requests per second payhook makes to Stripe's API at most, from 1 to 100 (Stripe allows 25/s in test mode, 100/s live)",
     }),
+    accounts: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal("all"),
+          Type.Array(Type.String({ pattern: "^acct_[A-Za-z0-9]+$", description: "a connected account id (acct_…)" }), {
+            maxItems: 10_000,
+          }),
+        ],
+        {
+          description:
+            'Connect: the connected accounts whose events catch-up also reads (acct_… ids), or "all" for every connected account (listed from Stripe at each run)',
+        },
+      ),
+    ),
     catch_up: Type.Optional(
       Type.Object(
         {

@@ -71,7 +71,10 @@ export function createAccept(options: AcceptOptions): Accept {
       if (options.isCopy?.(endpoint.path, event.created)) {
         const kept = await store.ingestCopy({ ...event, receivedAt: now(), endpoint: endpoint.path, body });
         counters.copies++;
-        log.info("event copy kept apart (API-version upgrade); no action runs", { event_id: event.id, type: event.type });
+        log.info("event copy kept apart (API-version upgrade); no action runs", {
+          event_id: event.id,
+          type: event.type,
+        });
         return new Response(kept === "duplicate" ? DUPLICATE : RECEIVED, { headers: JSON_HEADERS });
       }
       const actions = router(event.type);

@@ -26,7 +26,18 @@ export async function insertCopy(sql: Sql, s: string, event: IncomingEvent): Pro
   return rows.length > 0;
 }
 
-const COLUMNS = ["id", "endpoint", "type", "object", "api_version", "account", "created", "received_at", "verified_by", "body"];
+const COLUMNS = [
+  "id",
+  "endpoint",
+  "type",
+  "object",
+  "api_version",
+  "account",
+  "created",
+  "received_at",
+  "verified_by",
+  "body",
+];
 const select = (table: string, prefix: string) => COLUMNS.map((c) => `${table}.${c} AS ${prefix}${c}`).join(", ");
 
 export async function copies(
@@ -65,7 +76,16 @@ export async function saveUpgrade(sql: Sql, s: string, u: Upgrade): Promise<void
      ON CONFLICT (shadow_path) DO UPDATE SET live_path = excluded.live_path, api_version = excluded.api_version,
        old_endpoint = excluded.old_endpoint, new_endpoint = excluded.new_endpoint, since = excluded.since,
        started_at = excluded.started_at, cut_over_at = excluded.cut_over_at`,
-    [u.shadowPath, u.livePath, u.apiVersion, u.oldEndpoint, u.newEndpoint, u.since, u.startedAt, u.cutOverAt] as never[],
+    [
+      u.shadowPath,
+      u.livePath,
+      u.apiVersion,
+      u.oldEndpoint,
+      u.newEndpoint,
+      u.since,
+      u.startedAt,
+      u.cutOverAt,
+    ] as never[],
   );
 }
 

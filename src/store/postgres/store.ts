@@ -31,8 +31,8 @@ import type {
   Upgrade,
 } from "../types.ts";
 import { backfill, secretUse } from "./backfill.ts";
-import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { ident, type Row, type Sql } from "./client.ts";
+import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";

@@ -27,7 +27,18 @@ export function insertCopy(db: SqlDatabase, event: IncomingEvent): boolean {
   return Number(row.changes) > 0;
 }
 
-const COLUMNS = ["id", "endpoint", "type", "object", "api_version", "account", "created", "received_at", "verified_by", "body"];
+const COLUMNS = [
+  "id",
+  "endpoint",
+  "type",
+  "object",
+  "api_version",
+  "account",
+  "created",
+  "received_at",
+  "verified_by",
+  "body",
+];
 const select = (table: string, prefix: string) => COLUMNS.map((c) => `${table}.${c} AS ${prefix}${c}`).join(", ");
 
 export function copies(db: SqlDatabase, query: CopyQuery): { copy: EventCopy; live: EventCopy | null }[] {
