@@ -49,6 +49,12 @@ export function createUpgradeWatch(options: UpgradeWatchOptions): UpgradeWatch {
       for (const u of upgrades) {
         if (u.cutOverAt === null || !config.endpoints.some((e) => e.path === u.shadowPath)) continue;
         const first = seenAt.get(u.shadowPath) ?? now();
+        if (!seenAt.has(u.shadowPath)) {
+          log.info("API-version upgrade cut over: the shadow endpoint's events run the actions", {
+            endpoint: u.shadowPath,
+            kept_apart: u.livePath,
+          });
+        }
         seenAt.set(u.shadowPath, first);
         if (now() - first > SETTLE_MS) continue;
         const promoted = await promoteCopies(store, config.router, u, u.cutOverAt - SETTLE_MS);
