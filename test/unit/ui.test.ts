@@ -160,6 +160,7 @@ describe("the admin handler", () => {
       return [];
     },
     queueStats: async () => ({ byStatus: {}, oldestPendingAt: null }),
+    upgrades: async () => [],
   } as unknown as Store;
   const handler = (token?: string) =>
     createAdminHandler({
