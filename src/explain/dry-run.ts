@@ -51,6 +51,14 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     // The background catch-up, which leases use, only runs with a durable store.
     acquireLease: async () => false,
     releaseLease: async () => {},
+    // A shadow copy runs nothing either way: only its arrival is worth saying.
+    ingestCopy: async (event) => {
+      log.info("dry run: a shadow copy; nothing stored", { event_id: event.id, type: event.type });
+      return "stored";
+    },
+    copies: async () => [],
+    upgrades: async () => [],
+    saveUpgrade: async () => {},
     close: async () => {},
   };
 }

@@ -12,6 +12,7 @@ import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { loadConfigFile } from "../config/load.ts";
 import { usesDevelopmentSecret } from "../config/resolve.ts";
 import type { Config } from "../config/types.ts";
+import { copyRule } from "../ingest/copies.ts";
 import { createHandler } from "../ingest/listener.ts";
 import type { Fields, Logger } from "../log.ts";
 import { type BuildInfo, buildInfo } from "../ops/build.ts";
@@ -73,6 +74,7 @@ export async function startServer(first: Config, options: StartOptions): Promise
       ops: mainOps,
       worker: backend.worker,
       onNewEvent: changes.notify,
+      isCopy: copyRule(c.endpoints, backend.upgrades),
     });
   let handle = handlerFor(config);
   const server = await runtime.serve({

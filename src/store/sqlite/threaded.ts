@@ -91,6 +91,9 @@ class ThreadedStore implements Store {
   prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
   acquireLease = (...args: WriteArgs<"acquireLease">) => this.write("acquireLease", args) as Promise<boolean>;
   releaseLease = (...args: WriteArgs<"releaseLease">) => this.write("releaseLease", args) as Promise<void>;
+  ingestCopy: Store["ingestCopy"] = ({ payload: _parsed, ...event }) =>
+    this.write("ingestCopy", [event]) as ReturnType<Store["ingestCopy"]>;
+  saveUpgrade = (...args: WriteArgs<"saveUpgrade">) => this.write("saveUpgrade", args) as Promise<void>;
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
@@ -103,6 +106,8 @@ class ThreadedStore implements Store {
   failedDeliveries: Store["failedDeliveries"] = (group, limit) => this.reader.failedDeliveries(group, limit);
   activity: Store["activity"] = (since, bucketMs) => this.reader.activity(since, bucketMs);
   secretUse: Store["secretUse"] = (since) => this.reader.secretUse(since);
+  copies: Store["copies"] = (query) => this.reader.copies(query);
+  upgrades: Store["upgrades"] = () => this.reader.upgrades();
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -22,6 +22,8 @@ export const WRITES = [
   "prune",
   "acquireLease",
   "releaseLease",
+  "ingestCopy",
+  "saveUpgrade",
   "close",
 ] as const;
 export type WriteOp = (typeof WRITES)[number];
