@@ -6,6 +6,7 @@ import { resolveConfig } from "../config/resolve.ts";
 import { describe, UsageError } from "../errors.ts";
 import type { BuildOptions } from "../fixtures/index.ts";
 import { parseOverride } from "../fixtures/index.ts";
+import { checkFixtureVersion, FIXTURE_API_VERSION } from "../fixtures/versions.ts";
 
 export const configOption = {
   config: {
@@ -39,6 +40,11 @@ export const fixtureOptions = {
   data: { type: "string", arg: "FILE", help: "JSON object deep-merged into the named event" },
   account: { type: "string", arg: "ACCT", help: "send them as Connect events of this connected account" },
   thin: { type: "boolean", help: "send thin (v2.core.event) notifications instead of snapshot events" },
+  "api-version": {
+    type: "string",
+    arg: "VERSION",
+    help: `render the events at this API version (the fixtures are at ${FIXTURE_API_VERSION}; older versions get the shape changes docs/stripe-upgrade.md lists)`,
+  },
 } as const;
 
 /** The fixture options from parsed flags; a bad --account, --override or --data is a UsageError. */
@@ -48,6 +54,7 @@ export function buildOptions(values: Record<string, unknown>): BuildOptions {
     thin: values.thin === true,
     overrides: ((values.override as string[] | undefined) ?? []).map(parseOverride),
     data: readData(values.data as string | undefined),
+    ...(values["api-version"] !== undefined ? { apiVersion: checkFixtureVersion(String(values["api-version"])) } : {}),
   };
 }
 

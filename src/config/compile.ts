@@ -121,7 +121,8 @@ function compileEndpoints(file: ConfigFile, problems: [Path, string][]): Endpoin
     // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
     const signing = resolveSecrets(e.secrets, ["endpoints", i, "secrets"], problems);
     const secrets = signing.map((s) => s.secret);
-    return { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    const endpoint = { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    return e.shadow_of === undefined ? endpoint : { ...endpoint, shadowOf: e.shadow_of };
   });
   const seenPaths = new Set<string>();
   endpoints.forEach((e, i) => {
@@ -129,7 +130,28 @@ function compileEndpoints(file: ConfigFile, problems: [Path, string][]): Endpoin
       problems.push([["endpoints", i, "path"], `${e.path} is already used by another endpoint`]);
     seenPaths.add(e.path);
   });
+  problems.push(...shadowProblems(endpoints));
   return endpoints;
+}
+
+/** A shadow endpoint shadows one live endpoint of the config, and no two shadow the same one. */
+function shadowProblems(endpoints: readonly Endpoint[]): [Path, string][] {
+  const out: [Path, string][] = [];
+  const shadowed = new Set<string>();
+  endpoints.forEach((e, i) => {
+    if (e.shadowOf === undefined) return;
+    const at: Path = ["endpoints", i, "shadow_of"];
+    const target = endpoints.find((t) => t.path === e.shadowOf);
+    if (!target || target === e) {
+      out.push([at, `${e.shadowOf} is not another endpoint's path; name the live endpoint this one shadows`]);
+    } else if (target.shadowOf !== undefined) {
+      out.push([at, `${e.shadowOf} is itself a shadow endpoint; shadow the live endpoint instead`]);
+    } else if (shadowed.has(target.path)) {
+      out.push([at, `${target.path} already has a shadow endpoint; one upgrade at a time`]);
+    }
+    shadowed.add(e.shadowOf);
+  });
+  return out;
 }
 
 function resolveStripe(
@@ -144,6 +166,7 @@ function resolveStripe(
     apiKey,
     apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
     maxRate: section?.max_rate ?? 20,
+    ...(section?.accounts !== undefined ? { accounts: section.accounts } : {}),
   };
   // Catch-up stores what this address answers as Stripe's events, and they carry no signature: only TLS vouches.
   const base = URL.parse(settings.apiBase);

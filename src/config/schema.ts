@@ -131,6 +131,13 @@ export const EndpointSchema = Type.Object(
       description: "seconds from 1 to 3600 that a signature's timestamp may differ from this clock",
     }),
     max_body: Type.String({ ...Size, default: "1mb" }),
+    shadow_of: Type.Optional(
+      Type.String({
+        pattern: "^/[A-Za-z0-9/_.~-]*$",
+        description:
+          "the path of the endpoint this one shadows during an API-version upgrade (`payhook stripe endpoint upgrade`): its events are kept apart and run no action until `payhook stripe endpoint cutover`",
+      }),
+    ),
   },
   closed,
 );
@@ -190,6 +197,20 @@ export const StripeSchema = Type.Object(
       description:
         "requests per second payhook makes to Stripe's API at most, from 1 to 100 (Stripe allows 25/s in test mode, 100/s live)",
     }),
+    accounts: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal("all"),
+          Type.Array(Type.String({ pattern: "^acct_[A-Za-z0-9]+$", description: "a connected account id (acct_…)" }), {
+            maxItems: 10_000,
+          }),
+        ],
+        {
+          description:
+            'Connect: the connected accounts whose events catch-up also reads (acct_… ids), or "all" for every connected account (listed from Stripe at each run)',
+        },
+      ),
+    ),
     catch_up: Type.Optional(
       Type.Object(
         {

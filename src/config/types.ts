@@ -18,6 +18,8 @@ export interface Endpoint {
   tolerance: number;
   /** Bytes. */
   maxBody: number;
+  /** The path of the endpoint this one shadows during an API-version upgrade. */
+  shadowOf?: string;
 }
 
 export interface Config {
@@ -52,4 +54,6 @@ export interface StripeSettings {
   maxRate: number;
   /** Background catch-up in serve, in ms. */
   catchUp?: { everyMs: number; windowMs: number };
+  /** Connected accounts whose events catch-up also reads, or "all". */
+  accounts?: string[] | "all";
 }

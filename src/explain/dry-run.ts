@@ -62,6 +62,14 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     leaseHolders: async () => [],
     audit: async () => {},
     auditTrail: async () => [],
+    // A shadow copy runs nothing either way: only its arrival is worth saying.
+    ingestCopy: async (event) => {
+      log.info("dry run: a shadow copy; nothing stored", { event_id: event.id, type: event.type });
+      return "stored";
+    },
+    copies: async () => [],
+    upgrades: async () => [],
+    saveUpgrade: async () => {},
     close: async () => {},
   };
 }

@@ -56,14 +56,19 @@ export function compareConfigs(running: HandlerMap, candidate: HandlerMap, event
   return { events: events.length, unchanged, differences: [...found.values()] };
 }
 
-type Change = Omit<Difference, "type" | "events" | "examples">;
+export type Change = Omit<Difference, "type" | "events" | "examples">;
 
 function compareEvent(running: HandlerMap, candidate: HandlerMap, stored: EventDetail): Change[] {
   const data = JSON.parse(utf8.decode(stored.body)) as Record<string, unknown>;
   const object = stored.object === "v2.core.event" ? "v2.core.event" : "event";
   const input = { event: describeEvent(data, object), raw: stored.body, data };
-  const before = byName(explainEvent(running, input).actions);
-  const after = byName(explainEvent(candidate, input).actions);
+  return compareActions(explainEvent(running, input).actions, explainEvent(candidate, input).actions);
+}
+
+/** What changes from one explanation's actions to another's: added, removed, `when:`, rendered, order key. */
+export function compareActions(first: ActionExplanation[], second: ActionExplanation[]): Change[] {
+  const before = byName(first);
+  const after = byName(second);
   const changes: Change[] = [];
   for (const [name, a] of before) {
     const b = after.get(name);

@@ -14,6 +14,7 @@ import { type EndpointCounters, Metrics } from "../ops/metrics.ts";
 import type { VerifiedEvent } from "../store/event.ts";
 import type { Ingested, NewDelivery, Store } from "../store/types.ts";
 import { testHook } from "../testhooks.ts";
+import type { CopyRule } from "./copies.ts";
 import { createVerifier, type Verifier } from "./verify.ts";
 
 export interface AcceptOptions {
@@ -25,6 +26,8 @@ export interface AcceptOptions {
   worker: Runner;
   /** Called after every commit of a new event, with or without deliveries (the operator page's live updates). */
   onNewEvent?(): void;
+  /** During an API-version upgrade: which copies are kept apart, running nothing (ingest/copies.ts). */
+  isCopy?: CopyRule;
   /** Request counters and the ack latency histogram; a private, unscraped set when absent. */
   metrics?: Metrics;
   now?: () => number;
@@ -65,6 +68,15 @@ export function createAccept(options: AcceptOptions): Accept {
     try {
       const body = await readBody(request, endpoint.maxBody);
       event = await verify(body, request.headers.get("stripe-signature"));
+      if (options.isCopy?.(endpoint.path, event.created)) {
+        const kept = await store.ingestCopy({ ...event, receivedAt: now(), endpoint: endpoint.path, body });
+        counters.copies++;
+        log.info("event copy kept apart (API-version upgrade); no action runs", {
+          event_id: event.id,
+          type: event.type,
+        });
+        return new Response(kept === "duplicate" ? DUPLICATE : RECEIVED, { headers: JSON_HEADERS });
+      }
       const actions = router(event.type);
       const deliveries = actions.map((a) => newDelivery(a, event?.payload));
       for (const d of deliveries) if (d.orderKey === undefined) d.claimed = worker.reserve(d.action, d.digest);
@@ -92,6 +104,7 @@ export function createAccept(options: AcceptOptions): Accept {
       if (event.verifiedBy !== undefined)
         counters.verified[event.verifiedBy] = (counters.verified[event.verifiedBy] ?? 0) + 1;
       metrics.event(event.type);
+      metrics.account(event.account);
       metrics.ack.observe((performance.now() - started) / 1000);
       log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });
       options.onNewEvent?.();

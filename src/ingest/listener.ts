@@ -12,6 +12,7 @@ import type { Store } from "../store/types.ts";
 import { requestUrl } from "../utils/request-url.ts";
 import { createAccept, failure } from "./accept.ts";
 import { createApp } from "./app.ts";
+import type { CopyRule } from "./copies.ts";
 import { createIpGuard } from "./ipallow.ts";
 
 export type Handler = (request: Request, client: { address: string }) => Response | Promise<Response>;
@@ -24,6 +25,8 @@ export interface HandlerOptions {
   ops: OpsRoutes;
   worker: Runner;
   onNewEvent?(): void;
+  /** During an API-version upgrade: which copies are kept apart (ingest/copies.ts). */
+  isCopy?: CopyRule;
 }
 
 export function createHandler(options: HandlerOptions): Handler {
@@ -35,6 +38,7 @@ export function createHandler(options: HandlerOptions): Handler {
     metrics,
     worker: options.worker,
     onNewEvent: options.onNewEvent,
+    isCopy: options.isCopy,
   });
   const app = createApp(accept, config.endpoints, options.ops);
   const guard = createIpGuard({ allow: config.file.allow_ips, trustedProxies: config.file.trusted_proxies });

@@ -16,6 +16,12 @@ export const ACTION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 
 /** Distinct event types counted by name; more than this (never seen from Stripe) count as "other". */
 const MAX_EVENT_TYPES = 1_000;
+/**
+ * Connected accounts that get a label of their own in payhook_account_events_total: the first ones seen by this
+ * process. A platform can have thousands of accounts; a label each would make every scrape and every series store
+ * grow with them, so the rest count as "other" and `payhook events list --account` answers for any one of them.
+ */
+export const MAX_ACCOUNT_LABELS = 50;
 
 export type DeliveryOutcome = "done" | "retry" | "failed" | "dead";
 const DELIVERY_OUTCOMES: readonly DeliveryOutcome[] = ["done", "retry", "failed", "dead"];
@@ -44,6 +50,8 @@ export class Histogram {
 export class EndpointCounters {
   accepted = 0;
   duplicate = 0;
+  /** Copies kept apart during an API-version upgrade (a shadow endpoint's, or the old one's after cutover). */
+  copies = 0;
   /** 4xx by error code. */
   readonly rejected: Record<string, number> = Object.create(null);
   /** 5xx by error code. */
@@ -57,6 +65,9 @@ export class Metrics {
   readonly startedAt: number;
   private readonly endpoints = new Map<string, EndpointCounters>();
   private readonly events = new Map<string, number>();
+  /** New events by connected account ("platform" for the platform's own). */
+  private readonly accounts = new Map<string, number>();
+  private namedAccounts = 0;
   private readonly deliveries = new Map<string, Record<DeliveryOutcome, number>>();
   private readonly durations = new Map<string, Histogram>();
   private readonly skipped = new Map<string, number>();
@@ -91,6 +102,15 @@ export class Metrics {
     if (count !== undefined) this.events.set(type, count + 1);
     else if (this.events.size < MAX_EVENT_TYPES) this.events.set(type, 1);
     else this.events.set("other", (this.events.get("other") ?? 0) + 1);
+  }
+
+  /** A new event of a connected account (null: the platform's own) was stored. */
+  account(account: string | null): void {
+    const label = account ?? "platform";
+    const count = this.accounts.get(label);
+    if (count !== undefined) this.accounts.set(label, count + 1);
+    else if (account === null || this.namedAccounts++ < MAX_ACCOUNT_LABELS) this.accounts.set(label, 1);
+    else this.accounts.set("other", (this.accounts.get("other") ?? 0) + 1);
   }
 
   /** One attempt of `action` finished with `outcome` after `seconds`. */
@@ -137,6 +157,7 @@ export class Metrics {
     for (const [endpoint, c] of [...this.endpoints].sort(byKey)) {
       out.sample("payhook_requests_total", { endpoint, outcome: "accepted" }, c.accepted);
       out.sample("payhook_requests_total", { endpoint, outcome: "duplicate" }, c.duplicate);
+      if (c.copies > 0) out.sample("payhook_requests_total", { endpoint, outcome: "copy" }, c.copies);
       for (const [reason, n] of Object.entries(c.rejected).sort(byKey)) {
         out.sample("payhook_requests_total", { endpoint, outcome: "rejected", reason }, n);
       }
@@ -156,6 +177,14 @@ export class Metrics {
     }
     out.family("payhook_events_total", "counter", "New events stored, by type.");
     for (const [type, n] of [...this.events].sort(byKey)) out.sample("payhook_events_total", { type }, n);
+    out.family(
+      "payhook_account_events_total",
+      "counter",
+      `New events stored, by connected account: "platform" for the platform's own, the first ${MAX_ACCOUNT_LABELS} accounts seen by name, "other" for the rest.`,
+    );
+    for (const [account, n] of [...this.accounts].sort(byKey)) {
+      out.sample("payhook_account_events_total", { account }, n);
+    }
 
     out.family(
       "payhook_fetched_events_total",

@@ -8,6 +8,7 @@ import { createGate } from "../delivery/control.ts";
 import type { ThinFetcher } from "../delivery/execute.ts";
 import { type Runner, startWorker } from "../delivery/worker.ts";
 import { createDryRunStore } from "../explain/dry-run.ts";
+import { UpgradeState } from "../ingest/copies.ts";
 import type { Logger } from "../log.ts";
 import { VERSION } from "../ops/build.ts";
 import type { Metrics } from "../ops/metrics.ts";
@@ -20,6 +21,7 @@ import { apiFor } from "../stripe/access.ts";
 import { createStripeApi } from "../stripe/api.ts";
 import { startBackgroundCatchUp } from "../stripe/background.ts";
 import { createThinFetcher } from "../stripe/thin.ts";
+import { createUpgradeWatch } from "../stripe/upgrade-watch.ts";
 import type { Changes } from "../ui/live.ts";
 import { batchLines } from "../utils/lines.ts";
 
@@ -31,6 +33,8 @@ export interface Backend {
   storeFor(config: Config): Store;
   /** Runs the deliveries the accept path stores. */
   worker: Runner;
+  /** API-version upgrades as the store records them (which copies the accept path keeps apart). */
+  upgrades: UpgradeState;
   /** A reloaded config is in service. */
   use(config: Config): void;
   /** Claims nothing more; waits up to `graceMs` for running actions, then leaves the rest to the next start. */
@@ -95,12 +99,16 @@ export async function durableBackend(
           windowMs: catchUp.windowMs,
         })
       : undefined;
+  const upgrades = new UpgradeState();
+  const watch = createUpgradeWatch({ store, state: upgrades, config: () => current, log, onStored: worker.wake });
+  await watch.start();
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);
   return {
     store,
     storeFor: () => store,
     worker,
+    upgrades,
     use: (next) => {
       actions.use(next);
       current = next;
@@ -109,6 +117,7 @@ export async function durableBackend(
       unsubscribe();
       stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
+      await watch.stop();
       await worker.stop(graceMs);
       gate.stop();
       stopFetches.abort(new Error("payhook is stopping"));
@@ -153,6 +162,7 @@ export function dryRunBackend(config: Config, log: Logger): Backend {
     storeFor: (c) => createDryRunStore(c, log),
     // Nothing is stored, so nothing is ever claimed for it to run.
     worker: { wake: () => {}, reserve: () => false, cancel: () => {}, run: () => {} },
+    upgrades: new UpgradeState(),
     use: () => {},
     drain: async () => {},
     close: async () => {},

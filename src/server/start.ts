@@ -13,6 +13,7 @@ import { loadConfigFile } from "../config/load.ts";
 import { usesDevelopmentSecret } from "../config/resolve.ts";
 import { operatorTokens } from "../config/tokens.ts";
 import type { Config } from "../config/types.ts";
+import { copyRule } from "../ingest/copies.ts";
 import { createHandler } from "../ingest/listener.ts";
 import type { Fields, Logger } from "../log.ts";
 import { type BuildInfo, buildInfo } from "../ops/build.ts";
@@ -74,6 +75,7 @@ export async function startServer(first: Config, options: StartOptions): Promise
       ops: mainOps,
       worker: backend.worker,
       onNewEvent: changes.notify,
+      isCopy: copyRule(c.endpoints, backend.upgrades),
     });
   let handle = handlerFor(config);
   const server = await runtime.serve({

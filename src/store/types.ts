@@ -99,6 +99,15 @@ export interface HeldClaim {
   token?: number;
 }
 
+export interface CopyQuery {
+  endpoint: string;
+  limit: number;
+  unmatched?: boolean;
+  pairedWith?: string;
+  /** Only copies received at or after this time, unix ms. */
+  since?: number;
+}
+
 /** Which events `listEvents` returns, newest first. */
 export interface EventQuery {
   /** Only events with at least one delivery in this status. */
@@ -117,6 +126,8 @@ export interface EventQuery {
   limit?: number;
   /** Only events that came this way. */
   source?: EventSource;
+  /** Only events of this connected account (Connect's `account`, a thin event's `context`). */
+  account?: string;
 }
 
 /** A position in the newest-first order of events; pages continue from it however many events arrive meanwhile. */
@@ -375,7 +386,58 @@ export interface Store {
   audit(entry: AuditEntry): Promise<void>;
   /** The newest `limit` recorded acts, newest first. */
   auditTrail(limit: number): Promise<AuditEntry[]>;
+  /**
+   * Keeps a copy of an event apart from the live ones, with no delivery (a shadow endpoint's rendering);
+   * "duplicate" when this endpoint's copy of the id is already kept.
+   */
+  ingestCopy(event: IncomingEvent): Promise<Ingested["status"]>;
+  /**
+   * Kept copies posted to `endpoint`, newest first, at most `limit`: with `unmatched`, only those whose id has no
+   * live event; with `pairedWith`, only those whose live event came to that endpoint, each with that live event.
+   */
+  copies(query: CopyQuery): Promise<{ copy: EventCopy; live: EventCopy | null }[]>;
+  /** Every upgrade recorded, oldest first. */
+  upgrades(): Promise<Upgrade[]>;
+  /** Records an upgrade, replacing the one with the same shadow path. */
+  saveUpgrade(upgrade: Upgrade): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * One rendering of an event kept apart from the live events: a copy posted to a shadow endpoint (or, after a
+ * cutover, to the old one). It runs no action; the live copy of the same id, if any, is in the events table.
+ */
+export interface EventCopy {
+  id: string;
+  type: string;
+  object: string;
+  endpoint: string;
+  apiVersion: string | null;
+  account: string | null;
+  /** Unix seconds, from the event. */
+  created: number;
+  /** Unix ms. */
+  receivedAt: number;
+  verifiedBy: string | null;
+  body: Uint8Array;
+}
+
+/**
+ * An API-version upgrade: the shadow endpoint path that receives the new version's rendering of each event beside
+ * the live one. Until `cutOverAt` the live path's copies run actions; from then on the shadow path's do.
+ */
+export interface Upgrade {
+  shadowPath: string;
+  livePath: string;
+  apiVersion: string;
+  /** The webhook endpoints at Stripe (we_…), when known. */
+  oldEndpoint: string | null;
+  newEndpoint: string | null;
+  /** When the shadow endpoint was created at Stripe, unix seconds: only events created since reach it. */
+  since: number;
+  /** Unix ms. */
+  startedAt: number;
+  cutOverAt: number | null;
 }
 
 /** An action's operator state, as stored. */

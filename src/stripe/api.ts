@@ -34,6 +34,8 @@ export interface WebhookEndpoint {
   api_version: string | null;
   description: string | null;
   livemode: boolean;
+  /** Unix seconds. */
+  created?: number;
   /** Only in the answer to create. */
   secret?: string;
 }
@@ -65,8 +67,10 @@ export interface StripeApiOptions {
 }
 
 export interface StripeApi {
-  /** One page of GET /v1/events. */
-  listEvents(params: Json): Promise<ListPage>;
+  /** One page of GET /v1/events; with `account`, a connected account's (the Stripe-Account header). */
+  listEvents(params: Json, account?: string): Promise<ListPage>;
+  /** Every connected account's id (all pages of GET /v1/accounts). */
+  listAccounts(): Promise<string[]>;
   /** One page of GET /v2/core/events; `next` is the previous page's next_page_url. */
   listThinEvents(params: Json, next?: string): Promise<V2Page>;
   /** GET /v2/core/events/{id}: a thin event with its data. */
@@ -132,10 +136,31 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
     client.rawRequest("GET", path, undefined, context(ctx) as never).then(asJson);
 
   return {
-    listEvents: (params) =>
-      call("GET /v1/events", () => client.events.list(params as never) as unknown as Promise<ListPage>).then((p) =>
-        page(p, "GET /v1/events"),
-      ),
+    listEvents: (params, account) =>
+      call(
+        "GET /v1/events",
+        () =>
+          client.events.list(
+            params as never,
+            (account ? { stripeAccount: account } : {}) as never,
+          ) as unknown as Promise<ListPage>,
+      ).then((p) => page(p, "GET /v1/events")),
+    async listAccounts() {
+      const all: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages < 1000; pages++) {
+        const params = { limit: 100, ...(after ? { starting_after: after } : {}) };
+        const p = page(
+          await call("GET /v1/accounts", () => client.accounts.list(params) as unknown as Promise<ListPage>),
+          "GET /v1/accounts",
+        );
+        all.push(...p.data.map((a) => String(a.id)));
+        const last = p.data.at(-1)?.id;
+        if (!p.has_more || typeof last !== "string" || last === after) break;
+        after = last;
+      }
+      return all;
+    },
     listThinEvents: (params, next) =>
       call("GET /v2/core/events", () =>
         next ? get(next, null) : (client.v2.core.events.list(params as never) as unknown as Promise<Json>),

@@ -54,6 +54,7 @@ export function startBackgroundCatchUp(options: BackgroundOptions): Background {
         routes: config.routes,
         router: config.router,
         unhandled: config.unhandled,
+        accounts: config.stripe.accounts,
         from: to - Math.floor(options.windowMs / 1000),
         to,
         onStored: options.onStored,

@@ -35,6 +35,8 @@ export interface CatchUpOptions {
   router: Router;
   /** The config's unhandled actions: when there are some, every event type is taken. */
   unhandled: readonly unknown[];
+  /** Connect: connected accounts whose snapshot events are read too (one account after another), or "all". */
+  accounts?: readonly string[] | "all";
   /** The window, unix seconds, both ends included. */
   from: number;
   to: number;
@@ -97,8 +99,15 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
   });
 
   /** Stores one page's events, given oldest first, after checking every one of them. */
-  async function take(events: Json[], object: VerifiedEvent["object"], source: string): Promise<void> {
+  async function take(
+    events: Json[],
+    object: VerifiedEvent["object"],
+    source: string,
+    account?: string,
+  ): Promise<void> {
     const described = events.map((json) => {
+      // Listed for a connected account: its events say so, as the ones Stripe pushes to a Connect endpoint do.
+      if (account !== undefined && json.account == null) json.account = account;
       const event = asEvent(json, object);
       if (seen.has(event.id)) {
         throw new StripeApiError(
@@ -144,6 +153,15 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
   try {
     if (routes.some((r) => !isThinPattern(r.pattern)) || needsEverything(options)) {
       await snapshotEvents(listing, filterFor(routes, options), (events) => take(events, "event", V1_SOURCE));
+      // Each account's list is its own (the Stripe-Account header); the client's pacing spans them all.
+      const accounts = options.accounts === "all" ? await listing.api.listAccounts() : (options.accounts ?? []);
+      for (const account of accounts) {
+        doneUpTo = options.from;
+        const api = { ...listing.api, listEvents: (params: Json) => listing.api.listEvents(params, account) };
+        await snapshotEvents({ ...listing, api }, filterFor(routes, options), (events) =>
+          take(events, "event", V1_SOURCE, account),
+        );
+      }
     }
     doneUpTo = options.from;
     const thin = routes.filter((r) => isThinPattern(r.pattern)).map((r) => r.pattern);
@@ -169,9 +187,9 @@ function pageCapped(api: StripeApi, max: number): StripeApi {
   };
   return {
     ...api,
-    listEvents: async (params) => {
+    listEvents: async (params, account) => {
       count();
-      return api.listEvents(params);
+      return api.listEvents(params, account);
     },
     listThinEvents: async (params, next) => {
       count();

@@ -3,7 +3,7 @@
  * once per interval however many tabs ask: every open Overview refreshes on each live change, and N tabs must
  * cost the store (and the thread that also answers webhooks) one query, not N.
  */
-import type { ActivityBucket, QueueStats, Store } from "../store/types.ts";
+import type { ActivityBucket, QueueStats, Store, Upgrade } from "../store/types.ts";
 
 /** How long one reading answers every Overview: charts by the minute do not need fresher numbers. */
 export const OVERVIEW_INTERVAL_MS = 2_000;
@@ -16,11 +16,13 @@ export interface OverviewData {
   /** The last day's activity by minute (the last hour is its last 60 buckets). */
   day: ActivityBucket[];
   queue: QueueStats;
+  /** API-version upgrades not yet cut over, or cut over in the last day. */
+  upgrades: Upgrade[];
 }
 
 /** Reads the Overview's data, sharing a reading in flight or younger than `intervalMs`. */
 export function createOverviewSource(
-  store: Pick<Store, "activity" | "queueStats">,
+  store: Pick<Store, "activity" | "queueStats" | "upgrades">,
   now: () => number = Date.now,
   intervalMs = OVERVIEW_INTERVAL_MS,
 ): () => Promise<OverviewData> {
@@ -28,9 +30,16 @@ export function createOverviewSource(
   return () => {
     const t = now();
     if (last && t - last.started < intervalMs) return last.data;
-    const data = Promise.all([store.activity(t - DAY_MINUTES * MINUTE, MINUTE), store.queueStats()]).then(
-      ([day, queue]) => ({ at: t, day, queue }),
-    );
+    const data = Promise.all([
+      store.activity(t - DAY_MINUTES * MINUTE, MINUTE),
+      store.queueStats(),
+      store.upgrades(),
+    ]).then(([day, queue, upgrades]) => ({
+      at: t,
+      day,
+      queue,
+      upgrades: upgrades.filter((u) => u.cutOverAt === null || t - u.cutOverAt < DAY_MINUTES * MINUTE),
+    }));
     const reading = { started: t, data };
     last = reading;
     // A failed reading is not shared: the next request tries again.

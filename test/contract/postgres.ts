@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import postgres from "postgres";
 import { StoreError } from "../../src/errors.ts";
-import { migrate } from "../../src/store/postgres/migrations.ts";
+import { migrate, SCHEMA_VERSION } from "../../src/store/postgres/migrations.ts";
 import { openPostgresStore } from "../../src/store/postgres/open.ts";
 import type { PostgresSettings } from "../../src/store/postgres/settings.ts";
 import type { PostgresStore } from "../../src/store/postgres/store.ts";
@@ -16,6 +16,7 @@ import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
 import { storeBackfillContract } from "./store-backfill.ts";
 import { storeControlContract } from "./store-control.ts";
+import { storeCopiesContract } from "./store-copies.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
@@ -40,6 +41,7 @@ export async function postgresContracts(runtime: string): Promise<void> {
   storeUiContract(name, () => postgresSubject(cluster));
   storeSourceContract(name, () => postgresSubject(cluster));
   storeBackfillContract(name, () => postgresSubject(cluster));
+  storeCopiesContract(name, () => postgresSubject(cluster));
   storeOrderContract(name, () => postgresSubject(cluster));
   storeControlContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
@@ -486,6 +488,9 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           DROP TABLE order_marks;
           DROP TABLE instance_actions;
           DROP TABLE action_controls, audit;
+          DROP TABLE event_copies;
+          DROP TABLE upgrades;
+          DROP INDEX events_account;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(
@@ -533,15 +538,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           [...(await sql.unsafe("SELECT version, payhook FROM schema_version ORDER BY version"))].map((r) => ({
             ...r,
           })),
-          [
-            { version: 1, payhook: "0.0.0-test" },
-            { version: 2, payhook: "0.0.0-test" },
-            { version: 3, payhook: "0.0.0-test" },
-            { version: 4, payhook: "0.0.0-test" },
-            { version: 5, payhook: "0.0.0-test" },
-            { version: 6, payhook: "0.0.0-test" },
-            { version: 7, payhook: "0.0.0-test" },
-          ],
+          Array.from({ length: SCHEMA_VERSION }, (_, i) => ({ version: i + 1, payhook: "0.0.0-test" })),
         );
         // The version is text read from the database: a terminal escape in it is shown, never sent to the terminal.
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, $1)", ["9.9.9\u001b[2J"]);

@@ -37,6 +37,8 @@ export const DOC_ENV: Record<string, string> = {
   PAYHOOK_FORWARD_SECRET: "whsec_ZG9jcyBleGFtcGxlIGZvcndhcmQgc2VjcmV0IDMyYg==",
   INTERNAL_TOKEN: "docs-example-internal-token",
   APP_WEBHOOK_SECRET: "whsec_docsexampleapp",
+  STRIPE_WEBHOOK_SECRET_SHADOW: "whsec_docsexampleshadow",
+  STRIPE_CONNECT_WEBHOOK_SECRET: "whsec_docsexampleconnect",
   DATABASE_URL: "postgres://payhook:password@127.0.0.1:5432/payhook",
 };
 

@@ -15,6 +15,8 @@ export interface FakeRequest {
   query: URLSearchParams;
   form: URLSearchParams;
   authorization: string | null;
+  /** The Stripe-Account header: a request made for a connected account. */
+  account: string | null;
 }
 
 export interface Fault {
@@ -50,6 +52,8 @@ export interface FakeWebhookEndpoint {
   livemode: boolean;
   metadata: Record<string, string>;
   created: number;
+  /** Created with connect: true: it receives the events of connected accounts. */
+  connect?: boolean;
 }
 
 export interface FakeStripeApi {
@@ -58,8 +62,11 @@ export interface FakeStripeApi {
   key: string;
   requests: FakeRequest[];
   endpoints: FakeWebhookEndpoint[];
-  /** Records a snapshot event as Stripe would have created it; later calls are newer. Returns it. */
+  /** Records a snapshot event as Stripe would have created it; later calls are newer. Returns it. With `account`,
+   * an event of that connected account: listed only with its Stripe-Account header. */
   addEvent(event: Json): Json;
+  /** Connected accounts GET /v1/accounts lists. */
+  accounts: string[];
   /** Records a thin event: the notification fields plus `data`, which only retrieve and list return. */
   addThinEvent(event: Json): Json;
   /** An object served at `path` (a thin event's related_object.url). */
@@ -76,6 +83,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
   const thin: Json[] = [];
   const objects = new Map<string, Json>();
   const endpoints: FakeWebhookEndpoint[] = [];
+  const accounts: string[] = [];
   const requests: FakeRequest[] = [];
   const faults: (Fault & { seen: number })[] = [];
   const v2Pages = new Map<string, Json[]>();
@@ -115,13 +123,21 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       const url = new URL(request.url);
       const form = new URLSearchParams(request.method === "POST" ? await request.text() : "");
       const auth = request.headers.get("authorization");
-      requests.push({ method: request.method, path: url.pathname, query: url.searchParams, form, authorization: auth });
+      const account = request.headers.get("stripe-account");
+      requests.push({
+        method: request.method,
+        path: url.pathname,
+        query: url.searchParams,
+        form,
+        authorization: auth,
+        account,
+      });
       const given = auth?.replace(/^Bearer /, "") ?? "";
       // Real Stripe masks most of a key it refuses; this fake repeats it whole, so a test proves payhook never does.
       if (given !== key) return error(401, `Invalid API Key provided: ${given}`);
       const injected = fault(url.pathname);
       if (injected) return injected;
-      const answer = route(request.method, url, form);
+      const answer = route(request.method, url, form, account);
       if (answer instanceof Response) return answer;
       const text = JSON.stringify(answer);
       if (url.pathname === "/v1/events" || url.pathname === "/v2/core/events") lastPage = text;
@@ -129,10 +145,17 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     },
   });
 
-  function route(method: string, url: URL, form: URLSearchParams): Json | Response {
+  function route(method: string, url: URL, form: URLSearchParams, account: string | null): Json | Response {
     const path = url.pathname;
     const q = url.searchParams;
-    if (method === "GET" && path === "/v1/events") return listEvents(q);
+    if (method === "GET" && path === "/v1/events") return listEvents(q, account);
+    if (method === "GET" && path === "/v1/accounts") {
+      const after = q.get("starting_after");
+      const start = after ? accounts.indexOf(after) + 1 : 0;
+      const limit = Number(q.get("limit") ?? 10);
+      const data = accounts.slice(start, start + limit).map((id) => ({ id, object: "account" }));
+      return { object: "list", url: path, data, has_more: start + limit < accounts.length };
+    }
     if (method === "GET" && path === "/v2/core/events") return listThin(q);
     if (method === "GET" && path.startsWith("/v2/core/events/")) {
       const id = decodeURIComponent(path.slice("/v2/core/events/".length));
@@ -162,6 +185,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
         livemode: key.includes("_live_"),
         metadata: {},
         created: Math.floor(Date.now() / 1000),
+        connect: form.get("connect") === "true",
       };
       endpoints.push(created);
       return { ...created, secret: `whsec_${hex(16)}` };
@@ -189,7 +213,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       .map(([e]) => e);
   }
 
-  function listEvents(q: URLSearchParams): Json | Response {
+  function listEvents(q: URLSearchParams, account: string | null): Json | Response {
     const limit = Number(q.get("limit") ?? 10);
     if (!(limit >= 1 && limit <= 100)) return error(400, "Invalid integer: limit must be between 1 and 100");
     const types = array(q, "types");
@@ -198,6 +222,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     if (types.length > 20) return error(400, "types may have at most 20 entries");
     const range = createdRange(q, Number);
     const keep = (e: Json) =>
+      (e.account ?? null) === account &&
       inRange(Number(e.created), range) &&
       (types.length === 0 || types.includes(String(e.type))) &&
       (!type || (type.endsWith("*") ? String(e.type).startsWith(type.slice(0, -1)) : e.type === type));
@@ -261,6 +286,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     key,
     requests,
     endpoints,
+    accounts,
     addEvent(event) {
       const full = {
         id: `evt_${hex(12)}`,

@@ -31,7 +31,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   ],
   server: ["explain", "stripe", "ingest", "delivery", "ops", "ui", "config", "store", "catalog", "runtime"],
   explain: ["stripe", "ingest", "config", "store", "actions"],
-  stripe: ["delivery", "ops", "config", "store", "actions", "catalog", "runtime"],
+  stripe: ["ingest", "delivery", "ops", "config", "store", "actions", "catalog", "runtime"],
   ingest: ["delivery", "ops", "config", "store", "actions"],
   ui: ["ops", "config", "store"],
   ops: ["config", "store", "actions", "runtime"],

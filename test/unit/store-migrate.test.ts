@@ -19,7 +19,10 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   const db = bunRuntime.openDatabase(path);
   await openSqliteStore(db).close();
   const old = bunRuntime.openDatabase(path);
-  for (const index of ["events_object", "events_customer", "events_page"]) old.exec(`DROP INDEX ${index}`);
+  for (const index of ["events_object", "events_customer", "events_page", "events_account"])
+    old.exec(`DROP INDEX ${index}`);
+  old.exec("DROP TABLE event_copies");
+  old.exec("DROP TABLE upgrades");
   old.exec("DROP INDEX attempts_finished");
   old.exec("ALTER TABLE events DROP COLUMN object_id");
   old.exec("ALTER TABLE events DROP COLUMN customer_id");

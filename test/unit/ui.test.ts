@@ -161,6 +161,7 @@ describe("the admin handler", () => {
       return [];
     },
     queueStats: async () => ({ byStatus: {}, oldestPendingAt: null }),
+    upgrades: async () => [],
   } as unknown as Store;
   const handler = (token?: string) =>
     createAdminHandler({

@@ -56,6 +56,7 @@ export const catchUpCommand: Command = {
         routes: config.routes,
         router: config.router,
         unhandled: config.unhandled,
+        accounts: config.stripe.accounts,
         from: Math.floor(from / 1000),
         to: Math.floor(nowMs / 1000),
         dryRun: values["dry-run"] === true,

@@ -18,7 +18,7 @@ export const explain: Command = {
   name: "explain",
   summary: "show which actions an event would run or skip, with their rendered values; does nothing",
   usage: [
-    "payhook explain [--config FILE] [--json] (EVENT.json | - | --trigger NAME [--override [TYPE:]path=value …] [--data FILE] [--account acct_…] [--thin])",
+    "payhook explain [--config FILE] [--json] (EVENT.json | - | --trigger NAME [--override [TYPE:]path=value …] [--data FILE] [--account acct_…] [--thin] [--api-version VERSION])",
     "       payhook explain --since DURATION --config CANDIDATE.yaml [--against RUNNING.yaml] [--type PATTERN] [--json]",
   ].join("\n"),
   options: {

@@ -12,14 +12,19 @@ import { eventsDiff, payhookEndpoints, wantedTypes } from "../../stripe/endpoint
 import { configOption } from "../options.ts";
 import { escapingIo } from "../print/escaping-io.ts";
 import type { Command, CommandContext } from "../types.ts";
+import { cutover, report, upgrade } from "./stripe-upgrade.ts";
 
 export const stripeCommand: Command = {
   name: "stripe",
-  summary: "manage the webhook endpoint at Stripe from the handler map (create, sync, list)",
+  summary: "manage the webhook endpoint at Stripe from the handler map (create, sync, list, upgrade, cutover)",
   usage: [
     "payhook stripe endpoint create --url https://HOST/webhook [--live] [--yes]",
     "       payhook stripe endpoint sync [--endpoint we_…] [--dry-run] [--live] [--yes]",
     "       payhook stripe endpoint list [--json]",
+    "       payhook stripe endpoint create --connect --url https://HOST/PATH [--live] [--yes]",
+    "       payhook stripe endpoint upgrade --api-version VERSION [--endpoint we_…] [--live]",
+    "       payhook stripe upgrade report [--json]",
+    "       payhook stripe endpoint cutover [--yes] [--live]",
   ].join("\n"),
   options: {
     ...configOption,
@@ -31,24 +36,42 @@ export const stripeCommand: Command = {
       type: "boolean",
       help: "enable every event type without asking when the map takes them all (* or unhandled)",
     },
-    json: { type: "boolean", help: "list: one JSON object per endpoint" },
+    json: { type: "boolean", help: "list: one JSON object per endpoint; upgrade report: the report as JSON" },
+    connect: { type: "boolean", help: "create: the Connect endpoint, for the events of connected accounts" },
+    "api-version": { type: "string", arg: "VERSION", help: "upgrade: the API version of the shadow endpoint" },
   },
   async run(given) {
     // Endpoint URLs, types and messages come from Stripe's API: printed, they must not reach the terminal raw.
     const context = { ...given, io: escapingIo(given.io) };
     const [group, sub, ...rest] = context.positionals;
-    if (group !== "endpoint") {
+    if (group !== "endpoint" && group !== "upgrade") {
       throw new UsageError(
-        group === undefined ? "stripe needs a subcommand: endpoint" : `unknown stripe subcommand "${group}"`,
+        group === undefined ? "stripe needs a subcommand: endpoint or upgrade" : `unknown stripe subcommand "${group}"`,
       );
     }
-    if (rest.length > 0) throw new UsageError(`stripe endpoint ${sub} takes no arguments (got "${rest[0]}")`);
+    if (rest.length > 0) throw new UsageError(`stripe ${group} ${sub} takes no arguments (got "${rest[0]}")`);
     const config = resolveConfig(context.values.config as string | undefined, context.io.env);
+    if (group === "upgrade") {
+      if (sub === "report") return report(context, config);
+      throw new UsageError(
+        sub === undefined ? "stripe upgrade needs report" : `unknown stripe upgrade subcommand "${sub}"`,
+      );
+    }
     if (sub === "list") return list(context, config);
     if (sub === "create") return create(context, config);
     if (sub === "sync") return sync(context, config);
+    if (sub === "upgrade") {
+      liveGuard(config, context.values.live === true, "create a shadow endpoint");
+      return upgrade(context, config);
+    }
+    if (sub === "cutover") {
+      liveGuard(config, context.values.live === true, "disable the old endpoint");
+      return cutover(context, config, () => confirm(context));
+    }
     throw new UsageError(
-      sub === undefined ? "stripe endpoint needs create, sync or list" : `unknown stripe endpoint subcommand "${sub}"`,
+      sub === undefined
+        ? "stripe endpoint needs create, sync, list, upgrade or cutover"
+        : `unknown stripe endpoint subcommand "${sub}"`,
     );
   },
 };
@@ -100,9 +123,11 @@ async function create(context: CommandContext, config: Config): Promise<number> 
     api_version: STRIPE_API_VERSION,
     description: `payhook (${config.source})`,
     metadata: { created_by: "payhook" },
+    ...(values.connect ? { connect: true } : {}),
   });
   const count = enabled.includes("*") ? "every event type" : `${enabled.length} event type(s)`;
-  io.out(`created ${made.id} for ${made.url}: ${count}, API version ${made.api_version ?? STRIPE_API_VERSION}`);
+  const kind = values.connect ? " (Connect: the events of connected accounts)" : "";
+  io.out(`created ${made.id}${kind} for ${made.url}: ${count}, API version ${made.api_version ?? STRIPE_API_VERSION}`);
   if (made.secret) {
     const endpoint = config.endpoints.find((e) => parsed.pathname.endsWith(e.path));
     io.out("");
@@ -164,6 +189,14 @@ async function enabledEvents(context: CommandContext, config: Config): Promise<s
     );
   }
   return wanted.types;
+}
+
+/** Takes --yes, or reads a yes on stdin after the question was asked. */
+async function confirm({ io, values }: CommandContext): Promise<boolean> {
+  if (values.yes) return true;
+  if (/^y(es)?$/i.test((await readLine())?.trim() ?? "")) return true;
+  io.err("payhook: nothing changed (answer y, or pass --yes)");
+  return false;
 }
 
 /** Asks (or takes --yes) before an endpoint gets every event type. */

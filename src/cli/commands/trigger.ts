@@ -18,7 +18,7 @@ export const trigger: Command = {
   name: "trigger",
   summary: "send the signed events `stripe trigger EVENT` would cause, offline (--list shows all 123)",
   usage:
-    "payhook trigger EVENT [--config FILE | --url URL --secret whsec_…] [--override [TYPE:]path=value …] [--data FILE] [--account acct_…] [--thin]",
+    "payhook trigger EVENT [--config FILE | --url URL --secret whsec_…] [--override [TYPE:]path=value …] [--data FILE] [--account acct_…] [--thin] [--api-version VERSION]",
   options: {
     ...targetOptions,
     list: { type: "boolean", help: "list every supported event name" },

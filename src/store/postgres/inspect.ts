@@ -32,10 +32,13 @@ export async function listEvents(sql: Sql, s: string, query: EventQuery): Promis
   if (query.since !== undefined) where.push(`e.received_at >= ${param(query.since)}::bigint`);
   if (query.until !== undefined) where.push(`e.received_at < ${param(query.until)}::bigint`);
   if (query.search !== undefined) {
-    // One parameter, three equalities: PostgreSQL ORs the primary key and the object and customer indexes.
+    // One parameter, four equalities: PostgreSQL ORs the primary key and the object, customer and account indexes.
     const search = param(query.search);
-    where.push(`(e.id = ${search}::text OR e.object_id = ${search}::text OR e.customer_id = ${search}::text)`);
+    where.push(
+      `(e.id = ${search}::text OR e.object_id = ${search}::text OR e.customer_id = ${search}::text OR e.account = ${search}::text)`,
+    );
   }
+  if (query.account !== undefined) where.push(`e.account = ${param(query.account)}::text`);
   if (query.after !== undefined) {
     // Keyset pagination: the index on (received_at, id) starts right after the cursor, however deep the page.
     // Ids compare bytewise (the C collation), as on SQLite, whatever the database's collation: in the index too.

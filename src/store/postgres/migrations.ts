@@ -143,6 +143,35 @@ const MIGRATIONS: ((s: string) => string)[] = [
       PRIMARY KEY (instance, action, digest)
     );
     CREATE INDEX instance_actions_version ON ${s}.instance_actions (action, digest, until);`,
+  // API-version upgrades: the copies of events posted to a shadow endpoint (the other rendering of the same id),
+  // kept apart from the live events and never given a delivery; and each upgrade with its cutover marker.
+  (s) => `
+    CREATE TABLE ${s}.event_copies (
+      id text NOT NULL,
+      endpoint text NOT NULL,
+      type text NOT NULL,
+      object text NOT NULL,
+      api_version text,
+      account text,
+      created bigint NOT NULL,
+      received_at bigint NOT NULL,
+      verified_by text,
+      body bytea NOT NULL,
+      PRIMARY KEY (id, endpoint)
+    );
+    CREATE INDEX event_copies_endpoint ON ${s}.event_copies (endpoint, received_at);
+    CREATE TABLE ${s}.upgrades (
+      shadow_path text PRIMARY KEY,
+      live_path text NOT NULL,
+      api_version text NOT NULL,
+      old_endpoint text,
+      new_endpoint text,
+      since bigint NOT NULL,
+      started_at bigint NOT NULL,
+      cut_over_at bigint
+    );`,
+  // Connect: the events of one connected account (events list --account, the page's search) by an index.
+  (s) => `CREATE INDEX events_account ON ${s}.events (account, received_at) WHERE account IS NOT NULL;`,
   // Operator control, as on SQLite: an action's pause and breaker, shared by every instance, and the audit trail.
   (s) => `
     CREATE TABLE ${s}.action_controls (

@@ -16,7 +16,9 @@ import type {
   BreakerChange,
   BreakerSettings,
   ClaimedDelivery,
+  CopyQuery,
   DeliveryStatus,
+  EventCopy,
   EventDetail,
   EventQuery,
   EventView,
@@ -34,10 +36,12 @@ import type {
   Runnable,
   SecretUse,
   Store,
+  Upgrade,
 } from "../types.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import * as control from "./control.ts";
+import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";
@@ -637,7 +641,26 @@ export class PostgresStore implements Store {
   }
 
   prune(before: number, limit: number): Promise<number> {
-    return this.run((sql) => prune(sql, this.s, this.options.schema, before, limit));
+    return this.run(async (sql) => {
+      await pruneCopies(sql, this.s, before);
+      return prune(sql, this.s, this.options.schema, before, limit);
+    });
+  }
+
+  async ingestCopy(event: IncomingEvent): Promise<Ingested["status"]> {
+    return (await this.run((sql) => insertCopy(sql, this.s, event))) ? "stored" : "duplicate";
+  }
+
+  copies(query: CopyQuery): Promise<{ copy: EventCopy; live: EventCopy | null }[]> {
+    return this.run((sql) => copies(sql, this.s, query));
+  }
+
+  upgrades(): Promise<Upgrade[]> {
+    return this.run((sql) => upgrades(sql, this.s));
+  }
+
+  saveUpgrade(upgrade: Upgrade): Promise<void> {
+    return this.run((sql) => saveUpgrade(sql, this.s, upgrade));
   }
 
   failureGroups(limit: number): Promise<FailureGroup[]> {

@@ -32,8 +32,12 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
     params.push(query.until);
   }
   if (query.search !== undefined) {
-    where.push("(e.id = ? OR e.object_id = ? OR e.customer_id = ?)");
-    params.push(query.search, query.search, query.search);
+    where.push("(e.id = ? OR e.object_id = ? OR e.customer_id = ? OR e.account = ?)");
+    params.push(query.search, query.search, query.search, query.search);
+  }
+  if (query.account !== undefined) {
+    where.push("e.account = ?");
+    params.push(query.account);
   }
   if (query.after !== undefined) {
     // Keyset pagination: the index on (received_at, id) starts right after the cursor, however deep the page.

@@ -94,6 +94,34 @@ const MIGRATIONS: string[] = [
   // stored before). Backfill: when a `payhook backfill` round created a delivery (NULL for every other delivery).
   `ALTER TABLE events ADD COLUMN verified_by TEXT;
    ALTER TABLE deliveries ADD COLUMN backfilled_at INTEGER;`,
+  // API-version upgrades: the copies of events posted to a shadow endpoint (the other rendering of the same id),
+  // kept apart from the live events and never given a delivery; and each upgrade with its cutover marker.
+  `CREATE TABLE event_copies (
+     id TEXT NOT NULL,
+     endpoint TEXT NOT NULL,
+     type TEXT NOT NULL,
+     object TEXT NOT NULL,
+     api_version TEXT,
+     account TEXT,
+     created INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     verified_by TEXT,
+     body BLOB NOT NULL,
+     PRIMARY KEY (id, endpoint)
+   );
+   CREATE INDEX event_copies_endpoint ON event_copies (endpoint, received_at);
+   CREATE TABLE upgrades (
+     shadow_path TEXT PRIMARY KEY,
+     live_path TEXT NOT NULL,
+     api_version TEXT NOT NULL,
+     old_endpoint TEXT,
+     new_endpoint TEXT,
+     since INTEGER NOT NULL,
+     started_at INTEGER NOT NULL,
+     cut_over_at INTEGER
+   );`,
+  // Connect: the events of one connected account (events list --account, the page's search) by an index.
+  "CREATE INDEX events_account ON events (account, received_at) WHERE account IS NOT NULL;",
   // Operator control: an action's pause and breaker (one row per action with such state, read by every worker
   // before it claims), and the audit trail of operators' acts.
   `CREATE TABLE action_controls (

@@ -16,7 +16,9 @@ import type {
   BreakerChange,
   BreakerSettings,
   ClaimedDelivery,
+  CopyQuery,
   DeliveryStatus,
+  EventCopy,
   EventDetail,
   EventQuery,
   EventView,
@@ -34,9 +36,11 @@ import type {
   Runnable,
   SecretUse,
   Store,
+  Upgrade,
 } from "../types.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import * as control from "./control.ts";
+import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { FREE } from "./free.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
@@ -455,7 +459,26 @@ export class SqliteStore implements Store {
   }
 
   prune(before: number, limit: number): Promise<number> {
-    return this.write(() => prune(this.db, before, limit));
+    return this.write(() => {
+      pruneCopies(this.db, before);
+      return prune(this.db, before, limit);
+    });
+  }
+
+  ingestCopy(event: IncomingEvent): Promise<Ingested["status"]> {
+    return this.write(() => (insertCopy(this.db, event) ? "stored" : "duplicate"));
+  }
+
+  async copies(query: CopyQuery): Promise<{ copy: EventCopy; live: EventCopy | null }[]> {
+    return copies(this.db, query);
+  }
+
+  async upgrades(): Promise<Upgrade[]> {
+    return upgrades(this.db);
+  }
+
+  saveUpgrade(upgrade: Upgrade): Promise<void> {
+    return this.write(() => saveUpgrade(this.db, upgrade));
   }
 
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {

@@ -98,6 +98,9 @@ class ThreadedStore implements Store {
   refund = (...args: WriteArgs<"refund">) => this.write("refund", args) as Promise<void>;
   retryNow = (...args: WriteArgs<"retryNow">) => this.write("retryNow", args) as ReturnType<Store["retryNow"]>;
   audit = (...args: WriteArgs<"audit">) => this.write("audit", args) as Promise<void>;
+  ingestCopy: Store["ingestCopy"] = ({ payload: _parsed, ...event }) =>
+    this.write("ingestCopy", [event]) as ReturnType<Store["ingestCopy"]>;
+  saveUpgrade = (...args: WriteArgs<"saveUpgrade">) => this.write("saveUpgrade", args) as Promise<void>;
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
@@ -115,6 +118,8 @@ class ThreadedStore implements Store {
   failedDeliveries: Store["failedDeliveries"] = (group, limit) => this.reader.failedDeliveries(group, limit);
   activity: Store["activity"] = (since, bucketMs) => this.reader.activity(since, bucketMs);
   secretUse: Store["secretUse"] = (since) => this.reader.secretUse(since);
+  copies: Store["copies"] = (query) => this.reader.copies(query);
+  upgrades: Store["upgrades"] = () => this.reader.upgrades();
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -28,6 +28,8 @@ export const WRITES = [
   "refund",
   "retryNow",
   "audit",
+  "ingestCopy",
+  "saveUpgrade",
   "close",
 ] as const;
 export type WriteOp = (typeof WRITES)[number];

@@ -70,7 +70,7 @@ export function eventsPage(options: {
     { title: "Events", screen: "events", csrf: options.csrf, live: !options.paged },
     html`<h1>Events</h1>
 <form method="get" action="/" class="filters" role="search">
-  <div><label for="q">Search</label><input id="q" name="q" value="${filters.q}" placeholder="evt_…, ch_…, cus_…" autocomplete="off"></div>
+  <div><label for="q">Search</label><input id="q" name="q" value="${filters.q}" placeholder="evt_…, ch_…, cus_…, acct_…" autocomplete="off"></div>
   <div><label for="type">Type</label><input id="type" name="type" value="${filters.type}" placeholder="invoice.* or invoice.paid"></div>
   <div><label for="status">Delivery status</label><select id="status" name="status">
     ${statuses.map((s) => html`<option value="${s}" ${s === filters.status ? "selected" : ""}>${s || "any"}</option>`)}

@@ -1,5 +1,5 @@
 /** @module The Overview screen: activity charts over the last hour and day, the queue, and what is running. */
-import type { ActivityBucket, QueueStats, Store } from "../../store/types.ts";
+import type { ActivityBucket, QueueStats, Store, Upgrade } from "../../store/types.ts";
 import { chart, duration, series } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { get, page, type Route } from "../http.ts";
@@ -17,20 +17,21 @@ export interface ServerFacts {
 }
 
 export function overviewRoutes(
-  deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats">; now: () => number },
+  deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats" | "upgrades">; now: () => number },
 ): Route[] {
   // Shared by every open Overview for a couple of seconds: N tabs cost one reading of the store.
   const overview = createOverviewSource(deps.store, deps.now);
   return [
     get("/overview", async ({ session: { csrf } }) => {
       // One query for the day; the last hour is its last 60 buckets.
-      const { at: t, day, queue } = await overview();
+      const { at: t, day, queue, upgrades } = await overview();
       return page(
         overviewPage({
           csrf,
           hour: series(day, t - 59 * MINUTE, t + 1, MINUTE),
           day: series(day, t - 1439 * MINUTE, t + 1, MINUTE),
           queue,
+          upgrades,
           now: t,
           storeKind: deps.storeKind,
           version: deps.version,
@@ -47,6 +48,7 @@ export function overviewPage(options: {
   hour: ActivityBucket[];
   day: ActivityBucket[];
   queue: QueueStats;
+  upgrades?: Upgrade[];
   now: number;
   storeKind: string;
   version: string;
@@ -84,6 +86,7 @@ export function overviewPage(options: {
   ${stat("Failed deliveries", queue.byStatus.failed ?? 0)}
   ${stat("Dead deliveries", queue.byStatus.dead ?? 0)}
 </dl>
+${upgradeNotes(options.upgrades ?? [], now)}
 ${chart("Last hour, per minute", options.hour)}
 ${chart("Last day, per minute", options.day)}
 <dl class="facts">
@@ -94,4 +97,13 @@ ${chart("Last day, per minute", options.day)}
 </dl>
 </div>`,
   );
+}
+
+/** One line per API-version upgrade in progress (or cut over in the last day). */
+function upgradeNotes(upgrades: readonly Upgrade[], now: number): SafeHtml {
+  const line = (u: Upgrade) =>
+    u.cutOverAt === null
+      ? html`<li>API upgrade in progress: <code>${u.shadowPath}</code> (API ${u.apiVersion}) shadows <code>${u.livePath}</code> since ${duration(now - u.startedAt)} ago; its events run no action until <code>payhook stripe endpoint cutover</code></li>`
+      : html`<li>API upgrade cut over ${duration(now - u.cutOverAt)} ago: <code>${u.shadowPath}</code> (API ${u.apiVersion}) runs the actions; <code>${u.livePath}</code>'s copies are kept apart</li>`;
+  return upgrades.length === 0 ? html`` : html`<ul class="upgrades">${upgrades.map(line)}</ul>`;
 }

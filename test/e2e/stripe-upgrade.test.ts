@@ -1,0 +1,276 @@
+/**
+ * End to end: an API-version upgrade in three commands against the fake of Stripe's API (`stripe endpoint
+ * upgrade`, `stripe upgrade report`, `stripe endpoint cutover`) with one server, and Connect: catch-up per
+ * connected account, and `events list --account`.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURE_API_VERSION, renderAtVersion } from "../../src/fixtures/versions.ts";
+import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
+import { SENTINEL } from "../helpers/sentinels.ts";
+import { type RunningServer, runPayhook, startServer, tempDir } from "../helpers/server.ts";
+import { type Sink, startSink } from "../helpers/sink.ts";
+import { deliver } from "../helpers/stripe.ts";
+
+setDefaultTimeout(90_000);
+
+const KEY = `sk_test_${SENTINEL}upgradekey`;
+const OLD_VERSION = "2025-02-24.acacia";
+const OLD_SECRET = "whsec_old";
+
+const HANDLERS = `handlers:
+  invoice.paid:
+    - name: gate
+      log: "gate {{id}}"
+      when: { data.object.subscription: { exists: true } }
+    - name: sync
+      forward: { url: "{{sink}}/subs/{{data.object.subscription}}" }
+    - name: count
+      log: "ran {{id}} at {{api_version}}"
+`;
+
+function config(fake: FakeStripeApi, shadowSecret?: string): string {
+  const shadow = shadowSecret
+    ? `  - { path: /webhook/shadow, shadow_of: /webhook, secrets: ["${shadowSecret}"] }\n`
+    : "";
+  return `listen: { host: 127.0.0.1, port: {{port}} }
+store: {{dir}}/payhook.db
+endpoints:
+  - path: /webhook
+    secrets: ["${OLD_SECRET}"]
+${shadow}stripe:
+  api_key: "\${STRIPE_API_KEY}"
+  api_base: "${fake.apiBase}"
+${HANDLERS.replace("{{sink}}", sinkUrl)}`;
+}
+
+let sinkUrl = "";
+
+/** The same invoice.paid event in both renderings: the new (fixtures') one and the old one. */
+function renderings(id: string): { next: string; old: string } {
+  const event = {
+    id,
+    object: "event",
+    api_version: FIXTURE_API_VERSION,
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    pending_webhooks: 2,
+    request: { id: null, idempotency_key: null },
+    type: "invoice.paid",
+    data: {
+      object: {
+        id: `in_${id.slice(4)}`,
+        object: "invoice",
+        customer: "cus_1",
+        parent: { type: "subscription_details", subscription_details: { subscription: "sub_42", metadata: {} } },
+      },
+    },
+  };
+  const old = structuredClone(event) as Record<string, unknown>;
+  renderAtVersion(old, OLD_VERSION);
+  return { next: JSON.stringify(event), old: JSON.stringify(old) };
+}
+
+describe("upgrading the API version with a shadow endpoint", () => {
+  let fake: FakeStripeApi;
+  let server: RunningServer;
+  let dir: string;
+  let shadowSecret: string;
+  let sink: Sink;
+  const env = { STRIPE_API_KEY: KEY };
+  const file = () => join(dir, "payhook.yaml");
+  const run = (args: string[]) => runPayhook([...args, "--config", file()], { env, cwd: dir });
+  const ran = (id: string) => server.stdout.filter((l) => l.startsWith(`ran ${id} `));
+
+  beforeAll(async () => {
+    fake = startFakeStripeApi(KEY);
+    fake.endpoints.push({
+      id: "we_old",
+      object: "webhook_endpoint",
+      url: "https://pay.example.com/webhook",
+      enabled_events: ["invoice.paid", "invoice.payment_failed"],
+      status: "enabled",
+      api_version: OLD_VERSION,
+      description: null,
+      livemode: false,
+      metadata: {},
+      created: 1,
+    });
+    dir = tempDir();
+    sink = await startSink();
+    sinkUrl = sink.url;
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await sink.close();
+    fake.stop();
+  });
+
+  test("upgrade creates the shadow endpoint and prints its secret once, storing it nowhere", async () => {
+    writeFileSync(file(), config(fake).replace("{{port}}", "0").replaceAll("{{dir}}", dir));
+    const result = await run(["stripe", "endpoint", "upgrade", "--api-version", FIXTURE_API_VERSION]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const made = fake.endpoints[1];
+    expect(made?.url).toBe("https://pay.example.com/webhook/shadow");
+    expect(made?.api_version).toBe(FIXTURE_API_VERSION);
+    expect(made?.enabled_events).toEqual(["invoice.paid", "invoice.payment_failed"]);
+    shadowSecret = /shown this once: (whsec_\w+)/.exec(result.stdout)?.[1] as string;
+    expect(shadowSecret).toMatch(/^whsec_/);
+    expect(result.stdout).toContain("shadow_of: /webhook");
+    for (const name of readdirSync(dir)) expect(readFileSync(join(dir, name)).includes(shadowSecret)).toBe(false);
+  });
+
+  test("the report shows the renamed field a when: reads and the moved id in a template", async () => {
+    server = await startServer({ dir, config: config(fake, shadowSecret), env });
+    const e1 = renderings("evt_upgrade_one");
+    expect((await deliver(`${server.url}/webhook`, e1.old, { secret: OLD_SECRET })).status).toBe(200);
+    expect((await deliver(`${server.url}/webhook/shadow`, e1.next, { secret: shadowSecret })).status).toBe(200);
+    await server.waitForStdout("ran evt_upgrade_one");
+    const result = await run(["stripe", "upgrade", "report", "--json"]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      events: number;
+      differences: { kind: string; type: string; what: string; live?: unknown; shadow?: unknown }[];
+    };
+    expect(report.events).toBe(1);
+    const found = (kind: string, what: string) =>
+      report.differences.find((d) => d.kind === kind && d.what === what && d.type === "invoice.paid");
+    expect(found("when", "gate")).toMatchObject({ live: "runs" });
+    // The URL built from the moved id: it renders with the old shape, and is refused (empty segment) with the new.
+    expect(found("when", "sync")?.live).toBe("runs");
+    expect(String(found("when", "sync")?.shadow)).toContain("rendered empty");
+    expect(found("field_removed", "data.object.subscription")).toMatchObject({ live: "sub_42" });
+    expect(found("field_added", "data.object.parent.subscription_details.subscription")).toBeDefined();
+    const text = await run(["stripe", "upgrade", "report"]);
+    expect(text.stdout).toContain("gate: when: outcome differs for 1 event");
+    // The shadow's copy ran nothing: the one run is the live rendering's.
+    expect(ran("evt_upgrade_one")).toEqual([`ran evt_upgrade_one at ${OLD_VERSION}`]);
+  });
+
+  test("explain --api-version renders the fixtures' older shape offline", async () => {
+    const explain = (version: string) =>
+      runPayhook(
+        [
+          "explain",
+          "--trigger",
+          "subscription.payment_succeeded",
+          "--api-version",
+          version,
+          "--json",
+          "--config",
+          file(),
+        ],
+        {
+          env,
+          cwd: dir,
+        },
+      );
+    const old = await explain(OLD_VERSION);
+    expect(old.code).toBe(0);
+    const gate = (text: string) =>
+      (JSON.parse(text) as { events: { type: string; actions: { name: string; status: string }[] }[] }).events
+        .find((e) => e.type === "invoice.paid")
+        ?.actions.find((a) => a.name === "gate")?.status;
+    expect(gate(old.stdout)).toBe("run");
+    expect(gate((await explain(FIXTURE_API_VERSION)).stdout)).toBe("skipped");
+    const future = await explain("2999-01-01.zebra");
+    expect(future.code).toBe(2);
+    expect(future.stderr).toContain("newer than the fixtures");
+  });
+
+  test("cutover disables the old endpoint, and then each event runs exactly once, from the new rendering", async () => {
+    // Received only on the shadow before the cutover: the cutover runs it.
+    const early = renderings("evt_upgrade_early");
+    expect((await deliver(`${server.url}/webhook/shadow`, early.next, { secret: shadowSecret })).status).toBe(200);
+    const result = await run(["stripe", "endpoint", "cutover", "--yes"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("1 event(s) received only there so far now run");
+    expect(fake.endpoints[0]?.status).toBe("disabled");
+    expect(result.stdout).toContain("retiring: true");
+    await server.waitForStderr("API-version upgrade cut over");
+    await server.waitForStdout("ran evt_upgrade_early");
+    // Its old copy, late: kept apart.
+    expect((await deliver(`${server.url}/webhook`, early.old, { secret: OLD_SECRET })).status).toBe(200);
+    // Old copy first, then the new one; and the other way round.
+    const a = renderings("evt_upgrade_oldfirst");
+    await deliver(`${server.url}/webhook`, a.old, { secret: OLD_SECRET });
+    await deliver(`${server.url}/webhook/shadow`, a.next, { secret: shadowSecret });
+    const b = renderings("evt_upgrade_newfirst");
+    await deliver(`${server.url}/webhook/shadow`, b.next, { secret: shadowSecret });
+    await deliver(`${server.url}/webhook`, b.old, { secret: OLD_SECRET });
+    // A retry of an event that ran before the cutover, on the now live path: a duplicate.
+    const again = await deliver(`${server.url}/webhook/shadow`, renderings("evt_upgrade_one").next, {
+      secret: shadowSecret,
+    });
+    expect(await again.json()).toEqual({ received: true, duplicate: true });
+    await server.waitForStdout("ran evt_upgrade_oldfirst");
+    await server.waitForStdout("ran evt_upgrade_newfirst");
+    const list = await run(["events", "list", "--json", "--type", "invoice.paid"]);
+    const events = list.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { id: string; deliveries: unknown[] });
+    expect(events.map((e) => e.id).sort()).toEqual([
+      "evt_upgrade_early",
+      "evt_upgrade_newfirst",
+      "evt_upgrade_oldfirst",
+      "evt_upgrade_one",
+    ]);
+    for (const id of ["evt_upgrade_early", "evt_upgrade_oldfirst", "evt_upgrade_newfirst"]) {
+      expect(ran(id)).toEqual([`ran ${id} at ${FIXTURE_API_VERSION}`]);
+    }
+    expect(ran("evt_upgrade_one")).toHaveLength(1);
+  });
+});
+
+describe("Connect platforms", () => {
+  test("catch-up reads each connected account's events, and events list filters by account", async () => {
+    const fake = startFakeStripeApi(KEY);
+    try {
+      fake.accounts.push("acct_Alpha", "acct_Beta");
+      const now = Math.floor(Date.now() / 1000);
+      fake.addEvent({ id: "evt_platform", type: "invoice.paid", created: now - 60 });
+      fake.addEvent({ id: "evt_alpha", type: "invoice.paid", created: now - 50, account: "acct_Alpha" });
+      fake.addEvent({ id: "evt_beta", type: "invoice.paid", created: now - 40, account: "acct_Beta" });
+      const dir = tempDir();
+      const file = join(dir, "payhook.yaml");
+      writeFileSync(
+        file,
+        `store: ./payhook.db
+endpoints:
+  - path: /webhook
+    secrets: ["whsec_x"]
+stripe:
+  api_key: "\${STRIPE_API_KEY}"
+  api_base: "${fake.apiBase}"
+  accounts: all
+handlers:
+  invoice.paid:
+    - log: "paid {{id}}"
+`,
+      );
+      const env = { STRIPE_API_KEY: KEY };
+      const caught = await runPayhook(["catch-up", "--since", "1h", "--json", "--config", file], { env, cwd: dir });
+      expect(caught.code).toBe(0);
+      expect(JSON.parse(caught.stdout)).toMatchObject({ stored: 3 });
+      expect(fake.calls("/v1/events").filter((r) => r.account === "acct_Alpha").length).toBeGreaterThan(0);
+      expect(fake.calls("/v1/events").filter((r) => r.account === "acct_Beta").length).toBeGreaterThan(0);
+      const list = async (account: string) => {
+        const r = await runPayhook(["events", "list", "--account", account, "--json", "--config", file], {
+          env,
+          cwd: dir,
+        });
+        return r.stdout
+          .trim()
+          .split("\n")
+          .map((l) => (JSON.parse(l) as { id: string; account: string }).id);
+      };
+      expect(await list("acct_Alpha")).toEqual(["evt_alpha"]);
+      expect(await list("acct_Beta")).toEqual(["evt_beta"]);
+    } finally {
+      fake.stop();
+    }
+  });
+});
