@@ -6,6 +6,8 @@
  * Times are the instances' clocks (unix ms), as on SQLite: they must agree within a fraction of the lease.
  */
 import { PayhookError, StoreUnavailableError } from "../../errors.ts";
+import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActivityBucket,
   AttemptRecord,
@@ -28,13 +30,8 @@ import type {
 import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
-import { free } from "./order.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
-const MAX_BATCH = 512;
-const MAX_TEXT = 64 * 1024;
-/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON), as on SQLite. */
-const MAX_FETCHED = 256 * 1024;
 /** Deliveries whose lease ran out, made pending again per statement by recover(). */
 const RESCUE_BATCH = 1_000;
 /** Batches of attempt results written at once. */
@@ -259,7 +256,7 @@ export class PostgresStore implements Store {
   async claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
     // Two small index scans, each FOR NO KEY UPDATE SKIP LOCKED (so concurrent claimers pass each other by):
     // deliveries whose lease ran out (their instance died or was cut off), then due pending ones. A taken-over
-    // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (free()).
+    // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (orderFree).
     const rows = await this.run((sql) =>
       this.retryOrderRace(() =>
         sql.unsafe(
@@ -270,7 +267,7 @@ export class PostgresStore implements Store {
            FOR NO KEY UPDATE SKIP LOCKED
          ), due AS MATERIALIZED (
            SELECT id FROM ${this.s}.deliveries d
-           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${free(this.s)}
+           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${orderFree(`${this.s}.deliveries`)}
            ORDER BY next_at, id LIMIT $2
            FOR NO KEY UPDATE OF d SKIP LOCKED
          ), c AS (
@@ -462,7 +459,7 @@ export class PostgresStore implements Store {
   async nextDue(): Promise<number | null> {
     const [row] = await this.run((sql) =>
       sql.unsafe(
-        `SELECT min(d.next_at) AS next FROM ${this.s}.deliveries d WHERE d.status = 'pending' AND ${free(this.s)}`,
+        `SELECT min(d.next_at) AS next FROM ${this.s}.deliveries d WHERE d.status = 'pending' AND ${orderFree(`${this.s}.deliveries`)}`,
         [],
         { prepare: true },
       ),

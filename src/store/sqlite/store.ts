@@ -6,6 +6,8 @@
 import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
+import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActivityBucket,
   AttemptRecord,
@@ -30,27 +32,17 @@ import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
 
-const MAX_BATCH = 512;
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 
 /**
- * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
- * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
- * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
- * This is the rule; a NULL next_at (held behind its key) only keeps rows that cannot pass it out of the claim's scan.
+ * The ordering rule. Dead and failed deliveries are not in the partial index deliveries_order, so they never hold a
+ * key. A NULL next_at (held behind its key) only keeps rows that cannot pass the rule out of the claim's scan.
  */
-const FREE = `(d.order_key IS NULL OR NOT EXISTS (
-  SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
-    AND b.status IN ('pending', 'running')
-    AND (b.status = 'running' OR b.order_created < d.order_created
-      OR (b.order_created = d.order_created AND b.id < d.id))))`;
-const MAX_TEXT = 64 * 1024;
+const FREE = orderFree("deliveries");
 /** How long a write waits for another process's lock before it fails (503 for a webhook, so Stripe retries). */
 export const LOCK_WAIT_MS = 5_000;
 /** The longest pause between two tries for a lock another process holds. */
 const MAX_RETRY_DELAY_MS = 25;
-/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
-const MAX_FETCHED = 256 * 1024;
 
 type Write = {
   run: () => unknown;
