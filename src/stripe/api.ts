@@ -110,7 +110,7 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       try {
         return await request();
       } catch (error) {
-        const failure = explain(what, error);
+        const failure = apiError(what, error);
         if (!failure.retryable || attempt >= options.retries) throw failure;
         const waitMs = backoff(attempt);
         options.onRetry?.({ what, status: failure.httpStatus, waitMs, reason: failure.message });
@@ -179,7 +179,8 @@ export function redactKeys(text: string): string {
   return text.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g, "(key not shown)");
 }
 
-function explain(what: string, error: unknown): StripeApiError {
+/** A failed call as a StripeApiError that says what failed and whether trying again can help. */
+function apiError(what: string, error: unknown): StripeApiError {
   if (error instanceof StripeApiError) return error;
   const e = error as {
     statusCode?: number;

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { compileUrl } from "../../src/actions/forward-url.ts";
-import { createSigner, decodeSecret, webhookId } from "../../src/actions/sign.ts";
+import { createSigner, decodeSecret, webhookId } from "../../src/actions/standard-webhooks.ts";
 import { attemptOf, compile, compileOrProblems } from "../helpers/actions.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
 import { event } from "../helpers/stripe.ts";

@@ -119,24 +119,7 @@ export class PostgresStore implements Store {
     for (const item of batch) if (!first.has(item.event.id)) first.set(item.event.id, item);
     // Sorted ids: two instances inserting overlapping batches take the rows' locks in the same order, never a deadlock.
     const events = [...first.values()].sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
-    const d = {
-      event: [] as string[],
-      action: [] as string[],
-      digest: [] as string[],
-      key: [] as (string | null)[],
-      claimed: [] as boolean[],
-    };
-    for (const { event, deliveries } of events) {
-      for (const x of deliveries) {
-        d.event.push(event.id);
-        d.action.push(x.action);
-        d.digest.push(x.digest);
-        d.key.push(x.orderKey ?? null);
-        d.claimed.push(x.claimed === true && x.orderKey === undefined);
-      }
-    }
     const sql = this.sql;
-    const col = <T>(pick: (e: IncomingEvent) => T) => events.map((i) => pick(i.event));
     let stored: Set<string>;
     /** The claims of deliveries stored claimed, by event id and action. */
     const claims = new Map<string, HeldClaim>();
@@ -167,67 +150,7 @@ export class PostgresStore implements Store {
            SELECT id AS event_id, NULL AS action, NULL::bigint AS delivery_id, NULL::bigint AS token FROM e
            UNION ALL
            SELECT event_id, action, id, lease_token FROM d WHERE lease_token IS NOT NULL`,
-          [
-            sql.array(
-              col((e) => e.id),
-              25,
-            ),
-            sql.array(
-              col((e) => e.type),
-              25,
-            ),
-            sql.array(
-              col((e) => e.object),
-              25,
-            ),
-            sql.array(
-              col((e) => e.livemode),
-              16,
-            ),
-            sql.array(
-              col((e) => e.account),
-              25,
-            ),
-            sql.array(
-              col((e) => e.apiVersion),
-              25,
-            ),
-            sql.array(
-              col((e) => e.created),
-              20,
-            ),
-            sql.array(
-              col((e) => e.receivedAt),
-              20,
-            ),
-            sql.array(
-              col((e) => e.endpoint),
-              25,
-            ),
-            sql.array(
-              col((e) => e.body),
-              17,
-            ),
-            sql.array(d.event, 25),
-            sql.array(d.action, 25),
-            sql.array(d.digest, 25),
-            sql.array(
-              col((e) => e.objectId ?? null),
-              25,
-            ),
-            sql.array(
-              col((e) => e.customerId ?? null),
-              25,
-            ),
-            sql.array(
-              col((e) => e.source ?? "pushed"),
-              25,
-            ),
-            sql.array(d.key, 25),
-            sql.array(d.claimed, 16),
-            this.options.instance,
-            this.options.leaseMs,
-          ] as never[],
+          ingestParams(sql, events, this.options) as never[],
           { prepare: true },
         ),
       );
@@ -682,4 +605,89 @@ export class PostgresStore implements Store {
       }
     }
   }
+}
+
+/**
+ * The parameters of the ingest statement: the batch's events column by column ($1–$10, $14–$16), their deliveries
+ * column by column ($11–$13, $17, $18), and this instance's lease ($19, $20) for deliveries stored claimed.
+ */
+function ingestParams(sql: Sql, events: Ingest[], options: { instance: string; leaseMs: number }): unknown[] {
+  const d = {
+    event: [] as string[],
+    action: [] as string[],
+    digest: [] as string[],
+    key: [] as (string | null)[],
+    claimed: [] as boolean[],
+  };
+  for (const { event, deliveries } of events) {
+    for (const x of deliveries) {
+      d.event.push(event.id);
+      d.action.push(x.action);
+      d.digest.push(x.digest);
+      d.key.push(x.orderKey ?? null);
+      d.claimed.push(x.claimed === true && x.orderKey === undefined);
+    }
+  }
+  const col = <T>(pick: (e: IncomingEvent) => T) => events.map((i) => pick(i.event));
+  return [
+    sql.array(
+      col((e) => e.id),
+      25,
+    ),
+    sql.array(
+      col((e) => e.type),
+      25,
+    ),
+    sql.array(
+      col((e) => e.object),
+      25,
+    ),
+    sql.array(
+      col((e) => e.livemode),
+      16,
+    ),
+    sql.array(
+      col((e) => e.account),
+      25,
+    ),
+    sql.array(
+      col((e) => e.apiVersion),
+      25,
+    ),
+    sql.array(
+      col((e) => e.created),
+      20,
+    ),
+    sql.array(
+      col((e) => e.receivedAt),
+      20,
+    ),
+    sql.array(
+      col((e) => e.endpoint),
+      25,
+    ),
+    sql.array(
+      col((e) => e.body),
+      17,
+    ),
+    sql.array(d.event, 25),
+    sql.array(d.action, 25),
+    sql.array(d.digest, 25),
+    sql.array(
+      col((e) => e.objectId ?? null),
+      25,
+    ),
+    sql.array(
+      col((e) => e.customerId ?? null),
+      25,
+    ),
+    sql.array(
+      col((e) => e.source ?? "pushed"),
+      25,
+    ),
+    sql.array(d.key, 25),
+    sql.array(d.claimed, 16),
+    options.instance,
+    options.leaseMs,
+  ];
 }
