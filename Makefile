@@ -11,7 +11,7 @@ SRC := $(shell find src -name '*.ts' -o -name '*.css') package.json build/ui-cli
 VERSION ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build build-deno release release-tools release-test test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog verify-deploy docker
+.PHONY: help install run build build-deno release release-tools release-test test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog docs verify-deploy docker
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,7 +72,7 @@ build-deno: dist/payhook-deno ## build the single executable dist/payhook-deno w
 
 # The downloads: one binary per target, cross-compiled from this machine. Bun fetches each target's runtime from
 # the npm registry once (~/.bun/install/cache). No Windows build: payhook's exec action signals process groups,
-# reload is SIGHUP and the store's files get POSIX modes, none of which Windows has (README "Install").
+# reload is SIGHUP and the store's files get POSIX modes, none of which Windows has (docs/deploy.md#install).
 RELEASE_TARGETS := linux-x64 linux-arm64 linux-x64-musl linux-arm64-musl darwin-x64 darwin-arm64
 RELEASE_FILES := $(RELEASE_TARGETS:%=dist/release/payhook-%)
 
@@ -111,12 +111,13 @@ test: lint dist/payhook dist/payhook-test test-tools release release-tools ## li
 	$(BUN) test $(TEST_TIMEOUT)
 	$(MAKE) --no-print-directory test-deno
 
-# The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite against Deno: the source as it is, then the
+# The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite (and the exec chaos suite, whose
+# child-process handling is per runtime) against Deno: the source as it is, then the
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
 test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
 	$(DENO) test -A --no-check test/contract/sqlite.deno.test.ts test/contract/postgres.deno.test.ts
-	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e
+	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e test/guarantees/exec-chaos.test.ts
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
 	  echo "PAYHOOK_BINARY=dist/payhook-deno PAYHOOK_TEST_BINARY=dist/payhook-deno-test $(BUN) test $(TEST_TIMEOUT) test/e2e"; \
@@ -149,6 +150,11 @@ src/catalog/object-types.ts src/catalog/thin-events.ts &: node_modules/.installe
 
 catalog: src/catalog/event-types.ts src/catalog/object-types.ts src/catalog/thin-events.ts ## regenerate the Stripe event and object type catalogs from node_modules/stripe
 
+# The configuration reference at the end of docs/configuration.md, generated from the config schema; test/docs.test.ts
+# fails when it is stale.
+docs: node_modules/.installed ## regenerate the configuration reference in docs/configuration.md from the schema
+	$(BUN) scripts/gen-config-docs.ts
+
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
 	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test $(TEST_TIMEOUT) test/e2e/ops-deploy.test.ts
 
@@ -165,7 +171,7 @@ bench-tools:
 	@command -v taskset >/dev/null || { apt-get update -qq && apt-get install -y -qq util-linux; }
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 
-bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (README "Performance")
+bench: dist/payhook dist/payhook-test bench-tools ## measure throughput vs a bare Bun.serve, latency, cold start, memory, drain (docs/performance.md)
 	$(BUN) scripts/bench/main.ts
 
 clean: ## remove build output and local stores

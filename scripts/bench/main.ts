@@ -12,6 +12,7 @@ import { benchDir, forwardHandler, orderedLogHandler, removeBenchDirs, writeConf
 import { measurePostgres } from "./postgres.ts";
 import { int, mb, median, ms, pct, runTable, type Target, table, targetLine } from "./report.ts";
 import { binarySize, coldStarts, idleRss } from "./startup.ts";
+import { measureTabs } from "./tabs.ts";
 import { measure, type Run, type Setup } from "./throughput.ts";
 import { failures } from "./wrk.ts";
 
@@ -22,7 +23,7 @@ const number = (name: string, fallback: number): number => (env[name] ? Number(e
 const binary = resolve(env.BENCH_BINARY ?? join(ROOT, "dist/payhook"));
 const holdBinary = resolve(env.BENCH_TEST_BINARY ?? join(ROOT, "dist/payhook-test"));
 const rounds = number("BENCH_ROUNDS", 3);
-const only = new Set((env.BENCH_ONLY ?? "throughput,latency,slowdisk,startup,drain,postgres").split(","));
+const only = new Set((env.BENCH_ONLY ?? "throughput,latency,slowdisk,tabs,startup,drain,postgres").split(","));
 /** How much longer every fsync takes on the simulated slow disk, in ms (BENCH_FSYNC_DELAY_MS). */
 const fsyncDelayMs = number("BENCH_FSYNC_DELAY_MS", 20);
 /** The slow disk without root: strace adds the delay to every fsync and fdatasync of every thread. */
@@ -57,6 +58,7 @@ header();
 if (only.has("throughput")) await throughput();
 if (only.has("latency")) await latency();
 if (only.has("slowdisk")) await slowDisk();
+if (only.has("tabs")) await overviewTabs();
 if (only.has("startup")) await startup();
 if (only.has("drain")) await drain();
 if (only.has("postgres")) await postgresRows();
@@ -253,6 +255,41 @@ async function slowDisk(): Promise<void> {
       show: int,
     },
   );
+}
+
+/** Webhook latency with no operator page open, then with 8 Overview tabs refreshing on every change. */
+async function overviewTabs(): Promise<void> {
+  const runs = [await measureTabs(setup, 0), await measureTabs(setup, 8)];
+  for (const run of runs) {
+    if (failures(run.wrk) > 0) {
+      broken = true;
+      console.log(
+        `FAILED: with ${run.tabs} tabs, webhooks answered non-2xx or not at all: ${JSON.stringify(run.wrk.errors)}`,
+      );
+    }
+  }
+  console.log("Overview tabs open: 8 webhook connections; each tab fetches /overview again after every live change");
+  console.log(
+    table([
+      ["tabs", "events/s", "p50", "p99", "max", "/overview pages"],
+      ...runs.map((r) => [
+        String(r.tabs),
+        int(r.wrk.requestsPerSecond),
+        ms(r.wrk.latencyUs.p50),
+        ms(r.wrk.latencyUs.p99),
+        ms(r.wrk.latencyUs.max),
+        int(r.overviews),
+      ]),
+    ]),
+  );
+  console.log("");
+  targets.push({
+    name: "webhook p99 with 8 Overview tabs open, 8 connections",
+    value: (runs[1] as { wrk: { latencyUs: { p99: number } } }).wrk.latencyUs.p99 / 1000,
+    limit: 20,
+    kind: "max",
+    show: (v) => `${v.toFixed(1)} ms`,
+  });
 }
 
 async function startup(): Promise<void> {

@@ -11,6 +11,7 @@ import { compileTemplate, type Template } from "../utils/template.ts";
 import { Duration, parseDuration } from "../utils/units.ts";
 import { ActionBase } from "./base.ts";
 import { compileUrl } from "./forward-url.ts";
+import { createStripeSigner, STRIPE_SIGNATURE_HEADERS, stripeSecretProblem } from "./sign-stripe.ts";
 import { createSigner, decodeSecret, SIGNATURE_HEADERS, type Signer, webhookId } from "./standard-webhooks.ts";
 import type { ActionKind, Outcome, PlanContext } from "./types.ts";
 
@@ -57,8 +58,19 @@ export const ForwardSchema = Type.Object(
     timeout: Type.Optional(Duration),
     sign: Type.Optional(
       Type.Object(
-        { secret: Type.String({ description: 'a Standard Webhooks secret such as "${PAYHOOK_FORWARD_SECRET}"' }) },
-        { ...closed, description: "Standard Webhooks signing of what is forwarded: { secret }" },
+        {
+          scheme: Type.Optional(
+            Type.Union([Type.Literal("standard"), Type.Literal("stripe")], {
+              description:
+                "standard (the default: Standard Webhooks headers) or stripe (a Stripe-Signature header, so an app that verifies Stripe's webhooks accepts it unchanged)",
+            }),
+          ),
+          secret: Type.String({
+            description:
+              'a Standard Webhooks secret such as "${PAYHOOK_FORWARD_SECRET}"; with scheme: stripe, the app\'s own Stripe signing secret (whsec_…) such as "${APP_WEBHOOK_SECRET}"',
+          }),
+        },
+        { ...closed, description: "signing of what is forwarded: { secret } or { scheme: stripe, secret }" },
       ),
     ),
     retry_on: Type.Optional(
@@ -74,22 +86,23 @@ type ForwardSpec = {
   url: string;
   headers?: Record<string, string>;
   timeout?: string;
-  sign?: { secret: string };
+  sign?: { scheme?: "standard" | "stripe"; secret: string };
   retry_on?: number[];
 };
 
 export const forward: ActionKind = {
   kind: "forward",
   schema: Type.Object({ forward: ForwardSchema, ...ActionBase }, closed),
-  compile(spec) {
+  compile(spec, context) {
     const settings = spec.forward as ForwardSpec;
     const problems: [string, string][] = [];
-    const url = compileUrl(settings.url);
+    const url = compileUrl(settings.url, context?.fromEnv);
     if (typeof url === "string") problems.push(["forward.url", url]);
     const headers: [string, Template][] = [];
+    const scheme = settings.sign?.scheme ?? "standard";
     for (const [name, value] of Object.entries(settings.headers ?? {})) {
       if (!TOKEN.test(name)) problems.push([`forward.headers.${name}`, "is not a valid HTTP header name"]);
-      else if (RESERVED.has(name.toLowerCase())) {
+      else if (RESERVED.has(name.toLowerCase()) || (scheme === "stripe" && name.toLowerCase() === "stripe-signature")) {
         problems.push([`forward.headers.${name}`, `payhook sets ${name} itself; remove it`]);
       }
       const template = compileTemplate(value);
@@ -98,12 +111,9 @@ export const forward: ActionKind = {
     }
     const timeoutMs = parseDuration(settings.timeout ?? DEFAULT_FORWARD_TIMEOUT);
     if (timeoutMs <= 0) problems.push(["forward.timeout", "expected a timeout above 0, such as 10s"]);
-    let signer: Signer | undefined;
-    if (settings.sign) {
-      const key = decodeSecret(settings.sign.secret);
-      if (typeof key === "string") problems.push(["forward.sign.secret", key]);
-      else signer = createSigner(key);
-    }
+    const signing = settings.sign ? compileSigner(scheme, settings.sign.secret) : undefined;
+    if (typeof signing === "string") problems.push(["forward.sign.secret", signing]);
+    const signer = typeof signing === "string" ? undefined : signing?.signer;
     if (problems.length > 0 || typeof url === "string") return { problems };
     const retryOn = new Set(settings.retry_on ?? []);
 
@@ -139,7 +149,7 @@ export const forward: ActionKind = {
         const prepared = prepare(context);
         if ("error" in prepared) return { status: "refused", reason: prepared.error };
         // Header names only, and the URL without the config's query values: they may carry tokens.
-        const names = [...prepared.headers.keys(), ...(signer ? SIGNATURE_HEADERS : [])];
+        const names = [...prepared.headers.keys(), ...(typeof signing === "object" ? signing.headers : [])];
         return {
           status: "run",
           details: {
@@ -148,6 +158,7 @@ export const forward: ActionKind = {
             headers: names,
             timeout_ms: timeoutMs,
             signed: signer !== undefined,
+            ...(signer ? { scheme } : {}),
           },
         };
       },
@@ -159,13 +170,30 @@ export const forward: ActionKind = {
           const signed = await signer(webhookId(idempotencyKey), Math.floor(Date.now() / 1000), event.raw);
           for (const [name, value] of Object.entries(signed)) prepared.headers.set(name, value);
         }
-        return post(runtime.fetch, prepared.url, prepared.headers, event.raw, timeoutMs, retryOn);
+        const outcome = await post(runtime.fetch, prepared.url, prepared.headers, event.raw, timeoutMs, retryOn);
+        // The error and the response are stored and shown: no part of the URL from the environment may be in them.
+        const hide = (text: string) => url.hide(text, prepared.url);
+        if (outcome.output !== undefined) outcome.output = hide(outcome.output);
+        if (!outcome.ok) outcome.error = hide(outcome.error);
+        return outcome;
       },
     };
   },
 };
 
 type Prepared = { url: string; headers: Headers };
+
+/** The signer for `sign:` and the headers it adds, or why the secret cannot sign under `scheme`. */
+function compileSigner(
+  scheme: "standard" | "stripe",
+  secret: string,
+): { signer: Signer; headers: readonly string[] } | string {
+  if (scheme === "stripe") {
+    return stripeSecretProblem(secret) ?? { signer: createStripeSigner(secret), headers: STRIPE_SIGNATURE_HEADERS };
+  }
+  const key = decodeSecret(secret);
+  return typeof key === "string" ? key : { signer: createSigner(key), headers: SIGNATURE_HEADERS };
+}
 
 async function post(
   send: Runtime["fetch"],

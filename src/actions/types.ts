@@ -62,8 +62,10 @@ export interface ForwardPlan {
   /** The names of every header sent, values never shown. */
   headers: string[];
   timeout_ms: number;
-  /** True when Standard Webhooks headers would sign it. */
+  /** True when it would be signed. */
   signed: boolean;
+  /** How, when signed: Standard Webhooks headers, or Stripe's own Stripe-Signature. */
+  scheme?: "standard" | "stripe";
 }
 export interface ExecPlan {
   argv: string[];
@@ -110,6 +112,8 @@ export interface ActionKind {
 export interface CompileContext {
   /** The config file's folder, against which relative paths resolve; the working directory when unset. */
   baseDir?: string | undefined;
+  /** The values the config took from the environment (`${…}`): wherever one lands in a URL, it is a secret. */
+  fromEnv?: readonly string[];
 }
 
 /** `<event id>:<action name>`: the same on every attempt of one action for one event. */

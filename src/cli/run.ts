@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, PayhookError, UsageError } from "../errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { backfill } from "./commands/backfill.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { events } from "./commands/events.ts";
@@ -19,6 +20,7 @@ import { sign } from "./commands/sign.ts";
 import { stripeCommand } from "./commands/stripe.ts";
 import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
+import { escapingIo } from "./print/escaping-io.ts";
 import type { Command, CommandContext, Io, OptionSpec } from "./types.ts";
 
 const COMMON: Record<string, OptionSpec> = {
@@ -33,6 +35,7 @@ export const COMMANDS: Command[] = [
   explain,
   health,
   events,
+  backfill,
   catchUpCommand,
   stripeCommand,
   init,
@@ -46,7 +49,8 @@ export async function run(runtime: Runtime, argv: string[], io: Io = processIo(r
   try {
     return await dispatch(runtime, argv, io);
   } catch (error) {
-    return reportError(error, io);
+    // An error may quote what a service or a database said (a version read from the store, Stripe's message).
+    return reportError(error, escapingIo(io));
   } finally {
     await io.flush?.();
   }

@@ -8,7 +8,7 @@ import { isAbsolute, resolve } from "node:path";
 import { actionKinds } from "../actions/index.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
-import type { Action, FetchTarget } from "../actions/types.ts";
+import type { Action, CompileContext, FetchTarget } from "../actions/types.ts";
 import { describe } from "../errors.ts";
 import { resolveStore } from "../store/settings.ts";
 import { cidrProblem, isLoopback } from "../utils/net.ts";
@@ -16,12 +16,15 @@ import { parseDuration, parseSize } from "../utils/units.ts";
 import type { Path } from "./path.ts";
 import { compileRouter, isThinPattern, patternProblem, type Route } from "./routes.ts";
 import { type ConfigFile, MIN_RETENTION_MS, STRIPE_RETENTION_MS } from "./schema.ts";
+import { resolveSecrets } from "./secrets.ts";
 import type { Config, Endpoint, StripeSettings } from "./types.ts";
 
 export interface CompileOptions {
   source: string;
   /** Folder that relative paths resolve against; undefined keeps them relative to the working directory. */
   baseDir?: string;
+  /** The config paths whose values came from the environment: secrets, wherever they land (a forward URL). */
+  fromEnv?: readonly string[];
 }
 
 /**
@@ -48,7 +51,10 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, options.baseDir);
+      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, {
+        baseDir: options.baseDir,
+        fromEnv: options.fromEnv ?? [],
+      });
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -102,11 +108,9 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
 function compileEndpoints(file: ConfigFile, problems: [Path, string][]): Endpoint[] {
   const endpoints = file.endpoints.map((e, i): Endpoint => {
     // An empty entry (e.g. "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" outside a rotation) is simply not used.
-    const secrets = e.secrets.filter((s) => s !== "");
-    if (secrets.length === 0) {
-      problems.push([["endpoints", i, "secrets"], "every secret is empty; set at least one whsec_… secret"]);
-    }
-    return { path: e.path, secrets, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
+    const signing = resolveSecrets(e.secrets, ["endpoints", i, "secrets"], problems);
+    const secrets = signing.map((s) => s.secret);
+    return { path: e.path, secrets, signing, tolerance: e.tolerance, maxBody: parseSize(e.max_body) };
   });
   const seenPaths = new Set<string>();
   endpoints.forEach((e, i) => {
@@ -130,7 +134,16 @@ function resolveStripe(
     apiBase: (section?.api_base ?? "https://api.stripe.com").replace(/\/$/, ""),
     maxRate: section?.max_rate ?? 20,
   };
-  const noKey = 'needs stripe.api_key (a restricted key with Events: read is enough; see README "Stripe API access")';
+  // Catch-up stores what this address answers as Stripe's events, and they carry no signature: only TLS vouches.
+  const base = URL.parse(settings.apiBase);
+  if (base === null || (base.protocol !== "https:" && !isLoopback(base.hostname))) {
+    problems.push([
+      ["stripe", "api_base"],
+      `must be an https:// URL (catch-up stores what it answers as Stripe's events); plain http is allowed only to a loopback address such as http://127.0.0.1:12111, got ${JSON.stringify(settings.apiBase)}`,
+    ]);
+  }
+  const noKey =
+    "needs stripe.api_key (a restricted key with Events: read is enough; see docs/stripe.md#stripe-api-access)";
   if (section?.catch_up) {
     const everyMs = parseDuration(section.catch_up.every);
     const windowMs = parseDuration(section.catch_up.window);
@@ -179,11 +192,11 @@ function compileAction(
   defaultName: string,
   retry: RetryPolicy,
   problems: [Path, string][],
-  baseDir: string | undefined,
+  context: CompileContext,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
-  const compiled = kind.compile(spec, { baseDir });
+  const compiled = kind.compile(spec, context);
   const order = compileOrder(spec.order as OrderSpec | undefined);
   if ("problems" in compiled || "problems" in order) {
     for (const [key, message] of [

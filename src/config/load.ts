@@ -52,7 +52,7 @@ export function parseConfig(text: string, options: ParseOptions): Config {
   if (shape.length > 0) throw new ConfigError(shape.map(([p, m]) => problem(p, m)));
 
   const problems: [Path, string][] = [];
-  const config = compileConfig(file, options, problems);
+  const config = compileConfig(file, { ...options, fromEnv: [...fromEnv.keys()] }, problems);
   if (problems.length > 0) throw new ConfigError(problems.map(([p, m]) => problem(p, m)));
   return config;
 }

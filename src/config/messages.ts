@@ -7,11 +7,12 @@ import type { TSchema } from "@sinclair/typebox";
 import { Value, type ValueError, ValueErrorType } from "@sinclair/typebox/value";
 import { actionKinds } from "../actions/index.ts";
 import { formatPath, fromPointer, isSecretPath, type Path } from "./path.ts";
-import { PostgresStoreSchema } from "./schema.ts";
+import { LabelledSecretSchema, PostgresStoreSchema, SecretString } from "./schema.ts";
 
 /** Schema errors as [path, message], one per path; each action is checked against the kind it names. */
 export function schemaProblems(schema: TSchema, value: unknown, base: Path, inAction = false): [Path, string][] {
   const seen = new Set<string>();
+  const secretsSeen = new Set<string>();
   const out: [Path, string][] = [];
   for (const error of Value.Errors(schema, value)) {
     let path: Path = [...base, ...fromPointer(error.path)];
@@ -21,13 +22,27 @@ export function schemaProblems(schema: TSchema, value: unknown, base: Path, inAc
     if (seen.has(key)) continue;
     seen.add(key);
     const store = lookupPath(value, path.slice(base.length));
-    if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
+    const secret = inAction ? undefined : secretItem(path);
+    if (secret && !secretsSeen.has(JSON.stringify(secret))) {
+      // A secret is a string or { label, secret, retiring }: name what is wrong with the form given, not the union.
+      secretsSeen.add(JSON.stringify(secret));
+      const given = lookupPath(value, secret.slice(base.length));
+      const form =
+        given !== null && typeof given === "object" && !Array.isArray(given) ? LabelledSecretSchema : SecretString;
+      out.push(...schemaProblems(form, given, secret, true));
+    } else if (secret) continue;
+    else if (item) out.push(...validateAction(lookupPath(value, item.slice(base.length)), item));
     else if (path.length === 1 && path[0] === "store" && store !== null && typeof store === "object") {
       // The object form: name the key that is wrong rather than the whole union.
       out.push(...schemaProblems(PostgresStoreSchema, store, path, true));
     } else out.push([path, inWords(error, path)]);
   }
   return out;
+}
+
+/** The path of the endpoint secret that `path` is in or under, if any. */
+function secretItem(path: Path): Path | undefined {
+  return path[0] === "endpoints" && path[2] === "secrets" && path.length >= 4 ? path.slice(0, 4) : undefined;
 }
 
 /** The path of the action item that `path` is in or under, if any. */

@@ -70,22 +70,38 @@ const IpList = (description: string) =>
     description,
   });
 
+export const SecretString = Type.String({
+  // Empty is allowed: an unset rotation slot such as "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" is skipped.
+  pattern: "^(whsec_[A-Za-z0-9_]+)?$",
+  description: 'a signing secret that starts with whsec_ and has no whitespace, such as "${STRIPE_WEBHOOK_SECRET}"',
+});
+
+/** A secret with a name: the name (never the secret) is what events, metrics and pages show as having verified. */
+export const LabelledSecretSchema = Type.Object(
+  {
+    label: Type.String({
+      pattern: "^[A-Za-z0-9_.-]{1,32}$",
+      description: "a name for the secret such as current or previous: 1 to 32 letters, digits, _, . or -",
+    }),
+    secret: SecretString,
+    retiring: Type.Optional(
+      Type.Boolean({
+        description: "true for a secret on its way out; `payhook check --rotation` says when it last verified an event",
+      }),
+    ),
+  },
+  { ...closed, description: "a mapping with label, secret and optionally retiring: true" },
+);
+
 export const EndpointSchema = Type.Object(
   {
     path: Type.String({ pattern: "^/[A-Za-z0-9/_.~-]*$", description: "a URL path such as /webhook" }),
-    secrets: Type.Array(
-      Type.String({
-        // Empty is allowed: an unset rotation slot such as "${STRIPE_WEBHOOK_SECRET_PREVIOUS:-}" is skipped.
-        pattern: "^(whsec_[A-Za-z0-9_]+)?$",
-        description:
-          'a signing secret that starts with whsec_ and has no whitespace, such as "${STRIPE_WEBHOOK_SECRET}"',
-      }),
-      {
-        minItems: 1,
-        maxItems: 8,
-        description: "a list of 1 to 8 signing secrets (whsec_…); any one of them verifies",
-      },
-    ),
+    secrets: Type.Array(Type.Union([SecretString, LabelledSecretSchema]), {
+      minItems: 1,
+      maxItems: 8,
+      description:
+        "a list of 1 to 8 signing secrets (whsec_…, or { label, secret, retiring } to name one); any one of them verifies",
+    }),
     tolerance: Type.Integer({
       minimum: 1,
       maximum: 3600,

@@ -2,14 +2,18 @@
  * @module The compiled config as the rest of payhook sees it: what `parseConfig` returns and every module that
  * reads the config imports. Types only, so importing them pulls in neither the YAML parser nor the compiler.
  */
+
 import type { Action } from "../actions/types.ts";
 import type { StoreSettings } from "../store/settings.ts";
 import type { Route, Router } from "./routes.ts";
 import type { ConfigFile } from "./schema.ts";
+import type { SigningSecret } from "./secrets.ts";
 
 export interface Endpoint {
   path: string;
   secrets: string[];
+  /** The same secrets with their labels, in the same order (what verified an event is told by its label). */
+  signing: SigningSecret[];
   /** Seconds. */
   tolerance: number;
   /** Bytes. */

@@ -10,6 +10,7 @@ import { describe } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery } from "../store/types.ts";
+import { attemptWord, nextAt as nextAtField } from "../store/words.ts";
 
 /** What the actions of one thin event see as `fetched`: each requested target, null when the event has none. */
 export type Fetched = Partial<Record<FetchTarget, Record<string, unknown> | null>>;
@@ -84,13 +85,9 @@ export function executor(options: ExecuteOptions): (delivery: ClaimedDelivery) =
         ...fields,
         newer: delivery.newer?.eventId,
       });
-    else if (record.status === "done") log.debug("action done", fields);
-    else
-      log.warn(`action ${record.status === "pending" ? "will be retried" : record.status}`, {
-        ...fields,
-        error: record.error,
-        next_at: record.nextAt,
-      });
+    // One line per finished attempt, in the words `payhook events` and the operator page use.
+    else if (record.status === "done") log.info("action done", { ...fields, ms: record.finishedAt - startedAt });
+    else log.warn(`action ${attemptWord(record.status)}`, { ...fields, error: record.error, ...nextAtField(record) });
     return { record, fields };
   };
 }

@@ -38,6 +38,8 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     // Nothing is ever written, so the server is always ready to take events.
     checkWritable: async () => {},
     queueStats: async () => ({ byStatus: {}, oldestPendingAt: null }),
+    backfill: async () => 0,
+    secretUse: async () => [],
     listEvents: async () => [],
     getEvent: async () => null,
     requeue: async () => 0,

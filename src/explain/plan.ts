@@ -5,6 +5,7 @@
  */
 
 import { orderKey as renderOrderKey } from "../actions/order.ts";
+import { signatureHeader } from "../actions/stripe-signature.ts";
 import {
   type Action,
   type ActionEvent,
@@ -20,7 +21,6 @@ import type { Config } from "../config/types.ts";
 import { describe, EventInputError, VerificationError } from "../errors.ts";
 import { createVerifier } from "../ingest/verify.ts";
 import type { VerifiedEvent } from "../store/event.ts";
-import { signatureHeader } from "../stripe/sign.ts";
 
 export interface EventExplanation {
   id: string;
@@ -190,11 +190,11 @@ export function formatExplanation(e: EventExplanation): string[] {
 function details(a: ActionExplanation): string[] {
   if (a.log) return [`line: ${a.log.line}`];
   if (a.forward) {
-    const { url, headers, timeout_ms, signed } = a.forward;
+    const { url, headers, timeout_ms, signed, scheme } = a.forward;
     return [
       `POST ${url}`,
       `headers: ${headers.join(", ")} (values not shown)`,
-      `timeout: ${timeout_ms} ms${signed ? "; signed with Standard Webhooks headers" : ""}`,
+      `timeout: ${timeout_ms} ms${signed ? `; signed with ${scheme === "stripe" ? "a Stripe-Signature header, as Stripe signs" : "Standard Webhooks headers"}` : ""}`,
     ];
   }
   if (a.exec) {

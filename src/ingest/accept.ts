@@ -45,7 +45,7 @@ export function createAccept(options: AcceptOptions): Accept {
       endpoint.path,
       {
         endpoint,
-        verify: createVerifier({ secrets: endpoint.secrets, tolerance: endpoint.tolerance, now }),
+        verify: createVerifier({ secrets: endpoint.signing, tolerance: endpoint.tolerance, now }),
         counters: metrics.endpoint(endpoint.path),
       },
     ]),
@@ -89,6 +89,8 @@ export function createAccept(options: AcceptOptions): Accept {
         return new Response(DUPLICATE, { headers: JSON_HEADERS });
       }
       counters.accepted++;
+      if (event.verifiedBy !== undefined)
+        counters.verified[event.verifiedBy] = (counters.verified[event.verifiedBy] ?? 0) + 1;
       metrics.event(event.type);
       metrics.ack.observe((performance.now() - started) / 1000);
       log.info("event accepted", { event_id: event.id, type: event.type, actions: actions.length });

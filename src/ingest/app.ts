@@ -2,6 +2,7 @@
 import { Elysia } from "elysia";
 import type { Endpoint } from "../config/types.ts";
 import type { OpsRoutes } from "../ops/health.ts";
+import { requestUrl } from "../utils/request-url.ts";
 import { type Accept, failure } from "./accept.ts";
 
 export interface App {
@@ -20,7 +21,7 @@ export function createApp(accept: Accept, endpoints: readonly Endpoint[], ops: O
   }
   app.onError(({ code, request }) =>
     code === "NOT_FOUND"
-      ? failure(404, "not_found", `no endpoint at ${new URL(request.url).pathname}`)
+      ? failure(404, "not_found", `no endpoint at ${requestUrl(request).pathname}`)
       : failure(500, "internal", "internal error"),
   );
   return { fetch: (request) => app.fetch(withRoutablePath(request)) };
@@ -28,11 +29,13 @@ export function createApp(accept: Accept, endpoints: readonly Endpoint[], ops: O
 
 /**
  * Elysia looks for the path from the 12th character of the URL on, which skips it when the Host is shorter
- * than 4 characters (`Host: api` behind a proxy): every request would be a 404. Such a request gets a URL
- * with a longer host; nothing downstream reads the host.
+ * than 4 characters (`Host: api` behind a proxy): every request would be a 404. Such a request, and one whose
+ * Host is empty or malformed (its URL does not parse), gets a URL with a usable host; nothing downstream reads
+ * the host, so a signed event is judged on its path and signature alone.
  */
 function withRoutablePath(request: Request): Request {
   const url = request.url;
   const path = url.indexOf("/", url.indexOf("//") + 2);
-  return path === -1 || path >= 11 ? request : new Request(`http://localhost${url.slice(path)}`, request);
+  if (path >= 11 && URL.parse(url) !== null) return request;
+  return new Request(requestUrl(request), request);
 }

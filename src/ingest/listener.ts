@@ -9,6 +9,7 @@ import type { Logger } from "../log.ts";
 import type { OpsRoutes } from "../ops/health.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { Store } from "../store/types.ts";
+import { requestUrl } from "../utils/request-url.ts";
 import { createAccept, failure } from "./accept.ts";
 import { createApp } from "./app.ts";
 import { createIpGuard } from "./ipallow.ts";
@@ -41,7 +42,7 @@ export function createHandler(options: HandlerOptions): Handler {
   return (request, client) => {
     const verdict = guard(client.address, request.headers.get("x-forwarded-for"));
     if (verdict.allowed) return app.fetch(request);
-    const path = new URL(request.url).pathname;
+    const path = requestUrl(request).pathname;
     if (config.endpoints.some((e) => e.path === path)) {
       const rejected = metrics.endpoint(path).rejected;
       rejected.ip_not_allowed = (rejected.ip_not_allowed ?? 0) + 1;

@@ -2,7 +2,7 @@
  * @module Stripe-Signature verification with the official `stripe` package over WebCrypto.
  *
  * stripe-node does the HMAC and the constant-time compare; payhook checks first what stripe-node lets through
- * and Stripe never sends (../docs: README "Verification"): an empty body, a BOM or invalid UTF-8 (stripe-node
+ * and Stripe never sends (docs/how-it-works.md#where-payhook-is-stricter-than-stripe-node): an empty body, a BOM or invalid UTF-8 (stripe-node
  * decodes leniently and would verify a different string than the bytes received), a `t` that is not all digits
  * or appears twice, a timestamp in the future, more than 16 signatures.
  */
@@ -11,7 +11,8 @@ import { VerificationError } from "../errors.ts";
 import { describeEvent, isRecord, notAnEvent, type VerifiedEvent } from "../store/event.ts";
 
 export interface VerifyOptions {
-  secrets: readonly string[];
+  /** Tried in order; a plain string is labelled by its position ("1", "2", …). */
+  secrets: readonly (string | { label: string; secret: string })[];
   /** Seconds. */
   tolerance: number;
   /** Unix milliseconds; injectable so tests make stale and future timestamps by value. */
@@ -33,7 +34,8 @@ let offlineClient: Stripe | undefined;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 export function createVerifier(options: VerifyOptions): Verifier {
-  const { secrets, tolerance } = options;
+  const { tolerance } = options;
+  const secrets = options.secrets.map((s, i) => (typeof s === "string" ? { label: String(i + 1), secret: s } : s));
   const now = options.now ?? Date.now;
   return async (raw, header) => {
     const { timestamp, canonical } = checkHeader(header);
@@ -51,9 +53,10 @@ export function createVerifier(options: VerifyOptions): Verifier {
       );
     }
     const text = decodeBody(raw);
-    for (const secret of secrets) {
+    for (const { label, secret } of secrets) {
       const event = await verifyWith(text, canonical, secret, tolerance, now());
-      if (event) return event;
+      // Known here at no cost, and stored with the event in the same commit.
+      if (event) return Object.assign(event, { verifiedBy: label });
     }
     throw new VerificationError(
       "signature_mismatch",

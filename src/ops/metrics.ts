@@ -48,6 +48,8 @@ export class EndpointCounters {
   readonly rejected: Record<string, number> = Object.create(null);
   /** 5xx by error code. */
   readonly failed: Record<string, number> = Object.create(null);
+  /** New events stored, by the label of the secret that verified them (never the secret). */
+  readonly verified: Record<string, number> = Object.create(null);
 }
 
 export class Metrics {
@@ -140,6 +142,16 @@ export class Metrics {
       }
       for (const [reason, n] of Object.entries(c.failed).sort(byKey)) {
         out.sample("payhook_requests_total", { endpoint, outcome: "failed", reason }, n);
+      }
+    }
+    out.family(
+      "payhook_events_verified_total",
+      "counter",
+      "New events stored, by endpoint and the label of the signing secret that verified them.",
+    );
+    for (const [endpoint, c] of [...this.endpoints].sort(byKey)) {
+      for (const [secret, n] of Object.entries(c.verified).sort(byKey)) {
+        out.sample("payhook_events_verified_total", { endpoint, secret }, n);
       }
     }
     out.family("payhook_events_total", "counter", "New events stored, by type.");

@@ -3,8 +3,6 @@
  * valid as a whole; otherwise its errors are logged and the running one keeps serving. Deliveries keep the
  * action they were created with: every action this process has loaded stays resolvable by name and digest.
  */
-import { watch as watchFs } from "node:fs";
-import { basename, dirname } from "node:path";
 import type { Action } from "../actions/types.ts";
 import { runtimeBodyCap } from "../config/body-cap.ts";
 import type { Config } from "../config/types.ts";
@@ -12,6 +10,7 @@ import { ConfigError, describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { sameStore } from "../store/settings.ts";
+import { watchFile } from "./watch-file.ts";
 
 /** Every action seen by this process, keyed by name and settings digest. */
 export class ActionRegistry {
@@ -111,7 +110,10 @@ export function startReloader(options: ReloaderOptions): Reloader {
   }
 
   const offSignal = options.runtime.onSignal("SIGHUP", () => void reload("SIGHUP"));
-  const stopWatching = options.watch && path !== undefined ? watchFile(path, options, reload) : () => {};
+  const stopWatching =
+    options.watch && path !== undefined
+      ? watchFile(path, () => void reload("watch"), { debounceMs: options.debounceMs ?? 200, log })
+      : () => {};
   if (options.watch && path === undefined) log.warn("--watch has no file to watch: the embedded default is in use");
 
   return {
@@ -121,35 +123,6 @@ export function startReloader(options: ReloaderOptions): Reloader {
       stopWatching();
     },
   };
-}
-
-/**
- * Watches the file's folder rather than the file: editors and config tools replace a file by renaming a new one
- * over it, which ends a watch on the old inode.
- */
-function watchFile(path: string, options: ReloaderOptions, reload: (trigger: string) => Promise<boolean>): () => void {
-  const name = basename(path);
-  const debounce = options.debounceMs ?? 200;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const watcher = watchFs(dirname(path), (_event, changed) => {
-      if (changed !== null && String(changed) !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void reload("watch"), debounce);
-    });
-    watcher.on("error", (error) => options.log.error("--watch stopped", { config: path, error: describe(error) }));
-    options.log.info("watching the config file for changes", { config: path });
-    return () => {
-      clearTimeout(timer);
-      watcher.close();
-    };
-  } catch (error) {
-    options.log.error("--watch cannot watch the config file; reload with SIGHUP instead", {
-      config: path,
-      error: describe(error),
-    });
-    return () => {};
-  }
 }
 
 function key(name: string, digest: string): string {

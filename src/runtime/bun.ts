@@ -34,8 +34,10 @@ export const bunRuntime: Runtime = {
     };
   },
 
-  openDatabase(path: string): SqlDatabase {
-    const db = new Database(path, { create: true, strict: false });
+  openDatabase(path: string, options?: { readonly?: boolean }): SqlDatabase {
+    const db = options?.readonly
+      ? new Database(path, { readonly: true, strict: false })
+      : new Database(path, { create: true, strict: false });
     return {
       exec: (sql) => db.run(sql),
       prepare: (sql) => db.prepare(sql) as never,

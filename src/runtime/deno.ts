@@ -38,10 +38,10 @@ export const denoRuntime: Runtime = {
     };
   },
 
-  openDatabase(path: string): SqlDatabase {
+  openDatabase(path: string, options?: { readonly?: boolean }): SqlDatabase {
     // node:sqlite has the same synchronous prepare/run/get/all shape as bun:sqlite. Its `get` answers
     // undefined for no row and rows are null-prototype objects; the store handles both.
-    const db = new DatabaseSync(path);
+    const db = new DatabaseSync(path, options?.readonly ? { readOnly: true } : {});
     return {
       exec: (sql) => db.exec(sql),
       prepare: (sql) => db.prepare(sql) as never,
@@ -72,6 +72,8 @@ export const denoRuntime: Runtime = {
         pid: child.pid,
         stdout: child.stdout,
         stderr: child.stderr,
+        // A child that exits or closes stdin before reading it all makes the write fail with BrokenPipe: the
+        // promise rejects (never an uncaught error), and supervise() takes that as the child's choice.
         async writeInput(bytes) {
           const writer = child.stdin.getWriter();
           await writer.write(bytes);

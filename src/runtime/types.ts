@@ -72,7 +72,8 @@ export interface Runtime {
   readonly name: "bun" | "deno";
   readonly version: string;
   serve(options: ServeOptions): Promise<Server>;
-  openDatabase(path: string): SqlDatabase;
+  /** Opens (creating) a SQLite file; with `readonly`, opens an existing one that nothing through it can change. */
+  openDatabase(path: string, options?: { readonly?: boolean }): SqlDatabase;
   /** Starts a thread that runs the SQLite store's writer on this runtime's SQLite. */
   startStoreWriter(): StoreWriterThread;
   spawn(argv: string[], options: SpawnOptions): Promise<SpawnResult>;

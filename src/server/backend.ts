@@ -54,10 +54,14 @@ export async function durableBackend(
   const recovered = await store.recover(Date.now());
   if (recovered > 0) log.info("resuming deliveries interrupted by the last stop", { deliveries: recovered });
   const pruner = startPruner({ store, retentionMs: config.retention, log });
+  // Calls to Stripe's API end when payhook stops: catch-up's at once (the next run redoes it), thin-event fetches
+  // once the running actions' grace is over.
+  const stopCatchUp = new AbortController();
+  const stopFetches = new AbortController();
   const actions = new ActionRegistry(config);
   const worker = startWorker({
     store,
-    thin: thinFetcher(config, runtime, metrics),
+    thin: thinFetcher(config, runtime, metrics, stopFetches.signal),
     resolve: (name, digest) => actions.resolve(name, digest),
     runtime,
     log,
@@ -79,7 +83,7 @@ export async function durableBackend(
       ? startBackgroundCatchUp({
           config: () => current,
           store,
-          api: apiFor(config, "background catch-up", runtime, log),
+          api: apiFor(config, "background catch-up", runtime, log, 5, stopCatchUp.signal),
           log,
           metrics,
           onStored: () => worker.wake(),
@@ -99,8 +103,10 @@ export async function durableBackend(
     },
     async drain(graceMs) {
       unsubscribe();
+      stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
       await worker.stop(graceMs);
+      stopFetches.abort(new Error("payhook is stopping"));
     },
     async close() {
       await worker.settled();
@@ -114,11 +120,11 @@ export async function durableBackend(
  * Fetches for thin events' `fetch:` actions, without retries of its own: a 429 or 5xx fails the attempt, which the
  * delivery retries on its schedule.
  */
-function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics): ThinFetcher | undefined {
+function thinFetcher(config: Config, runtime: Runtime, metrics: Metrics, signal: AbortSignal): ThinFetcher | undefined {
   const { apiKey } = config.stripe;
   if (!apiKey) return undefined;
   const fetcher = createThinFetcher(
-    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0 }),
+    createStripeApi({ settings: { ...config.stripe, apiKey }, fetch: runtime.fetch, retries: 0, signal }),
   );
   return {
     fetch: (event, targets) =>

@@ -5,6 +5,7 @@
  * one grace period.
  */
 import process from "node:process";
+import { lintAdmin } from "../catalog/exposure.ts";
 import { lintConfig } from "../catalog/lint.ts";
 import { runtimeBodyCap } from "../config/body-cap.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
@@ -173,5 +174,7 @@ function warnAtStart(config: Config, { log, dryRun }: StartOptions): void {
 
 /** Lint findings do not stop the server, but every start and reload says them once. */
 function warnLint(config: Config, log: Logger): void {
-  for (const finding of lintConfig(config)) log.warn(`config: ${finding.message}`, { at: finding.at });
+  for (const finding of [...lintConfig(config), ...lintAdmin(config.file)]) {
+    log.warn(`config: ${finding.message}`, { at: finding.at });
+  }
 }

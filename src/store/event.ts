@@ -22,6 +22,8 @@ export interface VerifiedEvent {
   objectId?: string | null;
   /** The customer the object belongs to (its `customer`, or its own id when it is a customer), for search. */
   customerId?: string | null;
+  /** The label of the endpoint secret that verified it (never the secret); absent when not verified by a secret. */
+  verifiedBy?: string;
 }
 
 const MAX_ID_LENGTH = 255;

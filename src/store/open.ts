@@ -42,7 +42,7 @@ export async function openStore(
 ): Promise<OpenedStore> {
   if (settings.kind === "postgres") {
     // Loaded only for a PostgreSQL store: its client brings node:net, node:tls and node:stream, which a SQLite
-    // server never needs (cold start and idle memory, README "Performance").
+    // server never needs (cold start and idle memory, docs/performance.md).
     const { openPostgresStore } = await import("./postgres/open.ts");
     const store = await openPostgresStore(settings, {
       instance: `${hostname()}:${process.pid}`,

@@ -166,6 +166,8 @@ export interface DeliveryView {
   orderKey: string | null;
   createdAt: number;
   updatedAt: number;
+  /** When the `payhook backfill` round that created it ran (unix ms); null for a delivery created any other way. */
+  backfilledAt: number | null;
 }
 
 export interface AttemptView {
@@ -193,6 +195,8 @@ export interface EventView {
   objectId: string | null;
   customerId: string | null;
   source: EventSource;
+  /** The label of the endpoint secret that verified it; null for a fetched event or one stored before labels. */
+  verifiedBy: string | null;
   deliveries: DeliveryView[];
 }
 
@@ -209,6 +213,27 @@ export interface Requeue {
   digest: string;
   /** The order key the current config renders for the event, if the action is ordered. */
   orderKey?: string;
+}
+
+/** A delivery `payhook backfill` creates for an event its action never ran for. */
+export interface Backfill {
+  eventId: string;
+  action: string;
+  digest: string;
+  /** The order key the current config renders for the event, if the action is ordered. */
+  orderKey?: string;
+  /** When it becomes due (unix ms): a round is spread out so that live traffic keeps going first. */
+  dueAt: number;
+}
+
+/** How many events one endpoint secret verified in a period, and the last one's arrival. */
+export interface SecretUse {
+  endpoint: string;
+  /** The secret's label. */
+  secret: string;
+  events: number;
+  /** received_at of the newest of them, unix ms. */
+  lastAt: number;
 }
 
 export interface Store {
@@ -268,6 +293,14 @@ export interface Store {
    * order key given. Returns how many were queued.
    */
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number>;
+  /**
+   * Creates each delivery that does not exist yet (whatever the status of one that does: it ran, or is running),
+   * pending and due at its `dueAt`, marked as created by the backfill round at `now`; returns how many it created.
+   * Running it again with the same deliveries creates none.
+   */
+  backfill(deliveries: readonly Backfill[], now: number): Promise<number>;
+  /** Events received since `since` (unix ms) per endpoint and verifying secret label; unlabelled ones left out. */
+  secretUse(since: number): Promise<SecretUse[]>;
   /** Failed and dead deliveries grouped by action and last error, the largest groups first, at most `limit`. */
   failureGroups(limit: number): Promise<FailureGroup[]>;
   /** Up to `limit` failed and dead deliveries, of one group (action and last error) or of all, oldest first. */

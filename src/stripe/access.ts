@@ -10,18 +10,26 @@ export function requireApiKey(config: Config, feature: string): StripeSettings &
   const { apiKey } = config.stripe;
   if (!apiKey) {
     throw new ConfigError([
-      `${config.source}: stripe.api_key: ${feature} needs Stripe API access; add stripe: { api_key: "\${STRIPE_API_KEY}" } and set STRIPE_API_KEY (README "Stripe API access" lists the permissions a restricted key needs)`,
+      `${config.source}: stripe.api_key: ${feature} needs Stripe API access; add stripe: { api_key: "\${STRIPE_API_KEY}" } and set STRIPE_API_KEY (docs/stripe.md#stripe-api-access lists the permissions a restricted key needs)`,
     ]);
   }
   return { ...config.stripe, apiKey };
 }
 
-/** A client for `feature` that retries 429s and 5xx itself, logging each wait. */
-export function apiFor(config: Config, feature: string, runtime: Runtime, log: Logger, retries = 5): StripeApi {
+/** A client for `feature` that retries 429s and 5xx itself, logging each wait; `signal` cancels all it does. */
+export function apiFor(
+  config: Config,
+  feature: string,
+  runtime: Runtime,
+  log: Logger,
+  retries = 5,
+  signal?: AbortSignal,
+): StripeApi {
   return createStripeApi({
     settings: requireApiKey(config, feature),
     fetch: runtime.fetch,
     retries,
+    signal,
     onRetry: ({ what, status, waitMs, reason }) =>
       log.warn("Stripe API call will be retried", { call: what, status, wait_ms: waitMs, reason }),
   });

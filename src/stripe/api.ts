@@ -7,6 +7,7 @@ import Stripe from "stripe";
 import type { StripeSettings } from "../config/types.ts";
 import { PayhookError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { guardedFetch, TransportRefusal } from "./transport.ts";
 
 /** The API version of the `stripe` package payhook verifies with, and asks endpoints it creates to use. */
 export const STRIPE_API_VERSION: string = Stripe.API_VERSION;
@@ -57,6 +58,10 @@ export interface StripeApiOptions {
   onRetry?(retry: { what: string; status: number | undefined; waitMs: number; reason: string }): void;
   sleep?(ms: number): Promise<void>;
   now?(): number;
+  /** Aborted when payhook stops: requests in flight and waits between retries end at once. */
+  signal?: AbortSignal;
+  /** The largest answer read (default MAX_ANSWER_BYTES). */
+  maxAnswerBytes?: number;
 }
 
 export interface StripeApi {
@@ -79,15 +84,17 @@ const MAX_BACKOFF_MS = 8_000;
 
 export function createStripeApi(options: StripeApiOptions): StripeApi {
   const { settings } = options;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const { signal } = options;
+  const sleep = options.sleep ?? ((ms: number) => wait(ms, signal));
   const now = options.now ?? Date.now;
   const base = new URL(settings.apiBase);
+  const send = guardedFetch({ fetch: options.fetch, signal, maxBytes: options.maxAnswerBytes });
   const client = new Stripe(settings.apiKey, {
     host: base.hostname,
     port: base.port || (base.protocol === "http:" ? 80 : 443),
     protocol: base.protocol === "http:" ? "http" : "https",
     httpClient: Stripe.createFetchHttpClient(((url: string | URL | Request, init?: RequestInit) =>
-      options.fetch(String(url), init ?? {})) as typeof fetch),
+      send(String(url), init ?? {})) as typeof fetch),
     // payhook paces and retries itself: stripe-node would not retry a 429 and would not pace at all.
     maxNetworkRetries: 0,
     telemetry: false,
@@ -108,9 +115,10 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
     for (let attempt = 0; ; attempt++) {
       await pace();
       try {
+        if (signal?.aborted) throw stopping(what);
         return await request();
       } catch (error) {
-        const failure = apiError(what, error);
+        const failure = signal?.aborted ? stopping(what) : apiError(what, error);
         if (!failure.retryable || attempt >= options.retries) throw failure;
         const waitMs = backoff(attempt);
         options.onRetry?.({ what, status: failure.httpStatus, waitMs, reason: failure.message });
@@ -179,6 +187,23 @@ export function redactKeys(text: string): string {
   return text.replace(/\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*_]*/g, "(key not shown)");
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+function stopping(what: string): StripeApiError {
+  return new StripeApiError("stripe_cancelled", `${what}: cancelled because payhook is stopping`, undefined, false);
+}
+
 /** A failed call as a StripeApiError that says what failed and whether trying again can help. */
 function apiError(what: string, error: unknown): StripeApiError {
   if (error instanceof StripeApiError) return error;
@@ -187,7 +212,11 @@ function apiError(what: string, error: unknown): StripeApiError {
     headers?: Record<string, string>;
     message?: string;
     type?: string;
+    detail?: unknown;
   };
+  // stripe-node wraps what the transport threw; the transport's own refusals are final and say what to fix.
+  const refusal = error instanceof TransportRefusal ? error : e.detail instanceof TransportRefusal ? e.detail : null;
+  if (refusal) return new StripeApiError(refusal.code, `${what}: ${refusal.message}`, undefined, false);
   const status = typeof e.statusCode === "number" ? e.statusCode : undefined;
   const shouldRetry = e.headers?.["stripe-should-retry"];
   const said = redactKeys(String(e.message ?? error)).slice(0, 300);
@@ -202,7 +231,7 @@ function apiError(what: string, error: unknown): StripeApiError {
   if (status === 403) {
     return new StripeApiError(
       "stripe_forbidden",
-      `${what}: the API key may not do this (403): give the restricted key the permission README "Stripe API access" lists for it (Stripe says: ${said})`,
+      `${what}: the API key may not do this (403): give the restricted key the permission docs/stripe.md#stripe-api-access lists for it (Stripe says: ${said})`,
       status,
       false,
     );

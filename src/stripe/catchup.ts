@@ -19,6 +19,11 @@ export const V1_SOURCE = "stripe:/v1/events";
 export const V2_SOURCE = "stripe:/v2/core/events";
 
 const PAGE_SIZE = 100;
+/**
+ * The most list pages one run reads (500,000 snapshot events): an API that keeps answering has_more, or a
+ * next page, never holds a run (or its memory) without end.
+ */
+export const MAX_PAGES = 5_000;
 /** Stripe's List Events takes at most 20 names in types[]. */
 const MAX_TYPES = 20;
 
@@ -35,6 +40,8 @@ export interface CatchUpOptions {
   /** List and count, but store nothing. */
   dryRun?: boolean;
   now?: () => number;
+  /** The most list pages read (default MAX_PAGES); past it the run stops part way. */
+  maxPages?: number;
   /** After each page. */
   onProgress?(progress: CatchUpProgress): void;
   /** After a page stored events with deliveries (serve wakes its worker). */
@@ -132,18 +139,44 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
     options.onProgress?.({ ...progress });
   }
 
+  const listing = { ...options, api: pageCapped(options.api, options.maxPages ?? MAX_PAGES) };
   try {
     if (routes.some((r) => !isThinPattern(r.pattern)) || needsEverything(options)) {
-      await snapshotEvents(options, filterFor(routes, options), (events) => take(events, "event", V1_SOURCE));
+      await snapshotEvents(listing, filterFor(routes, options), (events) => take(events, "event", V1_SOURCE));
     }
     doneUpTo = options.from;
     const thin = routes.filter((r) => isThinPattern(r.pattern)).map((r) => r.pattern);
-    if (thin.length > 0) await thinEvents(options, thin, (events) => take(events, "v2.core.event", V2_SOURCE));
+    if (thin.length > 0) await thinEvents(listing, thin, (events) => take(events, "v2.core.event", V2_SOURCE));
   } catch (error) {
     const why = error instanceof PayhookError ? error.message : String(error);
     throw new CatchUpError(summary({ complete: false, error: why, resume_from: iso(doneUpTo) }));
   }
   return summary();
+}
+
+/** The API, refusing to list more than `max` pages. */
+function pageCapped(api: StripeApi, max: number): StripeApi {
+  let pages = 0;
+  const count = () => {
+    if (++pages <= max) return;
+    throw new StripeApiError(
+      "catch_up_page_cap",
+      `catch-up read ${max} pages of events, the most one run reads, and stopped there; the next run starts again from its window's start`,
+      undefined,
+      false,
+    );
+  };
+  return {
+    ...api,
+    listEvents: async (params) => {
+      count();
+      return api.listEvents(params);
+    },
+    listThinEvents: async (params, next) => {
+      count();
+      return api.listThinEvents(params, next);
+    },
+  };
 }
 
 /** Routes with `*` or unhandled actions take every type, so the list cannot be narrowed. */

@@ -1,17 +1,36 @@
 /**
- * @module The operator page's guard chain, in the order every request meets it: the Host allowlist (DNS
- * rebinding), the page's own origin on every POST (cross-site forms), a session (logged in with the token), and
+ * @module The admin listener's guard chain, in the order every request meets it: the Host allowlist (DNS
+ * rebinding; every request, the ops routes too), then for the operator page the page's own origin on every POST (cross-site forms), a session (logged in with the token), and
  * the session's CSRF token on every POST. Each guard lets the visit on or answers it with the refusal; refusals
  * are logged with their code and the client, never with what was sent.
  */
 import type { Logger } from "../log.ts";
 import { readForm, redirect, text, type Visit } from "./http.ts";
-import { hostAllowlist, sameOrigin } from "./security.ts";
+import { crossOriginMessage, hostAllowlist, hostRefusal, sameOrigin } from "./security.ts";
 import { type Session, type Sessions, sameSecret } from "./session.ts";
 
+/**
+ * The Host header names this listener (its address, localhost, or one of admin.hosts; for the ops routes also an
+ * IP address); an empty or malformed one is a 400. Every request meets it, the ops routes included.
+ */
+export type HostGuard = (request: Request, client: Visit["client"], ops: boolean) => Response | undefined;
+
+export function createHostGuard({ log, host, hosts }: Pick<GuardOptions, "log" | "host" | "hosts">): HostGuard {
+  const allowedHost = hostAllowlist(host, hosts);
+  return (request, client, ops) => {
+    const refusal = hostRefusal(request, allowedHost, ops);
+    if (!refusal) return undefined;
+    const path = URL.parse(request.url)?.pathname;
+    log.warn("admin listener: request refused", {
+      code: refusal.code,
+      client: client.address,
+      ...(path ? { path } : {}),
+    });
+    return text(refusal.status, refusal.message);
+  };
+}
+
 export interface Guards {
-  /** The Host header names this listener (its address, localhost, or one of admin.hosts). */
-  host(request: Request, client: Visit["client"]): Response | undefined;
   /** A POST came from the operator page itself. */
   origin(visit: Visit): Response | undefined;
   /** The visit's session, or where to go without one: the login page for a page, 401 for the rest. */
@@ -29,20 +48,14 @@ export interface GuardOptions {
   hosts?: readonly string[];
 }
 
-export function createGuards({ log, sessions, now, host, hosts }: GuardOptions): Guards {
-  const allowedHost = hostAllowlist(host, hosts);
+export function createGuards({ log, sessions, now }: GuardOptions): Guards {
   const refused = (code: string, fields: Record<string, string>) =>
     log.warn("operator page: request refused", { code, ...fields });
   return {
-    host(request, client) {
-      if (allowedHost(request.headers.get("host"))) return undefined;
-      refused("host_not_allowed", { client: client.address });
-      return text(421, "this host name is not one the operator page answers to; add it to admin.hosts");
-    },
     origin({ request, client, url }) {
       if (request.method !== "POST" || sameOrigin(request.headers)) return undefined;
       refused("cross_origin", { client: client.address, path: url.pathname });
-      return text(403, "refused: this request did not come from the operator page");
+      return text(403, crossOriginMessage(request.headers));
     },
     session({ request, url }) {
       const session = sessions.get(request.headers.get("cookie"), now());

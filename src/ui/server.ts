@@ -10,10 +10,11 @@ import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { OpsRoutes } from "../ops/health.ts";
 import type { Store } from "../store/types.ts";
+import { requestUrl } from "../utils/request-url.ts";
 import { ASSETS } from "./assets.ts";
-import { createGuards, type Guards } from "./guards.ts";
+import { createGuards, createHostGuard, type Guards } from "./guards.ts";
 import { asset, type Client, findRoute, get, type Route, text, type Visit } from "./http.ts";
-import { type Changes, liveStream } from "./live.ts";
+import { type Changes, createLiveStreams, type LiveStreams } from "./live.ts";
 import { eventRoutes } from "./screens/event.ts";
 import { eventsRoutes } from "./screens/events.ts";
 import { failuresRoutes } from "./screens/failures.ts";
@@ -46,16 +47,18 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
   const { ops, log } = options;
   const now = options.now ?? Date.now;
   const sessions = options.token ? createSessions(options.token) : undefined;
+  const host = createHostGuard({ log, host: options.host, hosts: options.hosts });
   const guards = sessions && createGuards({ log, sessions, now, host: options.host, hosts: options.hosts });
-  const routes = sessions ? routeTable({ ...options, now }, sessions) : [];
+  const streams = createLiveStreams(options.changes);
+  const routes = sessions ? routeTable({ ...options, now }, sessions, streams) : [];
 
   return async (request, client) => {
-    const url = new URL(request.url);
-    const op = ops[url.pathname];
+    const url = requestUrl(request);
+    const op = Object.hasOwn(ops, url.pathname) ? ops[url.pathname] : undefined;
+    const refused = host(request, client, op !== undefined);
+    if (refused) return refused;
     if (op && request.method === "GET") return op();
     if (!guards) return text(404, "not found; the operator page is off until admin.token is set");
-    const refused = guards.host(request, client);
-    if (refused) return refused;
     try {
       return await serve(guards, routes, { request, url, client, params: [] });
     } catch (error) {
@@ -66,17 +69,25 @@ export function createAdminHandler(options: AdminOptions): (request: Request, cl
 }
 
 /** Every route of the operator page: the assets, then each screen's. */
-function routeTable(options: AdminOptions & { now: () => number }, sessions: Sessions): Route[] {
+function routeTable(options: AdminOptions & { now: () => number }, sessions: Sessions, streams: LiveStreams): Route[] {
   const robots = "User-agent: *\nDisallow: /\n";
   return [
     { method: "GET", path: ASSETS.style.path, access: "public", handle: () => asset(ASSETS.style) },
     { method: "GET", path: ASSETS.script.path, access: "public", handle: () => asset(ASSETS.script) },
     { method: "GET", path: "/robots.txt", access: "public", handle: () => text(200, robots) },
-    ...loginRoutes({ sessions, log: options.log, now: options.now }),
+    ...loginRoutes({
+      sessions,
+      log: options.log,
+      now: options.now,
+      trustedProxies: () => options.config().file.trusted_proxies,
+      streams,
+    }),
     ...eventsRoutes(options),
-    get("/live", ({ request, client }) => {
+    get("/live", ({ request, client, session }) => {
+      const stream = streams.open(session.id, request.signal, PAGE_HEADERS, () => session.expires > options.now());
+      if (!stream) return text(429, "this session already has the most live pages open; close some tabs");
       client.keepOpen?.();
-      return liveStream(options.changes, request.signal, PAGE_HEADERS);
+      return stream;
     }),
     ...failuresRoutes(options),
     ...overviewRoutes(options),

@@ -1,5 +1,5 @@
 /**
- * @module Logins to the operator page: the token compared in constant time, failures limited per client,
+ * @module Logins to the operator page: the token compared in constant time, wrong tokens limited per client,
  * sessions held in memory (a restart logs everyone out) with a CSRF token each, and the cookie that names them.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -41,12 +41,15 @@ export function createSessions(token: string): Sessions {
   return {
     login(given, client, now) {
       const recent = (failures.get(client) ?? []).filter((t) => t > now - FAILURE_WINDOW_MS);
-      if (recent.length >= MAX_FAILURES) {
+      // Digests make the lengths equal, so timingSafeEqual neither throws nor leaks the token's length.
+      const right = timingSafeEqual(digest(given), expected);
+      // The right token always gets in: clients that share an address (behind a proxy or an SSH tunnel) must not
+      // lock each other out by mistyping; the limit only slows down wrong guesses.
+      if (!right && recent.length >= MAX_FAILURES) {
         failures.set(client, recent);
         return { result: "limited", retryAfter: Math.ceil(((recent[0] ?? now) + FAILURE_WINDOW_MS - now) / 1000) };
       }
-      // Digests make the lengths equal, so timingSafeEqual neither throws nor leaks the token's length.
-      if (!timingSafeEqual(digest(given), expected)) {
+      if (!right) {
         recent.push(now);
         failures.set(client, recent);
         // Many clients guessing cannot grow the table without bound: forget those outside the window.

@@ -4,6 +4,7 @@
  * River's driver test and Hono's runTest do. A store leaves out only the sections that do not apply to it.
  */
 import { type OpenSubject, storeContract } from "./store.ts";
+import { storeBackfillContract } from "./store-backfill.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
@@ -14,6 +15,7 @@ const SECTIONS = {
   inspect: storeInspectContract,
   order: storeOrderContract,
   source: storeSourceContract,
+  backfill: storeBackfillContract,
   ui: storeUiContract,
 };
 

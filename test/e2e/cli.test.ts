@@ -49,7 +49,7 @@ unhandled:
     const result = await runPayhook(["check", "--config", file], { env: { SECRET: SENTINEL } });
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`${file}: ok`);
-    expect(result.stdout).toContain("POST /webhook: 1 secret(s), redacted");
+    expect(result.stdout).toContain("POST /webhook: secrets 1, redacted");
     expect(result.stdout).toContain("payment_intent.succeeded[0]: log");
     expect(result.stdout).toContain("invoices: log");
     expect(result.stdout + result.stderr).not.toContain(SENTINEL);

@@ -1,8 +1,12 @@
-/** End to end: HTTPS with listen.tls (a self-signed certificate made here), and the IP allowlist. */
+/**
+ * End to end: HTTPS with listen.tls (a self-signed certificate made here) and `payhook health` against it, and
+ * the IP allowlist.
+ */
 import { afterEach, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { rawRequest } from "../helpers/raw-http.ts";
 import { type RunningServer, runPayhook, startServer, tempDir, testConfig } from "../helpers/server.ts";
 import { deliver, event, sign } from "../helpers/stripe.ts";
 
@@ -50,6 +54,10 @@ describe("TLS", () => {
     await expect(fetch(`${server.url.replace("https:", "http:")}/healthz`)).rejects.toThrow();
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
     expect((await fetch(`${server.url}/healthz`, { tls: { ca } })).status).toBe(200);
+    // The image's HEALTHCHECK asks this very listener, whose certificate it has no reason to trust.
+    const probe = await runPayhook(["health", "--config", join(dir, "payhook.yaml")], { cwd: dir });
+    expect([probe.code, probe.stderr]).toEqual([0, ""]);
+    expect(probe.stdout).toContain(`${server.url}/healthz: ok`);
   });
 
   test("a certificate file that cannot be read is a config error naming the key", async () => {
@@ -86,6 +94,13 @@ describe("allow_ips", () => {
     expect(forged.status).toBe(403);
     // The ops routes on the main listener are behind the allowlist too (an admin listener is not).
     expect((await fetch(`${server.url}/metrics`)).status).toBe(403);
+    // An empty or malformed Host changes nothing: refused as any other request from outside, and logged.
+    for (const host of ["Host: ", "Host: a b"]) {
+      const raw = await rawRequest(server.port, ["POST /webhook HTTP/1.1", host], payload);
+      expect([host, raw.status]).toEqual([host, 403]);
+      expect(raw.body).toContain("ip_not_allowed");
+    }
+    await server.waitForStderr(/"code":"ip_not_allowed".*"path":"\/webhook"/);
   });
 
   test("behind a trusted proxy, the rightmost untrusted X-Forwarded-For entry decides", async () => {

@@ -1,11 +1,12 @@
 /**
- * End to end: SIGHUP and --watch reload the config while serving; an invalid one is refused with its errors
- * logged and the old one keeps serving; a delivery pending across a reload runs the action it was created with.
+ * End to end: SIGHUP and --watch (also through a ConfigMap's symlink swap) reload the config while serving; an
+ * invalid one is refused with its errors logged and the old one keeps serving; a delivery pending across a
+ * reload runs the action it was created with.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type RunningServer, startServer, testConfig, waitUntil } from "../helpers/server.ts";
+import { freePort, type RunningServer, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import { deliver, event } from "../helpers/stripe.ts";
 
 const version = (tag: string) =>
@@ -74,6 +75,39 @@ describe("reload", () => {
     await server.waitForStdout(`w2 ${await piOf(server)}`);
   });
 
+  test("--watch reloads when a Kubernetes ConfigMap volume swaps its ..data symlink", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    // The volume's layout: payhook.yaml -> ..data/payhook.yaml, ..data -> ..<timestamp>/.
+    const publish = (stamp: string, tag: string) => {
+      mkdirSync(join(dir, stamp));
+      const text = version(tag).replaceAll("{{port}}", String(port)).replaceAll("{{dir}}", dir);
+      writeFileSync(join(dir, stamp, "payhook.yaml"), text);
+    };
+    publish("..2026_01_01_00_00_00.1", "k1");
+    symlinkSync("..2026_01_01_00_00_00.1", join(dir, "..data"));
+    symlinkSync("..data/payhook.yaml", join(dir, "payhook.yaml"));
+    server = await startServer({
+      dir,
+      args: ["--watch", "--config", join(dir, "payhook.yaml")],
+    });
+    await server.waitForStderr('"msg":"watching the config file for changes"');
+    await server.waitForStdout(`k1 ${await piOf(server)}`);
+    // As the kubelet updates it: a new folder, a new link to it, renamed over ..data, the old folder removed.
+    publish("..2026_01_01_00_01_00.2", "k2");
+    symlinkSync("..2026_01_01_00_01_00.2", join(dir, "..data_tmp"));
+    renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    rmSync(join(dir, "..2026_01_01_00_00_00.1"), { recursive: true });
+    await server.waitForStderr('"trigger":"watch"');
+    await server.waitForStdout(`k2 ${await piOf(server)}`);
+    // The next swap is seen too.
+    publish("..2026_01_01_00_02_00.3", "k3");
+    symlinkSync("..2026_01_01_00_02_00.3", join(dir, "..data_tmp"));
+    renameSync(join(dir, "..data_tmp"), join(dir, "..data"));
+    await waitUntil(() => server?.stderr.filter((l) => l.includes('"trigger":"watch"')).length === 2);
+    await server.waitForStdout(`k3 ${await piOf(server)}`);
+  });
+
   test("a delivery pending across a reload runs the action it was created with", async () => {
     // The action fails with EX_TEMPFAIL (retry) until the file "go" exists, then records which version ran it.
     const script = (tag: string) =>
@@ -88,7 +122,7 @@ describe("reload", () => {
     server = await startServer({ config: script("old") });
     const first = event("payment_intent.succeeded");
     expect((await deliver(`${server.url}/webhook`, first)).status).toBe(200);
-    await server.waitForStderr('"msg":"action will be retried"');
+    await server.waitForStderr('"msg":"action failed · retry"');
 
     rewrite(server, script("new"));
     process.kill(pid(server), "SIGHUP");

@@ -175,7 +175,42 @@ describe("catch-up of thin events and in the background", () => {
     for (const line of [...ctx.server.stdout, ...ctx.server.stderr, metrics]) expect(line).not.toContain(SENTINEL);
   });
 
+  test("SIGTERM ends calls to an API that never answers: background catch-up's and a thin event's fetch", async () => {
+    ctx.fake.inject({ hang: true, times: 1_000 });
+    ctx.server = await startServer({
+      env: ENV,
+      config: testConfig(`${stripeSection("  catch_up: { every: 1h, window: 1d }\n")}handlers:
+  invoice.paid:
+    - log: "paid"
+  v1.billing.meter.no_meter_found:
+    - { name: tell, fetch: [event], log: "fetched" }
+`),
+    });
+    const { full, notification } = meterEvent();
+    expect((await deliver(`${ctx.server.url}/webhook`, notification)).status).toBe(200);
+    await waitUntil(
+      () => ctx.fake.calls("/v1/events").length > 0 && ctx.fake.calls(`/v2/core/events/${full.id}`).length > 0,
+      15_000,
+      "both calls made and left unanswered",
+    );
+    const server = ctx.server;
+    // Each call would otherwise wait out its 30 s timeout, and catch-up its retries after it: minutes in all.
+    // A bound on the wait (well past the 5 s stop grace), not an assertion on time.
+    const code = await Promise.race([server.stop(), Bun.sleep(20_000).then(() => "still running")]);
+    expect(code).toBe(0);
+    expect(server.stderr.join("\n")).toContain("cancelled because payhook is stopping");
+    // The event stays acknowledged and its delivery is left for the next start, not failed.
+    const rows = queryStore<{ status: string }>(server.dir, "SELECT status FROM deliveries");
+    expect(rows).toHaveLength(1);
+    expect(["pending", "running"]).toContain(rows[0]?.status as string);
+  });
+
   test.each([
+    [
+      "a plain-http api_base beyond loopback",
+      'stripe:\n  api_key: sk_test_x\n  api_base: "http://stripe.example.com"\n',
+      "stripe.api_base: must be an https:// URL",
+    ],
     ["catch_up without api_key", "stripe:\n  catch_up: { every: 15m }\n", "background catch-up needs stripe.api_key"],
     [
       "a window past 30 days",

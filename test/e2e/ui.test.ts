@@ -2,7 +2,7 @@
  * End to end in Chromium: the operator page of the compiled binary (or PAYHOOK_CMD) on its admin listener.
  * Logs in, watches triggered events arrive live, reads a failed exec delivery's stderr, fixes the script and
  * replays from the page, bulk-replays from Failures, and checks escaping, CSRF refusal and accessibility.
- * PAYHOOK_SCREENSHOTS=1 also writes the screenshots in docs/ that the README shows.
+ * PAYHOOK_SCREENSHOTS=1 also writes the screenshots that docs/operations.md#operator-page shows.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";

@@ -1,5 +1,5 @@
 /**
- * @module Bad input (reliability notes B1–B40, E-5) against the running binary. Each refusal asserts its status
+ * @module Bad input (B1–B40, E-5 in docs/guarantees.md#test-ids) against the running binary. Each refusal asserts its status
  * and code, that nothing was stored, that the answer leaks no stack or signature (B34), and that the server then
  * still accepts a valid event. Rows about forward/exec/file actions (B24–B30, B32, B37) live with those actions'
  * tests; B33 (secrets in logs) is secrets.test.ts; B5's constant-time compare is stripe-node's and is not timed.

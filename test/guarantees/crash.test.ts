@@ -1,5 +1,5 @@
 /**
- * @module Crash guarantees (reliability notes E-1, F1–F4, F10): kill -9 under load loses nothing acknowledged;
+ * @module Crash guarantees (E-1, F1–F4, F10 in docs/guarantees.md#test-ids): kill -9 under load loses nothing acknowledged;
  * the planted ack-before-commit bug is caught; the release build ignores the switch that plants it. The soak signs with
  * a sentinel secret and scans every run's output and the store for it (E-6).
  * `make test` runs a short soak; `make soak` (PAYHOOK_SOAK=full) the full one.

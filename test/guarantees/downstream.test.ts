@@ -1,8 +1,8 @@
 /**
- * @module Downstream faults (reliability notes E-3, F15–F24, F6): events over two forward actions against a
+ * @module Downstream faults (E-3, F15–F24, F6 in docs/guarantees.md#test-ids): events over two forward actions against a
  * service failing half the time all arrive, none lost or dead, every retry under one idempotency key; and each
  * fault row (hang, reset, refused, redirect, 410, slow body, huge body, an exec grandchild ignoring SIGTERM)
- * ends as the README says. `make test` runs 1,000 events; `make soak` (PAYHOOK_SOAK=full) 10,000.
+ * ends as docs/actions.md says. `make test` runs 1,000 events; `make soak` (PAYHOOK_SOAK=full) 10,000.
  */
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";

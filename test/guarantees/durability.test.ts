@@ -1,5 +1,5 @@
 /**
- * @module Durability order (reliability notes E-2, F11). kill -9 cannot tell a fsynced commit from one left in
+ * @module Durability order (E-2, F11 in docs/guarantees.md#test-ids). kill -9 cannot tell a fsynced commit from one left in
  * the page cache, and LazyFS cannot run here, so these tests check the two things a power loss depends on:
  * payhook refuses a store it cannot make durable (WAL + synchronous=FULL, read back at start-up), and under
  * strace every 200 is preceded by a write and an fsync of the WAL after that request was read.

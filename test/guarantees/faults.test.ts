@@ -1,5 +1,5 @@
 /**
- * @module Fault rows (reliability notes F7, F9, F12, F13, F25) against the compiled binary: a poison event that
+ * @module Fault rows (F7, F9, F12, F13, F25 in docs/guarantees.md#test-ids) against the compiled binary: a poison event that
  * kills payhook every time it runs, a store whose disk fills up, senders with a skewed clock, SIGTERM under load,
  * and a burst. Each asserts the row's pass criterion: nothing acknowledged is lost, and payhook recovers.
  */
@@ -348,7 +348,7 @@ describe("F25 burst", () => {
     latencies.sort((a, b) => a - b);
     const p = (q: number) =>
       (latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(1);
-    // Figures for the README, not assertions: a busy CI machine is slower.
+    // Figures for docs/guarantees.md#measured, not assertions: a busy CI machine is slower.
     console.log(
       `F25 burst: ${total} events at concurrency 64 acknowledged in ${(acked / 1000).toFixed(1)} s (client-side ack p50 ${p(0.5)} ms, p99 ${p(0.99)} ms), queue drained at ${(drained / 1000).toFixed(1)} s`,
     );

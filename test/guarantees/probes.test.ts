@@ -1,5 +1,5 @@
 /**
- * @module Probes of the compiled binary from issue #11, each kept as a guarantee: what a hostile client, a hostile
+ * @module Probes of the compiled binary, each kept as a guarantee (docs/guarantees.md#measured, "Probes"): what a hostile client, a hostile
  * (but correctly signed) event or a careless operator did to payhook, and what payhook must do instead.
  */
 import { Database } from "bun:sqlite";
@@ -99,7 +99,7 @@ describe("1 a chunked body over max_body", () => {
       expect(received()).toContain("body_too_large");
       expect(received().toLowerCase()).toContain("\r\nconnection: close\r\n");
       // Closed by payhook, not by the runtime's 10 s idle timeout much later. Deno.serve sends the same
-      // Connection: close but keeps the connection open until the client leaves (a known gap, README Guarantees).
+      // Connection: close but keeps the connection open until the client leaves (a known gap, docs/guarantees.md#measured).
       if (!ON_DENO) await Promise.race([closed, waitUntil(() => false, 5_000, "the connection to close")]);
       const line = await server.waitForStderr('"code":"body_too_large"');
       expect(JSON.parse(line).level).toBe("warn");

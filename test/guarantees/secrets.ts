@@ -1,5 +1,5 @@
 /**
- * @module Secrets (reliability notes E-6, B33): payhook runs with sentinel secrets (signing secrets, a forward
+ * @module Secrets (E-6, B33 in docs/guarantees.md#test-ids): payhook runs with sentinel secrets (signing secrets, a forward
  * header token, a forward signing secret) through accepted, refused and failing traffic and `payhook check`;
  * stdout, stderr, every file in its folder (config aside) and the database hold none of them. A negative control
  * puts a sentinel where payhook must write it (an event's own body, printed by a log action), so the scan is

@@ -1,8 +1,8 @@
 /**
- * @module Verification properties (reliability notes E-4) with fast-check, against `createVerifier` directly:
+ * @module Verification properties (E-4 in docs/guarantees.md#test-ids) with fast-check, against `createVerifier` directly:
  * only correctly signed, in-tolerance bodies are accepted (oracle: node:crypto); any single-byte change is
  * rejected; nothing but VerificationError is ever thrown; and a differential run against stripe-node's
- * `constructEventAsync` agrees on every case except README's "Where payhook is stricter than stripe-node",
+ * `constructEventAsync` agrees on every case except docs/how-it-works.md#where-payhook-is-stricter-than-stripe-node,
  * each of which is asserted on its own below. PAYHOOK_VERIFY_RUNS sets the case count (10^4; `make soak`: 10^5).
  */
 import { describe, expect, test } from "bun:test";
@@ -189,7 +189,7 @@ type Deviation = "E3" | "E10" | "E12" | "E14" | "E17" | "E18" | "E19" | "E23";
 interface Case {
   body: Uint8Array;
   header: string;
-  /** The README deviations this case falls under (payhook must refuse these whatever stripe-node says). */
+  /** The documented deviations this case falls under (payhook must refuse these whatever stripe-node says). */
   deviations: Deviation[];
 }
 
@@ -288,7 +288,7 @@ describe("E-4 differential against stripe-node constructEventAsync", () => {
     }
   }, 600_000);
 
-  // The deviations one by one: stripe-node accepts, payhook refuses with the code README names.
+  // The deviations one by one: stripe-node accepts, payhook refuses with the code docs/how-it-works.md names.
   const body = eventBody("evt_deviation", "invoice.paid");
   const bytes = encode(body);
   const ok = (t: number | string, signed: Uint8Array | string = bytes) => hmac(SECRETS[0], t, signed);

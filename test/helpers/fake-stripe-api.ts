@@ -3,7 +3,7 @@
  * List Events as Stripe serves it (newest first; limit, starting_after / ending_before, created[gte|gt|lte|lt],
  * types[], has_more), the v2 event list (next_page_url) and retrieve, related objects, and webhook endpoints
  * (list, create, update). Faults are injected per request: a status with Stripe's error body and headers, a
- * page that is not JSON, or the previous page served again.
+ * page that is not JSON, the previous page served again, a redirect, or no answer at all.
  */
 import { randomBytes } from "node:crypto";
 
@@ -27,6 +27,10 @@ export interface Fault {
   garbage?: string;
   /** Answer with the previous successful list page again. */
   repeat?: boolean;
+  /** Never answer (an unresponsive API); the connection stays open until the fake stops. */
+  hang?: boolean;
+  /** Answer 302 to this URL. */
+  redirect?: string;
   /** How many requests get the fault. */
   times: number;
   /** Every Nth matching request gets it (default 1: each one, in a row). */
@@ -83,12 +87,14 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       headers: { "content-type": "application/json", "request-id": `req_${hex(7)}`, ...(headers as object) },
     });
 
-  const fault = (path: string): Response | undefined => {
+  const fault = (path: string): Response | Promise<Response> | undefined => {
     for (const f of faults) {
       if (f.times <= 0 || (f.path !== undefined && !path.startsWith(f.path))) continue;
       f.seen++;
       if (f.seen <= (f.after ?? 0) || (f.seen - (f.after ?? 0)) % (f.every ?? 1) !== 0) return undefined;
       f.times--;
+      if (f.hang) return new Promise<Response>(() => {});
+      if (f.redirect !== undefined) return new Response(null, { status: 302, headers: { location: f.redirect } });
       if (f.garbage !== undefined) return new Response(f.garbage, { headers: { "content-type": "text/html" } });
       if (f.repeat && lastPage !== undefined) {
         return new Response(lastPage, { headers: { "content-type": "application/json" } });
@@ -103,6 +109,8 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
+    // A hanging answer stays unanswered for as long as the test wants, not Bun's default 10 s.
+    idleTimeout: 0,
     async fetch(request) {
       const url = new URL(request.url);
       const form = new URLSearchParams(request.method === "POST" ? await request.text() : "");

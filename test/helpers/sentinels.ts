@@ -1,5 +1,5 @@
 /**
- * @module Sentinel secrets (reliability notes E-6): recognisable secret values for suites to run payhook with,
+ * @module Sentinel secrets (E-6 in docs/guarantees.md#test-ids): recognisable secret values for suites to run payhook with,
  * and a scan of what payhook wrote (captured output, the files in its folder, the database) that finds any of
  * them. A suite that runs with a sentinel and ends with an empty scan shows no secret leaked through it.
  */

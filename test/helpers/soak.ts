@@ -1,5 +1,5 @@
 /**
- * @module The crash soak (reliability notes E-1): concurrent senders of distinct signed events against the
+ * @module The crash soak (E-1 in docs/guarantees.md#test-ids): concurrent senders of distinct signed events against the
  * compiled payhook, `kill -9` at random moments, redelivery of every unacknowledged id (as Stripe would), then
  * a drain on a clean server and an audit of the store against what was acknowledged.
  */
@@ -8,7 +8,7 @@ import { sentinelSecret } from "./sentinels.ts";
 import { type RunningServer, startServer, tempDir, testConfig, waitUntil } from "./server.ts";
 import { queryStore } from "./store.ts";
 
-/** A sentinel (reliability notes E-6), so the crash suite can show no output or store file ever holds it. */
+/** A sentinel (E-6 in docs/guarantees.md#test-ids), so the crash suite can show no output or store file ever holds it. */
 export const SOAK_SECRET = sentinelSecret("soak0secret");
 export const SOAK_ACTIONS = ["soak-a", "soak-b"] as const;
 
@@ -287,7 +287,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   };
 }
 
-/** One line for the test log and the README. */
+/** One line for the test log and docs/guarantees.md#measured. */
 export function summary(report: SoakReport): string {
   return `${report.cycles} kill -9 cycles, ${report.senders} senders: ${report.acked} acked, ${report.lost.length} lost, ${report.requests} requests, ${report.redelivered} redeliveries, ${report.duplicateAcks} duplicate acks, ${report.deliveries} deliveries (${report.notDone} not done), ${report.inFlightAtKills.size} in flight at kills, ${report.repeated.size} repeated`;
 }

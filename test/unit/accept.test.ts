@@ -8,7 +8,13 @@ import { createLogger } from "../../src/log.ts";
 import type { ClaimedDelivery, Ingested, Store } from "../../src/store/types.ts";
 import { event, SECRET, sign } from "../helpers/stripe.ts";
 
-const endpoint = { path: "/webhook", secrets: [SECRET], tolerance: 300, maxBody: 64 * 1024 };
+const endpoint = {
+  path: "/webhook",
+  secrets: [SECRET],
+  signing: [{ label: "1", secret: SECRET, retiring: false }],
+  tolerance: 300,
+  maxBody: 64 * 1024,
+};
 const action = { name: "a", digest: "d" } as Action;
 
 const STORED: Ingested = { status: "stored", claims: [] };

@@ -1,6 +1,7 @@
 /** forward: every outcome against a real 127.0.0.1 sink, URL and header injection, and the Standard Webhooks signature. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setSystemTime, test } from "bun:test";
 import { createHmac } from "node:crypto";
+import Stripe from "stripe";
 import { compileUrl } from "../../src/actions/forward-url.ts";
 import { createSigner, decodeSecret, webhookId } from "../../src/actions/standard-webhooks.ts";
 import { attemptOf, compile, compileOrProblems } from "../helpers/actions.ts";
@@ -193,5 +194,57 @@ describe("forward signing (Standard Webhooks)", () => {
     );
     expect(problems).toContain("forward.sign.secret");
     expect(problems).not.toContain("whsec_short");
+  });
+});
+
+describe("forward signing (Stripe's scheme, for an app that verifies Stripe's webhooks)", () => {
+  const APP = "whsec_app_verifies_with_this";
+
+  test("each attempt is signed at its own time, so a retry 10 minutes later still verifies at the app", async () => {
+    const raw = event("invoice.paid");
+    const run = forwardTo("/stripe-signed", { sign: { scheme: "stripe", secret: APP } });
+    const start = Date.UTC(2030, 0, 1);
+    const headers: string[] = [];
+    try {
+      for (const at of [start, start + 10 * 60_000]) {
+        setSystemTime(new Date(at));
+        expect(await run(attemptOf(raw, headers.length + 1))).toMatchObject({ ok: true });
+        const request = sink.to("/stripe-signed").at(-1);
+        const header = request?.headers["stripe-signature"] ?? "";
+        headers.push(header);
+        // What the app does on receipt, with Stripe's default tolerance of 300 s, on the same clock.
+        const body = new TextDecoder().decode(request?.body);
+        expect(body).toBe(raw);
+        const verified = await Stripe.webhooks.constructEventAsync(body, header, APP, 300, undefined, at);
+        expect(verified.id).toBe(JSON.parse(raw).id);
+        await expect(
+          Stripe.webhooks.constructEventAsync(body, header, "whsec_some_other_app", 300, undefined, at),
+        ).rejects.toThrow(Stripe.errors.StripeSignatureVerificationError);
+      }
+    } finally {
+      setSystemTime();
+    }
+    expect(headers[0]).toStartWith(`t=${start / 1000},v1=`);
+    expect(headers[1]).toStartWith(`t=${start / 1000 + 600},v1=`);
+    // The first attempt's signature is too old by then: reusing it would fail at the app.
+    await expect(
+      Stripe.webhooks.constructEventAsync(raw, headers[0] ?? "", APP, 300, undefined, start + 600_000),
+    ).rejects.toThrow(/Timestamp outside the tolerance zone/);
+  });
+
+  test("scheme: stripe wants a whsec_ secret, never repeated; Stripe-Signature cannot also be set by hand", () => {
+    const problems = compileOrProblems({
+      forward: { url: "http://127.0.0.1/x", sign: { scheme: "stripe", secret: "not-a-secret-value" } },
+    });
+    expect(JSON.stringify(problems)).toContain("must start with whsec_");
+    expect(JSON.stringify(problems)).not.toContain("not-a-secret-value");
+    const header = compileOrProblems({
+      forward: {
+        url: "http://127.0.0.1/x",
+        headers: { "Stripe-Signature": "t=1,v1=00" },
+        sign: { scheme: "stripe", secret: APP },
+      },
+    });
+    expect(JSON.stringify(header)).toContain("payhook sets Stripe-Signature itself");
   });
 });

@@ -152,8 +152,11 @@ describe("config errors name the file, the path and the fix", () => {
   });
 
   test("a secret of the wrong type is not echoed either", () => {
-    const found = problems("endpoints: [{ path: /w, secrets: [{ value: SENTINEL }] }]\n");
-    expect(found.join("\n")).toContain("endpoints[0].secrets[0]: expected a string");
+    const found = problems("endpoints: [{ path: /w, secrets: [{ value: SENTINEL }, [SENTINEL]] }]\n");
+    // A mapping is the labelled form ({ label, secret, retiring }): what is wrong with it is named, key by key.
+    expect(found.join("\n")).toContain('endpoints[0].secrets[0].value: unknown key "value"');
+    expect(found.join("\n")).toContain("endpoints[0].secrets[0].secret: missing");
+    expect(found.join("\n")).toContain("endpoints[0].secrets[1]: expected a string");
     expect(found.join("\n")).not.toContain("SENTINEL");
   });
 
@@ -173,6 +176,7 @@ describe("config values", () => {
     expect(config.endpoints[0]).toEqual({
       path: "/webhook",
       secrets: [SENTINEL],
+      signing: [{ label: "1", secret: SENTINEL, retiring: false }],
       tolerance: 300,
       maxBody: 1024 * 1024,
     });

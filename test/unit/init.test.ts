@@ -6,14 +6,15 @@ import { EXAMPLES, SCHEMA_FILE, starterConfig } from "../../src/cli/commands/ini
 import { configJsonSchema } from "../../src/cli/commands/schema.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
+import { wantedTypes } from "../../src/stripe/endpoints.ts";
 
 const env = { STRIPE_WEBHOOK_SECRET: "whsec_test" };
 
 /** Removes one "# " from each line of the examples under handlers:, as a user does to use them. */
 function uncomment(text: string): string {
   const start = text.indexOf("\nhandlers:\n");
-  // Up to the blank line before unhandled:, whose own comment stays a comment.
-  const end = text.lastIndexOf("\n\n", text.indexOf("\nunhandled:\n"));
+  // Up to the blank line before unhandled:, which stays commented.
+  const end = text.lastIndexOf("\n\n", text.indexOf("\n# unhandled:\n"));
   const examples = text
     .slice(start, end)
     .split("\n")
@@ -28,8 +29,18 @@ describe("starter config", () => {
     expect(text.split("\n")[0]).toBe(`# yaml-language-server: $schema=./${SCHEMA_FILE}`);
     const config = parseConfig(text, { source: "payhook.yaml", env });
     expect(config.routes.map((r) => r.pattern)).toEqual(["payment_intent.succeeded", "payment_method.attached"]);
-    expect(config.unhandled.map((a) => a.kind)).toEqual(["log"]);
     expect(lintConfig(config)).toEqual([]);
+  });
+
+  test("asks Stripe for the types it handles, not for every type (no unhandled: actions until uncommented)", () => {
+    const config = parseConfig(starterConfig(), { source: "payhook.yaml", env });
+    expect(config.unhandled).toEqual([]);
+    expect(wantedTypes(config)).toMatchObject({
+      everything: false,
+      types: ["payment_intent.succeeded", "payment_method.attached"],
+    });
+    const uncommented = starterConfig().replace(/^# (unhandled:| {2}- log: "Unhandled)/gm, "$1");
+    expect(parseConfig(uncommented, { source: "payhook.yaml", env }).unhandled.map((a) => a.kind)).toEqual(["log"]);
   });
 
   test("has a commented example of every action kind, and each is valid once uncommented", () => {

@@ -24,6 +24,8 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   old.exec("ALTER TABLE events DROP COLUMN object_id");
   old.exec("ALTER TABLE events DROP COLUMN customer_id");
   old.exec("ALTER TABLE events DROP COLUMN source");
+  old.exec("ALTER TABLE events DROP COLUMN verified_by");
+  old.exec("ALTER TABLE deliveries DROP COLUMN backfilled_at");
   old.exec("ALTER TABLE attempts DROP COLUMN fetched");
   old.exec("DROP TABLE leases");
   old.exec("DROP INDEX deliveries_order");

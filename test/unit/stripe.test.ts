@@ -1,9 +1,20 @@
-/** The pure parts of payhook's Stripe API use: backoff, key redaction, the map against an endpoint. */
+/** payhook's Stripe API use: backoff, key redaction, the map against an endpoint, and what the client accepts. */
 import { describe, expect, test } from "bun:test";
 import { SNAPSHOT_EVENT_TYPES } from "../../src/catalog/event-types.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import { backoff, redactKeys, type WebhookEndpoint } from "../../src/stripe/api.ts";
+import type { Store } from "../../src/store/types.ts";
+import {
+  backoff,
+  createStripeApi,
+  redactKeys,
+  type StripeApi,
+  type StripeApiError,
+  type StripeApiOptions,
+  type WebhookEndpoint,
+} from "../../src/stripe/api.ts";
+import { CatchUpError, catchUp } from "../../src/stripe/catchup.ts";
 import { compareEndpoint, eventsDiff, payhookEndpoints, wantedTypes } from "../../src/stripe/endpoints.ts";
+import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
 
 const config = (handlers: string, unhandled = "") =>
   parseConfig(
@@ -84,5 +95,142 @@ describe("the handler map against an endpoint", () => {
 
   test("eventsDiff", () => {
     expect(eventsDiff(["a", "b"], ["b", "c"])).toEqual({ add: ["c"], remove: ["a"] });
+  });
+});
+
+describe("what the client takes from the API", () => {
+  const KEY = "sk_test_transport";
+  const apiFor = (fake: FakeStripeApi, extra: Partial<StripeApiOptions> = {}) =>
+    createStripeApi({
+      settings: { apiKey: KEY, apiBase: fake.apiBase, maxRate: 100 },
+      fetch: (url, init) => fetch(url, init),
+      retries: 3,
+      sleep: async () => {},
+      ...extra,
+    });
+  const failure = (promise: Promise<unknown>) =>
+    promise.then(
+      () => {
+        throw new Error("expected the call to fail");
+      },
+      (error: unknown) => error as StripeApiError,
+    );
+
+  test("a redirect is refused, not followed, and not retried", async () => {
+    const fake = startFakeStripeApi(KEY);
+    const elsewhere = startFakeStripeApi(KEY);
+    try {
+      fake.inject({ path: "/v1/events", redirect: `${elsewhere.apiBase}/v1/events`, times: 5 });
+      const error = await failure(apiFor(fake).listEvents({ limit: 1 }));
+      expect(error.code).toBe("stripe_redirect");
+      expect(error.message).toContain("does not follow");
+      expect(fake.calls("/v1/events")).toHaveLength(1);
+      expect(elsewhere.requests).toHaveLength(0);
+    } finally {
+      fake.stop();
+      elsewhere.stop();
+    }
+  });
+
+  test("an answer past the size cap is refused, whether its length is declared or streamed", async () => {
+    const fake = startFakeStripeApi(KEY);
+    const chunked = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: () =>
+        new Response(
+          new ReadableStream({
+            pull(controller) {
+              controller.enqueue(new TextEncoder().encode(`{"data":[],"pad":"${"x".repeat(4096)}`));
+            },
+          }),
+          { headers: { "content-type": "application/json" } },
+        ),
+    });
+    try {
+      fake.inject({ path: "/v1/events", garbage: "x".repeat(5000), times: 1 });
+      const declared = await failure(apiFor(fake, { maxAnswerBytes: 1000 }).listEvents({ limit: 1 }));
+      expect(declared.code).toBe("stripe_answer_too_large");
+      const streamed = await failure(
+        createStripeApi({
+          settings: { apiKey: KEY, apiBase: `http://127.0.0.1:${chunked.port}`, maxRate: 100 },
+          fetch: (url, init) => fetch(url, init),
+          retries: 3,
+          maxAnswerBytes: 100_000,
+        }).listEvents({ limit: 1 }),
+      );
+      expect(streamed.code).toBe("stripe_answer_too_large");
+      // Under the cap, answers pass as before.
+      fake.addEvent({ type: "invoice.paid" });
+      expect((await apiFor(fake, { maxAnswerBytes: 100_000 }).listEvents({ limit: 1 })).data).toHaveLength(1);
+    } finally {
+      fake.stop();
+      chunked.stop(true);
+    }
+  });
+
+  test("stopping cancels a call to an API that never answers, and its retries", async () => {
+    const fake = startFakeStripeApi(KEY);
+    try {
+      fake.inject({ path: "/v1/events", hang: true, times: 10 });
+      const stop = new AbortController();
+      const call = failure(
+        createStripeApi({
+          settings: { apiKey: KEY, apiBase: fake.apiBase, maxRate: 100 },
+          fetch: (url, init) => fetch(url, init),
+          retries: 5,
+          signal: stop.signal,
+        }).listEvents({ limit: 1 }),
+      );
+      while (fake.calls("/v1/events").length === 0) await Bun.sleep(5);
+      stop.abort(new Error("stopping"));
+      const error = await call;
+      expect(error.code).toBe("stripe_cancelled");
+      expect(fake.calls("/v1/events")).toHaveLength(1);
+    } finally {
+      fake.stop();
+    }
+  });
+
+  test("catch-up reads at most maxPages pages and says so", async () => {
+    let n = 0;
+    // An API that always has more: every page new ids, has_more forever.
+    const endless = {
+      listEvents: async (params: Record<string, unknown>) => {
+        if (params.created && typeof params.created === "object" && "lt" in params.created) {
+          return { data: [], has_more: false };
+        }
+        return {
+          data: Array.from({ length: 2 }, () => ({
+            id: `evt_${++n}`,
+            object: "event",
+            type: "invoice.paid",
+            created: 1_700_000_000,
+            data: { object: {} },
+          })),
+          has_more: true,
+        };
+      },
+    } as unknown as StripeApi;
+    const c = config("  invoice.paid: [{ log: x }]\n");
+    const run = catchUp({
+      api: endless,
+      store: { getEvent: async () => null } as unknown as Store,
+      routes: c.routes,
+      router: c.router,
+      unhandled: c.unhandled,
+      from: 1_600_000_000,
+      to: 1_800_000_000,
+      dryRun: true,
+      maxPages: 7,
+    });
+    const error = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CatchUpError);
+    expect((error as CatchUpError).summary.error).toContain("catch-up read 7 pages of events, the most one run reads");
+    // Seven calls: the look for an event before the window, then six pages of two.
+    expect(n).toBe(12);
   });
 });

@@ -4,13 +4,15 @@
  */
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Store } from "../../src/store/types.ts";
 import { cleanText, highlightJson } from "../../src/ui/format.ts";
 import { escapeHtml, html, trusted } from "../../src/ui/html.ts";
 import { createChanges } from "../../src/ui/live.ts";
-import { CSP, hostAllowlist, sameOrigin } from "../../src/ui/security.ts";
+import { OVERVIEW_INTERVAL_MS } from "../../src/ui/overview-data.ts";
+import { CSP, hostAllowlist, loginClient, sameOrigin } from "../../src/ui/security.ts";
 import { createAdminHandler } from "../../src/ui/server.ts";
 import { createSessions, readCookie, sessionCookie } from "../../src/ui/session.ts";
 
@@ -103,12 +105,21 @@ describe("sessions", () => {
     expect(sessionCookie(null, 0)).toContain("Max-Age=0");
   });
 
-  test("five wrong tokens in a minute lock out that client, even with the right token, for the rest of the minute", () => {
+  test("five wrong tokens in a minute limit that client's wrong tokens for the rest of the minute; the right one gets in", () => {
     const sessions = createSessions(TOKEN);
     for (let i = 0; i < 5; i++) expect(sessions.login(`guess${i}`, "1.2.3.4", i * 1000).result).toBe("wrong");
-    expect(sessions.login(TOKEN, "1.2.3.4", 10_000)).toEqual({ result: "limited", retryAfter: 50 });
-    expect(sessions.login(TOKEN, "5.6.7.8", 10_000).result).toBe("ok");
-    expect(sessions.login(TOKEN, "1.2.3.4", 61_000).result).toBe("ok");
+    expect(sessions.login("guess5", "1.2.3.4", 10_000)).toEqual({ result: "limited", retryAfter: 50 });
+    expect(sessions.login("guess5", "5.6.7.8", 10_000).result).toBe("wrong");
+    // Clients behind one proxy or SSH tunnel share an address: their mistakes never lock out the right token.
+    expect(sessions.login(TOKEN, "1.2.3.4", 10_000).result).toBe("ok");
+    expect(sessions.login("guess6", "1.2.3.4", 11_000).result).toBe("wrong");
+  });
+
+  test("the client of a login is the one a trusted proxy forwarded for, else the peer", () => {
+    expect(loginClient("127.0.0.1", "203.0.113.7", ["127.0.0.1"])).toBe("203.0.113.7");
+    expect(loginClient("127.0.0.1", "198.51.100.1, 203.0.113.7", ["127.0.0.1"])).toBe("203.0.113.7");
+    expect(loginClient("192.0.2.9", "203.0.113.7", ["127.0.0.1"])).toBe("192.0.2.9");
+    expect(loginClient("127.0.0.1", "203.0.113.7")).toBe("127.0.0.1");
   });
 });
 
@@ -139,16 +150,26 @@ describe("admin config", () => {
 });
 
 describe("the admin handler", () => {
-  const store = { listEvents: async () => [], getEvent: async () => null } as unknown as Store;
+  let readings = 0;
+  let clock = 1_000_000;
+  const store = {
+    listEvents: async () => [],
+    getEvent: async () => null,
+    activity: async () => {
+      readings++;
+      await Bun.sleep(5);
+      return [];
+    },
+    queueStats: async () => ({ byStatus: {}, oldestPendingAt: null }),
+  } as unknown as Store;
   const handler = (token?: string) =>
     createAdminHandler({
       ops: { "/healthz": () => new Response("ok") },
       token,
       host: "127.0.0.1",
       store,
-      config: () => {
-        throw new Error("not needed");
-      },
+      config: () => ({ file: {} }) as Config,
+      now: () => clock,
       changes: createChanges(),
       wake: () => {},
       log: createLogger({ level: "error", write: () => {} }),
@@ -209,5 +230,21 @@ describe("the admin handler", () => {
     const page = await h(request("/events/%E0%A4%A", { headers: { cookie } }), client);
     expect(page.status).toBe(404);
     expect(await page.text()).toContain("No event with that id");
+  });
+
+  test("open Overview tabs share one reading of the store per interval", async () => {
+    const h = handler(TOKEN);
+    const login = await h(request("/login", { method: "POST", body: new URLSearchParams({ token: TOKEN }) }), client);
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const overview = () => h(request("/overview", { headers: { cookie } }), client);
+    readings = 0;
+    // Eight tabs refresh on the same live change, at once and then again within the interval.
+    const pages = await Promise.all(Array.from({ length: 8 }, overview));
+    expect(pages.map((p) => p.status)).toEqual(Array(8).fill(200));
+    await Promise.all(Array.from({ length: 8 }, overview));
+    expect(readings).toBe(1);
+    clock += OVERVIEW_INTERVAL_MS;
+    await Promise.all(Array.from({ length: 8 }, overview));
+    expect(readings).toBe(2);
   });
 });

@@ -181,6 +181,7 @@ describe("what the verified event carries", () => {
       payload: JSON.parse(body),
       objectId: null,
       customerId: null,
+      verifiedBy: "1",
     });
   });
 
@@ -214,4 +215,21 @@ describe("what the verified event carries", () => {
     expect((error as Error).message).not.toContain(S);
     expect((error as Error).message).not.toContain(hmac(S, T, P));
   });
+});
+
+test("the event names the label of the secret that verified it, never the secret", async () => {
+  const body = JSON.stringify({ id: "evt_L", object: "event", type: "invoice.paid", created: T });
+  const verify = createVerifier({
+    secrets: [
+      { label: "current", secret: S },
+      { label: "previous", secret: ROLLED },
+    ],
+    tolerance: 300,
+    now: at(T),
+  });
+  expect((await verify(bytes(body), `t=${T},v1=${hmac(S, T, body)}`)).verifiedBy).toBe("current");
+  expect((await verify(bytes(body), `t=${T},v1=${hmac(ROLLED, T, body)}`)).verifiedBy).toBe("previous");
+  // Plain strings are labelled by their position.
+  const plain = createVerifier({ secrets: [S, ROLLED], tolerance: 300, now: at(T) });
+  expect((await plain(bytes(body), `t=${T},v1=${hmac(ROLLED, T, body)}`)).verifiedBy).toBe("2");
 });

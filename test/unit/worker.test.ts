@@ -32,7 +32,7 @@ function scripted(name: string, outcomes: Outcome[], retry = { attempts: 3, sche
   return { action, seen };
 }
 
-async function setup(actions: Action[], known: Action[] = actions) {
+async function setup(actions: Action[], known: Action[] = actions, log = createLogger({ write: () => {} })) {
   store = openSqliteStore(bunRuntime.openDatabase(join(tempDir(), "payhook.db")));
   const body = new TextEncoder().encode('{"id":"evt_1","object":"event","type":"x.y","data":{}}');
   await store.ingest(
@@ -55,7 +55,7 @@ async function setup(actions: Action[], known: Action[] = actions) {
     store,
     resolve: (name) => byName.get(name),
     runtime: bunRuntime,
-    log: createLogger({ write: () => {} }),
+    log,
     print: () => {},
   });
 }
@@ -69,6 +69,19 @@ function attempts() {
 const finished = () => deliveries().every((d) => d.status !== "pending" && d.status !== "running");
 
 describe("worker", () => {
+  test("at info level, each attempt is one line: done, or failed · retry with the next attempt's time", async () => {
+    const { action } = scripted("a", [{ ok: false, retry: true, error: "boom" }, { ok: true }]);
+    const lines: string[] = [];
+    await setup([action], [action], createLogger({ format: "pretty", write: (line) => lines.push(line) }));
+    await waitUntil(finished);
+    const [failed, done] = lines.filter((l) => / action /.test(l));
+    expect(failed).toMatch(
+      /^\S+ WARN {2}action failed · retry event_id=evt_1 type=x\.y action=a attempt=1 error=boom next_at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+    );
+    expect(done).toMatch(/^\S+ INFO {2}action done event_id=evt_1 type=x\.y action=a attempt=2 ms=\d+$/);
+    expect(lines.join("\n")).not.toContain("undefined");
+  });
+
   test("a failing action is retried until it succeeds, every attempt with the same idempotency key", async () => {
     const { action, seen } = scripted("a", [
       { ok: false, retry: true, error: "boom 1" },

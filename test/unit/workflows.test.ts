@@ -1,6 +1,6 @@
 /**
  * The GitHub workflows cannot run here; they are kept small, and this checks that they parse and do what the
- * README says: CI runs `make test` on every push and pull request; a v* tag builds, proves and publishes the
+ * docs/releases.md#ci-and-the-release-workflow says: CI runs `make test` on every push and pull request; a v* tag builds, proves and publishes the
  * downloads, the deno compile binary included, with the darwin builds re-signed on macOS.
  */
 import { describe, expect, test } from "bun:test";

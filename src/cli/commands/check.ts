@@ -4,21 +4,29 @@
  */
 import { readFileSync } from "node:fs";
 import type { Action } from "../../actions/types.ts";
+import { lintAdmin } from "../../catalog/exposure.ts";
 import { formatFindings, lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE } from "../../config/default.ts";
 import { resolveConfig } from "../../config/resolve.ts";
 import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
+import { VERSION } from "../../ops/build.ts";
+import { formatRetiring, retiringUse } from "../../ops/rotation.ts";
+import type { Runtime } from "../../runtime/types.ts";
+import { openStore } from "../../store/open.ts";
 import { apiFor } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi } from "../../stripe/api.ts";
 import { compareEndpoint, payhookEndpoints } from "../../stripe/endpoints.ts";
 import { configOption } from "../options.ts";
+import { escapingIo } from "../print/escaping-io.ts";
 import type { Command } from "../types.ts";
+
+const ROTATION_DAYS = 7;
 
 export const check: Command = {
   name: "check",
   summary: "validate a config file and print its resolved routes (secrets redacted)",
-  usage: "payhook check [--config FILE] [--strict] [--stripe [--endpoint we_…]]",
+  usage: "payhook check [--config FILE] [--strict] [--stripe [--endpoint we_…]] [--rotation [--days N]]",
   options: {
     ...configOption,
     strict: { type: "boolean", help: "exit 2 when there are warnings, not only errors" },
@@ -27,11 +35,16 @@ export const check: Command = {
       help: "also compare the handler map with the webhook endpoint(s) at Stripe (needs stripe.api_key)",
     },
     endpoint: { type: "string", arg: "ID", help: "with --stripe: the endpoint we_… to compare, not those matching" },
+    rotation: {
+      type: "boolean",
+      help: "say whether each retiring secret verified an event lately (reads the store); not yet safe is a warning",
+    },
+    days: { type: "string", arg: "N", help: `with --rotation: how many days back to look (default ${ROTATION_DAYS})` },
   },
   async run({ io, values, runtime, log }) {
     const config = resolveConfig(values.config as string | undefined, io.env);
     const describe = (a: Action) => `    - ${a.name}: ${a.kind}, up to ${a.retry.attempts} attempts`;
-    const findings = lintConfig(config);
+    const findings = [...lintConfig(config), ...lintAdmin(config.file)];
     const text = config.source === DEFAULT_SOURCE ? undefined : readFileSync(config.source, "utf8");
     const warned = findings.length === 0 ? "" : `, ${findings.length} warning${findings.length > 1 ? "s" : ""}`;
     io.out(`${config.source}: ok${warned}`);
@@ -54,9 +67,8 @@ export const check: Command = {
     }
     io.out("endpoints:");
     for (const e of config.endpoints) {
-      io.out(
-        `  POST ${e.path}: ${e.secrets.length} secret(s), redacted; tolerance ${e.tolerance}s; max_body ${e.maxBody} bytes`,
-      );
+      const labels = e.signing.map((s) => `${s.label}${s.retiring ? " (retiring)" : ""}`).join(", ");
+      io.out(`  POST ${e.path}: secrets ${labels}, redacted; tolerance ${e.tolerance}s; max_body ${e.maxBody} bytes`);
     }
     io.out("routes:");
     for (const route of config.routes) io.out([`  ${route.pattern}`, ...route.actions.map(describe)].join("\n"));
@@ -64,10 +76,14 @@ export const check: Command = {
     for (const line of formatFindings(findings, config.source, text)) io.err(line);
     let warnings = findings.length;
     if (values.stripe) {
-      warnings += await checkStripe(config, apiFor(config, "check --stripe", runtime, log), values.endpoint, io);
+      const api = apiFor(config, "check --stripe", runtime, log);
+      // Endpoint URLs and types come from Stripe's API: printed, they must not reach the terminal raw.
+      warnings += await checkStripe(config, api, values.endpoint, escapingIo(io));
     } else if (values.endpoint !== undefined) {
       throw new UsageError("--endpoint goes with --stripe");
     }
+    if (values.rotation) warnings += await checkRotation(config, runtime, values.days, io);
+    else if (values.days !== undefined) throw new UsageError("--days goes with --rotation");
     if (values.strict && warnings > 0) {
       io.err(`${config.source}: --strict: ${warnings} warning(s) count as errors`);
       return 2;
@@ -75,6 +91,33 @@ export const check: Command = {
     return 0;
   },
 };
+
+/** Prints whether each retiring secret still verifies events; returns how many do (warnings). */
+async function checkRotation(
+  config: Config,
+  runtime: Runtime,
+  daysFlag: unknown,
+  io: { out(line: string): void; err(line: string): void },
+): Promise<number> {
+  const days = daysFlag === undefined ? ROTATION_DAYS : Number(daysFlag);
+  if (typeof daysFlag === "string" && !/^[1-9][0-9]{0,3}$/.test(daysFlag)) {
+    throw new UsageError(`--days expects a whole number of days from 1, got "${daysFlag}"`);
+  }
+  const { store, close } = await openStore(runtime, config.store, { mustExist: true, version: VERSION });
+  try {
+    const secrets = await retiringUse(config.endpoints, store, Date.now() - days * 86_400_000);
+    io.out("rotation:");
+    if (secrets.length === 0) io.out("  no secret is marked retiring: true");
+    for (const secret of secrets) io.out(formatRetiring(secret, days));
+    const inUse = secrets.filter((s) => s.events > 0);
+    for (const s of inUse) {
+      io.err(`${config.source}: rotation: retiring secret ${s.label} of ${s.endpoint} still verifies events`);
+    }
+    return inUse.length;
+  } finally {
+    await close();
+  }
+}
 
 /** Compares the map with the endpoint(s) at Stripe; prints each mismatch on stderr and returns how many. */
 async function checkStripe(

@@ -10,14 +10,17 @@ import { type EventExplanation, explainEvent, formatExplanation, readEvent } fro
 import { buildEvents } from "../../fixtures/index.ts";
 import { buildOptions, configOption, fixtureOptions, readStdin } from "../options.ts";
 import type { Command } from "../types.ts";
+import { whatIf, whatIfOptions } from "./explain-whatif.ts";
 
 const encoder = new TextEncoder();
 
 export const explain: Command = {
   name: "explain",
   summary: "show which actions an event would run or skip, with their rendered values; does nothing",
-  usage:
+  usage: [
     "payhook explain [--config FILE] [--json] (EVENT.json | - | --trigger NAME [--override [TYPE:]path=value …] [--data FILE] [--account acct_…] [--thin])",
+    "       payhook explain --since DURATION --config CANDIDATE.yaml [--against RUNNING.yaml] [--type PATTERN] [--json]",
+  ].join("\n"),
   options: {
     ...configOption,
     json: { type: "boolean", help: "print the explanation as JSON (for tests)" },
@@ -27,8 +30,13 @@ export const explain: Command = {
       help: "explain every event `payhook trigger NAME` would send, in order (`payhook trigger --list`)",
     },
     ...fixtureOptions,
+    ...whatIfOptions,
   },
-  async run({ io, values, positionals }) {
+  async run({ runtime, io, values, positionals }) {
+    if (values.since !== undefined) return whatIf({ runtime, io, values, positionals });
+    for (const flag of ["against", "type"]) {
+      if (values[flag] !== undefined) throw new UsageError(`explain: --${flag} goes with --since`);
+    }
     const name = values.trigger as string | undefined;
     const inputs =
       name === undefined ? await fromArguments(values, positionals) : fromTrigger(name, values, positionals);

@@ -82,7 +82,7 @@ export function starterConfig(schema?: string): string {
     .filter((e): e is string => e !== undefined)
     .map((e) => comment(e, "  "))
     .join("\n\n");
-  return `${schema ? `# yaml-language-server: $schema=./${basename(schema)}\n` : ""}# payhook config, written by \`payhook init\`. Every key is described in README.md and in \`payhook schema\`.
+  return `${schema ? `# yaml-language-server: $schema=./${basename(schema)}\n` : ""}# payhook config, written by \`payhook init\`. Every key is described in payhook's docs/configuration.md and in \`payhook schema\`.
 # Validate and lint it with \`payhook check --config THIS_FILE\`; serve it with \`payhook serve --config THIS_FILE\`;
 # a running server reloads it on SIGHUP (or, with --watch, when it changes).
 
@@ -111,9 +111,11 @@ handlers:
 
 ${examples}
 
-# Actions for events that no pattern matched (never runs if a "*" pattern exists).
-unhandled:
-  - log: "Unhandled event type: {{type}}"
+# Actions for events that no pattern matched (never runs if a "*" pattern exists). Stripe sends an endpoint only
+# the types it enables, and unhandled actions want every type: with them, \`payhook stripe endpoint create\` asks
+# to enable all of them. Uncomment these when payhook should take every event type.
+# unhandled:
+#   - log: "Unhandled event type: {{type}}"
 
 # How failed actions are retried: attempts in all, delays between them (the last repeats), ±jitter.
 retry: { attempts: 8, schedule: [5s, 5m, 30m, 2h, 5h, 10h, 10h], jitter: 0.2 }

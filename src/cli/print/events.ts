@@ -4,6 +4,7 @@
  */
 
 import type { DeliveryView, EventDetail, EventView } from "../../store/types.ts";
+import { attemptWord, deliveryWord } from "../../store/words.ts";
 import { escapeControl, escapeControlInLines } from "../../utils/escape.ts";
 
 /** One event as a JSON object (snake_case, times as ISO 8601); with the body when the detail is given. */
@@ -19,9 +20,11 @@ export function eventJson(event: EventView | EventDetail): Record<string, unknow
     received_at: iso(event.receivedAt),
     endpoint: event.endpoint,
     source: event.source,
+    verified_by: event.verifiedBy,
     deliveries: event.deliveries.map((d) => ({
       action: d.action,
       status: d.status,
+      backfilled_at: d.backfilledAt === null ? null : iso(d.backfilledAt),
       order_key: d.orderKey,
       attempts: d.attempts,
       next_at: d.status === "pending" && d.nextAt !== null ? iso(d.nextAt) : null,
@@ -66,19 +69,20 @@ export function formatEvent(event: EventDetail): string[] {
     `created   ${iso(event.created * 1000)}`,
     event.source === "fetched"
       ? `fetched   ${iso(event.receivedAt)} from ${escapeControl(event.endpoint)} by payhook catch-up (Stripe did not push it here)`
-      : `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}`,
+      : `received  ${iso(event.receivedAt)} on ${escapeControl(event.endpoint)}${event.verifiedBy === null ? "" : `, verified by secret ${escapeControl(event.verifiedBy)}`}`,
   ];
   if (event.deliveries.length === 0) out.push("", "no deliveries (no action matched this type)");
   for (const d of event.deliveries) {
     out.push("", `delivery  ${escapeControl(d.action)}: ${state(d)}`);
     // The key comes from the event, so it is escaped like every other value from the store.
     if (d.orderKey !== null) out.push(`  order key ${escapeControl(d.orderKey)}`);
+    if (d.backfilledAt !== null) out.push(`  created by the backfill round of ${iso(d.backfilledAt)}`);
     let previous = 0;
     for (const a of d.history) {
       // Attempt numbers restart when a replay starts a new round.
       if (a.attempt <= previous) out.push("  (replayed)");
       previous = a.attempt;
-      out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${a.status}`);
+      out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${attemptWord(a.status)}`);
       if (a.error) out.push(...indent("error: ", a.error));
       if (a.output) out.push(...indent("output: ", a.output));
       if (a.fetched) out.push(...indent("fetched from Stripe: ", a.fetched));
@@ -91,10 +95,11 @@ export function formatEvent(event: EventDetail): string[] {
 
 function state(d: DeliveryView): string {
   const tries = `${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}`;
+  const word = deliveryWord(d);
   if (d.status === "pending") {
     if (d.nextAt === null && d.orderKey !== null)
-      return `pending, waiting for an earlier delivery of its order key (${tries})`;
-    return d.nextAt === null ? `pending (${tries})` : `pending, next attempt ${iso(d.nextAt)} (${tries} so far)`;
+      return `${word}, waiting for an earlier delivery of its order key (${tries})`;
+    return d.nextAt === null ? `${word} (${tries})` : `${word}, next attempt ${iso(d.nextAt)} (${tries} so far)`;
   }
   if (d.status === "running") return `running (attempt ${d.attempts})`;
   if (d.status === "done") return `done after ${tries}`;
@@ -104,8 +109,8 @@ function state(d: DeliveryView): string {
 function summary(deliveries: readonly DeliveryView[]): string {
   if (deliveries.length === 0) return "-";
   const counts = new Map<string, number>();
-  for (const d of deliveries) counts.set(d.status, (counts.get(d.status) ?? 0) + 1);
-  return [...counts].map(([status, n]) => `${n} ${status}`).join(", ");
+  for (const d of deliveries) counts.set(deliveryWord(d), (counts.get(deliveryWord(d)) ?? 0) + 1);
+  return [...counts].map(([word, n]) => `${n} ${word}`).join(", ");
 }
 
 function indent(label: string, text: string): string[] {

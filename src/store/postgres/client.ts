@@ -26,6 +26,8 @@ export interface ClientOptions {
   applicationName: string;
   onclose?: () => void;
   onnotify?: (channel: string) => void;
+  /** Every transaction of every connection read-only, enforced by PostgreSQL itself. */
+  readOnly?: boolean;
 }
 
 export function connect(connection: PostgresConnection, options: ClientOptions): Sql {
@@ -44,7 +46,10 @@ export function connect(connection: PostgresConnection, options: ClientOptions):
     ...(options.onclose ? { onclose: options.onclose } : {}),
     ...(options.onnotify ? { onnotify: (channel: string) => options.onnotify?.(channel) } : {}),
     types: { bigint: BIGINT_AS_NUMBER },
-    connection: { application_name: options.applicationName },
+    connection: {
+      application_name: options.applicationName,
+      ...(options.readOnly ? { default_transaction_read_only: "on" } : {}),
+    },
   } as unknown as postgres.Options<Record<string, never>>) as unknown as Sql;
 }
 

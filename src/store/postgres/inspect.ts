@@ -11,7 +11,7 @@ import type { Row, Sql } from "./client.ts";
 const deliveryColumns = (s: string) =>
   `d.id, d.event_id, d.action, d.digest, d.status, d.attempts,
    CASE WHEN d.status = 'pending' AND NOT ${orderFree(`${s}.deliveries`)} THEN NULL ELSE d.next_at END AS next_at,
-   d.last_error, d.created_at, d.updated_at, d.order_key`;
+   d.last_error, d.created_at, d.updated_at, d.order_key, d.backfilled_at`;
 
 export async function listEvents(sql: Sql, s: string, query: EventQuery): Promise<EventView[]> {
   const where: string[] = [];

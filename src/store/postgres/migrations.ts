@@ -5,6 +5,7 @@
  * Steps are additive so that, during a rolling upgrade, the older instances keep working on the newer schema.
  */
 import { StoreError } from "../../errors.ts";
+import { escapeControl } from "../../utils/escape.ts";
 import { ident, type Sql } from "./client.ts";
 
 /** Each step is SQL on the tables of schema `s` (already quoted). Append new steps; never edit old ones. */
@@ -125,6 +126,12 @@ const MIGRATIONS: ((s: string) => string)[] = [
     CREATE INDEX order_marks_updated_at ON ${s}.order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   (s) => `DROP INDEX IF EXISTS ${s}.events_received_at;`,
+  // Secret rotation: the label of the endpoint secret that verified each event (NULL for fetched events and those
+  // stored before). Backfill: when a `payhook backfill` round created a delivery (NULL for every other delivery).
+  // Additive: older instances keep inserting without them during a rolling upgrade.
+  (s) => `
+    ALTER TABLE ${s}.events ADD COLUMN verified_by text;
+    ALTER TABLE ${s}.deliveries ADD COLUMN backfilled_at bigint;`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -147,9 +154,11 @@ export async function migrate(sql: Sql, schema: string, payhookVersion: string):
     const [latest] = await tx.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`);
     const current = latest ? Number(latest.version) : 0;
     if (current > MIGRATIONS.length) {
+      // Read from the database, so printed with its control characters made visible.
+      const writer = escapeControl(String(latest?.payhook));
       throw new StoreError(
         "store_too_new",
-        `the database schema ${schema} is at version ${current}, written by payhook ${String(latest?.payhook)}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${String(latest?.payhook)} or newer`,
+        `the database schema ${schema} is at version ${current}, written by payhook ${writer}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${writer} or newer`,
       );
     }
     for (let v = current; v < MIGRATIONS.length; v++) {

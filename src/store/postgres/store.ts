@@ -11,6 +11,7 @@ import { orderFree } from "../shared/order.ts";
 import type {
   ActivityBucket,
   AttemptRecord,
+  Backfill,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
@@ -25,8 +26,10 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  SecretUse,
   Store,
 } from "../types.ts";
+import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
@@ -128,9 +131,9 @@ export class PostgresStore implements Store {
         sql.unsafe(
           `WITH e AS (
              INSERT INTO ${this.s}.events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
-               object_id, customer_id, source)
+               object_id, customer_id, source, verified_by)
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[], $7::bigint[],
-               $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[]) ORDER BY 1
+               $8::bigint[], $9::text[], $10::bytea[], $14::text[], $15::text[], $16::text[], $21::text[]) ORDER BY 1
              ON CONFLICT (id) DO NOTHING
              RETURNING id, received_at, created
            ), d AS (
@@ -493,6 +496,16 @@ export class PostgresStore implements Store {
     return queued;
   }
 
+  async backfill(deliveries: readonly Backfill[], now: number): Promise<number> {
+    const created = await this.run((sql) => backfill(sql, this.s, deliveries, now));
+    if (created > 0) this.notifyPeers();
+    return created;
+  }
+
+  secretUse(since: number): Promise<SecretUse[]> {
+    return this.run((sql) => secretUse(sql, this.s, since));
+  }
+
   prune(before: number, limit: number): Promise<number> {
     return this.run((sql) => prune(sql, this.s, this.options.schema, before, limit));
   }
@@ -608,8 +621,9 @@ export class PostgresStore implements Store {
 }
 
 /**
- * The parameters of the ingest statement: the batch's events column by column ($1–$10, $14–$16), their deliveries
- * column by column ($11–$13, $17, $18), and this instance's lease ($19, $20) for deliveries stored claimed.
+ * The parameters of the ingest statement: the batch's events column by column ($1–$10, $14–$16, $21), their
+ * deliveries column by column ($11–$13, $17, $18), and this instance's lease ($19, $20) for deliveries stored
+ * claimed.
  */
 function ingestParams(sql: Sql, events: Ingest[], options: { instance: string; leaseMs: number }): unknown[] {
   const d = {
@@ -689,5 +703,9 @@ function ingestParams(sql: Sql, events: Ingest[], options: { instance: string; l
     sql.array(d.claimed, 16),
     options.instance,
     options.leaseMs,
+    sql.array(
+      col((e) => e.verifiedBy ?? null),
+      25,
+    ),
   ];
 }

@@ -9,7 +9,7 @@ export type Row = Record<string, unknown>;
 
 /** The columns every store selects for an EventView, in this order. */
 export const EVENT_COLUMNS =
-  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source";
+  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source, verified_by";
 
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
 
@@ -28,6 +28,7 @@ export function toEventView(row: Row): EventView {
     objectId: text(row.object_id),
     customerId: text(row.customer_id),
     source: row.source === "fetched" ? "fetched" : "pushed",
+    verifiedBy: text(row.verified_by),
     deliveries: [],
   };
 }
@@ -44,6 +45,7 @@ export function toDeliveryView(row: Row): DeliveryView {
     orderKey: text(row.order_key),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
+    backfilledAt: row.backfilled_at === null || row.backfilled_at === undefined ? null : Number(row.backfilled_at),
   };
 }
 

@@ -7,7 +7,7 @@ import { ATTEMPT_COLUMNS, EVENT_COLUMNS, toAttemptView, toDeliveryView, toEventV
 import type { AttemptView, DeliveryStatus, EventDetail, EventQuery, EventView, Requeue } from "../types.ts";
 
 const DELIVERY_COLUMNS =
-  "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at";
+  "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at, backfilled_at";
 
 export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   const where: string[] = [];

@@ -11,6 +11,7 @@ import { orderFree } from "../shared/order.ts";
 import type {
   ActivityBucket,
   AttemptRecord,
+  Backfill,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
@@ -25,8 +26,10 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  SecretUse,
   Store,
 } from "../types.ts";
+import { backfill, secretUse } from "./backfill.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
@@ -126,8 +129,8 @@ export class SqliteStore implements Store {
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
-           object_id, customer_id, source)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+           object_id, customer_id, source, verified_by)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
         `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
@@ -229,6 +232,7 @@ export class SqliteStore implements Store {
         event.objectId ?? null,
         event.customerId ?? null,
         event.source ?? "pushed",
+        event.verifiedBy ?? null,
       );
       if (Number(inserted.changes) === 0) return DUPLICATE;
       const claims: HeldClaim[] = [];
@@ -417,6 +421,14 @@ export class SqliteStore implements Store {
 
   requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
     return this.write(() => requeue(this.db, deliveries, now, only));
+  }
+
+  backfill(deliveries: readonly Backfill[], now: number): Promise<number> {
+    return this.write(() => backfill(this.db, deliveries, now));
+  }
+
+  async secretUse(since: number): Promise<SecretUse[]> {
+    return secretUse(this.db, since);
   }
 
   prune(before: number, limit: number): Promise<number> {

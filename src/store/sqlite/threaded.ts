@@ -87,6 +87,7 @@ class ThreadedStore implements Store {
   release = (...args: WriteArgs<"release">) => this.write("release", args) as Promise<number>;
   checkWritable = (...args: WriteArgs<"checkWritable">) => this.write("checkWritable", args) as Promise<void>;
   requeue = (...args: WriteArgs<"requeue">) => this.write("requeue", args) as Promise<number>;
+  backfill = (...args: WriteArgs<"backfill">) => this.write("backfill", args) as Promise<number>;
   prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
   acquireLease = (...args: WriteArgs<"acquireLease">) => this.write("acquireLease", args) as Promise<boolean>;
   releaseLease = (...args: WriteArgs<"releaseLease">) => this.write("releaseLease", args) as Promise<void>;
@@ -101,6 +102,7 @@ class ThreadedStore implements Store {
   failureGroups: Store["failureGroups"] = (limit) => this.reader.failureGroups(limit);
   failedDeliveries: Store["failedDeliveries"] = (group, limit) => this.reader.failedDeliveries(group, limit);
   activity: Store["activity"] = (since, bucketMs) => this.reader.activity(since, bucketMs);
+  secretUse: Store["secretUse"] = (since) => this.reader.secretUse(since);
 
   async close(): Promise<void> {
     if (this.closed) return;
@@ -130,7 +132,7 @@ class ThreadedStore implements Store {
       if (this.outbox.push({ ...call, id } as Call) > 1 || this.flushing) return;
       this.flushing = true;
       // setImmediate, not a microtask: requests whose verification finishes in this turn join the same message
-      // (make bench: +12 % throughput at 32 connections over one commit per request, see the README).
+      // (make bench: +12 % throughput at 32 connections over one commit per request, see docs/performance.md).
       setImmediate(() => {
         this.flushing = false;
         this.flushWhenFree();

@@ -1,7 +1,8 @@
 /**
  * @module The SQLite writer thread's side: it owns the store's one writer connection and runs the writes the
  * serving thread sends it as messages, group-committed by SqliteStore, answering each once it is durable. Every
- * commit, fsync and lock wait happens here, so the thread that serves HTTP never waits on the disk (STYLE.md 16).
+ * commit, fsync and lock wait happens here, so the thread that serves HTTP never waits on the disk
+ * (docs/how-it-works.md#how-a-request-is-handled, step 4).
  */
 import { StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase } from "../../runtime/types.ts";
@@ -17,6 +18,7 @@ export const WRITES = [
   "release",
   "checkWritable",
   "requeue",
+  "backfill",
   "prune",
   "acquireLease",
   "releaseLease",

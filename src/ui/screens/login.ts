@@ -1,14 +1,27 @@
 /**
- * @module The login screen: the token form, logging in (rate-limited per client) and logging out. The given token
- * is never logged, not even in part.
+ * @module The login screen: the token form, logging in (wrong tokens limited per client, behind trusted proxies the
+ * client they forwarded for) and logging out (which ends the session's live streams). The given token is never
+ * logged, not even in part.
  */
 import type { Logger } from "../../log.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { page, post, type Route, readForm, redirect } from "../http.ts";
+import type { LiveStreams } from "../live.ts";
+import { loginClient } from "../security.ts";
 import { type Sessions, sessionCookie } from "../session.ts";
 import { layout } from "./layout.ts";
 
-export function loginRoutes({ sessions, log, now }: { sessions: Sessions; log: Logger; now: () => number }): Route[] {
+export interface LoginDeps {
+  sessions: Sessions;
+  log: Logger;
+  now: () => number;
+  /** The config's trusted_proxies: behind them, the client is the one they forwarded for. */
+  trustedProxies: () => readonly string[] | undefined;
+  /** Ended at logout. */
+  streams: LiveStreams;
+}
+
+export function loginRoutes({ sessions, log, now, trustedProxies, streams }: LoginDeps): Route[] {
   return [
     { method: "GET", path: "/login", access: "login", handle: () => page(loginPage()) },
     {
@@ -18,14 +31,15 @@ export function loginRoutes({ sessions, log, now }: { sessions: Sessions; log: L
       async handle({ request, client }) {
         const form = await readForm(request);
         const token = form?.get("token");
-        const outcome = sessions.login(typeof token === "string" ? token : "", client.address, now());
+        const who = loginClient(client.address, request.headers.get("x-forwarded-for"), trustedProxies());
+        const outcome = sessions.login(typeof token === "string" ? token : "", who, now());
         if (outcome.result === "ok") {
-          log.info("operator page: logged in", { client: client.address });
+          log.info("operator page: logged in", { client: who });
           return redirect("/", { "set-cookie": sessionCookie(outcome.session, now()) });
         }
         log.warn("operator page: login refused", {
           code: outcome.result === "limited" ? "rate_limited" : "wrong_token",
-          client: client.address,
+          client: who,
         });
         if (outcome.result === "limited") {
           return page(loginPage(`Too many wrong tokens; try again in ${outcome.retryAfter} s.`), 429, {
@@ -37,6 +51,7 @@ export function loginRoutes({ sessions, log, now }: { sessions: Sessions; log: L
     },
     post("/logout", ({ session }) => {
       sessions.logout(session.id);
+      streams.end(session.id);
       return redirect("/login", { "set-cookie": sessionCookie(null, now()) });
     }),
   ];

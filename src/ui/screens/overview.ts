@@ -3,6 +3,7 @@ import type { ActivityBucket, QueueStats, Store } from "../../store/types.ts";
 import { chart, duration, series } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { get, page, type Route } from "../http.ts";
+import { createOverviewSource } from "../overview-data.ts";
 import { layout } from "./layout.ts";
 
 const MINUTE = 60_000;
@@ -18,17 +19,16 @@ export interface ServerFacts {
 export function overviewRoutes(
   deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats">; now: () => number },
 ): Route[] {
-  const { store } = deps;
+  // Shared by every open Overview for a couple of seconds: N tabs cost one reading of the store.
+  const overview = createOverviewSource(deps.store, deps.now);
   return [
     get("/overview", async ({ session: { csrf } }) => {
-      const t = deps.now();
       // One query for the day; the last hour is its last 60 buckets.
-      const [day, queue] = await Promise.all([store.activity(t - 1440 * MINUTE, MINUTE), store.queueStats()]);
-      const hour = day;
+      const { at: t, day, queue } = await overview();
       return page(
         overviewPage({
           csrf,
-          hour: series(hour, t - 59 * MINUTE, t + 1, MINUTE),
+          hour: series(day, t - 59 * MINUTE, t + 1, MINUTE),
           day: series(day, t - 1439 * MINUTE, t + 1, MINUTE),
           queue,
           now: t,

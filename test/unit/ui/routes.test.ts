@@ -4,6 +4,7 @@
  * how the table finds a route.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
+import type { Config } from "../../../src/config/types.ts";
 import { createLogger } from "../../../src/log.ts";
 import type { Store } from "../../../src/store/types.ts";
 import { ASSETS } from "../../../src/ui/assets.ts";
@@ -18,9 +19,7 @@ const handle = createAdminHandler({
   token: TOKEN,
   host: "127.0.0.1",
   store,
-  config: () => {
-    throw new Error("not needed");
-  },
+  config: () => ({ file: {} }) as Config,
   changes: createChanges(),
   wake: () => {},
   log: createLogger({ level: "error", write: () => {} }),
