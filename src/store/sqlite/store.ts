@@ -6,6 +6,8 @@
 import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
+import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActivityBucket,
   AttemptRecord,
@@ -38,20 +40,13 @@ import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { checkSchema, migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
 
-const MAX_BATCH = 512;
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 
 /**
- * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
- * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
- * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
- * This is the rule; a NULL next_at (held behind its key) only keeps rows that cannot pass it out of the claim's scan.
+ * The ordering rule. Dead and failed deliveries are not in the partial index deliveries_order, so they never hold a
+ * key. A NULL next_at (held behind its key) only keeps rows that cannot pass the rule out of the claim's scan.
  */
-const FREE = `(d.order_key IS NULL OR NOT EXISTS (
-  SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
-    AND b.status IN ('pending', 'running')
-    AND (b.status = 'running' OR b.order_created < d.order_created
-      OR (b.order_created = d.order_created AND b.id < d.id))))`;
+const FREE = orderFree("deliveries");
 /**
  * True for a delivery `d` the claim's Runnable (bound three times, as JSON, or NULL for every delivery) can run:
  * its name is in the current config, or this process loaded its very version. One server per store, so a version
@@ -60,13 +55,10 @@ const FREE = `(d.order_key IS NULL OR NOT EXISTS (
 const RUNS = `(? IS NULL OR d.action IN (SELECT value FROM json_each(json_extract(?, '$.names')))
   OR EXISTS (SELECT 1 FROM json_each(json_extract(?, '$.versions')) v
     WHERE json_extract(v.value, '$[0]') = d.action AND json_extract(v.value, '$[1]') = d.digest))`;
-const MAX_TEXT = 64 * 1024;
 /** How long a write waits for another process's lock before it fails (503 for a webhook, so Stripe retries). */
 export const LOCK_WAIT_MS = 5_000;
 /** The longest pause between two tries for a lock another process holds. */
 const MAX_RETRY_DELAY_MS = 25;
-/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
-const MAX_FETCHED = 256 * 1024;
 
 type Write = {
   run: () => unknown;
