@@ -158,7 +158,7 @@ test: lint dist/payhook dist/payhook-test test-tools release release-tools packa
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
 test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
-	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/store-ui.deno.test.ts test/contract/postgres.deno.test.ts test/contract/store-order.deno.test.ts
+	$(DENO) test -A --no-check test/contract/sqlite.deno.test.ts test/contract/postgres.deno.test.ts
 	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e test/guarantees/exec-chaos.test.ts
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \

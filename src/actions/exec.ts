@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { Type } from "@sinclair/typebox";
 import { describe } from "../errors.ts";
+import type { SpawnResult } from "../runtime/types.ts";
 import { compileTemplate, hasPlaceholder, type Template } from "../utils/template.ts";
 import { Duration, parseDuration } from "../utils/units.ts";
 import { ActionBase } from "./base.ts";
@@ -96,38 +97,7 @@ export const exec: ActionKind = {
     const executable = program.includes("/") && !isAbsolute(program) ? resolve(baseDir, program) : program;
     const passOn = ["PATH", ...(settings.env ?? []).filter((n) => n !== "PATH")];
 
-    /** The argv and environment of an attempt, or why it is refused; `run` and `plan` share it, so they agree. */
-    const prepare = ({ event, attempt, idempotencyKey }: PlanContext): Prepared | { error: string } => {
-      const argv = [executable];
-      for (const arg of args) {
-        if ("text" in arg) {
-          argv.push(arg.text);
-          continue;
-        }
-        const value = arg.template(event.data);
-        if (value.includes("\u0000")) return { error: `exec refused: argument ${arg.index} rendered a NUL character` };
-        if (value.startsWith("-") && !allowDash) {
-          return {
-            error: `exec refused: argument ${arg.index} rendered a value starting with "-", which the program could take for an option; set allow_leading_dash: true if it expects that`,
-          };
-        }
-        argv.push(value);
-      }
-      const env: Record<string, string> = {};
-      for (const name of passOn) {
-        const value = process.env[name];
-        // Belt and braces: whatever its name, a signing secret never reaches a program.
-        if (value !== undefined && !value.startsWith("whsec_")) env[name] = value;
-      }
-      env.PAYHOOK_EVENT_ID = event.id;
-      env.PAYHOOK_EVENT_TYPE = event.type;
-      env.PAYHOOK_ATTEMPT = String(attempt);
-      env.PAYHOOK_IDEMPOTENCY_KEY = idempotencyKey;
-      // No environment can carry a NUL: the same event would fail to start the program on every attempt.
-      const unfit = Object.keys(env).find((name) => env[name]?.includes("\u0000"));
-      if (unfit !== undefined) return { error: `exec refused: ${unfit} would contain a NUL character` };
-      return { argv, env };
-    };
+    const prepare = preparer(executable, args, allowDash, passOn);
 
     return {
       concurrency: settings.concurrency ?? DEFAULT_EXEC_CONCURRENCY,
@@ -155,40 +125,85 @@ export const exec: ActionKind = {
         } catch (error) {
           return cannotStart(executable, error);
         }
-        const output = [result.stdout && `stdout:\n${result.stdout}`, result.stderr && `stderr:\n${result.stderr}`]
-          .filter(Boolean)
-          .join("\n");
-        const withOutput = output === "" ? {} : { output };
-        if (result.timedOut) {
-          return {
-            ok: false,
-            retry: true,
-            error: `${program} ran longer than its timeout of ${timeoutMs} ms; its process group was killed`,
-            ...withOutput,
-          };
-        }
-        if (result.signal !== null) {
-          return { ok: false, retry: true, error: `${program} was killed by ${result.signal}`, ...withOutput };
-        }
-        if (result.exitCode === 0) return { ok: true, ...withOutput };
-        if (result.exitCode === EX_TEMPFAIL) {
-          return {
-            ok: false,
-            retry: true,
-            error: `${program} exited with 75 (EX_TEMPFAIL): retry later`,
-            ...withOutput,
-          };
-        }
-        return {
-          ok: false,
-          retry: false,
-          error: `${program} exited with ${result.exitCode}; not retried (exit 75 asks for a retry)`,
-          ...withOutput,
-        };
+        return finished(program, timeoutMs, result);
       },
     };
   },
 };
+
+/** The outcome of a program that ran: its exit, with what it printed. */
+function finished(program: string, timeoutMs: number, result: SpawnResult): Outcome {
+  const output = [result.stdout && `stdout:\n${result.stdout}`, result.stderr && `stderr:\n${result.stderr}`]
+    .filter(Boolean)
+    .join("\n");
+  const withOutput = output === "" ? {} : { output };
+  if (result.timedOut) {
+    return {
+      ok: false,
+      retry: true,
+      error: `${program} ran longer than its timeout of ${timeoutMs} ms; its process group was killed`,
+      ...withOutput,
+    };
+  }
+  if (result.signal !== null) {
+    return { ok: false, retry: true, error: `${program} was killed by ${result.signal}`, ...withOutput };
+  }
+  if (result.exitCode === 0) return { ok: true, ...withOutput };
+  if (result.exitCode === EX_TEMPFAIL) {
+    return {
+      ok: false,
+      retry: true,
+      error: `${program} exited with 75 (EX_TEMPFAIL): retry later`,
+      ...withOutput,
+    };
+  }
+  return {
+    ok: false,
+    retry: false,
+    error: `${program} exited with ${result.exitCode}; not retried (exit 75 asks for a retry)`,
+    ...withOutput,
+  };
+}
+
+/** The argv and environment of an attempt, or why it is refused; `run` and `plan` share it, so they agree. */
+function preparer(
+  executable: string,
+  args: readonly Arg[],
+  allowDash: boolean,
+  passOn: readonly string[],
+): (context: PlanContext) => Prepared | { error: string } {
+  return ({ event, attempt, idempotencyKey }) => {
+    const argv = [executable];
+    for (const arg of args) {
+      if ("text" in arg) {
+        argv.push(arg.text);
+        continue;
+      }
+      const value = arg.template(event.data);
+      if (value.includes("\u0000")) return { error: `exec refused: argument ${arg.index} rendered a NUL character` };
+      if (value.startsWith("-") && !allowDash) {
+        return {
+          error: `exec refused: argument ${arg.index} rendered a value starting with "-", which the program could take for an option; set allow_leading_dash: true if it expects that`,
+        };
+      }
+      argv.push(value);
+    }
+    const env: Record<string, string> = {};
+    for (const name of passOn) {
+      const value = process.env[name];
+      // Belt and braces: whatever its name, a signing secret never reaches a program.
+      if (value !== undefined && !value.startsWith("whsec_")) env[name] = value;
+    }
+    env.PAYHOOK_EVENT_ID = event.id;
+    env.PAYHOOK_EVENT_TYPE = event.type;
+    env.PAYHOOK_ATTEMPT = String(attempt);
+    env.PAYHOOK_IDEMPOTENCY_KEY = idempotencyKey;
+    // No environment can carry a NUL: the same event would fail to start the program on every attempt.
+    const unfit = Object.keys(env).find((name) => env[name]?.includes("\u0000"));
+    if (unfit !== undefined) return { error: `exec refused: ${unfit} would contain a NUL character` };
+    return { argv, env };
+  };
+}
 
 function cannotStart(program: string, error: unknown): Outcome {
   const code = (error as { code?: unknown }).code;

@@ -11,8 +11,8 @@ import { compileTemplate, type Template } from "../utils/template.ts";
 import { Duration, parseDuration } from "../utils/units.ts";
 import { ActionBase } from "./base.ts";
 import { compileUrl } from "./forward-url.ts";
-import { createSigner, decodeSecret, SIGNATURE_HEADERS, type Signer, webhookId } from "./sign.ts";
 import { createStripeSigner, STRIPE_SIGNATURE_HEADERS, stripeSecretProblem } from "./sign-stripe.ts";
+import { createSigner, decodeSecret, SIGNATURE_HEADERS, type Signer, webhookId } from "./standard-webhooks.ts";
 import type { ActionKind, Outcome, PlanContext } from "./types.ts";
 
 const closed = { additionalProperties: false } as const;

@@ -5,7 +5,7 @@
  * `stripe.webhooks.constructEvent` and its own secret accepts payhook's requests unchanged.
  */
 import { UsageError } from "../errors.ts";
-import type { Signer } from "./sign.ts";
+import type { Signer } from "./standard-webhooks.ts";
 import { checkSecret, signatureHeader } from "./stripe-signature.ts";
 
 /** The header a Stripe signer adds. */

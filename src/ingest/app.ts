@@ -37,5 +37,7 @@ function withRoutablePath(request: Request): Request {
   const url = request.url;
   const path = url.indexOf("/", url.indexOf("//") + 2);
   if (path >= 11 && URL.parse(url) !== null) return request;
-  return new Request(requestUrl(request), request);
+  const routable = requestUrl(request);
+  routable.host = "localhost";
+  return new Request(routable, request);
 }

@@ -122,7 +122,7 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
         if (signal?.aborted) throw stopping(what);
         return await request();
       } catch (error) {
-        const failure = signal?.aborted ? stopping(what) : explain(what, error);
+        const failure = signal?.aborted ? stopping(what) : apiError(what, error);
         if (!failure.retryable || attempt >= options.retries) throw failure;
         const waitMs = backoff(attempt);
         options.onRetry?.({ what, status: failure.httpStatus, waitMs, reason: failure.message });
@@ -229,7 +229,8 @@ function stopping(what: string): StripeApiError {
   return new StripeApiError("stripe_cancelled", `${what}: cancelled because payhook is stopping`, undefined, false);
 }
 
-function explain(what: string, error: unknown): StripeApiError {
+/** A failed call as a StripeApiError that says what failed and whether trying again can help. */
+function apiError(what: string, error: unknown): StripeApiError {
   if (error instanceof StripeApiError) return error;
   const e = error as {
     statusCode?: number;

@@ -11,18 +11,11 @@ import { migrate, SCHEMA_VERSION } from "../../src/store/postgres/migrations.ts"
 import { openPostgresStore } from "../../src/store/postgres/open.ts";
 import type { PostgresSettings } from "../../src/store/postgres/settings.ts";
 import type { PostgresStore } from "../../src/store/postgres/store.ts";
-import type { IncomingEvent } from "../../src/store/types.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
-import { type StoreSubject, storeContract } from "./store.ts";
-import { storeBackfillContract } from "./store-backfill.ts";
-import { storeControlContract } from "./store-control.ts";
-import { storeCopiesContract } from "./store-copies.ts";
-import { storeInspectContract } from "./store-inspect.ts";
-import { storeOrderContract } from "./store-order.ts";
-import { storeSourceContract } from "./store-source.ts";
-import { storeUiContract } from "./store-ui.ts";
+import { deliveries, incoming, NOW } from "./factory.ts";
+import { storeContracts } from "./index.ts";
+import type { StoreSubject } from "./store.ts";
 
-const NOW = 1_760_000_000_000;
 const LEASE = 30_000;
 const BIGINT = { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) };
 
@@ -36,14 +29,7 @@ export async function postgresContracts(runtime: string): Promise<void> {
   const cluster = await startCluster();
   after(() => cluster.stop());
   const name = `PostgreSQL on ${runtime}`;
-  storeContract(name, () => postgresSubject(cluster));
-  storeInspectContract(name, () => postgresSubject(cluster));
-  storeUiContract(name, () => postgresSubject(cluster));
-  storeSourceContract(name, () => postgresSubject(cluster));
-  storeBackfillContract(name, () => postgresSubject(cluster));
-  storeCopiesContract(name, () => postgresSubject(cluster));
-  storeOrderContract(name, () => postgresSubject(cluster));
-  storeControlContract(name, () => postgresSubject(cluster));
+  storeContracts(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }
 
@@ -124,23 +110,6 @@ async function postgresSubject(cluster: Cluster, leaseMs = LEASE): Promise<Store
   };
 }
 
-function incoming(id: string, receivedAt = NOW): IncomingEvent {
-  return {
-    id,
-    type: "invoice.paid",
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: null,
-    created: Math.floor(receivedAt / 1000),
-    receivedAt,
-    endpoint: "/webhook",
-    body: new TextEncoder().encode(`{"id":"${id}"}`),
-  };
-}
-
-const actions = (...names: string[]) => names.map((action) => ({ action, digest: `digest-${action}` }));
-
 /** Waits for a condition, a bound on waiting and never an assertion on time. */
 async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
@@ -167,7 +136,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
         const good = Array.from({ length: 20 }, (_, i) => incoming(`evt_ok_${i}`));
         const bad = { ...incoming("evt_bad"), account: "acct_\u0000" };
         // One turn of the event loop: all of them join one batch.
-        const results = await Promise.allSettled([bad, ...good].map((e) => a.ingest(e, actions("x"))));
+        const results = await Promise.allSettled([bad, ...good].map((e) => a.ingest(e, deliveries("x"))));
         assert.equal(results[0]?.status, "rejected");
         assert.deepEqual(
           results.slice(1).map((r) => r.status),
@@ -183,9 +152,9 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       const [a, b, close] = await instances();
       try {
         const old = NOW - 2 * LEASE;
-        await a.ingest(incoming("evt_1", old), [{ action: "x", digest: "v0" }]);
-        await a.ingest(incoming("evt_2", old), [{ action: "x", digest: "v0" }]);
-        await a.ingest(incoming("evt_3", old), [{ action: "x", digest: "v1" }]);
+        await a.ingest(incoming("evt_1", { receivedAt: old }), [{ action: "x", digest: "v0" }]);
+        await a.ingest(incoming("evt_2", { receivedAt: old }), [{ action: "x", digest: "v0" }]);
+        await a.ingest(incoming("evt_3", { receivedAt: old }), [{ action: "x", digest: "v1" }]);
         const onA = { versions: [["x", "v0"]] as [string, string][], names: ["x"] };
         const onB = { versions: [["x", "v1"]] as [string, string][], names: ["x"] };
         assert.deepEqual(
@@ -205,7 +174,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           [["evt_2", "v0"]],
         );
         // One created just now by an instance that has not announced its version yet waits a lease for it.
-        await b.ingest(incoming("evt_4", NOW), [{ action: "x", digest: "v2" }]);
+        await b.ingest(incoming("evt_4", { receivedAt: NOW }), [{ action: "x", digest: "v2" }]);
         assert.deepEqual(await b.claim(NOW, 10, [], onB), []);
         const due = await b.nextDue(onB, NOW);
         assert.ok(due !== null && due >= NOW + LEASE, `due at ${due}, a lease after it was created`);
@@ -218,7 +187,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
     test("a claim whose lease ran out is taken over with a new token; the old holder's result changes nothing", async () => {
       const [a, b, close] = await instances();
       try {
-        await a.ingest(incoming("evt_1"), actions("x"));
+        await a.ingest(incoming("evt_1"), deliveries("x"));
         const [held] = await a.claim(NOW, 10);
         assert.ok(held?.token !== undefined);
         assert.deepEqual(await b.claim(NOW + LEASE - 1, 10), [], "the lease still holds");
@@ -249,7 +218,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
     test("the heartbeat keeps a running claim: renewed, it is not taken over when the first lease would have run out", async () => {
       const [a, b, close] = await instances();
       try {
-        await a.ingest(incoming("evt_1"), actions("x", "y"));
+        await a.ingest(incoming("evt_1"), deliveries("x", "y"));
         const claimed = await a.claim(NOW, 10);
         const renewAt = NOW + LEASE / 2;
         const kept = await a.renew(
@@ -270,8 +239,8 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
     test("recover takes back only deliveries whose lease ran out, not those another instance is running", async () => {
       const [a, b, close] = await instances();
       try {
-        await a.ingest(incoming("evt_1"), actions("x"));
-        await a.ingest(incoming("evt_2", NOW + 10_000), actions("x"));
+        await a.ingest(incoming("evt_1"), deliveries("x"));
+        await a.ingest(incoming("evt_2", { receivedAt: NOW + 10_000 }), deliveries("x"));
         assert.equal((await a.claim(NOW, 10)).length, 1);
         assert.equal((await a.claim(NOW + 10_000, 10)).length, 1);
         // A restarting instance B: evt_1's lease ran out (NOW + LEASE), evt_2's runs until NOW + 10 s + LEASE.
@@ -290,7 +259,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       const [a, b, close] = await instances();
       try {
         const ids = Array.from({ length: 120 }, (_, i) => `evt_${String(i).padStart(3, "0")}`);
-        await Promise.all(ids.map((id) => a.ingest(incoming(id), actions("x", "y"))));
+        await Promise.all(ids.map((id) => a.ingest(incoming(id), deliveries("x", "y"))));
         const taken: number[][] = [[], []];
         const drain = async (store: PostgresStore, into: number[]) => {
           for (;;) {
@@ -406,8 +375,8 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
         const ids = Array.from({ length: 60 }, (_, i) => `evt_${String(i).padStart(3, "0")}`);
         // Opposite orders on the two instances: the worst case for row locks taken in arrival order.
         const results = await Promise.all([
-          ...ids.map((id) => a.ingest(incoming(id), actions("x", "y")).then((r) => [id, r.status])),
-          ...[...ids].reverse().map((id) => b.ingest(incoming(id), actions("x", "y")).then((r) => [id, r.status])),
+          ...ids.map((id) => a.ingest(incoming(id), deliveries("x", "y")).then((r) => [id, r.status])),
+          ...[...ids].reverse().map((id) => b.ingest(incoming(id), deliveries("x", "y")).then((r) => [id, r.status])),
         ]);
         for (const id of ids) {
           const outcomes = results.filter(([i]) => i === id).map(([, r]) => r);
@@ -430,7 +399,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
         });
         await until(() => wakes >= 1, "the first wake-up, on listening");
         const before = wakes;
-        await a.ingest(incoming("evt_1"), actions("x"));
+        await a.ingest(incoming("evt_1"), deliveries("x"));
         await until(() => wakes > before, "a wake-up after another instance stored a delivery");
       } finally {
         await close();
@@ -442,7 +411,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       const schema = `t${schemas}`;
       const locker = reader(cluster(), schema);
       try {
-        await a.ingest(incoming("evt_old", NOW - 40 * 86_400_000), []);
+        await a.ingest(incoming("evt_old", { receivedAt: NOW - 40 * 86_400_000 }), []);
         const held = await locker.reserve();
         await held.unsafe("SELECT pg_advisory_lock(hashtext($1))", [`payhook.prune.${schema}`]);
         assert.equal(await a.prune(NOW, 100), 0);

@@ -5,26 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { IncomingEvent } from "../../src/store/types.ts";
+import { incoming, NOW } from "./factory.ts";
 import { type OpenSubject, subjects } from "./store.ts";
-
-const NOW = 1_760_000_000_000;
-
-function incoming(id: string, created: number, extra: Partial<IncomingEvent> = {}): IncomingEvent {
-  return {
-    id,
-    type: "invoice.paid",
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: null,
-    created,
-    receivedAt: NOW,
-    endpoint: "/webhook",
-    body: new TextEncoder().encode(`{"id":"${id}"}`),
-    ...extra,
-  };
-}
 
 export function storeBackfillContract(name: string, open: OpenSubject): void {
   describe(`Store contract (backfill, verifying secret): ${name}`, () => {
@@ -32,8 +14,8 @@ export function storeBackfillContract(name: string, open: OpenSubject): void {
 
     test("backfill creates only missing deliveries, once, due when asked, marked with its round", async () => {
       const { store } = await subject();
-      await store.ingest(incoming("evt_1", 100), [{ action: "old", digest: "d" }]);
-      await store.ingest(incoming("evt_2", 200), [
+      await store.ingest(incoming("evt_1", { created: 100 }), [{ action: "old", digest: "d" }]);
+      await store.ingest(incoming("evt_2", { created: 200 }), [
         { action: "old", digest: "d" },
         { action: "new", digest: "d" },
       ]);
@@ -61,8 +43,8 @@ export function storeBackfillContract(name: string, open: OpenSubject): void {
 
     test("a backfilled ordered delivery of an older event goes before a newer one of its key", async () => {
       const { store } = await subject();
-      await store.ingest(incoming("evt_old", 100), []);
-      await store.ingest(incoming("evt_new", 200), [{ action: "sync", digest: "d", orderKey: "cus_1" }]);
+      await store.ingest(incoming("evt_old", { created: 100 }), []);
+      await store.ingest(incoming("evt_new", { created: 200 }), [{ action: "sync", digest: "d", orderKey: "cus_1" }]);
       await store.backfill([{ eventId: "evt_old", action: "sync", digest: "d", orderKey: "cus_1", dueAt: NOW }], NOW);
       const first = await store.claim(NOW + 1, 10);
       assert.deepEqual(
@@ -87,11 +69,11 @@ export function storeBackfillContract(name: string, open: OpenSubject): void {
 
     test("each event keeps the label of the secret that verified it, counted per endpoint and label", async () => {
       const { store } = await subject();
-      await store.ingest(incoming("evt_a", 1, { verifiedBy: "current" }), []);
-      await store.ingest(incoming("evt_b", 1, { verifiedBy: "previous", receivedAt: NOW + 10 }), []);
-      await store.ingest(incoming("evt_c", 1, { verifiedBy: "current", receivedAt: NOW + 20 }), []);
-      await store.ingest(incoming("evt_d", 1, { verifiedBy: "previous", receivedAt: NOW - 1_000 }), []);
-      await store.ingest(incoming("evt_f", 1, { source: "fetched", endpoint: "stripe:/v1/events" }), []);
+      await store.ingest(incoming("evt_a", { created: 1, verifiedBy: "current" }), []);
+      await store.ingest(incoming("evt_b", { created: 1, verifiedBy: "previous", receivedAt: NOW + 10 }), []);
+      await store.ingest(incoming("evt_c", { created: 1, verifiedBy: "current", receivedAt: NOW + 20 }), []);
+      await store.ingest(incoming("evt_d", { created: 1, verifiedBy: "previous", receivedAt: NOW - 1_000 }), []);
+      await store.ingest(incoming("evt_f", { created: 1, source: "fetched", endpoint: "stripe:/v1/events" }), []);
       assert.equal((await store.getEvent("evt_b"))?.verifiedBy, "previous");
       assert.equal((await store.getEvent("evt_f"))?.verifiedBy, null);
       assert.deepEqual((await store.listEvents({ search: "evt_a" }))[0]?.verifiedBy, "current");

@@ -4,26 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { IncomingEvent } from "../../src/store/types.ts";
+import { incoming, NOW } from "./factory.ts";
 import { type OpenSubject, type StoreSubject, subjects } from "./store.ts";
 
-const NOW = 1_760_000_000_000;
 const DAY = 86_400_000;
-
-function incoming(id: string, type: string, receivedAt: number): IncomingEvent {
-  return {
-    id,
-    type,
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: null,
-    created: Math.floor(receivedAt / 1000),
-    receivedAt,
-    endpoint: "/webhook",
-    body: new TextEncoder().encode(`{"id":"${id}"}`),
-  };
-}
 
 export function storeInspectContract(name: string, open: OpenSubject): void {
   describe(`Store contract (inspect, replay, prune): ${name}`, () => {
@@ -47,9 +31,13 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("listEvents: newest first, filtered by status, type pattern and time, limited", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", "invoice.paid", NOW - 3 * DAY), [{ action: "x", digest: "d" }]);
-      await s.store.ingest(incoming("evt_b", "invoice.created", NOW - 2 * DAY), [{ action: "y", digest: "d" }]);
-      await s.store.ingest(incoming("evt_c", "charge.succeeded", NOW - DAY), []);
+      await s.store.ingest(incoming("evt_a", { type: "invoice.paid", receivedAt: NOW - 3 * DAY }), [
+        { action: "x", digest: "d" },
+      ]);
+      await s.store.ingest(incoming("evt_b", { type: "invoice.created", receivedAt: NOW - 2 * DAY }), [
+        { action: "y", digest: "d" },
+      ]);
+      await s.store.ingest(incoming("evt_c", { type: "charge.succeeded", receivedAt: NOW - DAY }), []);
       await settle(s, "y", "dead");
       assert.deepEqual(
         (await s.store.listEvents({})).map((e) => e.id),
@@ -82,7 +70,9 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("getEvent: the exact body and every attempt in order; null for an unknown id", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", "invoice.paid", NOW), [{ action: "x", digest: "d" }]);
+      await s.store.ingest(incoming("evt_a", { type: "invoice.paid", receivedAt: NOW }), [
+        { action: "x", digest: "d" },
+      ]);
       await settle(s, "x", "dead");
       const event = await s.store.getEvent("evt_a");
       assert.equal(new TextDecoder().decode(event?.body), '{"id":"evt_a"}');
@@ -95,7 +85,7 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("requeue resets finished deliveries, creates missing ones, and leaves pending ones alone", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", "invoice.paid", NOW), [
+      await s.store.ingest(incoming("evt_a", { type: "invoice.paid", receivedAt: NOW }), [
         { action: "x", digest: "d1" },
         { action: "y", digest: "d1" },
       ]);
@@ -125,9 +115,15 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("prune deletes old events whose deliveries are all finished, with their attempts", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_old_done", "a.b", NOW - 40 * DAY), [{ action: "x", digest: "d" }]);
-      await s.store.ingest(incoming("evt_old_pending", "a.b", NOW - 40 * DAY), [{ action: "p", digest: "d" }]);
-      await s.store.ingest(incoming("evt_new", "a.b", NOW - DAY), [{ action: "x2", digest: "d" }]);
+      await s.store.ingest(incoming("evt_old_done", { type: "a.b", receivedAt: NOW - 40 * DAY }), [
+        { action: "x", digest: "d" },
+      ]);
+      await s.store.ingest(incoming("evt_old_pending", { type: "a.b", receivedAt: NOW - 40 * DAY }), [
+        { action: "p", digest: "d" },
+      ]);
+      await s.store.ingest(incoming("evt_new", { type: "a.b", receivedAt: NOW - DAY }), [
+        { action: "x2", digest: "d" },
+      ]);
       for (const d of await s.store.claim(NOW, 100)) {
         const pending = d.action === "p";
         await s.store.finish({
@@ -151,7 +147,7 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("claim and nextDue take only the deliveries the instance can run: its versions, then its action names", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", "a.b", NOW), [
+      await s.store.ingest(incoming("evt_a", { type: "a.b", receivedAt: NOW }), [
         { action: "mine", digest: "d1" },
         { action: "gone", digest: "d1" },
       ]);
@@ -176,7 +172,7 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("a NUL in a search, type, cursor, id or failure group (typed or forged on the page) matches nothing, never an error", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", "a.b", NOW), [{ action: "x", digest: "d" }]);
+      await s.store.ingest(incoming("evt_a", { type: "a.b", receivedAt: NOW }), [{ action: "x", digest: "d" }]);
       assert.deepEqual(await s.store.listEvents({ search: "evt_a\u0000" }), []);
       assert.deepEqual(await s.store.listEvents({ type: "a.b\u0000" }), []);
       const page = await s.store.listEvents({ after: { receivedAt: NOW + 1, id: "\u0000" } });
@@ -188,7 +184,7 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
 
     test("claim skips the actions it is told to (those at their concurrency limit)", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", "a.b", NOW), [
+      await s.store.ingest(incoming("evt_a", { type: "a.b", receivedAt: NOW }), [
         { action: "busy", digest: "d" },
         { action: "free", digest: "d" },
       ]);

@@ -3,14 +3,14 @@
  * it. One delivery per (action, order key) runs at a time, in the order of the events' `created` (ties: arrival);
  * a pending or running one holds its key, a dead or failed one does not; the newest delivered event per key is
  * reported with older deliveries so `stale: skip` can skip them. Written with node:test and node:assert, so
- * `bun test` (store-order.bun.test.ts) and `deno test` (store-order.deno.test.ts) both run it.
+ * `bun test` and `deno test` both run it (see index.ts).
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { AttemptRecord, ClaimedDelivery, IncomingEvent, NewDelivery } from "../../src/store/types.ts";
+import type { AttemptRecord, ClaimedDelivery, NewDelivery } from "../../src/store/types.ts";
+import { incoming, NOW } from "./factory.ts";
 import { type OpenSubject, type StoreSubject, subjects } from "./store.ts";
 
-const NOW = 1_760_000_000_000;
 const T = Math.floor(NOW / 1000);
 /** An hour later: past any lease, so on a shared store too a delivery left running then belongs to a process gone. */
 const LATER = NOW + 3_600_000;
@@ -248,18 +248,11 @@ function plain(action: string): NewDelivery {
 }
 
 async function ingest(s: StoreSubject, id: string, created: number, ...deliveries: NewDelivery[]): Promise<void> {
-  const event: IncomingEvent = {
-    id,
+  const event = incoming(id, {
     type: "customer.subscription.updated",
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: "2025-09-30.clover",
     created,
-    receivedAt: NOW,
-    endpoint: "/webhook",
     body: new TextEncoder().encode(`{"id":"${id}","object":"event","created":${created}}`),
-  };
+  });
   assert.equal((await s.store.ingest(event, deliveries)).status, "stored");
 }
 

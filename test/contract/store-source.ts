@@ -5,25 +5,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { IncomingEvent } from "../../src/store/types.ts";
+import { incoming, NOW } from "./factory.ts";
 import { type OpenSubject, subjects } from "./store.ts";
 
-const NOW = 1_760_000_000_000;
-
-function incoming(id: string, source?: IncomingEvent["source"]): IncomingEvent {
-  return {
-    id,
-    type: "invoice.paid",
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: null,
-    created: Math.floor(NOW / 1000),
-    receivedAt: NOW,
-    endpoint: source === "fetched" ? "stripe:/v1/events" : "/webhook",
-    body: new TextEncoder().encode(`{"id":"${id}"}`),
-    ...(source ? { source } : {}),
-  };
-}
+/** An event catch-up fetched from Stripe's API rather than one Stripe pushed. */
+const FETCHED: Partial<IncomingEvent> = { source: "fetched", endpoint: "stripe:/v1/events" };
 
 export function storeSourceContract(name: string, open: OpenSubject): void {
   describe(`Store contract (catch-up: source, leases): ${name}`, () => {
@@ -32,10 +18,10 @@ export function storeSourceContract(name: string, open: OpenSubject): void {
     test("an event keeps where it came from; pushed is the default; listings filter on it", async () => {
       const { store } = await subject();
       await store.ingest(incoming("evt_pushed"), [{ action: "a", digest: "d" }]);
-      await store.ingest(incoming("evt_fetched", "fetched"), [{ action: "a", digest: "d" }]);
+      await store.ingest(incoming("evt_fetched", FETCHED), [{ action: "a", digest: "d" }]);
       // The same id fetched again after Stripe pushed it is a duplicate, and stays "pushed".
       assert.equal(
-        (await store.ingest(incoming("evt_pushed", "fetched"), [{ action: "a", digest: "d" }])).status,
+        (await store.ingest(incoming("evt_pushed", FETCHED), [{ action: "a", digest: "d" }])).status,
         "duplicate",
       );
       assert.equal((await store.getEvent("evt_pushed"))?.source, "pushed");

@@ -5,27 +5,13 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { IncomingEvent } from "../../src/store/types.ts";
+import { incoming } from "./factory.ts";
 import { type OpenSubject, type StoreSubject, subjects } from "./store.ts";
 
 const NOW = 1_760_000_040_000;
+/** The type of every event here. */
+const CHARGE = "charge.succeeded";
 const MINUTE = 60_000;
-
-function incoming(id: string, receivedAt: number, ids: Partial<IncomingEvent> = {}): IncomingEvent {
-  return {
-    id,
-    type: "charge.succeeded",
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: null,
-    created: Math.floor(receivedAt / 1000),
-    receivedAt,
-    endpoint: "/webhook",
-    body: new TextEncoder().encode(`{"id":"${id}"}`),
-    ...ids,
-  };
-}
 
 /** Runs every due delivery once: those of `failing` end in `status` with `error`, the others done. */
 async function settle(
@@ -63,14 +49,14 @@ export function storeUiContract(name: string, open: OpenSubject): void {
         ["evt_3b", NOW - 2],
         ["evt_4", NOW - 1],
       ] as const) {
-        await s.store.ingest(incoming(id, at), []);
+        await s.store.ingest(incoming(id, { type: CHARGE, receivedAt: at }), []);
       }
       const first = await s.store.listEvents({ limit: 2 });
       assert.deepEqual(
         first.map((e) => e.id),
         ["evt_4", "evt_3b"],
       );
-      await s.store.ingest(incoming("evt_5", NOW), []);
+      await s.store.ingest(incoming("evt_5", { type: CHARGE, receivedAt: NOW }), []);
       const last = first.at(-1);
       assert.ok(last);
       const second = await s.store.listEvents({ limit: 2, after: { receivedAt: last.receivedAt, id: last.id } });
@@ -87,9 +73,9 @@ export function storeUiContract(name: string, open: OpenSubject): void {
 
     test("until bounds a time range from above", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_old", NOW - 2 * MINUTE), []);
-      await s.store.ingest(incoming("evt_mid", NOW - MINUTE), []);
-      await s.store.ingest(incoming("evt_new", NOW), []);
+      await s.store.ingest(incoming("evt_old", { type: CHARGE, receivedAt: NOW - 2 * MINUTE }), []);
+      await s.store.ingest(incoming("evt_mid", { type: CHARGE, receivedAt: NOW - MINUTE }), []);
+      await s.store.ingest(incoming("evt_new", { type: CHARGE, receivedAt: NOW }), []);
       assert.deepEqual(
         (await s.store.listEvents({ since: NOW - 2 * MINUTE, until: NOW })).map((e) => e.id),
         ["evt_mid", "evt_old"],
@@ -98,9 +84,15 @@ export function storeUiContract(name: string, open: OpenSubject): void {
 
     test("search finds an event by its id, its object's id or its customer's id, and returns those ids", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_a", NOW - 2, { objectId: "ch_1", customerId: "cus_1" }), []);
-      await s.store.ingest(incoming("evt_b", NOW - 1, { objectId: "ch_2", customerId: "cus_1" }), []);
-      await s.store.ingest(incoming("evt_c", NOW, { objectId: null, customerId: null }), []);
+      await s.store.ingest(
+        incoming("evt_a", { type: CHARGE, receivedAt: NOW - 2, objectId: "ch_1", customerId: "cus_1" }),
+        [],
+      );
+      await s.store.ingest(
+        incoming("evt_b", { type: CHARGE, receivedAt: NOW - 1, objectId: "ch_2", customerId: "cus_1" }),
+        [],
+      );
+      await s.store.ingest(incoming("evt_c", { type: CHARGE, receivedAt: NOW, objectId: null, customerId: null }), []);
       const ids = async (search: string) => (await s.store.listEvents({ search })).map((e) => e.id);
       assert.deepEqual(await ids("evt_c"), ["evt_c"]);
       assert.deepEqual(await ids("ch_2"), ["evt_b"]);
@@ -117,15 +109,15 @@ export function storeUiContract(name: string, open: OpenSubject): void {
     test("failure groups: failed and dead deliveries by action and last error, largest first", async () => {
       const s = await subject();
       for (const id of ["evt_1", "evt_2", "evt_3"]) {
-        await s.store.ingest(incoming(id, NOW), [
+        await s.store.ingest(incoming(id, { type: CHARGE, receivedAt: NOW }), [
           { action: "mail", digest: "d" },
           { action: "ship", digest: "d" },
         ]);
       }
-      await s.store.ingest(incoming("evt_4", NOW), [{ action: "ship", digest: "d" }]);
+      await s.store.ingest(incoming("evt_4", { type: CHARGE, receivedAt: NOW }), [{ action: "ship", digest: "d" }]);
       await settle(s, "mail", "dead", "exit 1: smtp down");
       // The ship deliveries: one fails with another error, the rest succeed.
-      await s.store.ingest(incoming("evt_5", NOW + 1), [{ action: "ship", digest: "d" }]);
+      await s.store.ingest(incoming("evt_5", { type: CHARGE, receivedAt: NOW + 1 }), [{ action: "ship", digest: "d" }]);
       await settle(s, "ship", "failed", "HTTP 500", NOW + 5);
       const groups = await s.store.failureGroups(10);
       assert.deepEqual(
@@ -152,7 +144,7 @@ export function storeUiContract(name: string, open: OpenSubject): void {
 
     test("failure groups keep deliveries without an error apart, and failedDeliveries finds them", async () => {
       const s = await subject();
-      await s.store.ingest(incoming("evt_1", NOW), [{ action: "x", digest: "d" }]);
+      await s.store.ingest(incoming("evt_1", { type: CHARGE, receivedAt: NOW }), [{ action: "x", digest: "d" }]);
       const [d] = await s.store.claim(NOW, 10);
       assert.ok(d);
       await s.store.finish({ deliveryId: d.id, attempt: 1, startedAt: NOW, finishedAt: NOW, status: "dead" });
@@ -170,10 +162,16 @@ export function storeUiContract(name: string, open: OpenSubject): void {
     test("activity: events and unsuccessful attempts per bucket since a time, empty buckets left out", async () => {
       const s = await subject();
       const start = NOW - (NOW % MINUTE);
-      await s.store.ingest(incoming("evt_old", start - 10 * MINUTE), []);
-      await s.store.ingest(incoming("evt_1", start + 1000), [{ action: "a", digest: "d" }]);
-      await s.store.ingest(incoming("evt_2", start + 2000), [{ action: "a", digest: "d" }]);
-      await s.store.ingest(incoming("evt_3", start + 2 * MINUTE), [{ action: "b", digest: "d" }]);
+      await s.store.ingest(incoming("evt_old", { type: CHARGE, receivedAt: start - 10 * MINUTE }), []);
+      await s.store.ingest(incoming("evt_1", { type: CHARGE, receivedAt: start + 1000 }), [
+        { action: "a", digest: "d" },
+      ]);
+      await s.store.ingest(incoming("evt_2", { type: CHARGE, receivedAt: start + 2000 }), [
+        { action: "a", digest: "d" },
+      ]);
+      await s.store.ingest(incoming("evt_3", { type: CHARGE, receivedAt: start + 2 * MINUTE }), [
+        { action: "b", digest: "d" },
+      ]);
       // Both "a" attempts fail (to be retried) in the second minute; "b" is not due yet.
       await settle(s, "a", "pending", "HTTP 503", start + MINUTE + 5);
       const buckets = await s.store.activity(start, MINUTE);

@@ -1,7 +1,7 @@
 /**
  * @module The Store contract suite: every Store implementation must pass it. It is written with node:test
  * and node:assert, which both `bun test` and `deno test` run, so one suite covers the SQLite store on
- * bun:sqlite (store.bun.test.ts) and on node:sqlite (store.deno.test.ts).
+ * bun:sqlite (sqlite.bun.test.ts) and on node:sqlite (sqlite.deno.test.ts); index.ts runs every section.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,7 +11,8 @@ import { afterEach, describe, test } from "node:test";
 import { StoreError, StoreUnavailableError } from "../../src/errors.ts";
 import type { SqlDatabase } from "../../src/runtime/types.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
-import type { IncomingEvent, NewDelivery, Store } from "../../src/store/types.ts";
+import type { Store } from "../../src/store/types.ts";
+import { deliveries, incoming, NOW } from "./factory.ts";
 
 /** A store under test, with the means to look behind it and to make its storage fail. */
 export interface StoreSubject {
@@ -407,28 +408,7 @@ export function sqliteOpenContract(name: string, openDatabase: (path: string) =>
   });
 }
 
-const NOW = 1_760_000_000_000;
 const HOUR = 3_600_000;
-
-function incoming(id: string, overrides: Partial<IncomingEvent> = {}): IncomingEvent {
-  return {
-    id,
-    type: "invoice.paid",
-    object: "event",
-    livemode: false,
-    account: null,
-    apiVersion: "2025-09-30.clover",
-    created: Math.floor(NOW / 1000),
-    receivedAt: NOW,
-    endpoint: "/webhook",
-    body: bytes(`{"id":"${id}","object":"event","type":"invoice.paid"}`),
-    ...overrides,
-  };
-}
-
-function deliveries(...actions: string[]): NewDelivery[] {
-  return actions.map((action) => ({ action, digest: `digest-${action}` }));
-}
 
 function bytes(text: string): Uint8Array {
   return new TextEncoder().encode(text);

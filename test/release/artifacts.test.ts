@@ -80,7 +80,7 @@ async function quickStart(command: string[]) {
   const dir = tempDir();
   const port = await freePort();
   const config = join(dir, "payhook.yaml");
-  writeFileSync(config, DEFAULT_CONFIG.replace("port: 4242", `port: ${port}`));
+  writeFileSync(config, DEFAULT_CONFIG.replace('port: "${PORT:-4242}"', `port: ${port}`));
   // The release build compiles the test-only switches away: with them, this one would hold the worker and no
   // seed line would ever come.
   const server = await startServer({

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, setSystemTime, test } from "bun:
 import { createHmac } from "node:crypto";
 import Stripe from "stripe";
 import { compileUrl } from "../../src/actions/forward-url.ts";
-import { createSigner, decodeSecret, webhookId } from "../../src/actions/sign.ts";
+import { createSigner, decodeSecret, webhookId } from "../../src/actions/standard-webhooks.ts";
 import { attemptOf, compile, compileOrProblems } from "../helpers/actions.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
 import { event } from "../helpers/stripe.ts";

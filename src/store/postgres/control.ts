@@ -4,6 +4,7 @@
  * `payhook status`, and the audit trail. `s` is the quoted schema name.
  */
 import { toControl } from "../control.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActionControl,
   ActionStats,
@@ -15,7 +16,6 @@ import type {
   RetrySelection,
 } from "../types.ts";
 import type { Row, Sql } from "./client.ts";
-import { free } from "./order.ts";
 
 export async function controls(sql: Sql, s: string): Promise<ActionControl[]> {
   const rows = await sql.unsafe(
@@ -131,7 +131,7 @@ export async function retryNow(sql: Sql, s: string, selection: RetrySelection, n
   const where = parts.length === 0 ? "false" : parts.join(" AND ");
   return (await sql.begin(async (tx) => {
     const rows = await tx.unsafe(
-      `SELECT d.id, d.status, (d.status = 'pending' AND NOT ${free(s)}) AS held
+      `SELECT d.id, d.status, (d.status = 'pending' AND NOT ${orderFree(`${s}.deliveries`)}) AS held
        FROM ${s}.deliveries d WHERE ${where} FOR NO KEY UPDATE OF d`,
       params as never[],
     );

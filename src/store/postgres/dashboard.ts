@@ -2,6 +2,7 @@
  * @module The PostgreSQL store's queries for the operator page: failure groups, failed deliveries, activity
  * buckets; the same answers as the SQLite store's (src/store/sqlite/dashboard.ts). `s` is the quoted schema name.
  */
+import { mergeActivity } from "../shared/views.ts";
 import type { ActivityBucket, FailedDelivery, FailureGroup } from "../types.ts";
 import type { Row, Sql } from "./client.ts";
 
@@ -48,24 +49,16 @@ export async function failedDeliveries(
 }
 
 export async function activity(sql: Sql, s: string, since: number, bucketMs: number): Promise<ActivityBucket[]> {
-  const buckets = new Map<number, ActivityBucket>();
-  const bucket = (at: number) => {
-    const b = buckets.get(at) ?? { at, events: 0, failures: 0 };
-    buckets.set(at, b);
-    return b;
-  };
   // Integer division by the bucket size: both counts are index range scans on their time column.
   const events = await sql.unsafe(
     `SELECT received_at - received_at % $1::bigint AS at, count(*) AS n FROM ${s}.events
      WHERE received_at >= $2::bigint GROUP BY 1`,
     [bucketMs, since] as never[],
   );
-  for (const row of events) bucket(Number(row.at)).events = Number(row.n);
   const failures = await sql.unsafe(
     `SELECT finished_at - finished_at % $1::bigint AS at, count(*) AS n FROM ${s}.attempts
      WHERE finished_at >= $2::bigint AND status <> 'done' GROUP BY 1`,
     [bucketMs, since] as never[],
   );
-  for (const row of failures) bucket(Number(row.at)).failures = Number(row.n);
-  return [...buckets.values()].sort((a, b) => a.at - b.at);
+  return mergeActivity(events, failures);
 }

@@ -2,24 +2,15 @@
  * @module The PostgreSQL store's inspection, replay and pruning queries (`payhook events …` and retention),
  * the same answers as the SQLite store's. `s` is the quoted schema name.
  */
-import type {
-  AttemptView,
-  DeliveryStatus,
-  DeliveryView,
-  EventDetail,
-  EventQuery,
-  EventView,
-  Requeue,
-} from "../types.ts";
+import { orderFree } from "../shared/order.ts";
+import { ATTEMPT_COLUMNS, EVENT_COLUMNS, toAttemptView, toDeliveryView, toEventView } from "../shared/views.ts";
+import type { AttemptView, DeliveryStatus, EventDetail, EventQuery, EventView, Requeue } from "../types.ts";
 import type { Row, Sql } from "./client.ts";
-import { free } from "./order.ts";
 
-const EVENT_COLUMNS =
-  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source, verified_by";
 /** A pending delivery held behind its order key shows no next attempt (null), as on SQLite. */
 const deliveryColumns = (s: string) =>
   `d.id, d.event_id, d.action, d.digest, d.status, d.attempts,
-   CASE WHEN d.status = 'pending' AND NOT ${free(s)} THEN NULL ELSE d.next_at END AS next_at,
+   CASE WHEN d.status = 'pending' AND NOT ${orderFree(`${s}.deliveries`)} THEN NULL ELSE d.next_at END AS next_at,
    d.last_error, d.created_at, d.updated_at, d.order_key, d.backfilled_at`;
 
 export async function listEvents(sql: Sql, s: string, query: EventQuery): Promise<EventView[]> {
@@ -62,14 +53,14 @@ export async function listEvents(sql: Sql, s: string, query: EventQuery): Promis
      ORDER BY e.received_at DESC, e.id COLLATE "C" DESC ${limit}`,
     params as never[],
   );
-  const events = rows.map(toEvent);
+  const events = rows.map(toEventView);
   if (events.length === 0) return events;
   const byId = new Map(events.map((e) => [e.id, e]));
   const deliveries = await sql.unsafe(
     `SELECT ${deliveryColumns(s)} FROM ${s}.deliveries d WHERE d.event_id = ANY($1::text[]) ORDER BY d.id`,
     [sql.array([...byId.keys()], 25)] as never[],
   );
-  for (const row of deliveries) byId.get(String(row.event_id))?.deliveries.push(toDelivery(row));
+  for (const row of deliveries) byId.get(String(row.event_id))?.deliveries.push(toDeliveryView(row));
   return events;
 }
 
@@ -78,25 +69,15 @@ export async function getEvent(sql: Sql, s: string, id: string): Promise<EventDe
   if (!row) return null;
   const deliveries = (
     await sql.unsafe(`SELECT ${deliveryColumns(s)} FROM ${s}.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, [id])
-  ).map((d: Row) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
+  ).map((d: Row) => ({ ...toDeliveryView(d), history: [] as AttemptView[] }));
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = await sql.unsafe(
-    `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
+    `SELECT ${ATTEMPT_COLUMNS}
      FROM ${s}.attempts a JOIN ${s}.deliveries d ON d.id = a.delivery_id WHERE d.event_id = $1 ORDER BY a.id`,
     [id],
   );
-  for (const a of attempts) {
-    byId.get(Number(a.delivery_id))?.history.push({
-      attempt: Number(a.attempt),
-      startedAt: Number(a.started_at),
-      finishedAt: Number(a.finished_at),
-      status: a.status as AttemptView["status"],
-      error: a.error === null ? null : String(a.error),
-      output: a.output === null ? null : String(a.output),
-      fetched: a.fetched === null ? null : String(a.fetched),
-    });
-  }
-  return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
+  for (const a of attempts) byId.get(Number(a.delivery_id))?.history.push(toAttemptView(a));
+  return { ...toEventView(row), body: row.body as Uint8Array, deliveries };
 }
 
 /** One transaction: finished deliveries are reset, missing ones created; pending and running ones are left alone. */
@@ -155,39 +136,4 @@ export async function prune(sql: Sql, s: string, schema: string, before: number,
     );
     return deleted.length;
   })) as number;
-}
-
-function toEvent(row: Row): EventView {
-  return {
-    id: String(row.id),
-    type: String(row.type),
-    object: String(row.object),
-    livemode: row.livemode === true,
-    account: row.account === null ? null : String(row.account),
-    apiVersion: row.api_version === null ? null : String(row.api_version),
-    created: Number(row.created),
-    receivedAt: Number(row.received_at),
-    endpoint: String(row.endpoint),
-    objectId: row.object_id === null ? null : String(row.object_id),
-    customerId: row.customer_id === null ? null : String(row.customer_id),
-    source: row.source === "fetched" ? "fetched" : "pushed",
-    verifiedBy: row.verified_by === null || row.verified_by === undefined ? null : String(row.verified_by),
-    deliveries: [],
-  };
-}
-
-function toDelivery(row: Row): DeliveryView {
-  return {
-    id: Number(row.id),
-    action: String(row.action),
-    digest: String(row.digest),
-    status: row.status as DeliveryStatus,
-    attempts: Number(row.attempts),
-    nextAt: row.next_at === null ? null : Number(row.next_at),
-    lastError: row.last_error === null ? null : String(row.last_error),
-    orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    backfilledAt: row.backfilled_at === null || row.backfilled_at === undefined ? null : Number(row.backfilled_at),
-  };
 }

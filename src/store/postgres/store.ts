@@ -6,6 +6,8 @@
  * Times are the instances' clocks (unix ms), as on SQLite: they must agree within a fraction of the lease.
  */
 import { PayhookError, StoreUnavailableError } from "../../errors.ts";
+import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActionControl,
   ActionStats,
@@ -44,14 +46,9 @@ import * as control from "./control.ts";
 import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
-import { free } from "./order.ts";
 import { announce, candidate, dueAt, runnableParams, runs, withdraw } from "./runnable.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
-const MAX_BATCH = 512;
-const MAX_TEXT = 64 * 1024;
-/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON), as on SQLite. */
-const MAX_FETCHED = 256 * 1024;
 /** Deliveries whose lease ran out, made pending again per statement by recover(). */
 const RESCUE_BATCH = 1_000;
 /** Batches of attempt results written at once. */
@@ -141,24 +138,7 @@ export class PostgresStore implements Store {
     for (const item of batch) if (!first.has(item.event.id)) first.set(item.event.id, item);
     // Sorted ids: two instances inserting overlapping batches take the rows' locks in the same order, never a deadlock.
     const events = [...first.values()].sort((a, b) => (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0));
-    const d = {
-      event: [] as string[],
-      action: [] as string[],
-      digest: [] as string[],
-      key: [] as (string | null)[],
-      claimed: [] as boolean[],
-    };
-    for (const { event, deliveries } of events) {
-      for (const x of deliveries) {
-        d.event.push(event.id);
-        d.action.push(x.action);
-        d.digest.push(x.digest);
-        d.key.push(x.orderKey ?? null);
-        d.claimed.push(x.claimed === true && x.orderKey === undefined);
-      }
-    }
     const sql = this.sql;
-    const col = <T>(pick: (e: IncomingEvent) => T) => events.map((i) => pick(i.event));
     let stored: Set<string>;
     /** The claims of deliveries stored claimed, by event id and action. */
     const claims = new Map<string, HeldClaim>();
@@ -189,71 +169,7 @@ export class PostgresStore implements Store {
            SELECT id AS event_id, NULL AS action, NULL::bigint AS delivery_id, NULL::bigint AS token FROM e
            UNION ALL
            SELECT event_id, action, id, lease_token FROM d WHERE lease_token IS NOT NULL`,
-          [
-            sql.array(
-              col((e) => e.id),
-              25,
-            ),
-            sql.array(
-              col((e) => e.type),
-              25,
-            ),
-            sql.array(
-              col((e) => e.object),
-              25,
-            ),
-            sql.array(
-              col((e) => e.livemode),
-              16,
-            ),
-            sql.array(
-              col((e) => e.account),
-              25,
-            ),
-            sql.array(
-              col((e) => e.apiVersion),
-              25,
-            ),
-            sql.array(
-              col((e) => e.created),
-              20,
-            ),
-            sql.array(
-              col((e) => e.receivedAt),
-              20,
-            ),
-            sql.array(
-              col((e) => e.endpoint),
-              25,
-            ),
-            sql.array(
-              col((e) => e.body),
-              17,
-            ),
-            sql.array(d.event, 25),
-            sql.array(d.action, 25),
-            sql.array(d.digest, 25),
-            sql.array(
-              col((e) => e.objectId ?? null),
-              25,
-            ),
-            sql.array(
-              col((e) => e.customerId ?? null),
-              25,
-            ),
-            sql.array(
-              col((e) => e.source ?? "pushed"),
-              25,
-            ),
-            sql.array(d.key, 25),
-            sql.array(d.claimed, 16),
-            this.options.instance,
-            this.options.leaseMs,
-            sql.array(
-              col((e) => e.verifiedBy ?? null),
-              25,
-            ),
-          ] as never[],
+          ingestParams(sql, events, this.options) as never[],
           { prepare: true },
         ),
       );
@@ -295,7 +211,7 @@ export class PostgresStore implements Store {
     const p = { first: 6, now: "$1", lease: "$5" };
     // Two small index scans, each FOR NO KEY UPDATE SKIP LOCKED (so concurrent claimers pass each other by):
     // deliveries whose lease ran out (their instance died or was cut off), then due pending ones. A taken-over
-    // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (free()).
+    // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (orderFree).
     const rows = await this.run((sql) =>
       this.retryOrderRace(() =>
         sql.unsafe(
@@ -306,7 +222,7 @@ export class PostgresStore implements Store {
            FOR NO KEY UPDATE SKIP LOCKED
          ), due AS MATERIALIZED (
            SELECT id FROM ${this.s}.deliveries d
-           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${free(this.s)}
+           WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${orderFree(`${this.s}.deliveries`)}
              AND ${runs(this.s, p)}
            ORDER BY next_at, id LIMIT $2
            FOR NO KEY UPDATE OF d SKIP LOCKED
@@ -514,7 +430,8 @@ export class PostgresStore implements Store {
     const [row] = await this.run((sql) =>
       sql.unsafe(
         `SELECT min(${dueAt(p)}) AS next FROM ${this.s}.deliveries d
-         WHERE d.status = 'pending' AND ${free(this.s)} AND ${candidate(this.s, p)} AND d.action <> ALL($7::text[])`,
+         WHERE d.status = 'pending' AND ${orderFree(`${this.s}.deliveries`)} AND ${candidate(this.s, p)}
+           AND d.action <> ALL($7::text[])`,
         [now, this.options.leaseMs, ...runnableParams(this.sql, runnable), sql.array([...skip], 25)] as never[],
         { prepare: true },
       ),
@@ -839,4 +756,94 @@ export class PostgresStore implements Store {
 /** True when a value has a NUL, which no PostgreSQL text value can equal. */
 function hasNul(...values: (string | undefined)[]): boolean {
   return values.some((v) => v?.includes("\u0000"));
+}
+
+/**
+ * The parameters of the ingest statement: the batch's events column by column ($1–$10, $14–$16, $21), their
+ * deliveries column by column ($11–$13, $17, $18), and this instance's lease ($19, $20) for deliveries stored
+ * claimed.
+ */
+function ingestParams(sql: Sql, events: Ingest[], options: { instance: string; leaseMs: number }): unknown[] {
+  const d = {
+    event: [] as string[],
+    action: [] as string[],
+    digest: [] as string[],
+    key: [] as (string | null)[],
+    claimed: [] as boolean[],
+  };
+  for (const { event, deliveries } of events) {
+    for (const x of deliveries) {
+      d.event.push(event.id);
+      d.action.push(x.action);
+      d.digest.push(x.digest);
+      d.key.push(x.orderKey ?? null);
+      d.claimed.push(x.claimed === true && x.orderKey === undefined);
+    }
+  }
+  const col = <T>(pick: (e: IncomingEvent) => T) => events.map((i) => pick(i.event));
+  return [
+    sql.array(
+      col((e) => e.id),
+      25,
+    ),
+    sql.array(
+      col((e) => e.type),
+      25,
+    ),
+    sql.array(
+      col((e) => e.object),
+      25,
+    ),
+    sql.array(
+      col((e) => e.livemode),
+      16,
+    ),
+    sql.array(
+      col((e) => e.account),
+      25,
+    ),
+    sql.array(
+      col((e) => e.apiVersion),
+      25,
+    ),
+    sql.array(
+      col((e) => e.created),
+      20,
+    ),
+    sql.array(
+      col((e) => e.receivedAt),
+      20,
+    ),
+    sql.array(
+      col((e) => e.endpoint),
+      25,
+    ),
+    sql.array(
+      col((e) => e.body),
+      17,
+    ),
+    sql.array(d.event, 25),
+    sql.array(d.action, 25),
+    sql.array(d.digest, 25),
+    sql.array(
+      col((e) => e.objectId ?? null),
+      25,
+    ),
+    sql.array(
+      col((e) => e.customerId ?? null),
+      25,
+    ),
+    sql.array(
+      col((e) => e.source ?? "pushed"),
+      25,
+    ),
+    sql.array(d.key, 25),
+    sql.array(d.claimed, 16),
+    options.instance,
+    options.leaseMs,
+    sql.array(
+      col((e) => e.verifiedBy ?? null),
+      25,
+    ),
+  ];
 }

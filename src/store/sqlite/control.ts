@@ -4,6 +4,7 @@
  */
 import type { SqlDatabase } from "../../runtime/types.ts";
 import { toControl } from "../control.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActionControl,
   ActionStats,
@@ -14,7 +15,8 @@ import type {
   RetryResult,
   RetrySelection,
 } from "../types.ts";
-import { FREE } from "./free.ts";
+
+const FREE = orderFree("deliveries");
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 

@@ -1,5 +1,6 @@
 /** @module The SQLite store's queries for the operator page: failure groups, failed deliveries, activity buckets. */
 import type { SqlDatabase } from "../../runtime/types.ts";
+import { mergeActivity } from "../shared/views.ts";
 import type { ActivityBucket, FailedDelivery, FailureGroup } from "../types.ts";
 
 export function failureGroups(db: SqlDatabase, limit: number): FailureGroup[] {
@@ -43,23 +44,15 @@ export function failedDeliveries(
 }
 
 export function activity(db: SqlDatabase, since: number, bucketMs: number): ActivityBucket[] {
-  const buckets = new Map<number, ActivityBucket>();
-  const bucket = (at: number) => {
-    const b = buckets.get(at) ?? { at, events: 0, failures: 0 };
-    buckets.set(at, b);
-    return b;
-  };
   // Integer division by the bucket size: both counts are index range scans on their time column.
   const events = db
     .prepare("SELECT received_at - received_at % ? AS at, COUNT(*) AS n FROM events WHERE received_at >= ? GROUP BY 1")
     .all(bucketMs, since);
-  for (const row of events) bucket(Number(row.at)).events = Number(row.n);
   const failures = db
     .prepare(
       `SELECT finished_at - finished_at % ? AS at, COUNT(*) AS n FROM attempts
        WHERE finished_at >= ? AND status <> 'done' GROUP BY 1`,
     )
     .all(bucketMs, since);
-  for (const row of failures) bucket(Number(row.at)).failures = Number(row.n);
-  return [...buckets.values()].sort((a, b) => a.at - b.at);
+  return mergeActivity(events, failures);
 }

@@ -3,20 +3,9 @@
  * run outside the writer's transactions, which WAL allows while a server is writing; the writes run inside them.
  */
 import type { SqlDatabase, SqlValue } from "../../runtime/types.ts";
-import type {
-  AttemptView,
-  DeliveryStatus,
-  DeliveryView,
-  EventDetail,
-  EventQuery,
-  EventView,
-  Requeue,
-} from "../types.ts";
+import { ATTEMPT_COLUMNS, EVENT_COLUMNS, toAttemptView, toDeliveryView, toEventView } from "../shared/views.ts";
+import type { AttemptView, DeliveryStatus, EventDetail, EventQuery, EventView, Requeue } from "../types.ts";
 
-type Row = Record<string, SqlValue>;
-
-const EVENT_COLUMNS =
-  "id, type, object, livemode, account, api_version, created, received_at, endpoint, object_id, customer_id, source, verified_by";
 const DELIVERY_COLUMNS =
   "id, event_id, action, digest, status, attempts, next_at, last_error, order_key, created_at, updated_at, backfilled_at";
 
@@ -69,7 +58,7 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
   const events = db
     .prepare(sql)
     .all(...params, query.limit ?? -1)
-    .map(toEvent);
+    .map(toEventView);
   if (events.length === 0) return events;
   const byId = new Map(events.map((e) => [e.id, e]));
   const deliveries = db
@@ -77,7 +66,7 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
       `SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
     )
     .all(JSON.stringify([...byId.keys()]));
-  for (const row of deliveries) byId.get(row.event_id as string)?.deliveries.push(toDelivery(row));
+  for (const row of deliveries) byId.get(row.event_id as string)?.deliveries.push(toDeliveryView(row));
   return events;
 }
 
@@ -87,26 +76,16 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
   const deliveries = db
     .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ? ORDER BY id`)
     .all(id)
-    .map((d) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
+    .map((d) => ({ ...toDeliveryView(d), history: [] as AttemptView[] }));
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = db
     .prepare(
-      `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
+      `SELECT ${ATTEMPT_COLUMNS}
        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event_id = ? ORDER BY a.id`,
     )
     .all(id);
-  for (const a of attempts) {
-    byId.get(Number(a.delivery_id))?.history.push({
-      attempt: Number(a.attempt),
-      startedAt: Number(a.started_at),
-      finishedAt: Number(a.finished_at),
-      status: a.status as AttemptView["status"],
-      error: a.error === null ? null : String(a.error),
-      output: a.output === null ? null : String(a.output),
-      fetched: a.fetched === null || a.fetched === undefined ? null : String(a.fetched),
-    });
-  }
-  return { ...toEvent(row), body: row.body as Uint8Array, deliveries };
+  for (const a of attempts) byId.get(Number(a.delivery_id))?.history.push(toAttemptView(a));
+  return { ...toEventView(row), body: row.body as Uint8Array, deliveries };
 }
 
 /** Runs inside a write transaction. */
@@ -152,39 +131,4 @@ export function prune(db: SqlDatabase, before: number, limit: number): number {
       )
       .run(before, limit).changes,
   );
-}
-
-function toEvent(row: Row): EventView {
-  return {
-    id: row.id as string,
-    type: row.type as string,
-    object: row.object as string,
-    livemode: Number(row.livemode) === 1,
-    account: row.account === null ? null : String(row.account),
-    apiVersion: row.api_version === null ? null : String(row.api_version),
-    created: Number(row.created),
-    receivedAt: Number(row.received_at),
-    endpoint: row.endpoint as string,
-    objectId: row.object_id === null || row.object_id === undefined ? null : String(row.object_id),
-    customerId: row.customer_id === null || row.customer_id === undefined ? null : String(row.customer_id),
-    source: row.source === "fetched" ? "fetched" : "pushed",
-    verifiedBy: row.verified_by === null || row.verified_by === undefined ? null : String(row.verified_by),
-    deliveries: [],
-  };
-}
-
-function toDelivery(row: Row): DeliveryView {
-  return {
-    id: Number(row.id),
-    action: row.action as string,
-    digest: row.digest as string,
-    status: row.status as DeliveryStatus,
-    attempts: Number(row.attempts),
-    nextAt: row.next_at === null ? null : Number(row.next_at),
-    lastError: row.last_error === null ? null : String(row.last_error),
-    orderKey: row.order_key === null || row.order_key === undefined ? null : String(row.order_key),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    backfilledAt: row.backfilled_at === null || row.backfilled_at === undefined ? null : Number(row.backfilled_at),
-  };
 }

@@ -6,6 +6,8 @@
 import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
+import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
+import { orderFree } from "../shared/order.ts";
 import type {
   ActionControl,
   ActionStats,
@@ -42,14 +44,17 @@ import { backfill, secretUse } from "./backfill.ts";
 import * as control from "./control.ts";
 import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
-import { FREE } from "./free.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { checkSchema, migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
 
-const MAX_BATCH = 512;
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 
+/**
+ * The ordering rule. Dead and failed deliveries are not in the partial index deliveries_order, so they never hold a
+ * key. A NULL next_at (held behind its key) only keeps rows that cannot pass the rule out of the claim's scan.
+ */
+const FREE = orderFree("deliveries");
 /**
  * True for a delivery `d` the claim's Runnable (bound three times, as JSON, or NULL for every delivery) can run:
  * its name is in the current config, or this process loaded its very version. One server per store, so a version
@@ -58,13 +63,10 @@ const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 const RUNS = `(? IS NULL OR d.action IN (SELECT value FROM json_each(json_extract(?, '$.names')))
   OR EXISTS (SELECT 1 FROM json_each(json_extract(?, '$.versions')) v
     WHERE json_extract(v.value, '$[0]') = d.action AND json_extract(v.value, '$[1]') = d.digest))`;
-const MAX_TEXT = 64 * 1024;
 /** How long a write waits for another process's lock before it fails (503 for a webhook, so Stripe retries). */
 export const LOCK_WAIT_MS = 5_000;
 /** The longest pause between two tries for a lock another process holds. */
 const MAX_RETRY_DELAY_MS = 25;
-/** A fetched Stripe object is kept whole up to this size (cut beyond it, so no longer valid JSON). */
-const MAX_FETCHED = 256 * 1024;
 
 type Write = {
   run: () => unknown;

@@ -10,21 +10,10 @@ import { bunRuntime } from "../../src/runtime/bun.ts";
 import type { SqlDatabase, StoreWriterThread } from "../../src/runtime/types.ts";
 import { threadedStore } from "../../src/store/sqlite/threaded.ts";
 import { serveWriter, type WriterScope } from "../../src/store/sqlite/writer.ts";
-import { type StoreSubject, storeContract } from "./store.ts";
-import { storeBackfillContract } from "./store-backfill.ts";
-import { storeCopiesContract } from "./store-copies.ts";
-import { storeInspectContract } from "./store-inspect.ts";
-import { storeOrderContract } from "./store-order.ts";
-import { storeSourceContract } from "./store-source.ts";
-import { storeUiContract } from "./store-ui.ts";
+import { storeContracts } from "./index.ts";
+import type { StoreSubject } from "./store.ts";
 
-storeContract("SQLite through the writer's messages", threadedSubject);
-storeInspectContract("SQLite through the writer's messages", threadedSubject);
-storeOrderContract("SQLite through the writer's messages", threadedSubject);
-storeSourceContract("SQLite through the writer's messages", threadedSubject);
-storeBackfillContract("SQLite through the writer's messages", threadedSubject);
-storeUiContract("SQLite through the writer's messages", threadedSubject);
-storeCopiesContract("SQLite through the writer's messages", threadedSubject);
+storeContracts("SQLite through the writer's messages", threadedSubject);
 
 function threadedSubject(): StoreSubject {
   const dir = mkdtempSync(join(tmpdir(), "payhook-store-"));
