@@ -6,22 +6,17 @@
  * retryable failure gives its attempt back, so the outage itself never sends a delivery dead.
  */
 import type { Action, Outcome } from "../actions/types.ts";
-import { describe } from "../errors.ts";
-import type { Logger } from "../log.ts";
-import type { ActionControl, AttemptRecord, ClaimedDelivery, Store } from "../store/types.ts";
+import type { ActionControl, AttemptRecord, ClaimedDelivery } from "../store/types.ts";
+import { type BreakerDeps, countOutcome, holdForBreaker } from "./breaker.ts";
 import { RateLimiter } from "./rate.ts";
 
 /** How stale this instance's view of pauses and breakers may be: a pause holds everywhere within it. */
 export const REFRESH_MS = 500;
 
-export interface GateOptions {
-  store: Store;
+export interface GateOptions extends BreakerDeps {
   /** The current config's action of this name (its rate and breaker), or undefined. */
   action(name: string): Action | undefined;
-  log: Logger;
   now?: () => number;
-  /** A breaker opened or closed (metrics, the page's live view). */
-  onBreaker?(action: string, change: "opened" | "closed"): void;
 }
 
 export interface Gate {
@@ -107,44 +102,8 @@ export function createGate(options: GateOptions): Gate {
     const known = controls.get(name);
     const counts = !outcome.ok && outcome.retry && !outcome.dead;
     if (!breaker || (outcome.ok && !known?.failures && !known?.breaker) || (!outcome.ok && !counts)) return record;
-    let open = false;
-    try {
-      const result = await store.noteOutcome(name, outcome.ok, breaker, now());
-      open = result.open;
-      if (result.change === "opened") {
-        log.warn("breaker opened: the action is not attempted until a probe succeeds or it is resumed", {
-          action: name,
-          failures: result.failures,
-          probe_ms: breaker.probeMs,
-        });
-      } else if (result.change === "closed") {
-        log.info("breaker closed: a probe succeeded; held deliveries start now", { action: name });
-      }
-      if (result.change) {
-        options.onBreaker?.(name, result.change);
-        // This instance stops (or resumes) admitting at once, before its next read of the store.
-        const t = now();
-        const breakerState = result.open ? { openedAt: t, probeAt: t + breaker.probeMs } : null;
-        controls.set(name, {
-          action: name,
-          paused: known?.paused ?? null,
-          failures: result.failures,
-          breaker: breakerState,
-        });
-      } else if (known) known.failures = result.failures;
-    } catch (error) {
-      log.error("could not count an attempt for the breaker", { action: name, error: describe(error) });
-    }
-    if (!open || outcome.ok) return record;
-    // Held by the breaker rather than used up: due again at once, to run when the breaker lets it.
-    try {
-      await store.refund(delivery.id);
-    } catch (error) {
-      log.error("could not give an attempt back while the breaker is open", { action: name, error: describe(error) });
-      return record;
-    }
-    const { nextAt: _nextAt, ...rest } = record;
-    return { ...rest, status: "pending", nextAt: record.finishedAt };
+    const open = await countOutcome(options, controls, name, outcome.ok, breaker, now());
+    return open && !outcome.ok ? holdForBreaker(options, delivery, record) : record;
   }
 
   function wakeAt(): number | null {
