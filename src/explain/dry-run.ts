@@ -51,6 +51,12 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     // The background catch-up, which leases use, only runs with a durable store.
     acquireLease: async () => false,
     releaseLease: async () => {},
+    // Alerts only run with a durable store.
+    alertFacts: async () => ({ dead: [], streaks: [], events: [] }),
+    recordIncidents: async () => 0,
+    incidents: async () => [],
+    claimNotifications: async () => [],
+    finishNotification: async () => false,
     close: async () => {},
   };
 }

@@ -320,7 +320,110 @@ export interface Store {
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
   /** Gives the lease up if `holder` still holds it. */
   releaseLease(name: string, holder: string): Promise<void>;
+  /** What the alert rules read, in one round of cheap aggregates (see AlertFacts). */
+  alertFacts(since: AlertWindows): Promise<AlertFacts>;
+  /**
+   * Applies one evaluation of alert rules in one transaction: each open condition opens an incident (its key not
+   * open yet), or updates the open one (count, summary) and re-sends it once `renotifyMs` passed since it was last
+   * sent; open incidents whose key starts with one of `scope` and is not among `open` are resolved. Every opening,
+   * re-sending and resolving queues one notification per channel, in the same transaction: conditional writes, so
+   * however many instances report the same condition, each change is queued once. Returns the notifications queued.
+   */
+  recordIncidents(report: IncidentReport, now: number): Promise<number>;
+  /** Incidents, newest first: open ones, or all; at most `limit`. */
+  incidents(query: { open?: boolean; limit: number }): Promise<Incident[]>;
+  /**
+   * Claims up to `limit` notifications due at `now` for `leaseMs` (another instance may take them once the lease
+   * ran out), counting the attempt; per incident and channel, only the oldest unsent one (a resolve never
+   * overtakes its opening).
+   */
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]>;
+  /** Records a notification's attempt, only while its claim (`attempt`) still holds; false when it did not. */
+  finishNotification(result: NotificationResult, now: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** How far back the alert aggregates look, as unix ms lower bounds. */
+export interface AlertWindows {
+  /** Deliveries that went dead since then. */
+  dead: number;
+  /** Attempts finished since then make the failure streaks. */
+  attempts: number;
+  /** Events received since then, by endpoint. */
+  events: number;
+}
+
+export interface AlertFacts {
+  /** Per action: deliveries that went dead since the window's start. */
+  dead: { action: string; dead: number }[];
+  /** Per action with a failure since its last success: failed attempts in a row since then (within the window). */
+  streaks: { action: string; failures: number }[];
+  /** Per endpoint (a path, or the API list catch-up fetched from): events received since the window's start. */
+  events: { endpoint: string; events: number }[];
+}
+
+/** A condition an alert rule found. `key` names it: one incident per key at a time. */
+export interface Condition {
+  key: string;
+  rule: string;
+  summary: string;
+  details: string;
+  /** What the rule measured (deliveries dead, failures in a row, minutes of backlog…). */
+  count: number;
+}
+
+export interface IncidentReport {
+  /** Key prefixes the evaluation covered: their open incidents not among `open` are resolved. */
+  scope: readonly string[];
+  open: readonly Condition[];
+  /** The names of the channels each change is sent to. */
+  channels: readonly string[];
+  renotifyMs: number;
+}
+
+export interface Incident {
+  id: number;
+  key: string;
+  rule: string;
+  summary: string;
+  details: string;
+  count: number;
+  /** Unix ms. */
+  openedAt: number;
+  resolvedAt: number | null;
+  /** When a notification of it was last queued. */
+  notifiedAt: number;
+  updatedAt: number;
+}
+
+/** What a notification tells a channel: the body a `webhook` channel receives, as JSON. */
+export interface NotificationBody {
+  id: string;
+  rule: string;
+  state: "open" | "resolved";
+  summary: string;
+  details: string;
+  /** ISO 8601. */
+  opened_at: string;
+  count: number;
+}
+
+export interface Notification {
+  id: number;
+  channel: string;
+  /** This attempt's number, 1 for the first; also the claim's token. */
+  attempt: number;
+  body: NotificationBody;
+  createdAt: number;
+}
+
+export interface NotificationResult {
+  id: number;
+  attempt: number;
+  /** sent; retry at `nextAt`; or dropped (given up). */
+  status: "sent" | "retry" | "dropped";
+  nextAt?: number;
+  error?: string;
 }
 
 /** Deliveries not yet done, for metrics. */

@@ -8,6 +8,8 @@
 import { PayhookError, StoreUnavailableError } from "../../errors.ts";
 import type {
   ActivityBucket,
+  AlertFacts,
+  AlertWindows,
   AttemptRecord,
   Backfill,
   ClaimedDelivery,
@@ -18,15 +20,20 @@ import type {
   FailedDelivery,
   FailureGroup,
   HeldClaim,
+  Incident,
+  IncidentReport,
   IncomingEvent,
   Ingested,
   NewDelivery,
+  Notification,
+  NotificationResult,
   OrderMark,
   QueueStats,
   Requeue,
   SecretUse,
   Store,
 } from "../types.ts";
+import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
@@ -604,6 +611,26 @@ export class PostgresStore implements Store {
 
   activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
     return this.run((sql) => activity(sql, this.s, since, bucketMs));
+  }
+
+  alertFacts(since: AlertWindows): Promise<AlertFacts> {
+    return this.run((sql) => alerts.alertFacts(sql, this.s, since));
+  }
+
+  recordIncidents(report: IncidentReport, now: number): Promise<number> {
+    return this.run((sql) => this.retryDeadlock(() => alerts.recordIncidents(sql, this.s, report, now)));
+  }
+
+  incidents(query: { open?: boolean; limit: number }): Promise<Incident[]> {
+    return this.run((sql) => alerts.incidents(sql, this.s, query));
+  }
+
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]> {
+    return this.run((sql) => alerts.claimNotifications(sql, this.s, now, limit, leaseMs));
+  }
+
+  finishNotification(result: NotificationResult, now: number): Promise<boolean> {
+    return this.run((sql) => alerts.finishNotification(sql, this.s, result, now));
   }
 
   /**

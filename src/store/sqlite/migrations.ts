@@ -94,6 +94,38 @@ const MIGRATIONS: string[] = [
   // stored before). Backfill: when a `payhook backfill` round created a delivery (NULL for every other delivery).
   `ALTER TABLE events ADD COLUMN verified_by TEXT;
    ALTER TABLE deliveries ADD COLUMN backfilled_at INTEGER;`,
+  // Alerts: incidents (at most one open per condition key, which the partial unique index enforces, so an evaluation
+  // repeated by another process opens nothing twice) and the notifications each change of one queues per channel,
+  // kept until sent like deliveries (see docs/alerting.md).
+  `CREATE TABLE incidents (
+     id INTEGER PRIMARY KEY,
+     key TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     details TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     opened_at INTEGER NOT NULL,
+     resolved_at INTEGER,
+     notified_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX incidents_open ON incidents (key) WHERE resolved_at IS NULL;
+   CREATE INDEX incidents_opened ON incidents (opened_at);
+   CREATE TABLE notifications (
+     id INTEGER PRIMARY KEY,
+     incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+     channel TEXT NOT NULL,
+     body TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     lease_until INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER
+   );
+   CREATE INDEX notifications_pending ON notifications (next_at) WHERE status = 'pending';
+   CREATE INDEX notifications_incident ON notifications (incident_id, channel);`,
 ];
 
 /** The schema version this payhook writes. */

@@ -8,6 +8,8 @@ import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
   ActivityBucket,
+  AlertFacts,
+  AlertWindows,
   AttemptRecord,
   Backfill,
   ClaimedDelivery,
@@ -18,15 +20,20 @@ import type {
   FailedDelivery,
   FailureGroup,
   HeldClaim,
+  Incident,
+  IncidentReport,
   IncomingEvent,
   Ingested,
   NewDelivery,
+  Notification,
+  NotificationResult,
   OrderMark,
   QueueStats,
   Requeue,
   SecretUse,
   Store,
 } from "../types.ts";
+import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
@@ -441,6 +448,26 @@ export class SqliteStore implements Store {
 
   prune(before: number, limit: number): Promise<number> {
     return this.write(() => prune(this.db, before, limit));
+  }
+
+  async alertFacts(since: AlertWindows): Promise<AlertFacts> {
+    return alerts.alertFacts(this.db, since);
+  }
+
+  recordIncidents(report: IncidentReport, now: number): Promise<number> {
+    return this.write(() => alerts.recordIncidents(this.db, report, now));
+  }
+
+  async incidents(query: { open?: boolean; limit: number }): Promise<Incident[]> {
+    return alerts.incidents(this.db, query);
+  }
+
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]> {
+    return this.write(() => alerts.claimNotifications(this.db, now, limit, leaseMs));
+  }
+
+  finishNotification(result: NotificationResult, now: number): Promise<boolean> {
+    return this.write(() => alerts.finishNotification(this.db, result, now));
   }
 
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {

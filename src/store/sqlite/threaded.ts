@@ -91,6 +91,11 @@ class ThreadedStore implements Store {
   prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
   acquireLease = (...args: WriteArgs<"acquireLease">) => this.write("acquireLease", args) as Promise<boolean>;
   releaseLease = (...args: WriteArgs<"releaseLease">) => this.write("releaseLease", args) as Promise<void>;
+  recordIncidents = (...args: WriteArgs<"recordIncidents">) => this.write("recordIncidents", args) as Promise<number>;
+  claimNotifications = (...args: WriteArgs<"claimNotifications">) =>
+    this.write("claimNotifications", args) as ReturnType<Store["claimNotifications"]>;
+  finishNotification = (...args: WriteArgs<"finishNotification">) =>
+    this.write("finishNotification", args) as Promise<boolean>;
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
@@ -103,6 +108,8 @@ class ThreadedStore implements Store {
   failedDeliveries: Store["failedDeliveries"] = (group, limit) => this.reader.failedDeliveries(group, limit);
   activity: Store["activity"] = (since, bucketMs) => this.reader.activity(since, bucketMs);
   secretUse: Store["secretUse"] = (since) => this.reader.secretUse(since);
+  alertFacts: Store["alertFacts"] = (since) => this.reader.alertFacts(since);
+  incidents: Store["incidents"] = (query) => this.reader.incidents(query);
 
   async close(): Promise<void> {
     if (this.closed) return;

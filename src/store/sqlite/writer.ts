@@ -22,6 +22,9 @@ export const WRITES = [
   "prune",
   "acquireLease",
   "releaseLease",
+  "recordIncidents",
+  "claimNotifications",
+  "finishNotification",
   "close",
 ] as const;
 export type WriteOp = (typeof WRITES)[number];
