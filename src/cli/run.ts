@@ -7,12 +7,15 @@ import { parseArgs } from "node:util";
 import { ConfigError, PayhookError, UsageError } from "../errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { alerts } from "./commands/alerts.ts";
 import { backfill } from "./commands/backfill.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
+import { doctor } from "./commands/doctor.ts";
 import { events } from "./commands/events.ts";
 import { explain } from "./commands/explain.ts";
 import { health } from "./commands/health.ts";
+import { incidents } from "./commands/incidents.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
@@ -37,6 +40,9 @@ export const COMMANDS: Command[] = [
   backfill,
   catchUpCommand,
   stripeCommand,
+  alerts,
+  incidents,
+  doctor,
   init,
   schema,
   trigger,

@@ -11,6 +11,7 @@ import { actionKinds } from "../actions/index.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
 import type { Action, FetchTarget } from "../actions/types.ts";
+import { type AlertSettings, resolveAlerts } from "../alerts/settings.ts";
 import { ConfigError, describe } from "../errors.ts";
 import { cidrProblem } from "../ingest/ipallow.ts";
 import { MIN_RETENTION_MS } from "../ops/retention.ts";
@@ -58,6 +59,8 @@ export interface Config {
   file: ConfigFile;
   /** Stripe's API settings; apiKey is a secret: never log or print it. */
   stripe: StripeSettings;
+  /** `alerts:`, resolved; channel URLs are secrets. Undefined without the section: no rule runs. */
+  alerts?: AlertSettings;
 }
 
 export interface StripeSettings {
@@ -210,9 +213,15 @@ function resolveConfig(file: ConfigFile, options: ParseOptions, problems: [Path,
     });
   }
   const stripe = resolveStripe(file, routes, unhandled, problems);
+  const alerts = resolveAlerts(
+    file.alerts,
+    endpoints.map((e) => e.path),
+    problems,
+  );
   return {
     source: options.source,
     stripe,
+    ...(alerts ? { alerts } : {}),
     listen,
     store,
     endpoints,

@@ -52,7 +52,7 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     acquireLease: async () => false,
     releaseLease: async () => {},
     // Alerts only run with a durable store.
-    alertFacts: async () => ({ dead: [], streaks: [], events: [] }),
+    alertFacts: async () => ({ dead: [], streaks: [], events: [], fetched: 0 }),
     recordIncidents: async () => 0,
     incidents: async () => [],
     claimNotifications: async () => [],

@@ -351,6 +351,8 @@ export interface AlertWindows {
   attempts: number;
   /** Events received since then, by endpoint. */
   events: number;
+  /** Events catch-up fetched (never pushed) since then. */
+  fetched: number;
 }
 
 export interface AlertFacts {
@@ -360,6 +362,8 @@ export interface AlertFacts {
   streaks: { action: string; failures: number }[];
   /** Per endpoint (a path, or the API list catch-up fetched from): events received since the window's start. */
   events: { endpoint: string; events: number }[];
+  /** Events catch-up fetched from Stripe's API since `fetched`: Stripe had them, and never got them here. */
+  fetched: number;
 }
 
 /** A condition an alert rule found. `key` names it: one incident per key at a time. */

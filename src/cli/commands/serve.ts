@@ -3,6 +3,7 @@
  * --watch), then waits for SIGTERM or SIGINT. With --dry-run, a store that keeps nothing and no worker instead.
  */
 import process from "node:process";
+import { startAlerts } from "../../alerts/start.ts";
 import { lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../../config/default.ts";
 import { type Config, loadConfigFile } from "../../config/load.ts";
@@ -237,6 +238,7 @@ async function durableBackend(
           windowMs: catchUp.windowMs,
         })
       : undefined;
+  const alerts = startAlerts({ config: () => current, store, runtime, log, metrics });
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);
   return {
@@ -251,6 +253,7 @@ async function durableBackend(
       unsubscribe();
       stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
+      await alerts.stop();
       await worker.stop(graceMs);
       stopFetches.abort(new Error("payhook is stopping"));
     },

@@ -37,7 +37,12 @@ export async function alertFacts(sql: Sql, s: string, since: AlertWindows): Prom
      GROUP BY endpoint ORDER BY endpoint COLLATE "C"`,
     [since.events] as never[],
   );
+  const [fetched] = await sql.unsafe(
+    `SELECT count(*) AS n FROM ${s}.events WHERE received_at >= $1::bigint AND source = 'fetched'`,
+    [since.fetched] as never[],
+  );
   return {
+    fetched: Number(fetched?.n ?? 0),
     dead: dead.map((r: Row) => ({ action: String(r.action), dead: Number(r.n) })),
     streaks: streaks.map((r: Row) => ({ action: String(r.action), failures: Number(r.n) })),
     events: events.map((r: Row) => ({ endpoint: String(r.endpoint), events: Number(r.n) })),

@@ -39,7 +39,11 @@ export function alertFacts(db: SqlDatabase, since: AlertWindows): AlertFacts {
     .prepare("SELECT endpoint, COUNT(*) AS n FROM events WHERE received_at >= ? GROUP BY endpoint ORDER BY endpoint")
     .all(since.events)
     .map((r) => ({ endpoint: String(r.endpoint), events: Number(r.n) }));
-  return { dead, streaks, events };
+  const fetched = Number(
+    db.prepare("SELECT COUNT(*) AS n FROM events WHERE received_at >= ? AND source = 'fetched'").get(since.fetched)
+      ?.n ?? 0,
+  );
+  return { dead, streaks, events, fetched };
 }
 
 export function recordIncidents(db: SqlDatabase, report: IncidentReport, now: number): number {
