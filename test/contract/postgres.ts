@@ -428,6 +428,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           DROP INDEX events_page, attempts_finished, deliveries_failed;
           ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
           DROP TABLE order_marks;
+          DROP TABLE notifications, incidents;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(
@@ -481,6 +482,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 3, payhook: "0.0.0-test" },
             { version: 4, payhook: "0.0.0-test" },
             { version: 5, payhook: "0.0.0-test" },
+            { version: 6, payhook: "0.0.0-test" },
           ],
         );
         await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");
