@@ -11,7 +11,7 @@ SRC := $(shell find src -name '*.ts' -o -name '*.css') package.json build/ui-cli
 VERSION ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run build build-deno release release-tools release-test test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog docs verify-deploy docker
+.PHONY: help install run build build-deno release release-tools release-test package package-tools test-deno lint fmt typecheck test test-unit test-tools soak bench bench-tools clean catalog docs verify-deploy docker
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -97,6 +97,48 @@ release-tools:
 	  && command -v shellcheck >/dev/null && command -v dash >/dev/null && command -v file >/dev/null \
 	  || { apt-get update -qq && apt-get install -y -qq $(RELEASE_TOOLS); }
 
+# The images and .deb packages, from the release builds and this machine's Debian files only (no registry):
+# podman builds the images (as root, runc, cgroupfs, vfs: what works in a VM without systemd), dpkg-deb the
+# packages. docs/packages.md describes them. SOURCE_DATE_EPOCH (the commit's date) fixes every timestamp in them.
+PKG_VERSION := $(or $(VERSION),$(shell sed -n 's/^  "version": "\([^"]*\)",*$$/\1/p' package.json))
+PKG := dist/packages
+IMAGES := $(foreach a,amd64 arm64,$(PKG)/payhook-$(PKG_VERSION)-image-linux-$(a).tar $(PKG)/payhook-$(PKG_VERSION)-shell-image-linux-$(a).tar)
+DEBS := $(PKG)/payhook_$(PKG_VERSION)_amd64.deb $(PKG)/payhook_$(PKG_VERSION)_arm64.deb
+LINUX_BUILDS := dist/release/payhook-linux-x64 dist/release/payhook-linux-arm64
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
+$(PKG)/payhook-$(PKG_VERSION)-image-linux-%.tar: $(LINUX_BUILDS) deploy/Dockerfile deploy/payhook.docker.yaml scripts/package/image.sh scripts/package/image-root.sh | package-tools
+	@mkdir -p $(@D)
+	scripts/package/image.sh $* plain $(PKG_VERSION) $@
+$(PKG)/payhook-$(PKG_VERSION)-shell-image-linux-%.tar: $(LINUX_BUILDS) deploy/Dockerfile deploy/payhook.docker.yaml scripts/package/image.sh scripts/package/image-root.sh | package-tools
+	@mkdir -p $(@D)
+	scripts/package/image.sh $* shell $(PKG_VERSION) $@
+$(PKG)/payhook_$(PKG_VERSION)_amd64.deb: dist/release/payhook-linux-x64 deploy/payhook.service $(wildcard deploy/deb/*) scripts/package/deb.sh | package-tools
+	@mkdir -p $(@D)
+	scripts/package/deb.sh $(PKG_VERSION) amd64 $< $@
+$(PKG)/payhook_$(PKG_VERSION)_arm64.deb: dist/release/payhook-linux-arm64 dist/release/payhook-linux-x64 deploy/payhook.service $(wildcard deploy/deb/*) scripts/package/deb.sh | package-tools
+	@mkdir -p $(@D)
+	scripts/package/deb.sh $(PKG_VERSION) arm64 $< $@
+$(PKG)/SHA256SUMS: $(IMAGES) $(DEBS)
+	cd $(@D) && sha256sum $(notdir $^) >SHA256SUMS
+
+package: release $(PKG)/SHA256SUMS ## build the container images (OCI archives) and .deb packages into dist/packages/, with SHA256SUMS
+	@cat $(PKG)/SHA256SUMS
+
+# Debian's podman, runc, busybox-static, lintian, dpkg-dev, caddy and nginx (the package and reverse-proxy
+# tests), and busybox-static for arm64 (for the arm64 -shell image: one .deb fetched with apt-get download,
+# after adding arm64 to dpkg's architectures, and unpacked into .tmp/busybox-arm64).
+PACKAGE_TOOLS := podman runc busybox-static lintian dpkg-dev ca-certificates tzdata caddy nginx-light libc6-arm64-cross
+package-tools:
+	@command -v podman >/dev/null && command -v runc >/dev/null && test -x /bin/busybox && command -v lintian >/dev/null \
+	  && command -v dpkg-deb >/dev/null && test -e /etc/ssl/certs/ca-certificates.crt && test -d /usr/share/zoneinfo \
+	  && command -v caddy >/dev/null && command -v nginx >/dev/null && test -e /usr/aarch64-linux-gnu/lib/libc.so.6 \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGE_TOOLS); }
+	@test -x .tmp/busybox-arm64/bin/busybox || { dpkg --print-foreign-architectures | grep -qx arm64 \
+	  || { dpkg --add-architecture arm64 && apt-get update -qq; }; \
+	  rm -rf .tmp/busybox-arm64 && mkdir -p .tmp/busybox-arm64 && cd .tmp/busybox-arm64 \
+	  && apt-get download -qq busybox-static:arm64 && dpkg-deb -x busybox-static_*_arm64.deb . && rm busybox-static_*_arm64.deb; }
+
 release-test: release release-tools dist/payhook ## run every linux download here (natively, on qemu arm64 and Nehalem), check the rest, test install.sh
 	$(BUN) test $(TEST_TIMEOUT) test/release
 
@@ -107,16 +149,17 @@ lint: node_modules/.installed build/ui-client.txt ## check formatting, lint rule
 fmt: node_modules/.installed ## format the code
 	$(BIN)/biome check --write .
 
-test: lint dist/payhook dist/payhook-test test-tools release release-tools ## lint, build, run every test (unit, contract, e2e on dist/payhook, the release downloads), then test-deno
+test: lint dist/payhook dist/payhook-test test-tools release release-tools package ## lint, build, run every test (unit, contract, e2e on dist/payhook, the release downloads, the images and packages), then test-deno
 	$(BUN) test $(TEST_TIMEOUT)
 	$(MAKE) --no-print-directory test-deno
 
-# The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite against Deno: the source as it is, then the
+# The same Store contract on node:sqlite and on PostgreSQL, then the whole e2e suite (and the exec chaos suite, whose
+# child-process handling is per runtime) against Deno: the source as it is, then the
 # deno compile binaries. Without network access to denort (see dist/payhook-deno), the binary run is skipped
 # with a warning; any other compile failure fails.
 test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contract on node:sqlite and PostgreSQL, e2e suite on deno run and on dist/payhook-deno
 	$(DENO) test -A --no-check test/contract/store.deno.test.ts test/contract/store-ui.deno.test.ts test/contract/postgres.deno.test.ts test/contract/store-order.deno.test.ts
-	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e
+	PAYHOOK_CMD="$(CURDIR)/$(DENO) run -A $(CURDIR)/src/main.deno.ts" $(BUN) test $(TEST_TIMEOUT) test/e2e test/guarantees/exec-chaos.test.ts
 	@mkdir -p .tmp
 	@if $(MAKE) --no-print-directory dist/payhook-deno dist/payhook-deno-test >.tmp/deno-compile.log 2>&1; then \
 	  echo "PAYHOOK_BINARY=dist/payhook-deno PAYHOOK_TEST_BINARY=dist/payhook-deno-test $(BUN) test $(TEST_TIMEOUT) test/e2e"; \
@@ -157,8 +200,8 @@ docs: node_modules/.installed ## regenerate the configuration reference in docs/
 verify-deploy: dist/payhook test-tools ## validate deploy/payhook.service (systemd-analyze) and deploy/Dockerfile's command
 	PAYHOOK_BINARY=$(CURDIR)/dist/payhook $(BUN) test $(TEST_TIMEOUT) test/e2e/ops-deploy.test.ts
 
-docker: dist/release/payhook-linux-x64 dist/release/payhook-linux-arm64 ## build the container image payhook:latest from deploy/Dockerfile (needs a Docker daemon)
-	docker build -f deploy/Dockerfile -t payhook:latest .
+docker: $(PKG)/payhook-$(PKG_VERSION)-image-linux-amd64.tar ## load the amd64 image (built by podman, see package) into Docker as payhook:VERSION
+	docker load -i $<
 
 soak: lint dist/payhook dist/payhook-test test-tools ## the full guarantee suites (20 kill -9 cycles, 10^5 verification cases, 10,000 failing deliveries)
 	PAYHOOK_SOAK=full $(BUN) test --timeout 1800000 test/guarantees

@@ -77,6 +77,8 @@ main() {
   base=${PAYHOOK_DOWNLOAD_URL:-$DEFAULT_DOWNLOAD_URL}
   base=${base%/}
   dir=${PAYHOOK_INSTALL:-${HOME:?HOME is not set; set PAYHOOK_INSTALL}/.local/bin}
+  # mv onto a folder would move the binary into it and report success; a symlink to a folder likewise.
+  [ ! -d "$dir/payhook" ] || fail "$dir/payhook is a directory, not a payhook binary: move it away, or set PAYHOOK_INSTALL to another folder"
   target=$(detect_target)
   name=payhook-$target
 

@@ -39,9 +39,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       } else {
         // Field values can come from outside (an event's type, a script's error): one line, nothing that drives
         // the terminal. JSON lines are safe as they are: JSON.stringify escapes every control character.
-        const rest = Object.entries(fields).map(
-          ([k, v]) => `${escapeControl(k)}=${escapeControl(typeof v === "string" ? v : String(JSON.stringify(v)))}`,
-        );
+        // An unset field is left out, as JSON.stringify leaves it out of a JSON line.
+        const rest = Object.entries(fields)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${escapeControl(k)}=${escapeControl(typeof v === "string" ? v : JSON.stringify(v))}`);
         write([time, level.toUpperCase().padEnd(5), escapeControl(msg), ...rest].join(" "));
       }
     };

@@ -93,10 +93,10 @@ type ForwardSpec = {
 export const forward: ActionKind = {
   kind: "forward",
   schema: Type.Object({ forward: ForwardSchema, ...ActionBase }, closed),
-  compile(spec) {
+  compile(spec, context) {
     const settings = spec.forward as ForwardSpec;
     const problems: [string, string][] = [];
-    const url = compileUrl(settings.url);
+    const url = compileUrl(settings.url, context?.fromEnv);
     if (typeof url === "string") problems.push(["forward.url", url]);
     const headers: [string, Template][] = [];
     const scheme = settings.sign?.scheme ?? "standard";
@@ -170,7 +170,12 @@ export const forward: ActionKind = {
           const signed = await signer(webhookId(idempotencyKey), Math.floor(Date.now() / 1000), event.raw);
           for (const [name, value] of Object.entries(signed)) prepared.headers.set(name, value);
         }
-        return post(runtime.fetch, prepared.url, prepared.headers, event.raw, timeoutMs, retryOn);
+        const outcome = await post(runtime.fetch, prepared.url, prepared.headers, event.raw, timeoutMs, retryOn);
+        // The error and the response are stored and shown: no part of the URL from the environment may be in them.
+        const hide = (text: string) => url.hide(text, prepared.url);
+        if (outcome.output !== undefined) outcome.output = hide(outcome.output);
+        if (!outcome.ok) outcome.error = hide(outcome.error);
+        return outcome;
       },
     };
   },

@@ -60,7 +60,8 @@ export function compileOrder(spec: OrderSpec | undefined): { problems: [string, 
 /** The key of `event` (the parsed JSON) under `rule`, or undefined when the event runs unordered (it renders empty). */
 export function orderKey(rule: OrderRule | undefined, event: unknown): string | undefined {
   if (!rule || event === undefined) return undefined;
-  const key = rule.key(event);
+  // A NUL (which PostgreSQL text cannot hold) becomes U+FFFD, on every store alike.
+  const key = rule.key(event).replaceAll("\u0000", "\ufffd");
   return key === "" ? undefined : key.slice(0, MAX_ORDER_KEY);
 }
 

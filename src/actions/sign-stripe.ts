@@ -5,8 +5,8 @@
  * `stripe.webhooks.constructEvent` and its own secret accepts payhook's requests unchanged.
  */
 import { UsageError } from "../errors.ts";
-import { checkSecret, signatureHeader } from "../stripe/sign.ts";
 import type { Signer } from "./sign.ts";
+import { checkSecret, signatureHeader } from "./stripe-signature.ts";
 
 /** The header a Stripe signer adds. */
 export const STRIPE_SIGNATURE_HEADERS = ["stripe-signature"] as const;

@@ -112,6 +112,8 @@ export interface ActionKind {
 export interface CompileContext {
   /** The config file's folder, against which relative paths resolve; the working directory when unset. */
   baseDir?: string | undefined;
+  /** The values the config took from the environment (`${…}`): wherever one lands in a URL, it is a secret. */
+  fromEnv?: readonly string[];
 }
 
 /** `<event id>:<action name>`: the same on every attempt of one action for one event. */

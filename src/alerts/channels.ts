@@ -6,11 +6,11 @@
 import process from "node:process";
 import pkg from "../../package.json" with { type: "json" };
 import { createSigner, decodeSecret, webhookId } from "../actions/sign.ts";
+import type { ChannelSettings } from "../config/alerts.ts";
 import { describe } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { NotificationBody } from "../store/types.ts";
 import { parseDuration } from "../utils/units.ts";
-import type { ChannelSettings } from "./settings.ts";
 
 const SEND_TIMEOUT_MS = 10_000;
 const DEFAULT_EXEC_TIMEOUT = "30s";

@@ -1,5 +1,5 @@
 /** @module The `alerts:` section in one line for `payhook check`: channel names and kinds, never their URLs. */
-import type { AlertSettings } from "./settings.ts";
+import type { AlertSettings } from "../config/alerts.ts";
 
 export function alertsLine(alerts: AlertSettings): string {
   const channels = alerts.channels.map((c) => `${c.name} (${c.kind})`).join(", ");

@@ -6,7 +6,7 @@
  * nowhere durable to queue it), once, and again when it is back.
  */
 import { randomUUID } from "node:crypto";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { certificateExpiry, diskFree } from "../ops/host.ts";

@@ -4,12 +4,13 @@
  * with backoff (1 s, 2 s, 4 s … up to 10 minutes, with jitter) until the channel answers or three days pass: an
  * alert to a channel that is down arrives once it is back, and a restart loses none.
  */
+
+import type { AlertSettings } from "../config/alerts.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { Notification, Store } from "../store/types.ts";
 import { type Channel, createChannel } from "./channels.ts";
-import type { AlertSettings } from "./settings.ts";
 
 const BATCH = 16;
 /** Longer than a send can take (10 s for HTTP, the exec timeout): a claim outlives its attempt. */

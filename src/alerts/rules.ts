@@ -3,8 +3,9 @@
  * hold now. An incident is keyed by its condition (`dead:<action>`, `backlog`…): the same key on the next
  * evaluation updates it, a key no longer reported resolves it. No I/O here; src/alerts/loop.ts gathers the facts.
  */
+
+import type { RuleSettings } from "../config/alerts.ts";
 import type { AlertFacts, Condition, QueueStats } from "../store/types.ts";
-import type { RuleSettings } from "./settings.ts";
 
 /** A Stripe endpoint's drift, as src/alerts/stripe-watch.ts found it. */
 export interface EndpointDrift {

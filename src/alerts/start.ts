@@ -3,7 +3,7 @@
  * (signature failures) and Stripe's API when the config has a key. With no `alerts:` section both idle.
  */
 import { hostname } from "node:os";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../ops/metrics.ts";
 import type { Runtime } from "../runtime/types.ts";

@@ -3,7 +3,7 @@
  * endpoints whose URL ends in this config's paths, and what drifted (disabled, events the handler map needs that
  * are not enabled, another API version). Events enabled with no handler are not a drift: they are acknowledged.
  */
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { StripeApi } from "../stripe/api.ts";
 import { STRIPE_API_VERSION } from "../stripe/api.ts";
 import { compareEndpoint, payhookEndpoints } from "../stripe/endpoints.ts";

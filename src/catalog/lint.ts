@@ -6,9 +6,9 @@
  */
 import { isMap, LineCounter, parseDocument } from "yaml";
 import type { Action } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
 import { formatPath, type Path } from "../config/path.ts";
 import { matches } from "../config/routes.ts";
+import type { Config } from "../config/types.ts";
 import { templatePaths } from "../utils/template.ts";
 import { SNAPSHOT_EVENT_TYPES, THIN_EVENT_TYPES } from "./event-types.ts";
 

@@ -1,11 +1,11 @@
 /** @module Options more than one command takes, and what they resolve to: the config file, the target to post to, the fixture's changes, stdin. */
 import { readFileSync } from "node:fs";
 import process from "node:process";
+import { checkSecret } from "../actions/stripe-signature.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { describe, UsageError } from "../errors.ts";
 import type { BuildOptions } from "../fixtures/index.ts";
 import { parseOverride } from "../fixtures/index.ts";
-import { checkSecret } from "../stripe/sign.ts";
 
 export const configOption = {
   config: {

@@ -23,6 +23,7 @@ import { sign } from "./commands/sign.ts";
 import { stripeCommand } from "./commands/stripe.ts";
 import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
+import { escapingIo } from "./print/escaping-io.ts";
 import type { Command, CommandContext, Io, OptionSpec } from "./types.ts";
 
 const COMMON: Record<string, OptionSpec> = {
@@ -54,7 +55,8 @@ export async function run(runtime: Runtime, argv: string[], io: Io = processIo(r
   try {
     return await dispatch(runtime, argv, io);
   } catch (error) {
-    return reportError(error, io);
+    // An error may quote what a service or a database said (a version read from the store, Stripe's message).
+    return reportError(error, escapingIo(io));
   } finally {
     await io.flush?.();
   }

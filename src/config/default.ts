@@ -9,7 +9,7 @@ export const DEVELOPMENT_SECRET = "whsec_payhookdevelopmentsecretnotforproductio
 export const DEFAULT_SOURCE = "(embedded default config)";
 
 export const DEFAULT_CONFIG = `# payhook's embedded default config. Write your own with \`payhook init\`.
-listen: { host: 127.0.0.1, port: 4242 }
+listen: { host: 127.0.0.1, port: "\${PORT:-4242}" }   # PORT, as platforms that hand out a port set it
 store: ./payhook.db
 endpoints:
   - path: /webhook

@@ -9,6 +9,13 @@ export interface Expanded {
   problems: [(string | number)[], string][];
   /** Each value taken from the environment, with the reference it replaced: config errors show the reference. */
   fromEnv: Map<string, string>;
+  /** Every scalar that had a reference, by path, with the variables it names: numbers and booleans come from these. */
+  references: EnvReference[];
+}
+
+export interface EnvReference {
+  path: (string | number)[];
+  names: string[];
 }
 
 /** Expands every string in `value`; returns the result and one problem per missing variable, by path. */
@@ -16,11 +23,13 @@ export function expandEnv(
   value: unknown,
   env: Record<string, string | undefined>,
   path: (string | number)[] = [],
-  out: Expanded = { value: undefined, problems: [], fromEnv: new Map() },
+  out: Expanded = { value: undefined, problems: [], fromEnv: new Map(), references: [] },
 ): Expanded {
   const { problems, fromEnv } = out;
   if (typeof value === "string") {
+    const names: string[] = [];
     const expanded = value.replace(REFERENCE, (_, name: string, fallback: string | undefined) => {
+      names.push(name);
       const found = env[name];
       if (found !== undefined && found !== "") {
         if (found.length >= MIN_HIDDEN_LENGTH) fromEnv.set(found, `\${${name}}`);
@@ -30,17 +39,18 @@ export function expandEnv(
       problems.push([path, `environment variable ${name} is not set; set it, or write \${${name}:-default}`]);
       return "";
     });
-    return { value: expanded, problems, fromEnv };
+    if (names.length > 0) out.references.push({ path, names });
+    return { ...out, value: expanded };
   }
   if (Array.isArray(value)) {
-    return { value: value.map((item, i) => expandEnv(item, env, [...path, i], out).value), problems, fromEnv };
+    return { ...out, value: value.map((item, i) => expandEnv(item, env, [...path, i], out).value) };
   }
   if (value !== null && typeof value === "object") {
     const result: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) result[key] = expandEnv(item, env, [...path, key], out).value;
-    return { value: result, problems, fromEnv };
+    return { ...out, value: result };
   }
-  return { value, problems, fromEnv };
+  return { ...out, value };
 }
 
 /** `message` with every value from the environment replaced by its reference, longest first. */

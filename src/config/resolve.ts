@@ -1,7 +1,8 @@
 /** @module Which config `serve` and `check` use: --config FILE, else ./payhook.yaml, else the embedded default. */
 import { existsSync } from "node:fs";
 import { DEFAULT_CONFIG, DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "./default.ts";
-import { type Config, loadConfigFile, parseConfig } from "./load.ts";
+import { loadConfigFile, parseConfig } from "./load.ts";
+import type { Config } from "./types.ts";
 
 export const LOCAL_CONFIG = "payhook.yaml";
 

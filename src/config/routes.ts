@@ -45,3 +45,8 @@ export function compileRouter(routes: Route[], unhandled: Action[]): Router {
     return actions;
   };
 }
+
+/** Thin event types are named v1.… (API v1 resources) and v2.…; a pattern with either prefix matches only them. */
+export function isThinPattern(pattern: string): boolean {
+  return pattern.startsWith("v1.") || pattern.startsWith("v2.");
+}

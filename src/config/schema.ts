@@ -5,9 +5,14 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
-import { DEFAULT_RETENTION } from "../ops/retention.ts";
 import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
 import { Duration, Size } from "../utils/units.ts";
+
+export const DEFAULT_RETENTION = "30d";
+/** Stripe retries a live event for up to 3 days; forgetting its id sooner would let a retry run its actions twice. */
+export const MIN_RETENTION_MS = 3 * 86_400_000;
+/** Stripe's List Events returns events of the last 30 days only. */
+export const STRIPE_RETENTION_MS = 30 * 86_400_000;
 
 const closed = { additionalProperties: false } as const;
 

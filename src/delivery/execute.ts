@@ -5,13 +5,24 @@
  */
 import { replayNote, staleNote } from "../actions/order.ts";
 import { nextAttemptAt } from "../actions/retry.ts";
-import { type Action, type ActionEvent, idempotencyKey, type Outcome } from "../actions/types.ts";
+import { type Action, type ActionEvent, type FetchTarget, idempotencyKey, type Outcome } from "../actions/types.ts";
 import { describe } from "../errors.ts";
 import type { Fields, Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery } from "../store/types.ts";
-import { StripeApiError } from "../stripe/api.ts";
-import type { ThinFetcher } from "../stripe/thin.ts";
+import { attemptWord, nextAt as nextAtField } from "../store/words.ts";
+
+/** What the actions of one thin event see as `fetched`: each requested target, null when the event has none. */
+export type Fetched = Partial<Record<FetchTarget, Record<string, unknown> | null>>;
+
+/**
+ * Fetches what a thin event's actions name from Stripe (stripe/thin.ts). It rejects with an error whose
+ * `retryable` says whether trying again later can help; an error without one may be tried again.
+ */
+export interface ThinFetcher {
+  /** Fetches `targets` for the thin event `event` (its parsed notification). */
+  fetch(event: Record<string, unknown>, targets: readonly FetchTarget[]): Promise<Fetched>;
+}
 
 export interface ExecuteOptions {
   /** The action a delivery was created with (by name and digest), or undefined when the config no longer has it. */
@@ -74,13 +85,9 @@ export function executor(options: ExecuteOptions): (delivery: ClaimedDelivery) =
         ...fields,
         newer: delivery.newer?.eventId,
       });
-    else if (record.status === "done") log.debug("action done", fields);
-    else
-      log.warn(`action ${record.status === "pending" ? "will be retried" : record.status}`, {
-        ...fields,
-        error: record.error,
-        next_at: record.nextAt,
-      });
+    // One line per finished attempt, in the words `payhook events` and the operator page use.
+    else if (record.status === "done") log.info("action done", { ...fields, ms: record.finishedAt - startedAt });
+    else log.warn(`action ${attemptWord(record.status)}`, { ...fields, error: record.error, ...nextAtField(record) });
     return { record, fields };
   };
 }
@@ -173,7 +180,7 @@ export async function fetchStep(
     const fetched = JSON.stringify(data.fetched);
     return { event: { ...event, data, raw: new TextEncoder().encode(JSON.stringify(data)) }, fetched };
   } catch (error) {
-    const retry = error instanceof StripeApiError ? error.retryable : true;
+    const retry = (error as { retryable?: unknown } | null)?.retryable !== false;
     return {
       outcome: {
         ok: false,

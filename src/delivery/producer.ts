@@ -6,7 +6,7 @@
  */
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import type { ClaimedDelivery, Store } from "../store/types.ts";
+import type { ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { testHook } from "../testhooks.ts";
 import type { Repeats } from "./repeats.ts";
 import type { Slots } from "./slots.ts";
@@ -22,6 +22,8 @@ export interface ProducerOptions {
   stopped: () => boolean;
   /** Runs a claimed delivery that holds a slot. */
   start(delivery: ClaimedDelivery): void;
+  /** The actions this instance can run: the store leaves other deliveries to the instances that have them. */
+  runnable?(): Runnable;
 }
 
 export interface Producer {
@@ -79,7 +81,7 @@ export function startProducer(options: ProducerOptions): Producer {
         saturated = false;
         while (!stopped() && slots.hasRoom()) {
           const wanted = slots.free();
-          const claimed = await store.claim(now(), wanted, slots.atLimit());
+          const claimed = await store.claim(now(), wanted, slots.atLimit(), options.runnable?.());
           saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped()) {
@@ -111,7 +113,7 @@ export function startProducer(options: ProducerOptions): Producer {
     let next: number | null = null;
     if (!busy) {
       try {
-        next = await store.nextDue();
+        next = await store.nextDue(options.runnable?.(), now());
         repeats.worked(NEXT_DUE_FAILED);
       } catch (error) {
         repeats.failed(NEXT_DUE_FAILED, describe(error));

@@ -11,10 +11,9 @@
 import type { Action } from "../actions/types.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
-import type { AttemptRecord, ClaimedDelivery, Store } from "../store/types.ts";
-import type { ThinFetcher } from "../stripe/thin.ts";
+import type { AttemptRecord, ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { createCompleter } from "./complete.ts";
-import { executor } from "./execute.ts";
+import { executor, type ThinFetcher } from "./execute.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { startProducer } from "./producer.ts";
 import { repeatsOnce } from "./repeats.ts";
@@ -24,6 +23,8 @@ export interface WorkerOptions {
   store: Store;
   /** The action a delivery was created with (by name and digest), or undefined when the config no longer has it. */
   resolve(name: string, digest: string): Action | undefined;
+  /** The actions this instance can run: the store leaves other deliveries to the instances that have them. */
+  runnable?(): Runnable;
   runtime: Runtime;
   log: Logger;
   /** Writes a line for the `log` action; see AttemptContext.print. */
@@ -85,7 +86,16 @@ export function startWorker(options: WorkerOptions): Worker {
   const repeats = repeatsOnce(log, now);
   const heartbeat = startHeartbeat({ store, log, now, repeats, everyMs: options.heartbeatMs });
   const execute = executor({ ...options, now });
-  const producer = startProducer({ store, log, now, slots, repeats, stopped: isStopped, start });
+  const producer = startProducer({
+    store,
+    log,
+    now,
+    slots,
+    repeats,
+    stopped: isStopped,
+    start,
+    runnable: options.runnable,
+  });
 
   function start(delivery: ClaimedDelivery): void {
     const name = delivery.action;

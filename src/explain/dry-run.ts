@@ -3,7 +3,7 @@
  * answer 200); this store's ingest logs what `payhook explain` would print for the verified event instead of
  * writing it, so no file is opened and, with nothing queued, no action ever runs.
  */
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/types.ts";
 import { explainEvent } from "./plan.ts";

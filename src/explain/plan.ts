@@ -5,6 +5,7 @@
  */
 
 import { orderKey as renderOrderKey } from "../actions/order.ts";
+import { signatureHeader } from "../actions/stripe-signature.ts";
 import {
   type Action,
   type ActionEvent,
@@ -15,11 +16,11 @@ import {
   type LogPlan,
   type Plan,
 } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
 import { matchRoutes } from "../config/routes.ts";
+import type { Config } from "../config/types.ts";
 import { describe, EventInputError, VerificationError } from "../errors.ts";
-import { createVerifier, type VerifiedEvent } from "../ingest/verify.ts";
-import { signatureHeader } from "../stripe/sign.ts";
+import { createVerifier } from "../ingest/verify.ts";
+import type { VerifiedEvent } from "../store/event.ts";
 
 export interface EventExplanation {
   id: string;

@@ -3,8 +3,8 @@
  * action: actions added and removed, `when:` outcomes that change, rendered values that change (URLs, argv,
  * lines) and order keys. Both sides are worked out by explainEvent, so nothing is sent, run or written.
  */
-import type { Config } from "../config/load.ts";
-import { describeEvent } from "../ingest/verify.ts";
+import type { Config } from "../config/types.ts";
+import { describeEvent } from "../store/event.ts";
 import type { EventDetail } from "../store/types.ts";
 import { type ActionExplanation, explainEvent } from "./plan.ts";
 

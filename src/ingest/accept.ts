@@ -4,17 +4,17 @@
  * deliveries the worker has room for are claimed by that same commit and handed to it, to run after the answer.
  */
 import { Buffer } from "node:buffer";
-import { orderKey } from "../actions/order.ts";
-import type { Action } from "../actions/types.ts";
-import type { Endpoint } from "../config/load.ts";
 import type { Router } from "../config/routes.ts";
+import type { Endpoint } from "../config/types.ts";
+import { newDelivery } from "../delivery/rows.ts";
 import type { Runner } from "../delivery/worker.ts";
 import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type EndpointCounters, Metrics } from "../ops/metrics.ts";
+import type { VerifiedEvent } from "../store/event.ts";
 import type { Ingested, NewDelivery, Store } from "../store/types.ts";
 import { testHook } from "../testhooks.ts";
-import { createVerifier, type VerifiedEvent, type Verifier } from "./verify.ts";
+import { createVerifier, type Verifier } from "./verify.ts";
 
 export interface AcceptOptions {
   endpoints: readonly Endpoint[];
@@ -148,23 +148,6 @@ function handOver(
   }
   if (pending) worker.wake();
   return result.status;
-}
-
-/** The delivery row for one action; an ordered action's key is rendered here, so it commits with the delivery. */
-export function newDelivery(action: Action, payload: unknown): NewDelivery {
-  const key = orderKey(action.order, payload);
-  return key === undefined
-    ? { action: action.name, digest: action.digest }
-    : { action: action.name, digest: action.digest, orderKey: key };
-}
-
-/**
- * The runtime's own body limit: a backstop well above every endpoint's max_body. readBody enforces max_body
- * itself, refusing a declared Content-Length before reading anything, so the answer is always payhook's own
- * JSON 413; the runtime's bare 413 only meets bodies far beyond any configured limit.
- */
-export function runtimeBodyCap(endpoints: readonly Endpoint[]): number {
-  return Math.max(64 * 1024 * 1024, 2 * Math.max(...endpoints.map((e) => e.maxBody)));
 }
 
 /** Reads the whole body, refusing (not truncating) one larger than `limit`, without ever holding more. */

@@ -1,6 +1,6 @@
 /** @module The Elysia app: mounts the accept function on each endpoint path, raw body untouched, and the ops routes. */
 import { Elysia } from "elysia";
-import type { Endpoint } from "../config/load.ts";
+import type { Endpoint } from "../config/types.ts";
 import type { OpsRoutes } from "../ops/health.ts";
 import { requestUrl } from "../utils/request-url.ts";
 import { type Accept, failure } from "./accept.ts";

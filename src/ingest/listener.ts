@@ -3,7 +3,7 @@
  * webhook endpoints, and the ops routes unless an admin listener has them). A reload builds a new one.
  */
 
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { Runner } from "../delivery/worker.ts";
 import type { Logger } from "../log.ts";
 import type { OpsRoutes } from "../ops/health.ts";

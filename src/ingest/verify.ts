@@ -8,27 +8,7 @@
  */
 import Stripe from "stripe";
 import { VerificationError } from "../errors.ts";
-
-/** What the hot path needs from a verified event. */
-export interface VerifiedEvent {
-  id: string;
-  type: string;
-  /** "event" for snapshot events, "v2.core.event" for thin events. */
-  object: "event" | "v2.core.event";
-  livemode: boolean;
-  account: string | null;
-  apiVersion: string | null;
-  /** Unix seconds. */
-  created: number;
-  /** The parsed event, for what routing renders from it (an `order:` key); absent when built by hand. */
-  payload?: Record<string, unknown>;
-  /** The id of the object the event is about (data.object.id; a thin event's related_object.id), for search. */
-  objectId?: string | null;
-  /** The customer the object belongs to (its `customer`, or its own id when it is a customer), for search. */
-  customerId?: string | null;
-  /** The label of the endpoint secret that verified it (never the secret); absent when not verified by a secret. */
-  verifiedBy?: string;
-}
+import { describeEvent, isRecord, notAnEvent, type VerifiedEvent } from "../store/event.ts";
 
 export interface VerifyOptions {
   /** Tried in order; a plain string is labelled by its position ("1", "2", …). */
@@ -44,11 +24,6 @@ export type Verifier = (raw: Uint8Array, header: string | null) => Promise<Verif
 const MAX_SIGNATURES = 16;
 const TIMESTAMP = /^[0-9]{1,12}$/;
 const SIGNATURE = /^[0-9a-f]{64}$/;
-const MAX_ID_LENGTH = 255;
-/** Stripe's ids are ASCII letters, digits and "_" (evt_1Nv0FG…); "-", "." and ":" are allowed for other senders' tests. */
-const EVENT_ID = /^[A-Za-z0-9_.:-]{1,255}$/;
-/** Stripe's types are dotted lower-case words; thin event types also use brackets (v2.core.account[identity].updated). */
-const EVENT_TYPE = /^[A-Za-z0-9_.:[\]-]{1,255}$/;
 const RAW_BODY_HINT =
   "Is the raw request body forwarded unchanged, and is this endpoint's secret the one Stripe shows for it?";
 
@@ -192,72 +167,4 @@ async function verifiedButNotSnapshot(
     throw notAnEvent();
   }
   return describeEvent(parsed, "v2.core.event");
-}
-
-/** The fields payhook keeps of an event object, or a VerificationError saying why it is not one. */
-export function describeEvent(event: Record<string, unknown>, object: VerifiedEvent["object"]): VerifiedEvent {
-  const { id, type } = event;
-  if (event.object !== object) throw notAnEvent();
-  // Refused at the door, because they travel on: into headers (Idempotency-Key, Payhook-Event-Type), a program's
-  // environment and log lines, where a line break, a NUL or a non-Latin-1 character breaks or forges something.
-  if (typeof id !== "string" || !EVENT_ID.test(id)) {
-    throw new VerificationError(
-      "invalid_event",
-      `the event's "id" must be 1 to ${MAX_ID_LENGTH} ASCII letters, digits, "_", "-", "." or ":" (Stripe's look like evt_1Nv0FG…)`,
-    );
-  }
-  if (typeof type !== "string" || !EVENT_TYPE.test(type)) {
-    throw new VerificationError(
-      "invalid_event",
-      `the event's "type" must be 1 to ${MAX_ID_LENGTH} ASCII letters, digits, "_", "-", ".", ":", "[" or "]" (Stripe's look like payment_intent.succeeded)`,
-    );
-  }
-  const context = object === "event" ? event.account : event.context;
-  return {
-    id,
-    type,
-    object,
-    livemode: event.livemode === true,
-    account: typeof context === "string" ? context : null,
-    apiVersion: typeof event.api_version === "string" ? event.api_version : null,
-    created: createdSeconds(event.created),
-    payload: event,
-    ...subjectIds(event, object),
-  };
-}
-
-/** The ids an operator searches by, read from the event already parsed for verification. */
-function subjectIds(
-  event: Record<string, unknown>,
-  object: VerifiedEvent["object"],
-): { objectId: string | null; customerId: string | null } {
-  const id = (value: unknown) => (typeof value === "string" && value.length <= MAX_ID_LENGTH ? value : null);
-  if (object === "v2.core.event") {
-    const related = isRecord(event.related_object) ? event.related_object : {};
-    return { objectId: id(related.id), customerId: null };
-  }
-  const data = isRecord(event.data) && isRecord(event.data.object) ? event.data.object : {};
-  const customer = isRecord(data.customer) ? data.customer.id : data.customer;
-  return { objectId: id(data.id), customerId: data.object === "customer" ? id(data.id) : id(customer) };
-}
-
-/** Snapshot events carry unix seconds; thin events an ISO-8601 string. */
-function createdSeconds(created: unknown): number {
-  if (typeof created === "number" && Number.isFinite(created)) return Math.floor(created);
-  if (typeof created === "string") {
-    const ms = Date.parse(created);
-    if (Number.isFinite(ms)) return Math.floor(ms / 1000);
-  }
-  return 0;
-}
-
-function notAnEvent(): VerificationError {
-  return new VerificationError(
-    "invalid_event",
-    'the body is correctly signed but is not a Stripe event (expected "object": "event" or "v2.core.event")',
-  );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
 }

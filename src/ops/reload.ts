@@ -4,18 +4,20 @@
  * action they were created with: every action this process has loaded stays resolvable by name and digest.
  */
 import type { Action } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
+import { runtimeBodyCap } from "../config/body-cap.ts";
+import type { Config } from "../config/types.ts";
 import { ConfigError, describe } from "../errors.ts";
-import { runtimeBodyCap } from "../ingest/accept.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { sameStore } from "../store/settings.ts";
+import type { Runnable } from "../store/types.ts";
 import { watchFile } from "./watch-file.ts";
 
 /** Every action seen by this process, keyed by name and settings digest. */
 export class ActionRegistry {
   private readonly seen = new Map<string, Action>();
   private current: Config;
+  private cached: Runnable | undefined;
 
   constructor(config: Config) {
     this.current = config;
@@ -36,8 +38,18 @@ export class ActionRegistry {
     return this.seen.get(key(name, digest)) ?? this.current.actions.get(name);
   }
 
+  /** What the worker may claim: every version loaded, and the current names (see Runnable). */
+  runnable(): Runnable {
+    if (!this.cached) {
+      const versions = [...this.seen.values()].map((a) => [a.name, a.digest] as const);
+      this.cached = { versions, names: [...this.current.actions.keys()] };
+    }
+    return this.cached;
+  }
+
   private add(config: Config): void {
     for (const action of config.actions.values()) this.seen.set(key(action.name, action.digest), action);
+    this.cached = undefined;
   }
 }
 

@@ -7,9 +7,6 @@ import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/types.ts";
 
-export const DEFAULT_RETENTION = "30d";
-/** Stripe retries a live event for up to 3 days; forgetting its id sooner would let a retry run its actions twice. */
-export const MIN_RETENTION_MS = 3 * 86_400_000;
 /** How often the server prunes. */
 const INTERVAL_MS = 3_600_000;
 /** Events deleted per transaction, so a large backlog never holds the write lock for long. */

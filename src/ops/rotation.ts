@@ -2,7 +2,7 @@
  * @module `payhook check --rotation`: for each retiring endpoint secret, whether it verified any event in the
  * last days (from the label stored with each event), so an operator knows when it can be removed.
  */
-import type { Endpoint } from "../config/load.ts";
+import type { Endpoint } from "../config/types.ts";
 import type { SecretUse, Store } from "../store/types.ts";
 
 export interface RetiringSecret {

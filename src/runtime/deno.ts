@@ -72,6 +72,8 @@ export const denoRuntime: Runtime = {
         pid: child.pid,
         stdout: child.stdout,
         stderr: child.stderr,
+        // A child that exits or closes stdin before reading it all makes the write fail with BrokenPipe: the
+        // promise rejects (never an uncaught error), and supervise() takes that as the child's choice.
         async writeInput(bytes) {
           const writer = child.stdin.getWriter();
           await writer.write(bytes);

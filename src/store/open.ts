@@ -5,13 +5,14 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
-import { describe, StoreError } from "../errors.ts";
+import { StoreError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { StoreSettings } from "./settings.ts";
 import { createPrivate, exposedStoreFiles } from "./sqlite/files.ts";
 import { lockStore } from "./sqlite/lock.ts";
 import { openSqliteStore } from "./sqlite/store.ts";
 import { openThreadedStore } from "./sqlite/threaded.ts";
+import { storeOpenMessage } from "./sqlite/where.ts";
 import type { Store } from "./types.ts";
 
 export interface OpenStoreOptions {
@@ -19,6 +20,11 @@ export interface OpenStoreOptions {
   serve?: boolean;
   /** For the CLI's reads: a SQLite file that does not exist is an error, not a new empty store. */
   mustExist?: boolean;
+  /**
+   * For commands that only read: nothing is written, the schema is never migrated (servers of the previous version
+   * may still use it), and a schema this payhook does not read is an error naming the version that does.
+   */
+  readOnly?: boolean;
   /** payhook's version, recorded with PostgreSQL migrations. */
   version: string;
   /** Called with how many deliveries of stopped instances this one took over (PostgreSQL). */
@@ -48,6 +54,7 @@ export async function openStore(
       instance: `${hostname()}:${process.pid}`,
       version: options.version,
       onRescue: options.onRescue,
+      readOnly: options.readOnly,
     });
     // Three heartbeats per lease: one lost to a slow query or a blip does not lose the claim.
     return { store, heartbeatMs: Math.floor(settings.leaseMs / 3), close: () => store.close() };
@@ -80,7 +87,7 @@ export async function openStore(
     // Served, the store also checks that its path keeps leading to the file it opened.
     const store = writer
       ? await openThreadedStore({ openDatabase: runtime.openDatabase, startStoreWriter: () => writer }, path)
-      : openSqliteStore(runtime.openDatabase(path), undefined);
+      : openSqliteStore(runtime.openDatabase(path), undefined, options.readOnly);
     return {
       store,
       async close() {
@@ -92,6 +99,6 @@ export async function openStore(
     writer?.terminate();
     unlock();
     if (error instanceof StoreError) throw error;
-    throw new StoreError("store_open", `cannot open the store ${path}: ${describe(error)}`);
+    throw new StoreError("store_open", storeOpenMessage(path, error));
   }
 }

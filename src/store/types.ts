@@ -2,7 +2,7 @@
  * @module The Store contract. The hot path only calls `ingest`; the worker claims and finishes deliveries;
  * the CLI inspects and replays. Every implementation passes test/contract/store.ts.
  */
-import type { VerifiedEvent } from "../ingest/verify.ts";
+import type { VerifiedEvent } from "./event.ts";
 
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
 export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];
@@ -236,6 +236,21 @@ export interface SecretUse {
   lastAt: number;
 }
 
+/**
+ * The actions an instance can run, for its claims: a delivery is claimed only by an instance that has its action
+ * with the settings it was created with, so instances with different configs on one store (a rolling config change)
+ * never run each other's deliveries. Unset: every delivery (tests, tools).
+ */
+export interface Runnable {
+  /** Every action this process has loaded, as [name, digest]. */
+  versions: readonly (readonly [string, string])[];
+  /**
+   * The current config's action names. A delivery whose settings no running instance has any more runs the current
+   * action of its name; one whose name no instance has stays pending until an instance with it starts.
+   */
+  names: readonly string[];
+}
+
 export interface Store {
   /**
    * Stores the event and its deliveries in one durable transaction, shared with concurrent callers.
@@ -248,8 +263,9 @@ export interface Store {
    * Deliveries of the actions in `skip` (those at their concurrency limit) are left for later. An ordered delivery
    * (with an order key) is claimed only when no other delivery of its action and key is running, and none created
    * earlier (by the event's `created`, then by arrival) is pending, due or not: dead and failed ones do not block.
+   * With `runnable`, only deliveries this instance can run are claimed (see Runnable).
    */
-  claim(now: number, limit: number, skip?: readonly string[]): Promise<ClaimedDelivery[]>;
+  claim(now: number, limit: number, skip?: readonly string[], runnable?: Runnable): Promise<ClaimedDelivery[]>;
   /**
    * Records an attempt and moves its delivery on; resolves false, changing nothing, when the claim is no longer
    * held (its lease ran out and the delivery was taken over, or it was already finished).
@@ -266,8 +282,11 @@ export interface Store {
    * worker polls as well.
    */
   subscribe(listener: () => void): () => void;
-  /** The earliest next_at of pending deliveries that the claim could take then (not held by their key), or null. */
-  nextDue(): Promise<number | null>;
+  /**
+   * The earliest time a claim given `runnable` could take a pending delivery (not held by its key), or null;
+   * `now` (default: the clock) is when the liveness of other instances' versions is judged (PostgreSQL).
+   */
+  nextDue(runnable?: Runnable, now?: number): Promise<number | null>;
   /**
    * Sets deliveries left running by a stopped or killed process back to pending, keeping their attempt count;
    * returns how many. With one server per store that is every running delivery; on a store shared by several

@@ -1,5 +1,5 @@
 /** @module The one place commands get a Stripe API client: it refuses clearly when the config has no key. */
-import type { Config, StripeSettings } from "../config/load.ts";
+import type { Config, StripeSettings } from "../config/types.ts";
 import { ConfigError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";

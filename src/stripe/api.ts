@@ -4,7 +4,7 @@
  * with backoff, Stripe-Should-Retry honoured) and errors that say what to fix without ever showing the key.
  */
 import Stripe from "stripe";
-import type { StripeSettings } from "../config/load.ts";
+import type { StripeSettings } from "../config/types.ts";
 import { PayhookError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { guardedFetch, TransportRefusal } from "./transport.ts";

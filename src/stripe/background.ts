@@ -4,7 +4,7 @@
  * and renewed while a run lasts, so one instance catches up per period however many serve.
  */
 import { randomUUID } from "node:crypto";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../ops/metrics.ts";

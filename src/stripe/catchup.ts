@@ -6,12 +6,13 @@
  * delivery of the same event never creates a delivery twice, and never runs an action twice.
  */
 
-import { isThinPattern } from "../config/load.ts";
 import type { Route, Router } from "../config/routes.ts";
+import { isThinPattern } from "../config/routes.ts";
+import { newDelivery } from "../delivery/rows.ts";
 import { PayhookError } from "../errors.ts";
-import { newDelivery } from "../ingest/accept.ts";
-import { describeEvent, type VerifiedEvent } from "../ingest/verify.ts";
+import { describeEvent, type VerifiedEvent } from "../store/event.ts";
 import type { Store } from "../store/types.ts";
+import { isoTime } from "../utils/time.ts";
 import { type Json, type StripeApi, StripeApiError } from "./api.ts";
 
 /** Where fetched events are said to come from (the events table's endpoint column). */
@@ -288,5 +289,5 @@ function asEvent(json: Json, object: VerifiedEvent["object"]): VerifiedEvent {
 }
 
 export function iso(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.000Z$/, "Z");
+  return isoTime(seconds * 1000).replace(/\.000Z$/, "Z");
 }

@@ -3,8 +3,8 @@
  * the event catalog), which endpoints are payhook's, and what disagrees between them. Pure: no API calls.
  */
 import { SNAPSHOT_EVENT_TYPES } from "../catalog/event-types.ts";
-import { type Config, isThinPattern } from "../config/load.ts";
-import { matches } from "../config/routes.ts";
+import { isThinPattern, matches } from "../config/routes.ts";
+import type { Config } from "../config/types.ts";
 import type { WebhookEndpoint } from "./api.ts";
 
 /** What a webhook endpoint for this config should send: exact types, or every type. */

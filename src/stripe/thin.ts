@@ -5,15 +5,8 @@
  * delivery's next attempt fetches again.
  */
 import type { FetchTarget } from "../actions/types.ts";
+import type { ThinFetcher } from "../delivery/execute.ts";
 import type { Json, StripeApi } from "./api.ts";
-
-/** What the actions of one thin event see as `fetched`: each requested target, null when the event has none. */
-export type Fetched = Partial<Record<FetchTarget, Json | null>>;
-
-export interface ThinFetcher {
-  /** Fetches `targets` for the thin event `event` (its parsed notification); rejects with a StripeApiError. */
-  fetch(event: Json, targets: readonly FetchTarget[]): Promise<Fetched>;
-}
 
 const MAX_CACHED = 1_000;
 const CACHE_MS = 10 * 60_000;

@@ -1,5 +1,6 @@
 /** @module Small renderers shared by the pages: times, durations, statuses, captured text, highlighted JSON, charts. */
 import type { ActivityBucket, DeliveryStatus, EventView } from "../store/types.ts";
+import { isoTime } from "../utils/time.ts";
 import { html, type SafeHtml } from "./html.ts";
 
 /** Control characters (but tab and newline) and bidi overrides: captured output must not reorder or hide text. */
@@ -8,7 +9,7 @@ const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]/g;
 
 export function time(ms: number | null): SafeHtml {
   if (ms === null) return html`<span class="muted">—</span>`;
-  const iso = new Date(ms).toISOString();
+  const iso = isoTime(ms);
   return html`<time datetime="${iso}">${iso.slice(0, 19).replace("T", " ")}</time>`;
 }
 

@@ -3,7 +3,7 @@
  * current config (its digest), and one whose action the config no longer runs for the event is skipped. The
  * screen then goes back with the counts in its address, for the notice it shows.
  */
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Requeue, Store } from "../store/types.ts";
 import { redirect } from "./http.ts";

@@ -4,8 +4,7 @@
  * headers every page response carries.
  */
 import { isIP } from "node:net";
-import { isLoopback } from "../config/load.ts";
-import { blockList, clientAddress } from "../ingest/ipallow.ts";
+import { blockList, clientAddress, isLoopback } from "../utils/net.ts";
 import { hasUsableHost } from "../utils/request-url.ts";
 
 /** No inline script or style, nothing from another origin, no framing. */

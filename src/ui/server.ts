@@ -5,7 +5,7 @@
  * each request meets the guard chain (guards.ts) in order, then the route table, whose entries come from the
  * screens (screens/*.ts).
  */
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { OpsRoutes } from "../ops/health.ts";

@@ -157,6 +157,60 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
       return [a, b, async () => void (await Promise.all([a.close(), b.close()]))];
     }
 
+    test("an event PostgreSQL cannot store fails alone: the events that shared its group commit are stored", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const good = Array.from({ length: 20 }, (_, i) => incoming(`evt_ok_${i}`));
+        const bad = { ...incoming("evt_bad"), account: "acct_\u0000" };
+        // One turn of the event loop: all of them join one batch.
+        const results = await Promise.allSettled([bad, ...good].map((e) => a.ingest(e, actions("x"))));
+        assert.equal(results[0]?.status, "rejected");
+        assert.deepEqual(
+          results.slice(1).map((r) => r.status),
+          Array(20).fill("fulfilled"),
+        );
+        assert.equal((await b.listEvents({})).length, 20);
+      } finally {
+        await close();
+      }
+    });
+
+    test("instances with different configs claim only their own action versions; a version nobody runs goes to its name", async () => {
+      const [a, b, close] = await instances();
+      try {
+        const old = NOW - 2 * LEASE;
+        await a.ingest(incoming("evt_1", old), [{ action: "x", digest: "v0" }]);
+        await a.ingest(incoming("evt_2", old), [{ action: "x", digest: "v0" }]);
+        await a.ingest(incoming("evt_3", old), [{ action: "x", digest: "v1" }]);
+        const onA = { versions: [["x", "v0"]] as [string, string][], names: ["x"] };
+        const onB = { versions: [["x", "v1"]] as [string, string][], names: ["x"] };
+        assert.deepEqual(
+          (await a.claim(NOW, 1, [], onA)).map((d) => [d.eventId, d.digest]),
+          [["evt_1", "v0"]],
+        );
+        // A announced v0: B, whose x is v1, leaves evt_2 to it however long it waits.
+        assert.deepEqual(
+          (await b.claim(NOW, 10, [], onB)).map((d) => [d.eventId, d.digest]),
+          [["evt_3", "v1"]],
+        );
+        assert.equal(await b.nextDue(onB, NOW), null);
+        await a.close();
+        // A stopped: no live instance has x v0 any more, so B runs it as its own x (as after a restart).
+        assert.deepEqual(
+          (await b.claim(NOW, 10, [], onB)).map((d) => [d.eventId, d.digest]),
+          [["evt_2", "v0"]],
+        );
+        // One created just now by an instance that has not announced its version yet waits a lease for it.
+        await b.ingest(incoming("evt_4", NOW), [{ action: "x", digest: "v2" }]);
+        assert.deepEqual(await b.claim(NOW, 10, [], onB), []);
+        const due = await b.nextDue(onB, NOW);
+        assert.ok(due !== null && due >= NOW + LEASE, `due at ${due}, a lease after it was created`);
+        assert.ok((await b.claim(NOW + LEASE, 10, [], onB)).some((d) => d.eventId === "evt_4"));
+      } finally {
+        await close();
+      }
+    });
+
     test("a claim whose lease ran out is taken over with a new token; the old holder's result changes nothing", async () => {
       const [a, b, close] = await instances();
       try {
@@ -428,6 +482,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           DROP INDEX events_page, attempts_finished, deliveries_failed;
           ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
           DROP TABLE order_marks;
+          DROP TABLE instance_actions;
           DROP TABLE notifications, incidents;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
@@ -483,16 +538,19 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 4, payhook: "0.0.0-test" },
             { version: 5, payhook: "0.0.0-test" },
             { version: 6, payhook: "0.0.0-test" },
+            { version: 7, payhook: "0.0.0-test" },
           ],
         );
-        await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, '9.9.9')");
+        // The version is text read from the database: a terminal escape in it is shown, never sent to the terminal.
+        await sql.unsafe("INSERT INTO schema_version (version, payhook) VALUES (99, $1)", ["9.9.9\u001b[2J"]);
         await assert.rejects(
           openInstance(cluster(), schema, "old"),
           (error: unknown) =>
             error instanceof StoreError &&
             error.code === "store_too_new" &&
             /version 99/.test(error.message) &&
-            /run payhook 9\.9\.9 or newer/.test(error.message),
+            error.message.includes("run payhook 9.9.9\\u001b[2J or newer") &&
+            !error.message.includes("\u001b"),
         );
         // migrate() alone says the same.
         await assert.rejects(migrate(sql as never, schema, "0.0.0-test"), StoreError);

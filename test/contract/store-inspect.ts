@@ -149,6 +149,43 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
       );
     });
 
+    test("claim and nextDue take only the deliveries the instance can run: its versions, then its action names", async () => {
+      const s = await subject();
+      await s.store.ingest(incoming("evt_a", "a.b", NOW), [
+        { action: "mine", digest: "d1" },
+        { action: "gone", digest: "d1" },
+      ]);
+      const runnable = {
+        versions: [
+          ["mine", "d1"],
+          ["old", "d0"],
+        ] as [string, string][],
+        names: [],
+      };
+      assert.deepEqual(
+        (await s.store.claim(NOW, 10, [], runnable)).map((d) => d.action),
+        ["mine"],
+      );
+      assert.equal(await s.store.nextDue(runnable), null, "what it cannot run is never due for it");
+      const other = { versions: [["old", "d0"]] as [string, string][], names: ["other"] };
+      assert.deepEqual(await s.store.claim(NOW + DAY, 10, [], other), []);
+      const gone = (await s.store.getEvent("evt_a"))?.deliveries.find((d) => d.action === "gone");
+      assert.deepEqual([gone?.status, gone?.attempts], ["pending", 0], "left pending, its attempt unused");
+      assert.equal(await s.store.nextDue(), NOW);
+    });
+
+    test("a NUL in a search, type, cursor, id or failure group (typed or forged on the page) matches nothing, never an error", async () => {
+      const s = await subject();
+      await s.store.ingest(incoming("evt_a", "a.b", NOW), [{ action: "x", digest: "d" }]);
+      assert.deepEqual(await s.store.listEvents({ search: "evt_a\u0000" }), []);
+      assert.deepEqual(await s.store.listEvents({ type: "a.b\u0000" }), []);
+      const page = await s.store.listEvents({ after: { receivedAt: NOW + 1, id: "\u0000" } });
+      assert.ok(page.every((e) => e.id !== "\u0000"));
+      assert.equal(await s.store.getEvent("evt_a\u0000"), null);
+      assert.deepEqual(await s.store.failedDeliveries({ action: "x\u0000", error: "\u0000" }, 10), []);
+      assert.equal(await s.store.requeue([{ eventId: "evt_a\u0000", action: "x", digest: "d" }], NOW), 0);
+    });
+
     test("claim skips the actions it is told to (those at their concurrency limit)", async () => {
       const s = await subject();
       await s.store.ingest(incoming("evt_a", "a.b", NOW), [

@@ -104,6 +104,31 @@ describe("payhook events", () => {
     expect(missing.stderr).toContain("no event evt_nope");
   });
 
+  test("list and show never write: a store at an older schema is left as it is, and the error says what reads it", async () => {
+    server = await startServer({ config: config() });
+    const dir = server.dir;
+    const invoice = event("invoice.paid");
+    await deliver(`${server.url}/webhook`, invoice);
+    expect(await server.stop()).toBe(0);
+    server = undefined;
+    const file = join(dir, "payhook.db");
+    const db = new Database(file);
+    const version = (d: Database) =>
+      Number((d.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
+    const current = version(db);
+    // As a server of the previous version left it (the last step only dropped an index).
+    db.exec(`PRAGMA user_version = ${current - 1}`);
+    db.close();
+    for (const args of [["list"], ["show", idOf(invoice)]]) {
+      const read = await events(dir, ...args);
+      expect(read.code).toBe(1);
+      expect(read.stderr).toContain(`at schema ${current - 1}, and this payhook reads schema ${current}`);
+    }
+    const after = new Database(file, { readonly: true });
+    expect(version(after)).toBe(current - 1);
+    after.close();
+  });
+
   test.each([
     [["replay"], "needs an EVENT_ID, or --status"],
     [["replay", "--status", "pending"], "only done, failed, dead"],

@@ -57,6 +57,8 @@ unhandled:
   expect(about("duplicate event acknowledged; nothing new stored").map((r) => [r.event_id, r.type])).toEqual([
     [idOf(paid), "payment_intent.succeeded"],
   ]);
+  // A delivery that succeeds is one line at the default level, as a failure is.
+  expect(about("action done").map((r) => [r.level, r.event_id, r.action])).toEqual([["info", idOf(paid), "notify"]]);
   const failed = about("action failed");
   expect(failed).toHaveLength(1);
   expect(failed[0]).toMatchObject({ event_id: idOf(failing), type: "charge.failed", action: "broken", attempt: 1 });

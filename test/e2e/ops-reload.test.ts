@@ -122,7 +122,7 @@ describe("reload", () => {
     server = await startServer({ config: script("old") });
     const first = event("payment_intent.succeeded");
     expect((await deliver(`${server.url}/webhook`, first)).status).toBe(200);
-    await server.waitForStderr('"msg":"action will be retried"');
+    await server.waitForStderr('"msg":"action failed · retry"');
 
     rewrite(server, script("new"));
     process.kill(pid(server), "SIGHUP");

@@ -3,7 +3,8 @@
  * spread over the instances, a share sent to two at once, then kill -9 of one instance while its deliveries
  * run: nothing acknowledged is lost, every event is stored once, and only the deliveries in flight at the kill
  * reach the sink twice, taken over by the others once their lease runs out, with no operator action.
- * Also: exec's `concurrency` is per instance. One throwaway cluster for the file.
+ * Also: exec's `concurrency` is per instance, and a config rolled across two instances: each delivery runs on an
+ * instance that has its action's version. One throwaway cluster for the file.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -178,5 +179,73 @@ handlers:
       most.set(pid, Math.max(most.get(pid) ?? 0, now));
     }
     for (const [, peak] of most) expect(peak).toBe(1);
+  }, 60_000);
+
+  test("a config rolled across two instances: each delivery runs where its action version is, none fails or goes astray", async () => {
+    const url = database();
+    const db = postgres(url, { max: 1, onnotice: () => {} });
+    try {
+      const target = await startSink();
+      sink = target;
+      const config = (actions: string) => `listen: { host: 127.0.0.1, port: {{port}} }
+store: \${DATABASE_URL}
+endpoints:
+  - path: /webhook
+    secrets: ["${SECRET}"]
+handlers:
+  "*":
+${actions}
+retry: { attempts: 20, schedule: [50ms], jitter: 0 }
+`;
+      const v1 = config(`    - name: notify
+      forward: { url: "${target.url}/v1" }`);
+      // The same action name with other settings, and an action v1 does not have.
+      const v2 = config(`    - name: notify
+      forward: { url: "${target.url}/v2" }
+    - name: newact
+      forward: { url: "${target.url}/new" }`);
+      // Every first attempt fails, so each delivery's retries wait in the shared queue for any instance to claim.
+      for (const path of ["/v1", "/v2", "/new"]) target.plan(path, [...Array(20).fill("500"), "200"]);
+      const old = await startServer({ config: v1, env: { DATABASE_URL: url } });
+      servers.push(old);
+      const rolled = await startServer({ config: v2, env: { DATABASE_URL: url } });
+      servers.push(rolled);
+      const toOld = Array.from({ length: 10 }, () => event("invoice.paid"));
+      const toRolled = Array.from({ length: 10 }, () => event("invoice.paid"));
+      const sent = await Promise.all([
+        ...toOld.map((p) => deliver(`${old.url}/webhook`, p)),
+        ...toRolled.map((p) => deliver(`${rolled.url}/webhook`, p)),
+      ]);
+      expect(sent.map((r) => r.status)).toEqual(Array(20).fill(200));
+      const open = async () =>
+        Number((await db`SELECT count(*) AS n FROM payhook.deliveries WHERE status IN ('pending', 'running')`)[0]?.n);
+      await waitUntil(async () => (await open()) === 0, 30_000, "every delivery finished");
+      const statuses = await db`SELECT action, status, last_error FROM payhook.deliveries WHERE status <> 'done'`;
+      expect(statuses.map((r) => ({ ...r }))).toEqual([]);
+
+      // Each event reached exactly the actions of the config that stored it, and only those.
+      const ids = (path: string) =>
+        new Set(target.to(path).map((r) => (JSON.parse(new TextDecoder().decode(r.body)) as { id: string }).id));
+      expect([...ids("/v1")].sort()).toEqual(toOld.map(idOf).sort());
+      expect([...ids("/v2")].sort()).toEqual(toRolled.map(idOf).sort());
+      expect([...ids("/new")].sort()).toEqual(toRolled.map(idOf).sort());
+      const retried = await db`SELECT count(*) AS n FROM payhook.attempts WHERE status = 'pending'`;
+      expect(Number(retried[0]?.n)).toBeGreaterThanOrEqual(20);
+      const errors = await db`SELECT DISTINCT error FROM payhook.attempts WHERE error IS NOT NULL`;
+      expect(errors.map((r) => String(r.error)).filter((e) => !e.includes("500"))).toEqual([]);
+
+      // The rollout ends: the old instance restarts with the new config, and runs the new actions too.
+      expect(await old.stop()).toBe(0);
+      servers.splice(servers.indexOf(old), 1);
+      const restarted = await startServer({ config: v2, env: { DATABASE_URL: url } });
+      servers.push(restarted);
+      const after = event("invoice.paid");
+      expect((await deliver(`${restarted.url}/webhook`, after)).status).toBe(200);
+      await waitUntil(async () => (await open()) === 0, 15_000, "the new event's deliveries done");
+      expect(ids("/new").has(idOf(after)) && ids("/v2").has(idOf(after))).toBe(true);
+      expect(ids("/v1").has(idOf(after))).toBe(false);
+    } finally {
+      await db.end({ timeout: 1 });
+    }
   }, 60_000);
 });

@@ -184,4 +184,77 @@ describe("PostgreSQL store", () => {
       expect(run.stdout + run.stderr).not.toContain(PASSWORD);
     },
   );
+
+  test("a password with @ / ? or #: the listening line, check, config and store errors never show any of it", async () => {
+    // Whatever follows the @ is a sentinel of its own: the old label showed the text after the first @.
+    const secret = "SENTINEL0at0pw";
+    cluster.psql(`CREATE ROLE odd LOGIN PASSWORD 'p@${secret}'`);
+    const name = "odd_at";
+    cluster.psql(`CREATE DATABASE ${name} OWNER odd`);
+    const raw = (password: string, db = name) => `postgres://odd:${password}@127.0.0.1:${cluster.port}/${db}`;
+    const dir = tempDir();
+    const { writeFileSync } = await import("node:fs");
+    const file = join(dir, "payhook.yaml");
+    writeFileSync(file, config.replace("{{port}}", "0"));
+    const runs = [];
+
+    // An unencoded @ parses, and payhook connects with it.
+    server = await startServer({ config, env: { DATABASE_URL: raw(`p@${secret}`) } });
+    const listening = server.stderr.find((l) => l.includes('"msg":"listening"')) ?? "";
+    expect(listening).toContain(`postgres://odd:***@127.0.0.1:${cluster.port}/${name}`);
+    expect(await server.stop()).toBe(0);
+    const check = await runPayhook(["check", "--config", file], {
+      cwd: dir,
+      env: { DATABASE_URL: raw(`p@${secret}`) },
+    });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain("store: postgres://odd:***@127.0.0.1:");
+    const missing = await runPayhook(["serve", "--config", file], {
+      cwd: dir,
+      env: { DATABASE_URL: raw(`p@${secret}`, "missing") },
+    });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("postgres://odd:***@127.0.0.1:");
+    runs.push(check, missing, { stdout: "", stderr: server.stderr.join("\n") });
+
+    // A / ? or # cuts the URL short: nothing of it is shown, and the error says how to write it.
+    for (const password of [`a/${secret}`, `a?${secret}`, `a#${secret}`, `a:1/${secret}`]) {
+      const checked = await runPayhook(["check", "--config", file], { cwd: dir, env: { DATABASE_URL: raw(password) } });
+      expect(checked.code).not.toBe(0);
+      expect(checked.stdout + checked.stderr).toContain("percent-encode");
+      const listed = await runPayhook(["events", "list", "--store", raw(password)], { cwd: dir });
+      expect(listed.code).not.toBe(0);
+      expect(listed.stderr).toContain("percent-encode");
+      runs.push(checked, listed);
+    }
+    expect(everything(...runs)).not.toContain(secret);
+  }, 30_000);
+
+  test("events list and show never migrate: a schema of the previous version stays as it is, and the error names the payhook that reads it", async () => {
+    const url = database();
+    const dir = tempDir();
+    const { writeFileSync } = await import("node:fs");
+    const file = join(dir, "payhook.yaml");
+    writeFileSync(file, config.replace("{{port}}", "0"));
+    server = await startServer({ config, env: { DATABASE_URL: url } });
+    expect(await server.stop()).toBe(0);
+    server = undefined;
+    const db = url.replace(/.*\/(\w+)\?.*/, "$1");
+    const versions = () =>
+      cluster.psql("SELECT string_agg(version::text, ',' ORDER BY version) FROM payhook.schema_version", db);
+    const latest = versions().split(",").length;
+    // As a server of the previous version left it.
+    cluster.psql(
+      `DELETE FROM payhook.schema_version WHERE version = ${latest}; UPDATE payhook.schema_version SET payhook = '0.0.9'`,
+      db,
+    );
+    const before = versions();
+    for (const args of [["list"], ["show", "evt_x"]]) {
+      const read = await runPayhook(["events", ...args, "--config", file], { cwd: dir, env: { DATABASE_URL: url } });
+      expect(read.code).toBe(1);
+      expect(read.stderr).toContain(`is at version ${latest - 1}, migrated by payhook 0.0.9`);
+      expect(read.stderr).toContain("run payhook 0.0.9 to read it");
+    }
+    expect(versions()).toBe(before);
+  });
 });

@@ -226,6 +226,27 @@ unhandled:
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("stripe.api_key: check --stripe needs Stripe API access");
   });
+
+  test("what Stripe answers is printed with its terminal escapes made visible (list, create, check --stripe)", async () => {
+    const setup = configFile(MAP);
+    // A title change (OSC 0) and a screen clear inside text the API returns.
+    existing({ url: "https://pay.example.com/\u001b]0;pwned\u0007/webhook", api_version: "2025\u001b[2J" });
+    const listed = await payhook(setup, ["stripe", "endpoint", "list"]);
+    const made = await payhook(setup, [
+      "stripe",
+      "endpoint",
+      "create",
+      "--url",
+      "https://pay.example.com/\u001b[31mred/webhook",
+    ]);
+    const checked = await payhook(setup, ["check", "--stripe"]);
+    for (const run of [listed, made, checked]) {
+      expect(`${run.stdout}${run.stderr}`).not.toMatch(/[\u0007\u001b]/);
+    }
+    expect(listed.stdout).toContain("https://pay.example.com/\\u001b]0;pwned\\u0007/webhook");
+    expect(listed.stdout).toContain("api 2025\\u001b[2J");
+    expect(made.stdout).toContain("https://pay.example.com/\\u001b[31mred/webhook");
+  });
 });
 
 describe("live-mode keys", () => {

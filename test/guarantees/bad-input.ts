@@ -6,6 +6,7 @@
  * The endpoint's secret is a sentinel, and the suite ends by scanning all it made payhook write for it (E-6).
  * The cases run on every store: bad-input.test.ts (SQLite) and bad-input-postgres.test.ts call badInputSuite().
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHmac } from "node:crypto";
 import { connect } from "node:net";
@@ -367,6 +368,49 @@ retry: { attempts: 2, schedule: [10ms], jitter: 0 }
       for (const body of bodies) {
         await refused(400, "invalid_event", () => post(body, { "stripe-signature": hmacHeader(body) }));
       }
+    });
+
+    test("B41 what a store cannot hold (a NUL in account or api_version, a created past the date range) → 400 naming the field; good events sent with them all get 200", async () => {
+      const bad = [
+        ["account", event("payment_intent.succeeded", { account: "acct_\u0000x" })],
+        ["api_version", event("payment_intent.succeeded", { api_version: "2025\u0000" })],
+        ["created", event("payment_intent.succeeded", { created: 1e20 })],
+        ["created", event("payment_intent.succeeded", { created: 9e15 })],
+      ] as const;
+      // A NUL in an object or customer id only loses the search aid; in the body itself it is stored as sent.
+      const odd = event("payment_intent.succeeded", { data: { object: { id: "pi_\u0000", customer: "cus_\u0000" } } });
+      const good = Array.from({ length: 40 }, () => event("payment_intent.succeeded"));
+      const sent = await Promise.all([...bad.map(([, body]) => body), odd, ...good].map((body) => deliver(url, body)));
+      const answers = await Promise.all(sent.map(async (r) => [r.status, await r.text()] as const));
+      for (const [i, [field]] of bad.entries()) {
+        expect(answers[i]?.[0]).toBe(400);
+        expect(JSON.parse(answers[i]?.[1] ?? "{}").error.message).toContain(`"${field}"`);
+      }
+      expect(answers.slice(bad.length).map(([status]) => status)).toEqual(Array(good.length + 1).fill(200));
+      const stored = await query<{ id: string }>("SELECT id FROM events WHERE id = ?", idOf(odd));
+      expect(stored).toHaveLength(1);
+      for (const body of good) expect(await query("SELECT id FROM events WHERE id = ?", idOf(body))).toHaveLength(1);
+    });
+
+    test("B42 an event stored with a created past the date range (before payhook checked it) still lists and shows", async () => {
+      const payload = event("payment_intent.succeeded");
+      expect((await deliver(url, payload)).status).toBe(200);
+      const update = "UPDATE events SET created = 9000000000000000 WHERE id = ?";
+      if (store.name === "sqlite") new Database(join(server.dir, "payhook.db")).prepare(update).run(idOf(payload));
+      else await query(update, idOf(payload));
+      const file = join(server.dir, "payhook.yaml");
+      const list = await runPayhook(["events", "list", "--json", "--config", file], {
+        cwd: server.dir,
+        env: store.env,
+      });
+      expect(list.code).toBe(0);
+      expect(list.stdout).toContain(idOf(payload));
+      const show = await runPayhook(["events", "show", idOf(payload), "--config", file], {
+        cwd: server.dir,
+        env: store.env,
+      });
+      expect(show.code).toBe(0);
+      expect(show.stdout).toContain("9000000000000000000 ms");
     });
 
     test("B31 control and bidi characters in event values are escaped in log output: one event stays one line", async () => {

@@ -8,9 +8,9 @@
 import { arch, platform } from "node:os";
 import { join, resolve } from "node:path";
 import type { ServerWebSocket } from "bun";
+import { signatureHeader } from "../../src/actions/stripe-signature.ts";
 import { buildEvents } from "../../src/fixtures/index.ts";
 import { stripeId } from "../../src/fixtures/world.ts";
-import { signatureHeader } from "../../src/stripe/sign.ts";
 import { freePort, tempDir } from "./server.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");

@@ -226,6 +226,24 @@ describe("install.sh", () => {
     ],
   ];
 
+  test(
+    "refuses a folder where the binary goes: exit 1, one line, nothing moved into it",
+    async () => {
+      const dir = tempDir();
+      mkdirSync(join(dir, "payhook"));
+      writeFileSync(join(dir, "payhook", "notes.txt"), "kept\n");
+      const result = await install("ok", dir);
+      expect(result.stderr).toBe(
+        `payhook install: ${dir}/payhook is a directory, not a payhook binary: move it away, or set PAYHOOK_INSTALL to another folder\n`,
+      );
+      expect(result.stdout).toBe("");
+      expect(result.code).toBe(1);
+      expect(readdirSync(dir)).toEqual(["payhook"]);
+      expect(readdirSync(join(dir, "payhook"))).toEqual(["notes.txt"]);
+    },
+    SLOW,
+  );
+
   test.each(refusals)(
     "refuses %s: exit 1, one line, the installed payhook untouched",
     async (_, variant, platform, message) => {

@@ -1,6 +1,6 @@
 /** file: one JSON line per event, numbers kept byte for byte, mode 0600, static paths only. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, statSync } from "node:fs";
+import { chmodSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compactJson } from "../../src/actions/file.ts";
 import { attemptOf, compile, compileOrProblems } from "../helpers/actions.ts";
@@ -41,6 +41,39 @@ describe("file", () => {
       ok: false,
       retry: false,
     });
+  });
+
+  test("a symbolic link planted at the path is refused, and what it points to is left alone", async () => {
+    const dir = tempDir();
+    const elsewhere = join(dir, "elsewhere.txt");
+    writeFileSync(elsewhere, "untouched\n", { mode: 0o600 });
+    symlinkSync(elsewhere, join(dir, "events.jsonl"));
+    const outcome = await compile({ file: { path: "./events.jsonl" } }, dir)(attemptOf(event()));
+    expect(outcome).toMatchObject({ ok: false, retry: false, error: expect.stringContaining("symbolic link") });
+    expect(readFileSync(elsewhere, "utf8")).toBe("untouched\n");
+  });
+
+  test("an existing file other users can read is refused until it is chmod 600, then appended to", async () => {
+    const dir = tempDir();
+    const path = join(dir, "events.jsonl");
+    writeFileSync(path, "");
+    chmodSync(path, 0o644);
+    const run = compile({ file: { path: "./events.jsonl" } }, dir);
+    expect(await run(attemptOf(event()))).toMatchObject({
+      ok: false,
+      retry: true,
+      error: expect.stringContaining(`(mode 0644), and each line holds customer data; run chmod 600 ${path}`),
+    });
+    expect(readFileSync(path, "utf8")).toBe("");
+    chmodSync(path, 0o600);
+    expect(await run(attemptOf(event()))).toEqual({ ok: true });
+    expect(readFileSync(path, "utf8").split("\n")).toHaveLength(2);
+  });
+
+  test("a FIFO planted at the path fails the attempt instead of blocking it", async () => {
+    const dir = tempDir();
+    Bun.spawnSync(["mkfifo", join(dir, "events.jsonl")]);
+    expect(await compile({ file: { path: "./events.jsonl" } }, dir)(attemptOf(event()))).toMatchObject({ ok: false });
   });
 
   test("a templated path is a config error", () => {

@@ -77,7 +77,28 @@ describe("store: PostgreSQL", () => {
     expect(parse("./data/pay:hook.db").store).toMatchObject({ kind: "sqlite" });
   });
 
+  test.each([
+    ["an @", `postgres://u:p@${PASSWORD}@db:5432/x`, "postgres://u:***@db:5432/x"],
+    [
+      "a percent-encoded @",
+      `postgres://u:p%40${PASSWORD}@db:5432/x?sslmode=require`,
+      "postgres://u:***@db:5432/x?sslmode=require",
+    ],
+  ])("a password with %s: the label is built from the parsed URL", (_, url, label) => {
+    expect(parse("${DATABASE_URL}", { DATABASE_URL: url }).store.label).toBe(label);
+  });
+
+  test.each(["/", "?", "#", ":1/"])(
+    "a password with an unencoded %s: the error shows none of the URL and hints at percent-encoding",
+    (c) => {
+      const found = problems("${DATABASE_URL}", { DATABASE_URL: `postgres://u:a${c}${PASSWORD}@db:5432/x` }).join("\n");
+      expect(found).toContain("percent-encode");
+      expect(found).not.toContain(PASSWORD);
+    },
+  );
+
   test("redactUrl hides the password of URLs that are not even valid", () => {
+    expect(redactUrl(`see postgres://u:a@${PASSWORD}@db/x for details`)).toBe("see postgres://u:***@db/x for details");
     expect(redactUrl(`postgres://u:${PASSWORD}@db:5432/x`)).toBe("postgres://u:***@db:5432/x");
     expect(redactUrl(`postgres://u:${PASSWORD}@[bad`)).toBe("postgres://u:***@[bad");
     expect(redactUrl("postgres://db/x")).toBe("postgres://db/x");

@@ -2,10 +2,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { type Config, parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
 import { EventInputError } from "../../src/errors.ts";
+import { createDryRunStore } from "../../src/explain/dry-run.ts";
 import { type EventExplanation, explainEvent, formatExplanation, readEvent } from "../../src/explain/plan.ts";
 import { buildEvents } from "../../src/fixtures/index.ts";
+import { createLogger } from "../../src/log.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import { attemptOf } from "../helpers/actions.ts";
 import { tempDir } from "../helpers/server.ts";
@@ -311,6 +314,51 @@ describe("secrets are never shown", () => {
       expect(e.actions[1]?.exec?.env).toContain("EXPLAIN_API_KEY");
     } finally {
       delete process.env.EXPLAIN_API_KEY;
+    }
+  });
+
+  test("a URL whose path carries a secret from the environment (Slack-style): explain, dry runs and failed attempts", async () => {
+    // A service that answers 404 with the path it was asked for, as many do.
+    const echo = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (request) => new Response(`no route for ${new URL(request.url).pathname}`, { status: 404 }),
+    });
+    try {
+      const slack = `http://127.0.0.1:${echo.port}/services/T0001/B0002/${SENTINEL}`;
+      const c = config(
+        `handlers:
+  "*":
+    - name: whole
+      forward: { url: "\${SLACK_WEBHOOK_URL}" }
+    - name: part
+      forward: { url: "http://127.0.0.1:${echo.port}/hooks/\${HOOK_PATH}/{{data.object.id}}?k=\${HOOK_PATH}" }
+    - name: refused
+      forward: { url: "http://127.0.0.1:9/hooks/\${HOOK_PATH}", timeout: 2s }
+`,
+        { SLACK_WEBHOOK_URL: slack, HOOK_PATH: `p-${SENTINEL}` },
+      );
+      const raw = event("payment_intent.succeeded");
+      const e = await explain(c, raw);
+      const logged: string[] = [];
+      const dryRun = createDryRunStore(c, createLogger({ write: (line) => logged.push(line), format: "pretty" }));
+      const data = JSON.parse(raw) as { id: string; type: string; created: number };
+      const incoming = { ...data, object: "event" as const, livemode: false, account: null, apiVersion: null };
+      await dryRun.ingest({ ...incoming, receivedAt: Date.now(), endpoint: "/webhook", body: encoder.encode(raw) }, []);
+      const outcomes = await Promise.all(
+        ["whole", "part", "refused"].map((name) => c.actions.get(name)?.run(attemptOf(raw, 1, name))),
+      );
+      const shown = [JSON.stringify(e), ...formatExplanation(e), ...logged, JSON.stringify(outcomes)].join("\n");
+      expect(shown).not.toContain(SENTINEL);
+      expect(e.actions[0]?.forward?.url).toBe(
+        `http://127.0.0.1:${echo.port}/[redacted]/[redacted]/[redacted]/[redacted]`,
+      );
+      expect(e.actions[1]?.forward?.url).toMatch(/\/hooks\/\[redacted\]\/pi_\w+\?k=\[redacted\]$/);
+      expect(outcomes[0]).toMatchObject({ ok: false, error: expect.stringContaining("answered 404") });
+      expect(outcomes[0]?.ok === false && outcomes[0].output).toContain("no route for /");
+      expect(logged.join("\n")).toContain("dry run");
+    } finally {
+      echo.stop(true);
     }
   });
 });

@@ -2,18 +2,19 @@
 import { describe, expect, test } from "bun:test";
 import { actionKinds } from "../../src/actions/index.ts";
 import { lintConfig } from "../../src/catalog/lint.ts";
-import { EXAMPLES, SCHEMA_FILE, starterConfig } from "../../src/cli/commands/init.ts";
+import { EXAMPLES, SCHEMA_FILE, starterConfig, starterStore } from "../../src/cli/commands/init.ts";
 import { configJsonSchema } from "../../src/cli/commands/schema.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
+import { wantedTypes } from "../../src/stripe/endpoints.ts";
 
 const env = { STRIPE_WEBHOOK_SECRET: "whsec_test" };
 
 /** Removes one "# " from each line of the examples under handlers:, as a user does to use them. */
 function uncomment(text: string): string {
   const start = text.indexOf("\nhandlers:\n");
-  // Up to the blank line before unhandled:, whose own comment stays a comment.
-  const end = text.lastIndexOf("\n\n", text.indexOf("\nunhandled:\n"));
+  // Up to the blank line before unhandled:, which stays commented.
+  const end = text.lastIndexOf("\n\n", text.indexOf("\n# unhandled:\n"));
   const examples = text
     .slice(start, end)
     .split("\n")
@@ -28,8 +29,18 @@ describe("starter config", () => {
     expect(text.split("\n")[0]).toBe(`# yaml-language-server: $schema=./${SCHEMA_FILE}`);
     const config = parseConfig(text, { source: "payhook.yaml", env });
     expect(config.routes.map((r) => r.pattern)).toEqual(["payment_intent.succeeded", "payment_method.attached"]);
-    expect(config.unhandled.map((a) => a.kind)).toEqual(["log"]);
     expect(lintConfig(config)).toEqual([]);
+  });
+
+  test("asks Stripe for the types it handles, not for every type (no unhandled: actions until uncommented)", () => {
+    const config = parseConfig(starterConfig(), { source: "payhook.yaml", env });
+    expect(config.unhandled).toEqual([]);
+    expect(wantedTypes(config)).toMatchObject({
+      everything: false,
+      types: ["payment_intent.succeeded", "payment_method.attached"],
+    });
+    const uncommented = starterConfig().replace(/^# (unhandled:| {2}- log: "Unhandled)/gm, "$1");
+    expect(parseConfig(uncommented, { source: "payhook.yaml", env }).unhandled.map((a) => a.kind)).toEqual(["log"]);
   });
 
   test("has a commented example of every action kind, and each is valid once uncommented", () => {
@@ -49,6 +60,21 @@ describe("starter config", () => {
     expect(() => parseConfig(starterConfig(), { source: "payhook.yaml", env: {} })).toThrow(
       "environment variable STRIPE_WEBHOOK_SECRET is not set",
     );
+  });
+
+  test("written in /etc, it keeps its store in /var/lib/payhook, which a service may write; elsewhere, beside it", () => {
+    const inEtc = parseConfig(starterConfig(SCHEMA_FILE, starterStore("/etc/payhook/payhook.yaml")), {
+      source: "/etc/payhook/payhook.yaml",
+      baseDir: "/etc/payhook",
+      env,
+    });
+    expect(inEtc.store.label).toBe("/var/lib/payhook/payhook.db");
+    const elsewhere = parseConfig(starterConfig(SCHEMA_FILE, starterStore("/srv/app/payhook.yaml")), {
+      source: "/srv/app/payhook.yaml",
+      baseDir: "/srv/app",
+      env,
+    });
+    expect(elsewhere.store.label).toBe("/srv/app/payhook.db");
   });
 });
 

@@ -1,6 +1,7 @@
 /** The IP allowlist: CIDR parsing, and which address decides when proxies and X-Forwarded-For are involved. */
 import { describe, expect, test } from "bun:test";
-import { cidrProblem, createIpGuard } from "../../src/ingest/ipallow.ts";
+import { createIpGuard } from "../../src/ingest/ipallow.ts";
+import { cidrProblem } from "../../src/utils/net.ts";
 
 describe("cidrProblem", () => {
   test.each(["3.18.12.63", "10.0.0.0/8", "0.0.0.0/0", "2001:db8::/32", "::1", "::/0", "::ffff:10.0.0.0/104"])(

@@ -8,10 +8,10 @@ import { compileOrder, MAX_ORDER_KEY, orderKey } from "../../src/actions/order.t
 import type { Action, AttemptContext, Outcome } from "../../src/actions/types.ts";
 import { formatFindings, lintConfig } from "../../src/catalog/lint.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { newDelivery } from "../../src/delivery/rows.ts";
 import { startWorker, type Worker } from "../../src/delivery/worker.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { explainEvent, formatExplanation, readEvent } from "../../src/explain/plan.ts";
-import { newDelivery } from "../../src/ingest/accept.ts";
 import { createLogger } from "../../src/log.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import { openSqliteStore, type SqliteStore } from "../../src/store/sqlite/store.ts";

@@ -3,7 +3,8 @@
  * and their cookie, the admin config rules, and the handler's refusals (no socket: the handler is a function).
  */
 import { describe, expect, test } from "bun:test";
-import { type Config, parseConfig } from "../../src/config/load.ts";
+import { parseConfig } from "../../src/config/load.ts";
+import type { Config } from "../../src/config/types.ts";
 import { ConfigError } from "../../src/errors.ts";
 import { createLogger } from "../../src/log.ts";
 import type { Store } from "../../src/store/types.ts";

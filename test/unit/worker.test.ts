@@ -32,7 +32,7 @@ function scripted(name: string, outcomes: Outcome[], retry = { attempts: 3, sche
   return { action, seen };
 }
 
-async function setup(actions: Action[], known: Action[] = actions) {
+async function setup(actions: Action[], known: Action[] = actions, log = createLogger({ write: () => {} })) {
   store = openSqliteStore(bunRuntime.openDatabase(join(tempDir(), "payhook.db")));
   const body = new TextEncoder().encode('{"id":"evt_1","object":"event","type":"x.y","data":{}}');
   await store.ingest(
@@ -54,8 +54,9 @@ async function setup(actions: Action[], known: Action[] = actions) {
   worker = startWorker({
     store,
     resolve: (name) => byName.get(name),
+    runnable: () => ({ versions: known.map((a) => [a.name, a.digest] as const), names: [...byName.keys()] }),
     runtime: bunRuntime,
-    log: createLogger({ write: () => {} }),
+    log,
     print: () => {},
   });
 }
@@ -69,6 +70,19 @@ function attempts() {
 const finished = () => deliveries().every((d) => d.status !== "pending" && d.status !== "running");
 
 describe("worker", () => {
+  test("at info level, each attempt is one line: done, or failed · retry with the next attempt's time", async () => {
+    const { action } = scripted("a", [{ ok: false, retry: true, error: "boom" }, { ok: true }]);
+    const lines: string[] = [];
+    await setup([action], [action], createLogger({ format: "pretty", write: (line) => lines.push(line) }));
+    await waitUntil(finished);
+    const [failed, done] = lines.filter((l) => / action /.test(l));
+    expect(failed).toMatch(
+      /^\S+ WARN {2}action failed · retry event_id=evt_1 type=x\.y action=a attempt=1 error=boom next_at=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/,
+    );
+    expect(done).toMatch(/^\S+ INFO {2}action done event_id=evt_1 type=x\.y action=a attempt=2 ms=\d+$/);
+    expect(lines.join("\n")).not.toContain("undefined");
+  });
+
   test("a failing action is retried until it succeeds, every attempt with the same idempotency key", async () => {
     const { action, seen } = scripted("a", [
       { ok: false, retry: true, error: "boom 1" },
@@ -120,18 +134,24 @@ describe("worker", () => {
     expect(String(attempts()[0]?.error)).toContain("unexpected");
   });
 
-  test("a delivery whose action is gone from the config fails with a clear error", async () => {
+  test("a delivery whose action is gone from the config stays pending, no attempt used, and the worker does not spin on it", async () => {
     const { action } = scripted("removed", [{ ok: true }]);
-    await setup([action], []);
-    await waitUntil(finished);
+    const kept = scripted("kept", [{ ok: true }]);
+    await setup([action, kept.action], [kept.action]);
+    await waitUntil(() => deliveries().some((d) => d.action === "kept" && d.status === "done"));
+    let claims = 0;
+    const claim = store.claim.bind(store);
+    store.claim = (...args) => {
+      claims++;
+      return claim(...args);
+    };
+    await new Promise((resolve) => setTimeout(resolve, 300));
     expect(deliveries()).toEqual([
-      {
-        action: "removed",
-        status: "failed",
-        attempts: 1,
-        last_error: 'the action "removed" is no longer in the config',
-      },
+      { action: "kept", status: "done", attempts: 1, last_error: null },
+      { action: "removed", status: "pending", attempts: 0, last_error: null },
     ]);
+    // Its due time is passed, but nothing this worker can run is due: it waits for the next poll, not a busy loop.
+    expect(claims).toBeLessThan(3);
   });
 });
 

@@ -6,8 +6,8 @@
  */
 import { resolveConfig } from "../../config/resolve.ts";
 import { patternProblem } from "../../config/routes.ts";
-import { planBackfill } from "../../delivery/backfill.ts";
 import { UsageError } from "../../errors.ts";
+import { planBackfill } from "../../ops/backfill.ts";
 import { VERSION } from "../../ops/build.ts";
 import { openStore } from "../../store/open.ts";
 import { parseDuration } from "../../utils/units.ts";

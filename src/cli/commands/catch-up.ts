@@ -4,8 +4,8 @@
  * actions. Safe to repeat and to run while serve runs: the event id deduplicates.
  */
 import process from "node:process";
-import { STRIPE_RETENTION_MS } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
+import { STRIPE_RETENTION_MS } from "../../config/schema.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { openStore } from "../../store/open.ts";
@@ -45,6 +45,7 @@ export const catchUpCommand: Command = {
     // A dry run compares with the store and writes nothing, so there must be one: it does not create a SQLite file.
     const { store, close } = await openStore(runtime, config.store, {
       mustExist: values["dry-run"] === true,
+      readOnly: values["dry-run"] === true,
       version: VERSION,
     });
     const tty = process.stderr.isTTY === true && !values.json;

@@ -5,10 +5,11 @@
 import { readFileSync } from "node:fs";
 import type { Action } from "../../actions/types.ts";
 import { alertsLine } from "../../alerts/describe.ts";
+import { lintAdmin } from "../../catalog/exposure.ts";
 import { formatFindings, lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE } from "../../config/default.ts";
-import type { Config } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { formatRetiring, retiringUse } from "../../ops/rotation.ts";
@@ -17,8 +18,8 @@ import { openStore } from "../../store/open.ts";
 import { apiFor } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi } from "../../stripe/api.ts";
 import { compareEndpoint, payhookEndpoints } from "../../stripe/endpoints.ts";
-import { lintAdmin } from "../../ui/exposure.ts";
 import { configOption } from "../options.ts";
+import { escapingIo } from "../print/escaping-io.ts";
 import type { Command } from "../types.ts";
 
 const ROTATION_DAYS = 7;
@@ -77,7 +78,9 @@ export const check: Command = {
     for (const line of formatFindings(findings, config.source, text)) io.err(line);
     let warnings = findings.length;
     if (values.stripe) {
-      warnings += await checkStripe(config, apiFor(config, "check --stripe", runtime, log), values.endpoint, io);
+      const api = apiFor(config, "check --stripe", runtime, log);
+      // Endpoint URLs and types come from Stripe's API: printed, they must not reach the terminal raw.
+      warnings += await checkStripe(config, api, values.endpoint, escapingIo(io));
     } else if (values.endpoint !== undefined) {
       throw new UsageError("--endpoint goes with --stripe");
     }

@@ -2,10 +2,11 @@
  * @module `payhook doctor [--json]`: checks a deployment end to end (config, store, listener, TLS, admin, and with
  * stripe.api_key, Stripe's side) and says per check ok, warn or fail, with the fix. Exit 1 when a check fails.
  */
+
+import { type Check, fail, localChecks, ok } from "../../alerts/doctor.ts";
+import { stripeChecks } from "../../alerts/doctor-stripe.ts";
 import { resolveConfig } from "../../config/resolve.ts";
 import { ConfigError, UsageError } from "../../errors.ts";
-import { type Check, fail, localChecks, ok } from "../../ops/doctor.ts";
-import { stripeChecks } from "../../ops/doctor-stripe.ts";
 import { createStripeApi } from "../../stripe/api.ts";
 import { configOption } from "../options.ts";
 import type { Command } from "../types.ts";

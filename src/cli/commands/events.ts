@@ -5,9 +5,9 @@
 
 import { orderKey } from "../../actions/order.ts";
 import type { Action } from "../../actions/types.ts";
-import type { Config } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
 import { patternProblem } from "../../config/routes.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { openStore } from "../../store/open.ts";
@@ -72,6 +72,7 @@ async function list({ runtime, io, values }: CommandContext, args: string[]): Pr
   const limit = values.limit === undefined ? DEFAULT_LIMIT : positiveInteger(values.limit as string);
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
     mustExist: true,
+    readOnly: true,
     version: VERSION,
   });
   try {
@@ -95,6 +96,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   }
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
     mustExist: true,
+    readOnly: true,
     version: VERSION,
   });
   try {

@@ -4,10 +4,11 @@
  * `bun test`. Never overwrites a file.
  */
 import { existsSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { actionKinds } from "../../actions/index.ts";
 import { LOCAL_CONFIG } from "../../config/resolve.ts";
 import { describe, UsageError } from "../../errors.ts";
+import { USUAL_STORE_FOLDER } from "../../store/sqlite/where.ts";
 import { STARTER_TEST_FILE, starterTest } from "../starter-test.ts";
 import type { Command } from "../types.ts";
 import { schemaText } from "./schema.ts";
@@ -54,7 +55,7 @@ export const init: Command = {
       io.out(starterConfig().trimEnd());
       return 0;
     }
-    create(file, starterConfig(SCHEMA_FILE));
+    create(file, starterConfig(SCHEMA_FILE, starterStore(file)));
     io.out(`wrote ${file}`);
     const schema = join(dirname(file), SCHEMA_FILE);
     if (existsSync(schema)) {
@@ -75,8 +76,19 @@ export const init: Command = {
   },
 };
 
+const STARTER_STORE = "store: ./payhook.db      # SQLite file, relative to this file; one server per store";
+
+/**
+ * The starter's store line for a config at `file`: beside it, except for a config in /etc, which services may
+ * not write (systemd's ProtectSystem=strict): its store goes to /var/lib/payhook, the unit's StateDirectory.
+ */
+export function starterStore(file: string): string {
+  if (!resolve(file).startsWith("/etc/")) return STARTER_STORE;
+  return `store: ${USUAL_STORE_FOLDER}/payhook.db   # SQLite file; one server per store. Not beside this file: /etc is read-only to the service`;
+}
+
 /** The starter config; `schema` is the schema file an editor should use, relative to the config. */
-export function starterConfig(schema?: string): string {
+export function starterConfig(schema?: string, store = STARTER_STORE): string {
   const examples = actionKinds
     .map((k) => EXAMPLES[k.kind])
     .filter((e): e is string => e !== undefined)
@@ -91,7 +103,7 @@ listen:
   port: 4242
   # tls: { cert: ./tls/fullchain.pem, key: ./tls/privkey.pem }   # serve HTTPS directly (paths relative to this file)
 
-store: ./payhook.db      # SQLite file, relative to this file; one server per store
+${store}
 
 endpoints:
   - path: /webhook
@@ -111,9 +123,11 @@ handlers:
 
 ${examples}
 
-# Actions for events that no pattern matched (never runs if a "*" pattern exists).
-unhandled:
-  - log: "Unhandled event type: {{type}}"
+# Actions for events that no pattern matched (never runs if a "*" pattern exists). Stripe sends an endpoint only
+# the types it enables, and unhandled actions want every type: with them, \`payhook stripe endpoint create\` asks
+# to enable all of them. Uncomment these when payhook should take every event type.
+# unhandled:
+#   - log: "Unhandled event type: {{type}}"
 
 # How failed actions are retried: attempts in all, delays between them (the last repeats), ±jitter.
 retry: { attempts: 8, schedule: [5s, 5m, 30m, 2h, 5h, 10h, 10h], jitter: 0.2 }

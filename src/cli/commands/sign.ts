@@ -3,8 +3,8 @@
  * for testing with curl. The payload is signed byte for byte as given.
  */
 import { readFileSync } from "node:fs";
+import { signatureHeader } from "../../actions/stripe-signature.ts";
 import { describe, UsageError } from "../../errors.ts";
-import { signatureHeader } from "../../stripe/sign.ts";
 import { readStdin, resolveTarget, targetOptions } from "../options.ts";
 import type { Command } from "../types.ts";
 

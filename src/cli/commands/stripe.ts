@@ -3,13 +3,14 @@
  * create prints the new signing secret once and never writes it anywhere; live-mode keys need --live.
  */
 import process from "node:process";
-import type { Config } from "../../config/load.ts";
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { apiFor, isLiveKey, requireApiKey } from "../../stripe/access.ts";
 import { STRIPE_API_VERSION, type StripeApi, type WebhookEndpoint } from "../../stripe/api.ts";
 import { eventsDiff, payhookEndpoints, wantedTypes } from "../../stripe/endpoints.ts";
 import { configOption } from "../options.ts";
+import { escapingIo } from "../print/escaping-io.ts";
 import type { Command, CommandContext } from "../types.ts";
 
 export const stripeCommand: Command = {
@@ -32,7 +33,9 @@ export const stripeCommand: Command = {
     },
     json: { type: "boolean", help: "list: one JSON object per endpoint" },
   },
-  async run(context) {
+  async run(given) {
+    // Endpoint URLs, types and messages come from Stripe's API: printed, they must not reach the terminal raw.
+    const context = { ...given, io: escapingIo(given.io) };
     const [group, sub, ...rest] = context.positionals;
     if (group !== "endpoint") {
       throw new UsageError(

@@ -1,6 +1,6 @@
+import { signatureHeader } from "../../actions/stripe-signature.ts";
 import { describe, UsageError } from "../../errors.ts";
 import { buildEvents, TRIGGER_NAMES } from "../../fixtures/index.ts";
-import { signatureHeader } from "../../stripe/sign.ts";
 import { buildOptions, fixtureOptions, resolveTarget, targetOptions } from "../options.ts";
 import type { Command } from "../types.ts";
 

@@ -4,7 +4,9 @@
  */
 
 import type { DeliveryView, EventDetail, EventView } from "../../store/types.ts";
+import { attemptWord, deliveryWord } from "../../store/words.ts";
 import { escapeControl, escapeControlInLines } from "../../utils/escape.ts";
+import { isoTime } from "../../utils/time.ts";
 
 /** One event as a JSON object (snake_case, times as ISO 8601); with the body when the detail is given. */
 export function eventJson(event: EventView | EventDetail): Record<string, unknown> {
@@ -81,7 +83,7 @@ export function formatEvent(event: EventDetail): string[] {
       // Attempt numbers restart when a replay starts a new round.
       if (a.attempt <= previous) out.push("  (replayed)");
       previous = a.attempt;
-      out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${a.status}`);
+      out.push(`  #${a.attempt}  ${iso(a.startedAt)}  ${a.finishedAt - a.startedAt} ms  ${attemptWord(a.status)}`);
       if (a.error) out.push(...indent("error: ", a.error));
       if (a.output) out.push(...indent("output: ", a.output));
       if (a.fetched) out.push(...indent("fetched from Stripe: ", a.fetched));
@@ -94,10 +96,11 @@ export function formatEvent(event: EventDetail): string[] {
 
 function state(d: DeliveryView): string {
   const tries = `${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}`;
+  const word = deliveryWord(d);
   if (d.status === "pending") {
     if (d.nextAt === null && d.orderKey !== null)
-      return `pending, waiting for an earlier delivery of its order key (${tries})`;
-    return d.nextAt === null ? `pending (${tries})` : `pending, next attempt ${iso(d.nextAt)} (${tries} so far)`;
+      return `${word}, waiting for an earlier delivery of its order key (${tries})`;
+    return d.nextAt === null ? `${word} (${tries})` : `${word}, next attempt ${iso(d.nextAt)} (${tries} so far)`;
   }
   if (d.status === "running") return `running (attempt ${d.attempts})`;
   if (d.status === "done") return `done after ${tries}`;
@@ -107,8 +110,8 @@ function state(d: DeliveryView): string {
 function summary(deliveries: readonly DeliveryView[]): string {
   if (deliveries.length === 0) return "-";
   const counts = new Map<string, number>();
-  for (const d of deliveries) counts.set(d.status, (counts.get(d.status) ?? 0) + 1);
-  return [...counts].map(([status, n]) => `${n} ${status}`).join(", ");
+  for (const d of deliveries) counts.set(deliveryWord(d), (counts.get(deliveryWord(d)) ?? 0) + 1);
+  return [...counts].map(([word, n]) => `${n} ${word}`).join(", ");
 }
 
 function indent(label: string, text: string): string[] {
@@ -116,5 +119,5 @@ function indent(label: string, text: string): string[] {
 }
 
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return isoTime(ms).replace(/\.\d{3}Z$/, "Z");
 }

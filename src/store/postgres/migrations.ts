@@ -5,6 +5,7 @@
  * Steps are additive so that, during a rolling upgrade, the older instances keep working on the newer schema.
  */
 import { StoreError } from "../../errors.ts";
+import { escapeControl } from "../../utils/escape.ts";
 import { ident, type Sql } from "./client.ts";
 
 /** Each step is SQL on the tables of schema `s` (already quoted). Append new steps; never edit old ones. */
@@ -131,6 +132,17 @@ const MIGRATIONS: ((s: string) => string)[] = [
   (s) => `
     ALTER TABLE ${s}.events ADD COLUMN verified_by text;
     ALTER TABLE ${s}.deliveries ADD COLUMN backfilled_at bigint;`,
+  // The action versions (name and settings digest) each live instance runs, renewed like a lease: during a rolling
+  // config change, a delivery is claimed only by an instance that has its version (runnable.ts).
+  (s) => `
+    CREATE TABLE ${s}.instance_actions (
+      instance text NOT NULL,
+      action text NOT NULL,
+      digest text NOT NULL,
+      until bigint NOT NULL,
+      PRIMARY KEY (instance, action, digest)
+    );
+    CREATE INDEX instance_actions_version ON ${s}.instance_actions (action, digest, until);`,
   // Alerts, as on SQLite: at most one open incident per condition key (the partial unique index is what makes the
   // instances' evaluations agree: a second INSERT … ON CONFLICT finds the first), and the notifications queue.
   (s) => `
@@ -167,6 +179,29 @@ const MIGRATIONS: ((s: string) => string)[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * For commands that only read: throws StoreError unless schema `schema` is at SCHEMA_VERSION, naming the payhook
+ * that reads it. Writes nothing: a database still served by the previous version is left as that version needs it.
+ */
+export async function checkSchema(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
+  const s = ident(schema);
+  const [table] = await sql.unsafe("SELECT to_regclass($1) AS t", [`${s}.schema_version`]);
+  const [latest] = table?.t
+    ? await sql.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`)
+    : [];
+  const current = latest ? Number(latest.version) : 0;
+  if (current === MIGRATIONS.length) return;
+  const by = latest ? `, migrated by payhook ${String(latest.payhook)}` : "";
+  const use =
+    current > MIGRATIONS.length
+      ? `run payhook ${String(latest?.payhook)} or newer`
+      : `run ${latest ? `payhook ${String(latest.payhook)}` : "the payhook that serves it"} to read it, or upgrade the servers first (the first to start migrates); reading never migrates`;
+  throw new StoreError(
+    current > MIGRATIONS.length ? "store_too_new" : "store_too_old",
+    `the database schema ${schema} is at version ${current}${by}; this payhook ${payhookVersion} reads version ${MIGRATIONS.length}: ${use}`,
+  );
+}
+
 /** Brings schema `schema` to SCHEMA_VERSION; throws StoreError when the database is newer than this payhook. */
 export async function migrate(sql: Sql, schema: string, payhookVersion: string): Promise<void> {
   const s = ident(schema);
@@ -185,9 +220,11 @@ export async function migrate(sql: Sql, schema: string, payhookVersion: string):
     const [latest] = await tx.unsafe(`SELECT version, payhook FROM ${s}.schema_version ORDER BY version DESC LIMIT 1`);
     const current = latest ? Number(latest.version) : 0;
     if (current > MIGRATIONS.length) {
+      // Read from the database, so printed with its control characters made visible.
+      const writer = escapeControl(String(latest?.payhook));
       throw new StoreError(
         "store_too_new",
-        `the database schema ${schema} is at version ${current}, written by payhook ${String(latest?.payhook)}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${String(latest?.payhook)} or newer`,
+        `the database schema ${schema} is at version ${current}, written by payhook ${writer}; this payhook ${payhookVersion} knows up to version ${MIGRATIONS.length}: run payhook ${writer} or newer`,
       );
     }
     for (let v = current; v < MIGRATIONS.length; v++) {

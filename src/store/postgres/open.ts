@@ -4,7 +4,7 @@
  */
 import { describe, PayhookError, StoreError } from "../../errors.ts";
 import { connect } from "./client.ts";
-import { migrate } from "./migrations.ts";
+import { checkSchema, migrate } from "./migrations.ts";
 import type { PostgresSettings } from "./settings.ts";
 import { withoutPassword } from "./settings.ts";
 import { PostgresStore } from "./store.ts";
@@ -15,6 +15,8 @@ export interface OpenPostgresOptions {
   /** payhook's version, written with each migration so a newer schema names the version to run. */
   version: string;
   onRescue?: (count: number) => void;
+  /** Check the schema instead of migrating it (commands that only read). */
+  readOnly?: boolean;
 }
 
 /** The longest a lost listening connection waits before it tries again. */
@@ -27,7 +29,8 @@ export async function openPostgresStore(
   const applicationName = `payhook ${options.version}`;
   const sql = connect(settings.connection, { max: settings.pool, applicationName });
   try {
-    await migrate(sql, settings.schema, options.version);
+    if (options.readOnly) await checkSchema(sql, settings.schema, options.version);
+    else await migrate(sql, settings.schema, options.version);
   } catch (error) {
     await sql.end({ timeout: 0 }).catch(() => {});
     if (error instanceof PayhookError) throw error;

@@ -48,9 +48,26 @@ export function isPostgresUrl(text: string): boolean {
   return /^postgres(ql)?:\/\//i.test(text);
 }
 
-/** The URL with any password shown as ***, for messages. Works on text that is not a valid URL too. */
+/**
+ * Any postgres:// URL in `text` with its password shown as ***, for messages that may quote one (a driver's
+ * error). Everything between the user's colon and the last `@` of the URL is masked: a password may hold `@`.
+ */
 export function redactUrl(text: string): string {
-  return text.replace(/^(postgres(?:ql)?:\/\/[^:/?#@]*):[^@/?#]*@/i, "$1:***@");
+  return text.replace(/(postgres(?:ql)?:\/\/[^:/?#@\s]*):\S*@/gi, "$1:***@");
+}
+
+/** What a URL payhook cannot parse is called in messages: none of it is shown, since the password could be anywhere. */
+const UNPARSABLE =
+  "the store URL (not shown: it may hold the password; percent-encode @ / ? # % in the user or password, e.g. @ as %40)";
+
+/**
+ * The URL as messages show it, built from its parsed parts rather than its text: the password is ***, and any
+ * part in which a mistyped password could have landed (an `@` past the host) hides the whole URL.
+ */
+function labelOf(url: URL): string | undefined {
+  if (`${url.pathname}${url.search}${url.hash}`.includes("@")) return undefined;
+  const user = url.username === "" ? "" : `${url.username}${url.password === "" ? "" : ":***"}@`;
+  return `${url.protocol}//${user}${url.host}${url.pathname}${url.search}`;
 }
 
 /**
@@ -61,12 +78,15 @@ export function parsePostgresUrl(
   text: string,
   baseDir: string | undefined,
 ): { connection: PostgresConnection; label: string } | { problem: string } {
-  const label = redactUrl(text);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return { problem: `${label} is not a valid URL; expected postgres://user:password@host:5432/database` };
+    return { problem: `${UNPARSABLE} is not a valid URL; expected postgres://user:password@host:5432/database` };
+  }
+  const label = labelOf(url);
+  if (label === undefined) {
+    return { problem: `${UNPARSABLE} has an @ after its host; expected postgres://user:password@host:5432/database` };
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (host === "") return { problem: `${label} has no host; expected postgres://user:password@host:5432/database` };
@@ -123,8 +143,10 @@ export function parsePostgresUrl(
   };
 }
 
-/** Replaces the password wherever it appears in `text` (a driver's error message, say). */
+/** Replaces the password, as written or percent-encoded, wherever it appears in `text` (a driver's error, say). */
 export function withoutPassword(text: string, connection: PostgresConnection): string {
-  const out = redactUrl(text);
-  return connection.password.length >= 3 ? out.replaceAll(connection.password, "***") : out;
+  let out = redactUrl(text);
+  if (connection.password.length < 3) return out;
+  for (const form of [connection.password, encodeURIComponent(connection.password)]) out = out.replaceAll(form, "***");
+  return out;
 }

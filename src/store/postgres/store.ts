@@ -30,6 +30,7 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  Runnable,
   SecretUse,
   Store,
 } from "../types.ts";
@@ -39,6 +40,7 @@ import { ident, type Row, type Sql } from "./client.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";
+import { announce, candidate, dueAt, runnableParams, runs, withdraw } from "./runnable.ts";
 import { type PostgresConnection, withoutPassword } from "./settings.ts";
 
 const MAX_BATCH = 512;
@@ -92,6 +94,8 @@ export class PostgresStore implements Store {
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
   private listeners = new Set<() => void>();
   private unlisten: (() => Promise<void>) | undefined;
+  /** The versions this instance last announced, and when. */
+  private announced: { runnable: Runnable; at: number } | undefined;
 
   constructor(options: PostgresStoreOptions) {
     this.options = options;
@@ -254,6 +258,12 @@ export class PostgresStore implements Store {
         else claims.set(`${row.event_id}\n${row.action}`, { id: Number(row.delivery_id), token: Number(row.token) });
       }
     } catch (error) {
+      // A value PostgreSQL cannot take (a data exception, class 22) fails only its own event: the batch's events
+      // are stored one by one, so the one that cannot be stored does not take its neighbours down with it.
+      if (batch.length > 1 && /^22/.test(String((error as { code?: unknown }).code))) {
+        await Promise.all(batch.map((item) => this.commit([item])));
+        return;
+      }
       const failure = this.unavailable(error);
       for (const item of batch) item.reject(failure);
       return;
@@ -270,7 +280,14 @@ export class PostgresStore implements Store {
     if (stored.size > 0) this.notifyPeers();
   }
 
-  async claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
+  async claim(
+    now: number,
+    limit: number,
+    skip: readonly string[] = [],
+    runnable?: Runnable,
+  ): Promise<ClaimedDelivery[]> {
+    if (runnable) await this.announce(runnable, now);
+    const p = { first: 6, now: "$1", lease: "$5" };
     // Two small index scans, each FOR NO KEY UPDATE SKIP LOCKED (so concurrent claimers pass each other by):
     // deliveries whose lease ran out (their instance died or was cut off), then due pending ones. A taken-over
     // ordered delivery stays running, so its key stays held; a due ordered one must have its key's turn (free()).
@@ -278,13 +295,14 @@ export class PostgresStore implements Store {
       this.retryOrderRace(() =>
         sql.unsafe(
           `WITH expired AS MATERIALIZED (
-           SELECT id FROM ${this.s}.deliveries
-           WHERE status = 'running' AND lease_until <= $1::bigint AND action <> ALL($3::text[])
+           SELECT id FROM ${this.s}.deliveries d
+           WHERE status = 'running' AND lease_until <= $1::bigint AND action <> ALL($3::text[]) AND ${runs(this.s, p)}
            ORDER BY lease_until LIMIT $2
            FOR NO KEY UPDATE SKIP LOCKED
          ), due AS MATERIALIZED (
            SELECT id FROM ${this.s}.deliveries d
            WHERE status = 'pending' AND next_at <= $1::bigint AND action <> ALL($3::text[]) AND ${free(this.s)}
+             AND ${runs(this.s, p)}
            ORDER BY next_at, id LIMIT $2
            FOR NO KEY UPDATE OF d SKIP LOCKED
          ), c AS (
@@ -301,7 +319,14 @@ export class PostgresStore implements Store {
          SELECT u.*, m.event_id AS newer_event, m.created AS newer_created
          FROM u LEFT JOIN ${this.s}.order_marks m
            ON m.action = u.action AND m.key = u.order_key AND m.created > u.order_created`,
-          [now, limit, sql.array([...skip], 25), this.options.instance, this.options.leaseMs] as never[],
+          [
+            now,
+            limit,
+            sql.array([...skip], 25),
+            this.options.instance,
+            this.options.leaseMs,
+            ...runnableParams(sql, runnable),
+          ] as never[],
           { prepare: true },
         ),
       ),
@@ -350,7 +375,9 @@ export class PostgresStore implements Store {
       while (this.results.length > 0) {
         const batch = this.results.splice(0, MAX_BATCH);
         const r = batch.map((b) => b.record);
-        const text = (value: string | undefined) => (value === undefined ? null : value.slice(0, MAX_TEXT));
+        // A program's output may hold a NUL, which PostgreSQL text cannot: shown as U+FFFD, as the order key's.
+        const text = (value: string | undefined) =>
+          value === undefined ? null : value.slice(0, MAX_TEXT).replaceAll("\u0000", "\ufffd");
         try {
           const rows = await this.run((sql) =>
             sql.unsafe(
@@ -417,7 +444,9 @@ export class PostgresStore implements Store {
                 ),
                 this.options.instance,
                 sql.array(
-                  r.map((x) => (x.fetched === undefined ? null : x.fetched.slice(0, MAX_FETCHED))),
+                  r.map((x) =>
+                    x.fetched === undefined ? null : x.fetched.slice(0, MAX_FETCHED).replaceAll("\u0000", "\ufffd"),
+                  ),
                   25,
                 ),
               ] as never[],
@@ -436,6 +465,8 @@ export class PostgresStore implements Store {
   }
 
   async renew(claims: readonly HeldClaim[], now: number): Promise<number[]> {
+    // A worker whose slots are all taken by long actions claims nothing: its announcement is renewed here.
+    if (this.announced) await this.announce(this.announced.runnable, now);
     if (claims.length === 0) return [];
     const rows = await this.run((sql) =>
       sql.unsafe(
@@ -473,11 +504,13 @@ export class PostgresStore implements Store {
     };
   }
 
-  async nextDue(): Promise<number | null> {
+  async nextDue(runnable?: Runnable, now = Date.now()): Promise<number | null> {
+    const p = { first: 3, now: "$1", lease: "$2" };
     const [row] = await this.run((sql) =>
       sql.unsafe(
-        `SELECT min(d.next_at) AS next FROM ${this.s}.deliveries d WHERE d.status = 'pending' AND ${free(this.s)}`,
-        [],
+        `SELECT min(${dueAt(p)}) AS next FROM ${this.s}.deliveries d
+         WHERE d.status = 'pending' AND ${free(this.s)} AND ${candidate(this.s, p)}`,
+        [now, this.options.leaseMs, ...runnableParams(this.sql, runnable)] as never[],
         { prepare: true },
       ),
     );
@@ -563,11 +596,15 @@ export class PostgresStore implements Store {
     return { byStatus, oldestPendingAt: oldest };
   }
 
+  // PostgreSQL text cannot hold a NUL, so no stored value has one: a search, cursor or id with one (typed or forged
+  // on the operator page) matches nothing, rather than failing as an unavailable store.
   listEvents(query: EventQuery): Promise<EventView[]> {
+    if (hasNul(query.search, query.type, query.after?.id)) return Promise.resolve([]);
     return this.run((sql) => listEvents(sql, this.s, query));
   }
 
   getEvent(id: string): Promise<EventDetail | null> {
+    if (hasNul(id)) return Promise.resolve(null);
     return this.run((sql) => getEvent(sql, this.s, id));
   }
 
@@ -582,7 +619,8 @@ export class PostgresStore implements Store {
   }
 
   async requeue(deliveries: readonly Requeue[], now: number, only?: DeliveryStatus): Promise<number> {
-    const queued = await this.run((sql) => requeue(sql, this.s, deliveries, now, only));
+    const known = deliveries.filter((d) => !hasNul(d.eventId));
+    const queued = await this.run((sql) => requeue(sql, this.s, known, now, only));
     if (queued > 0) this.notifyPeers();
     return queued;
   }
@@ -606,6 +644,7 @@ export class PostgresStore implements Store {
   }
 
   failedDeliveries(group: { action: string; error: string | null } | null, limit: number): Promise<FailedDelivery[]> {
+    if (hasNul(group?.action, group?.error ?? undefined)) return Promise.resolve([]);
     return this.run((sql) => failedDeliveries(sql, this.s, group, limit));
   }
 
@@ -670,8 +709,21 @@ export class PostgresStore implements Store {
       await Promise.allSettled([...this.inFlight]);
     }
     clearTimeout(this.notifyTimer);
+    // Its deliveries in flight are back in the queue or leased; the versions it ran are now for others to run.
+    if (this.announced) await withdraw(this.sql, this.s, this.options.instance).catch(() => {});
     await this.unlisten?.();
     await this.sql.end({ timeout: 5 });
+  }
+
+  /**
+   * Announces the versions this instance runs (runnable.ts) when they changed (a reload) or a third of the lease
+   * has passed since the last announcement.
+   */
+  private async announce(runnable: Runnable, now: number): Promise<void> {
+    const last = this.announced;
+    if (last?.runnable === runnable && now < last.at + this.options.leaseMs / 3) return;
+    await this.run((sql) => announce(sql, this.s, this.options.instance, runnable, now, this.options.leaseMs));
+    this.announced = { runnable, at: now };
   }
 
   /** Tells other instances that deliveries are due: outside the ingest transaction, at most every 100 ms. */
@@ -729,4 +781,9 @@ export class PostgresStore implements Store {
       }
     }
   }
+}
+
+/** True when a value has a NUL, which no PostgreSQL text value can equal. */
+function hasNul(...values: (string | undefined)[]): boolean {
+  return values.some((v) => v?.includes("\u0000"));
 }

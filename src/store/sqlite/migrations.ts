@@ -130,6 +130,22 @@ const MIGRATIONS: string[] = [
 
 /** The schema version this payhook writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
+/**
+ * For commands that only read: throws unless the store is at this payhook's schema. Writes nothing, so a store
+ * that a server of the previous version still uses stays as that version needs it.
+ */
+export function checkSchema(db: SqlDatabase): void {
+  const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);
+  if (version === MIGRATIONS.length) return;
+  if (version > MIGRATIONS.length) {
+    throw new Error(
+      `the store was written by a newer payhook (schema ${version}, this one knows ${MIGRATIONS.length}); upgrade payhook`,
+    );
+  }
+  throw new Error(
+    `the store is at schema ${version}, and this payhook reads schema ${MIGRATIONS.length}: read it with the payhook that serves it, or let this payhook's serve migrate it first (reading never migrates)`,
+  );
+}
 
 export function migrate(db: SqlDatabase): void {
   const version = Number(db.prepare("PRAGMA user_version").get()?.user_version ?? 0);

@@ -30,6 +30,7 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  Runnable,
   SecretUse,
   Store,
 } from "../types.ts";
@@ -37,7 +38,7 @@ import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
-import { migrate } from "./migrations.ts";
+import { checkSchema, migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
 
 const MAX_BATCH = 512;
@@ -54,6 +55,14 @@ const FREE = `(d.order_key IS NULL OR NOT EXISTS (
     AND b.status IN ('pending', 'running')
     AND (b.status = 'running' OR b.order_created < d.order_created
       OR (b.order_created = d.order_created AND b.id < d.id))))`;
+/**
+ * True for a delivery `d` the claim's Runnable (bound three times, as JSON, or NULL for every delivery) can run:
+ * its name is in the current config, or this process loaded its very version. One server per store, so a version
+ * no other instance can have runs as the current action of its name; a name the config lost stays pending.
+ */
+const RUNS = `(? IS NULL OR d.action IN (SELECT value FROM json_each(json_extract(?, '$.names')))
+  OR EXISTS (SELECT 1 FROM json_each(json_extract(?, '$.versions')) v
+    WHERE json_extract(v.value, '$[0]') = d.action AND json_extract(v.value, '$[1]') = d.digest))`;
 const MAX_TEXT = 64 * 1024;
 /** How long a write waits for another process's lock before it fails (503 for a webhook, so Stripe retries). */
 export const LOCK_WAIT_MS = 5_000;
@@ -70,12 +79,18 @@ type Write = {
   lockedSince?: number;
 };
 
-/** Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. */
-export function openSqliteStore(db: SqlDatabase, path?: string): SqliteStore {
+/**
+ * Opens (creating if needed) a store on `db`, applying pragmas and migrations and checking durability. `readOnly`
+ * (commands that only read) writes nothing: the schema is checked, never migrated.
+ */
+export function openSqliteStore(db: SqlDatabase, path?: string, readOnly = false): SqliteStore {
   // Taken first: the file as opened (created if needed), to notice later that the path leads elsewhere.
   const identity = path === undefined ? undefined : fileIdentity(path);
-  applyDurability(db);
-  migrate(db);
+  if (readOnly) checkSchema(db);
+  else {
+    applyDurability(db);
+    migrate(db);
+  }
   // From here on no statement waits for a lock: SQLite's busy wait would block the event loop (and /healthz with
   // it) for seconds. A busy store is retried on timers instead, see commit().
   db.exec("PRAGMA busy_timeout=0");
@@ -188,7 +203,7 @@ export class SqliteStore implements Store {
       claim: db.prepare(
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
          WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
-           AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
+           AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${RUNS} AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
          RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
       eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
@@ -208,8 +223,8 @@ export class SqliteStore implements Store {
         "UPDATE deliveries SET status = ?, next_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND status = 'running'",
       ),
       nextDue: db.prepare(
-        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${FREE}
-         ORDER BY d.next_at LIMIT 1`,
+        `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${RUNS}
+           AND ${FREE} ORDER BY d.next_at LIMIT 1`,
       ),
       recover: db.prepare(
         "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
@@ -266,9 +281,10 @@ export class SqliteStore implements Store {
     });
   }
 
-  claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
+  claim(now: number, limit: number, skip: readonly string[] = [], runnable?: Runnable): Promise<ClaimedDelivery[]> {
+    const runs = runsJson(runnable);
     return this.write(() =>
-      this.sql.claim.all(now, now, JSON.stringify(skip), limit).map((row) => {
+      this.sql.claim.all(now, now, JSON.stringify(skip), runs, runs, runs, limit).map((row) => {
         const event = this.sql.eventOf.get(row.event_id as string);
         const claimed: ClaimedDelivery = {
           id: Number(row.id),
@@ -350,8 +366,9 @@ export class SqliteStore implements Store {
     return () => {};
   }
 
-  async nextDue(): Promise<number | null> {
-    const next = this.sql.nextDue.get()?.next;
+  async nextDue(runnable?: Runnable): Promise<number | null> {
+    const runs = runsJson(runnable);
+    const next = this.sql.nextDue.get(runs, runs, runs)?.next;
     return next === null || next === undefined ? null : Number(next);
   }
 
@@ -602,6 +619,11 @@ function fileIdentity(path: string): FileIdentity {
 function isBusy(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   return code === "SQLITE_BUSY" || /database is locked|SQLITE_BUSY/i.test(String(message ?? ""));
+}
+
+/** The Runnable as RUNS binds it. */
+function runsJson(runnable: Runnable | undefined): string | null {
+  return runnable === undefined ? null : JSON.stringify(runnable);
 }
 
 function retryDelay(tries: number): number {

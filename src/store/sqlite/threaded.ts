@@ -99,7 +99,7 @@ class ThreadedStore implements Store {
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
-  nextDue: Store["nextDue"] = () => this.reader.nextDue();
+  nextDue: Store["nextDue"] = (runnable) => this.reader.nextDue(runnable);
   queueStats: Store["queueStats"] = () => this.reader.queueStats();
   listEvents: Store["listEvents"] = (query) => this.reader.listEvents(query);
   getEvent: Store["getEvent"] = (id) => this.reader.getEvent(id);

@@ -1,5 +1,6 @@
 /** @module The Event detail screen: the payload, each delivery with its attempts, and replay buttons. */
-import type { EventDetail } from "../../store/types.ts";
+import type { AttemptView, EventDetail } from "../../store/types.ts";
+import { attemptOutcome, deliveryWord } from "../../store/words.ts";
 import { badge, cleanText, duration, eventState, highlightJson, time } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { decodeId, get, page, post, type Route, text } from "../http.ts";
@@ -106,12 +107,18 @@ ${event.deliveries.length === 0 ? html`<p class="empty">No action ran for this e
   );
 }
 
+/** An attempt's outcome in the words `payhook events show` uses (`failed · retry`). */
+function outcome(status: AttemptView["status"]): SafeHtml {
+  const { state, retry } = attemptOutcome(status);
+  return html`${badge(state)}${retry ? html` <span class="muted">· retry</span>` : ""}`;
+}
+
 function delivery(d: Delivery, kind: string | undefined, base: string, csrf: string): SafeHtml {
   const finished = d.status !== "pending" && d.status !== "running";
   return html`<article class="delivery" aria-label="Delivery ${d.action}">
 <header>
   <h3>${d.action} <span class="muted">${kind ?? "not in the current config"}</span></h3>
-  ${badge(d.status)}
+  ${badge(deliveryWord(d))}
   ${
     finished && kind
       ? html`<form method="post" action="${base}/replay" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${d.action}"><button type="submit" aria-label="Replay ${d.action}">Replay</button></form>`
@@ -129,7 +136,7 @@ ${
   <tbody>${d.history.map(
     (a) => html`<tr>
     <td>${a.attempt}</td><td>${time(a.startedAt)}</td><td>${duration(a.finishedAt - a.startedAt)}</td>
-    <td>${badge(a.status === "pending" ? "failed" : a.status)}${a.status === "pending" ? html` <span class="muted">retry</span>` : ""}</td>
+    <td>${outcome(a.status)}</td>
     <td>${a.error ? html`<pre class="out" tabindex="0">${cleanText(a.error)}</pre>` : ""}</td>
     <td>${a.output ? html`<pre class="out" tabindex="0">${cleanText(a.output)}</pre>` : ""}</td>
   </tr>`,

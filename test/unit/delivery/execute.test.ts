@@ -137,7 +137,7 @@ describe("executor", () => {
     });
     const { record } = await execute(claimed(1));
     expect(record).toMatchObject({ status: "pending", error: "the action failed unexpectedly: boom" });
-    expect(lines.at(-1)).toMatchObject({ level: "warn", msg: "action will be retried", event_id: "evt_1" });
+    expect(lines.at(-1)).toMatchObject({ level: "warn", msg: "action failed · retry", event_id: "evt_1" });
     expect(attempts).toEqual([{ action: "a", status: "pending", durationMs: 0 }]);
   });
 

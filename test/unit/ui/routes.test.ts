@@ -4,7 +4,7 @@
  * how the table finds a route.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Config } from "../../../src/config/load.ts";
+import type { Config } from "../../../src/config/types.ts";
 import { createLogger } from "../../../src/log.ts";
 import type { Store } from "../../../src/store/types.ts";
 import { ASSETS } from "../../../src/ui/assets.ts";

@@ -5,15 +5,15 @@
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import type { Config } from "../config/load.ts";
-import { isLoopback } from "../config/load.ts";
+import { lintAdmin } from "../catalog/exposure.ts";
+import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
+import { VERSION } from "../ops/build.ts";
+import { certificateExpiry, diskFree } from "../ops/host.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { openStore } from "../store/open.ts";
 import { exposedStoreFiles } from "../store/sqlite/files.ts";
-import { lintAdmin } from "../ui/exposure.ts";
-import { VERSION } from "./build.ts";
-import { certificateExpiry, diskFree } from "./host.ts";
+import { isLoopback } from "../utils/net.ts";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -5,7 +5,7 @@
  */
 import { orderKey } from "../actions/order.ts";
 import type { Action } from "../actions/types.ts";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import type { Backfill, EventView, Store } from "../store/types.ts";
 
 export interface BackfillRequest {

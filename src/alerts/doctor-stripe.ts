@@ -3,14 +3,14 @@
  * header (signatures carry a timestamp), the endpoints that deliver to this config, and the events Stripe failed
  * to deliver in the last 3 days (List Events with delivery_success=false).
  */
-import { endpointDrift } from "../alerts/stripe-watch.ts";
-import type { Config } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { StripeApi } from "../stripe/api.ts";
 import { redactKeys } from "../stripe/api.ts";
 import { wantedTypes } from "../stripe/endpoints.ts";
 import { type Check, fail, ok, warn } from "./doctor.ts";
+import { endpointDrift } from "./stripe-watch.ts";
 
 const THREE_DAYS_S = 3 * 86_400;
 

@@ -3,10 +3,11 @@
  * loopback with no TLS proxy in front is served over plain HTTP, where browsers neither keep its Secure session
  * cookie nor say where its forms come from, and the token would cross the network in clear.
  */
-import type { Finding } from "../catalog/lint.ts";
-import { isLoopback } from "../config/load.ts";
+
 import { formatPath, type Path } from "../config/path.ts";
 import type { ConfigFile } from "../config/schema.ts";
+import { isLoopback } from "../utils/net.ts";
+import type { Finding } from "./lint.ts";
 
 export function lintAdmin(file: Pick<ConfigFile, "admin" | "trusted_proxies">): Finding[] {
   const admin = file.admin;

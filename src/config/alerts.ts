@@ -3,9 +3,9 @@
  * with its defaults filled in. A rule set to false is off; `silence` is off unless written.
  */
 import { decodeSecret } from "../actions/sign.ts";
-import type { Path } from "../config/path.ts";
-import type { AlertChannelFile, AlertsFile } from "../config/schema.ts";
 import { parseDuration } from "../utils/units.ts";
+import type { Path } from "./path.ts";
+import type { AlertChannelFile, AlertsFile } from "./schema.ts";
 
 export const CHANNEL_KINDS = ["slack", "discord", "webhook", "exec"] as const;
 export type ChannelKind = (typeof CHANNEL_KINDS)[number];
