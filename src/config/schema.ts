@@ -5,6 +5,7 @@
 import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
+import { BreakerSchema } from "../actions/limits.ts";
 import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
 import { Duration, Size } from "../utils/units.ts";
 
@@ -48,6 +49,27 @@ export const AdminSchema = Type.Object(
         description:
           'a secret of at least 16 characters without whitespace that opens the operator page, such as "${PAYHOOK_ADMIN_TOKEN}"',
       }),
+    ),
+    tokens: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: Type.String({
+              pattern: "^[A-Za-z0-9_.@-]{1,64}$",
+              description: "who holds it, as the audit trail names them, such as ana or oncall",
+            }),
+            token: Type.String({
+              pattern: "^\\S{16,}$",
+              description: 'a secret of at least 16 characters without whitespace, such as "${PAYHOOK_TOKEN_ANA}"',
+            }),
+            role: Type.Union([Type.Literal("viewer"), Type.Literal("operator")], {
+              description: "viewer (looks only) or operator (also replays, retries, pauses and resumes)",
+            }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: "named tokens for the operator page, each with a role; admin.token is an operator named admin" },
+      ),
     ),
     hosts: Type.Optional(
       Type.Array(
@@ -357,6 +379,7 @@ export const ConfigSchema = Type.Object(
       description:
         "a duration such as 30d, at least 3d: how long events and their attempts are kept (Stripe retries an event for up to 3 days, and its id is what catches duplicates)",
     }),
+    breaker: Type.Optional(BreakerSchema),
     admin: Type.Optional(AdminSchema),
     allow_ips: Type.Optional(
       IpList("a list of addresses and CIDR ranges allowed to reach the main listener (e.g. Stripe's webhook IPs)"),

@@ -5,6 +5,7 @@
  */
 import { startAlerts } from "../alerts/start.ts";
 import type { Config } from "../config/types.ts";
+import { createGate } from "../delivery/control.ts";
 import type { ThinFetcher } from "../delivery/execute.ts";
 import { type Runner, startWorker } from "../delivery/worker.ts";
 import { createDryRunStore } from "../explain/dry-run.ts";
@@ -60,6 +61,7 @@ export async function durableBackend(
   const stopCatchUp = new AbortController();
   const stopFetches = new AbortController();
   const actions = new ActionRegistry(config);
+  const gate = createGate({ store, action: (name) => actions.latest(name), log });
   const worker = startWorker({
     store,
     thin: thinFetcher(config, runtime, metrics, stopFetches.signal),
@@ -72,6 +74,7 @@ export async function durableBackend(
     print: batchLines((text) => runtime.writeStdout(text)),
     heartbeatMs: opened.heartbeatMs,
     concurrency: config.concurrency,
+    gate,
     onAttempt: ({ action, status, durationMs, skipped }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       if (skipped === "stale") metrics.skippedStale(action);
@@ -110,6 +113,7 @@ export async function durableBackend(
       await background?.stop();
       await alerts.stop();
       await worker.stop(graceMs);
+      gate.stop();
       stopFetches.abort(new Error("payhook is stopping"));
     },
     async close() {

@@ -284,9 +284,10 @@ export interface Store {
   subscribe(listener: () => void): () => void;
   /**
    * The earliest time a claim given `runnable` could take a pending delivery (not held by its key), or null;
-   * `now` (default: the clock) is when the liveness of other instances' versions is judged (PostgreSQL).
+   * `now` (default: the clock) is when the liveness of other instances' versions is judged (PostgreSQL);
+   * deliveries of the actions in `skip` (held by the worker: paused, breaker open, rate) are left out.
    */
-  nextDue(runnable?: Runnable, now?: number): Promise<number | null>;
+  nextDue(runnable?: Runnable, now?: number, skip?: readonly string[]): Promise<number | null>;
   /**
    * Sets deliveries left running by a stopped or killed process back to pending, keeping their attempt count;
    * returns how many. With one server per store that is every running delivery; on a store shared by several
@@ -339,6 +340,41 @@ export interface Store {
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
   /** Gives the lease up if `holder` still holds it. */
   releaseLease(name: string, holder: string): Promise<void>;
+  /** Every action with operator state: paused, or a breaker that counted failures or is open. */
+  controls(): Promise<ActionControl[]>;
+  /**
+   * Pauses an action (`pause` given) or resumes it (null), which also closes its breaker and forgets its failures;
+   * resolves false when nothing changed (already paused; not paused and no breaker open).
+   */
+  setPaused(action: string, pause: { by: string; reason?: string } | null, now: number): Promise<boolean>;
+  /**
+   * Counts an attempt's outcome toward the action's breaker, in one statement shared by every instance: a success
+   * closes it and clears the count; the `breaker.failures`-th consecutive failure opens it (its first probe due
+   * `probeMs` later). Resolves with what changed, and the failures counted so far.
+   */
+  noteOutcome(action: string, ok: boolean, breaker: BreakerSettings, now: number): Promise<BreakerChange>;
+  /**
+   * Takes the open breaker's probe turn: true for one caller per interval (across instances), which may then try
+   * one delivery of the action; the next turn comes `probeMs` later.
+   */
+  takeProbe(action: string, now: number, probeMs: number): Promise<boolean>;
+  /** Gives a delivery's last attempt back (it was held by an open breaker): it no longer counts toward its cap. */
+  refund(deliveryId: number): Promise<void>;
+  /**
+   * Makes the chosen deliveries due at `now`: pending ones keep their attempt count; failed and dead ones (when
+   * chosen) get a fresh round, as a replay gives them. A delivery its order key holds back stays as it is.
+   */
+  retryNow(selection: RetrySelection, now: number): Promise<RetryResult>;
+  /** Per action: deliveries by status (done left out) and the oldest pending one's creation time. */
+  actionStats(): Promise<ActionStats[]>;
+  /** Events received since `since` (unix ms), by endpoint. */
+  endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]>;
+  /** Instances holding leases on running deliveries now (a store shared by several instances), with how many. */
+  leaseHolders(now: number): Promise<{ instance: string; running: number }[]>;
+  /** Records an operator's act. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** The newest `limit` recorded acts, newest first. */
+  auditTrail(limit: number): Promise<AuditEntry[]>;
   /** What the alert rules read, in one round of cheap aggregates (see AlertFacts). */
   alertFacts(since: AlertWindows): Promise<AlertFacts>;
   /**
@@ -447,6 +483,65 @@ export interface NotificationResult {
   status: "sent" | "retry" | "dropped";
   nextAt?: number;
   error?: string;
+}
+
+/** An action's operator state, as stored. */
+export interface ActionControl {
+  action: string;
+  /** When it was paused (unix ms), by whom and why; null when it runs. */
+  paused: { at: number; by: string; reason: string | null } | null;
+  /** Consecutive failures counted by its breaker. */
+  failures: number;
+  /** When its breaker opened (unix ms), and when its next probe may start; null when closed. */
+  breaker: { openedAt: number; probeAt: number } | null;
+}
+
+export interface BreakerSettings {
+  /** Consecutive failures that open the breaker. */
+  failures: number;
+  /** Between two probes of an open breaker, ms. */
+  probeMs: number;
+}
+
+export interface BreakerChange {
+  change: "opened" | "closed" | null;
+  failures: number;
+  open: boolean;
+}
+
+/** Which deliveries `retryNow` moves: of these events, or of this action (or both), in these statuses. */
+export interface RetrySelection {
+  eventIds?: readonly string[];
+  action?: string;
+  /** Delivery ids, as the page's per-delivery button sends them. */
+  ids?: readonly number[];
+  statuses: readonly ("pending" | "failed" | "dead")[];
+}
+
+/** What `retryNow` did: how many it made due, and how many it left, by why. */
+export interface RetryResult {
+  moved: number;
+  left: { running: number; done: number; ordered: number; unchosen: number };
+}
+
+export interface ActionStats {
+  action: string;
+  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
+  oldestPendingAt: number | null;
+}
+
+/** One state-changing act of an operator. */
+export interface AuditEntry {
+  /** Unix ms. */
+  at: number;
+  /** The token's name on the page, or the local user on the command line. */
+  who: string;
+  /** replay, retry, pause, resume, … */
+  act: string;
+  /** What it acted on: an event id, an action name, a filter. */
+  target: string;
+  /** How many deliveries it changed. */
+  count: number;
 }
 
 /** Deliveries not yet done, for metrics. */

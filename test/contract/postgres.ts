@@ -15,6 +15,7 @@ import type { IncomingEvent } from "../../src/store/types.ts";
 import { type Cluster, startCluster } from "../helpers/postgres.ts";
 import { type StoreSubject, storeContract } from "./store.ts";
 import { storeBackfillContract } from "./store-backfill.ts";
+import { storeControlContract } from "./store-control.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
 import { storeSourceContract } from "./store-source.ts";
@@ -40,6 +41,7 @@ export async function postgresContracts(runtime: string): Promise<void> {
   storeSourceContract(name, () => postgresSubject(cluster));
   storeBackfillContract(name, () => postgresSubject(cluster));
   storeOrderContract(name, () => postgresSubject(cluster));
+  storeControlContract(name, () => postgresSubject(cluster));
   sharedStoreContract(name, () => cluster);
 }
 
@@ -483,6 +485,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
           DROP TABLE order_marks;
           DROP TABLE instance_actions;
+          DROP TABLE action_controls, audit;
           DROP TABLE notifications, incidents;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
@@ -539,6 +542,7 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
             { version: 5, payhook: "0.0.0-test" },
             { version: 6, payhook: "0.0.0-test" },
             { version: 7, payhook: "0.0.0-test" },
+            { version: 8, payhook: "0.0.0-test" },
           ],
         );
         // The version is text read from the database: a terminal escape in it is shown, never sent to the terminal.

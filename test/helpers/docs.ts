@@ -32,6 +32,8 @@ export const DOC_ENV: Record<string, string> = {
   STRIPE_WEBHOOK_SECRET_PREVIOUS: "whsec_docsexampleprevious",
   STRIPE_API_KEY: "sk_test_docsexample",
   PAYHOOK_ADMIN_TOKEN: "docs-example-admin-token",
+  PAYHOOK_TOKEN_ANA: "docs-example-token-of-ana",
+  PAYHOOK_TOKEN_SUPPORT: "docs-example-token-of-support",
   PAYHOOK_FORWARD_SECRET: "whsec_ZG9jcyBleGFtcGxlIGZvcndhcmQgc2VjcmV0IDMyYg==",
   INTERNAL_TOKEN: "docs-example-internal-token",
   APP_WEBHOOK_SECRET: "whsec_docsexampleapp",

@@ -52,9 +52,13 @@ export const check: Command = {
     io.out(`listen: ${config.listen.tls ? "https" : "http"}://${config.listen.host}:${config.listen.port}`);
     const { admin, allow_ips: allow, trusted_proxies: proxies } = config.file;
     if (admin) {
-      const page = admin.token
-        ? "; the operator page at /, token redacted"
-        : '; the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin to turn it on';
+      const named = admin.tokens?.map((t) => `${t.name} (${t.role})`) ?? [];
+      const page =
+        named.length > 0
+          ? `; the operator page at /, tokens redacted: ${[...(admin.token ? ["admin (operator)"] : []), ...named].join(", ")}`
+          : admin.token
+            ? "; the operator page at /, token redacted"
+            : '; the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin to turn it on';
       io.out(`admin: http://${admin.host}:${admin.port} (/healthz, /readyz, /metrics${page})`);
     }
     if (allow?.length) io.out(`allow_ips: ${allow.join(", ")}${proxies?.length ? `; via ${proxies.join(", ")}` : ""}`);

@@ -143,6 +143,25 @@ const MIGRATIONS: ((s: string) => string)[] = [
       PRIMARY KEY (instance, action, digest)
     );
     CREATE INDEX instance_actions_version ON ${s}.instance_actions (action, digest, until);`,
+  // Operator control, as on SQLite: an action's pause and breaker, shared by every instance, and the audit trail.
+  (s) => `
+    CREATE TABLE ${s}.action_controls (
+      action text PRIMARY KEY,
+      paused_at bigint,
+      paused_by text,
+      reason text,
+      failures integer NOT NULL DEFAULT 0,
+      opened_at bigint,
+      probe_at bigint
+    );
+    CREATE TABLE ${s}.audit (
+      id bigserial PRIMARY KEY,
+      at bigint NOT NULL,
+      who text NOT NULL,
+      act text NOT NULL,
+      target text NOT NULL,
+      count integer NOT NULL
+    );`,
   // Alerts, as on SQLite: at most one open incident per condition key (the partial unique index is what makes the
   // instances' evaluations agree: a second INSERT … ON CONFLICT finds the first), and the notifications queue.
   (s) => `

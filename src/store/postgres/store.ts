@@ -7,11 +7,16 @@
  */
 import { PayhookError, StoreUnavailableError } from "../../errors.ts";
 import type {
+  ActionControl,
+  ActionStats,
   ActivityBucket,
   AlertFacts,
   AlertWindows,
   AttemptRecord,
+  AuditEntry,
   Backfill,
+  BreakerChange,
+  BreakerSettings,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
@@ -30,6 +35,8 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  RetryResult,
+  RetrySelection,
   Runnable,
   SecretUse,
   Store,
@@ -37,6 +44,7 @@ import type {
 import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
+import * as control from "./control.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { free } from "./order.ts";
@@ -504,13 +512,13 @@ export class PostgresStore implements Store {
     };
   }
 
-  async nextDue(runnable?: Runnable, now = Date.now()): Promise<number | null> {
+  async nextDue(runnable?: Runnable, now = Date.now(), skip: readonly string[] = []): Promise<number | null> {
     const p = { first: 3, now: "$1", lease: "$2" };
     const [row] = await this.run((sql) =>
       sql.unsafe(
         `SELECT min(${dueAt(p)}) AS next FROM ${this.s}.deliveries d
-         WHERE d.status = 'pending' AND ${free(this.s)} AND ${candidate(this.s, p)}`,
-        [now, this.options.leaseMs, ...runnableParams(this.sql, runnable)] as never[],
+         WHERE d.status = 'pending' AND ${free(this.s)} AND ${candidate(this.s, p)} AND d.action <> ALL($7::text[])`,
+        [now, this.options.leaseMs, ...runnableParams(this.sql, runnable), sql.array([...skip], 25)] as never[],
         { prepare: true },
       ),
     );
@@ -698,6 +706,55 @@ export class PostgresStore implements Store {
         prepare: true,
       }),
     );
+  }
+
+  controls(): Promise<ActionControl[]> {
+    return this.run((sql) => control.controls(sql, this.s));
+  }
+
+  async setPaused(action: string, pause: { by: string; reason?: string } | null, now: number): Promise<boolean> {
+    const changed = await this.run((sql) => control.setPaused(sql, this.s, action, pause, now));
+    // A resume releases held deliveries: the other instances look now rather than at their next poll.
+    if (changed && !pause) this.notifyPeers();
+    return changed;
+  }
+
+  noteOutcome(action: string, ok: boolean, breaker: BreakerSettings, now: number): Promise<BreakerChange> {
+    return this.run((sql) => control.noteOutcome(sql, this.s, action, ok, breaker, now));
+  }
+
+  takeProbe(action: string, now: number, probeMs: number): Promise<boolean> {
+    return this.run((sql) => control.takeProbe(sql, this.s, action, now, probeMs));
+  }
+
+  refund(deliveryId: number): Promise<void> {
+    return this.run((sql) => control.refund(sql, this.s, deliveryId));
+  }
+
+  async retryNow(selection: RetrySelection, now: number): Promise<RetryResult> {
+    const result = await this.run((sql) => control.retryNow(sql, this.s, selection, now));
+    if (result.moved > 0) this.notifyPeers();
+    return result;
+  }
+
+  actionStats(): Promise<ActionStats[]> {
+    return this.run((sql) => control.actionStats(sql, this.s));
+  }
+
+  endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]> {
+    return this.run((sql) => control.endpointCounts(sql, this.s, since));
+  }
+
+  leaseHolders(now: number): Promise<{ instance: string; running: number }[]> {
+    return this.run((sql) => control.leaseHolders(sql, this.s, now));
+  }
+
+  audit(entry: AuditEntry): Promise<void> {
+    return this.run((sql) => control.audit(sql, this.s, entry));
+  }
+
+  auditTrail(limit: number): Promise<AuditEntry[]> {
+    return this.run((sql) => control.auditTrail(sql, this.s, limit));
   }
 
   async close(): Promise<void> {

@@ -94,6 +94,25 @@ const MIGRATIONS: string[] = [
   // stored before). Backfill: when a `payhook backfill` round created a delivery (NULL for every other delivery).
   `ALTER TABLE events ADD COLUMN verified_by TEXT;
    ALTER TABLE deliveries ADD COLUMN backfilled_at INTEGER;`,
+  // Operator control: an action's pause and breaker (one row per action with such state, read by every worker
+  // before it claims), and the audit trail of operators' acts.
+  `CREATE TABLE action_controls (
+     action TEXT PRIMARY KEY,
+     paused_at INTEGER,
+     paused_by TEXT,
+     reason TEXT,
+     failures INTEGER NOT NULL DEFAULT 0,
+     opened_at INTEGER,
+     probe_at INTEGER
+   );
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     who TEXT NOT NULL,
+     act TEXT NOT NULL,
+     target TEXT NOT NULL,
+     count INTEGER NOT NULL
+   );`,
   // Alerts: incidents (at most one open per condition key, which the partial unique index enforces, so an evaluation
   // repeated by another process opens nothing twice) and the notifications each change of one queues per channel,
   // kept until sent like deliveries (see docs/alerting.md).

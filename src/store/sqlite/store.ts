@@ -7,11 +7,16 @@ import { statSync } from "node:fs";
 import { PayhookError, StoreError, StoreUnavailableError } from "../../errors.ts";
 import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import type {
+  ActionControl,
+  ActionStats,
   ActivityBucket,
   AlertFacts,
   AlertWindows,
   AttemptRecord,
+  AuditEntry,
   Backfill,
+  BreakerChange,
+  BreakerSettings,
   ClaimedDelivery,
   DeliveryStatus,
   EventDetail,
@@ -30,13 +35,17 @@ import type {
   OrderMark,
   QueueStats,
   Requeue,
+  RetryResult,
+  RetrySelection,
   Runnable,
   SecretUse,
   Store,
 } from "../types.ts";
 import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
+import * as control from "./control.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
+import { FREE } from "./free.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { checkSchema, migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
@@ -44,17 +53,6 @@ import { probeWritable, queueStats } from "./probe.ts";
 const MAX_BATCH = 512;
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 
-/**
- * True for a pending delivery `d` that its order key does not hold back: unordered, or no other delivery of its
- * action and key is running, and none created earlier (then stored earlier) is pending. Dead and failed ones are
- * not in the partial index deliveries_order, so they never hold a key. Unordered rows stop at the first test.
- * This is the rule; a NULL next_at (held behind its key) only keeps rows that cannot pass it out of the claim's scan.
- */
-const FREE = `(d.order_key IS NULL OR NOT EXISTS (
-  SELECT 1 FROM deliveries b WHERE b.action = d.action AND b.order_key = d.order_key
-    AND b.status IN ('pending', 'running')
-    AND (b.status = 'running' OR b.order_created < d.order_created
-      OR (b.order_created = d.order_created AND b.id < d.id))))`;
 /**
  * True for a delivery `d` the claim's Runnable (bound three times, as JSON, or NULL for every delivery) can run:
  * its name is in the current config, or this process loaded its very version. One server per store, so a version
@@ -224,7 +222,7 @@ export class SqliteStore implements Store {
       ),
       nextDue: db.prepare(
         `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${RUNS}
-           AND ${FREE} ORDER BY d.next_at LIMIT 1`,
+           AND ${FREE} AND d.action NOT IN (SELECT value FROM json_each(?)) ORDER BY d.next_at LIMIT 1`,
       ),
       recover: db.prepare(
         "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
@@ -366,9 +364,9 @@ export class SqliteStore implements Store {
     return () => {};
   }
 
-  async nextDue(runnable?: Runnable): Promise<number | null> {
+  async nextDue(runnable?: Runnable, _now?: number, skip: readonly string[] = []): Promise<number | null> {
     const runs = runsJson(runnable);
-    const next = this.sql.nextDue.get(runs, runs, runs)?.next;
+    const next = this.sql.nextDue.get(runs, runs, runs, JSON.stringify(skip))?.next;
     return next === null || next === undefined ? null : Number(next);
   }
 
@@ -495,6 +493,51 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.sql.releaseLease.run(name, holder);
     });
+  }
+
+  async controls(): Promise<ActionControl[]> {
+    return control.controls(this.db);
+  }
+
+  setPaused(action: string, pause: { by: string; reason?: string } | null, now: number): Promise<boolean> {
+    return this.write(() => control.setPaused(this.db, action, pause, now));
+  }
+
+  noteOutcome(action: string, ok: boolean, breaker: BreakerSettings, now: number): Promise<BreakerChange> {
+    return this.write(() => control.noteOutcome(this.db, action, ok, breaker, now));
+  }
+
+  takeProbe(action: string, now: number, probeMs: number): Promise<boolean> {
+    return this.write(() => control.takeProbe(this.db, action, now, probeMs));
+  }
+
+  refund(deliveryId: number): Promise<void> {
+    return this.write(() => control.refund(this.db, deliveryId));
+  }
+
+  retryNow(selection: RetrySelection, now: number): Promise<RetryResult> {
+    return this.write(() => control.retryNow(this.db, selection, now));
+  }
+
+  async actionStats(): Promise<ActionStats[]> {
+    return control.actionStats(this.db);
+  }
+
+  async endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]> {
+    return control.endpointCounts(this.db, since);
+  }
+
+  async leaseHolders(): Promise<{ instance: string; running: number }[]> {
+    // One server per store: no leases.
+    return [];
+  }
+
+  audit(entry: AuditEntry): Promise<void> {
+    return this.write(() => control.audit(this.db, entry));
+  }
+
+  async auditTrail(limit: number): Promise<AuditEntry[]> {
+    return control.auditTrail(this.db, limit);
   }
 
   async close(): Promise<void> {
