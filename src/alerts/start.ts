@@ -18,8 +18,6 @@ export interface AlertsOptions {
   runtime: Runtime;
   log: Logger;
   metrics: Metrics;
-  /** Actions whose breaker is open, when the store keeps breakers. */
-  breakers?: () => Promise<string[]>;
 }
 
 export function startAlerts(options: AlertsOptions): { stop(): Promise<void> } {
@@ -48,7 +46,8 @@ export function startAlerts(options: AlertsOptions): { stop(): Promise<void> } {
     runtime,
     log,
     rejected: () => metrics.rejectedTotals(),
-    ...(options.breakers ? { breakers: options.breakers } : {}),
+    // The `failing` rule also opens for an action whose breaker (breaker:) is open, as every instance sees it.
+    breakers: async () => (await store.controls()).filter((c) => c.breaker !== null).map((c) => c.action),
     ...(api ? { api } : {}),
     instance: hostname(),
     onQueued: () => notifier.wake(),
