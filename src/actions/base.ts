@@ -2,6 +2,7 @@
 import { Type } from "@sinclair/typebox";
 import { Duration } from "../utils/units.ts";
 import { WhenSchema } from "./conditions.ts";
+import { BreakerSchema, RateSchema } from "./limits.ts";
 import { OrderSchema } from "./order.ts";
 
 /** Svix's schedule: about 1.3 days from the first attempt to the last. */
@@ -41,6 +42,8 @@ export const ActionBase = {
   ),
   when: Type.Optional(WhenSchema),
   order: Type.Optional(OrderSchema),
+  rate: Type.Optional(RateSchema),
+  breaker: Type.Optional(BreakerSchema),
   fetch: Type.Optional(
     Type.Array(Type.Union([Type.Literal("event"), Type.Literal("related_object")]), {
       minItems: 1,

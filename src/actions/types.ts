@@ -1,6 +1,7 @@
 /** @module The interface every action kind implements, and the outcome of one attempt. */
 import type { TObject } from "@sinclair/typebox";
 import type { Runtime } from "../runtime/types.ts";
+import type { BreakerPolicy, RateLimit } from "./limits.ts";
 import type { OrderRule } from "./order.ts";
 import type { RetryPolicy } from "./retry.ts";
 
@@ -91,6 +92,10 @@ export interface Action {
   readonly concurrency?: number;
   /** `order:`: its deliveries run one at a time per rendered key, in the events' created order. */
   readonly order?: OrderRule;
+  /** `rate:`: at most so many attempts start per second or minute, on each instance. */
+  readonly rate?: RateLimit;
+  /** `breaker:` (its own or the top level's): stops attempting after so many consecutive failures. */
+  readonly breaker?: BreakerPolicy;
   /** For thin events: what the worker fetches from Stripe before `run` (ActionEvent.data.fetched). */
   readonly fetch?: readonly FetchTarget[];
   run(context: AttemptContext): Promise<Outcome>;

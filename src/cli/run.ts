@@ -7,16 +7,23 @@ import { parseArgs } from "node:util";
 import { ConfigError, PayhookError, UsageError } from "../errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
+import { actions } from "./commands/actions.ts";
+import { alerts } from "./commands/alerts.ts";
+import { audit } from "./commands/audit.ts";
 import { backfill } from "./commands/backfill.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
+import { deliveries } from "./commands/deliveries.ts";
+import { doctor } from "./commands/doctor.ts";
 import { events } from "./commands/events.ts";
 import { explain } from "./commands/explain.ts";
 import { health } from "./commands/health.ts";
+import { incidents } from "./commands/incidents.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
 import { sign } from "./commands/sign.ts";
+import { status } from "./commands/status.ts";
 import { stripeCommand } from "./commands/stripe.ts";
 import { trigger } from "./commands/trigger.ts";
 import { version } from "./commands/version.ts";
@@ -34,10 +41,17 @@ export const COMMANDS: Command[] = [
   check,
   explain,
   health,
+  status,
   events,
+  deliveries,
+  actions,
+  audit,
   backfill,
   catchUpCommand,
   stripeCommand,
+  alerts,
+  incidents,
+  doctor,
   init,
   schema,
   trigger,

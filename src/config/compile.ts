@@ -6,6 +6,7 @@
 import { accessSync, constants } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { actionKinds } from "../actions/index.ts";
+import { type BreakerFile, compileLimits, withoutLimits } from "../actions/limits.ts";
 import { compileOrder, type OrderSpec } from "../actions/order.ts";
 import type { RetryPolicy } from "../actions/retry.ts";
 import type { Action, CompileContext, FetchTarget } from "../actions/types.ts";
@@ -13,10 +14,12 @@ import { describe } from "../errors.ts";
 import { resolveStore } from "../store/settings.ts";
 import { cidrProblem, isLoopback } from "../utils/net.ts";
 import { parseDuration, parseSize } from "../utils/units.ts";
+import { resolveAlerts } from "./alerts.ts";
 import type { Path } from "./path.ts";
 import { compileRouter, isThinPattern, patternProblem, type Route } from "./routes.ts";
 import { type ConfigFile, MIN_RETENTION_MS, STRIPE_RETENTION_MS } from "./schema.ts";
 import { resolveSecrets } from "./secrets.ts";
+import { tokenProblems } from "./tokens.ts";
 import type { Config, Endpoint, StripeSettings } from "./types.ts";
 
 export interface CompileOptions {
@@ -36,7 +39,8 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
   const endpoints = compileEndpoints(file, problems);
   const admin = file.admin;
   if (admin?.token === "") delete admin.token;
-  if (admin && !admin.token && !isLoopback(admin.host)) {
+  problems.push(...tokenProblems(admin));
+  if (admin && !admin.token && !admin.tokens?.length && !isLoopback(admin.host)) {
     problems.push([
       ["admin", "host"],
       `${admin.host} is reachable beyond this machine, so the admin listener needs a token: add token: "\${PAYHOOK_ADMIN_TOKEN}" (a secret of 16 or more characters) or bind 127.0.0.1`,
@@ -51,10 +55,18 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
   const actions = new Map<string, Action>();
   const compileList = (specs: Record<string, unknown>[], at: Path, defaultName: (i: number) => string) =>
     specs.flatMap((spec, i) => {
-      const action = compileAction(spec, [...at, i], defaultName(i), retry, problems, {
-        baseDir: options.baseDir,
-        fromEnv: options.fromEnv ?? [],
-      });
+      const action = compileAction(
+        spec,
+        [...at, i],
+        defaultName(i),
+        retry,
+        problems,
+        {
+          baseDir: options.baseDir,
+          fromEnv: options.fromEnv ?? [],
+        },
+        file.breaker,
+      );
       if (!action) return [];
       if (actions.has(action.name)) {
         problems.push([[...at, i, "name"], `the action name "${action.name}" is already used; names must be unique`]);
@@ -88,9 +100,15 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
     });
   }
   const stripe = resolveStripe(file, routes, unhandled, problems);
+  const alerts = resolveAlerts(
+    file.alerts,
+    endpoints.map((e) => e.path),
+    problems,
+  );
   return {
     source: options.source,
     stripe,
+    ...(alerts ? { alerts } : {}),
     listen,
     store,
     endpoints,
@@ -216,6 +234,7 @@ function compileAction(
   retry: RetryPolicy,
   problems: [Path, string][],
   context: CompileContext,
+  breaker?: BreakerFile,
 ): Action | undefined {
   const kind = actionKinds.find((k) => Object.hasOwn(spec, k.kind));
   if (!kind) return undefined; // validate() has already reported it
@@ -234,7 +253,7 @@ function compileAction(
   return {
     name: (spec.name as string | undefined) ?? defaultName,
     kind: kind.kind,
-    digest: digest(spec),
+    digest: digest(withoutLimits(spec)),
     retry: {
       attempts: own.attempts ?? retry.attempts,
       schedule: own.schedule?.map(parseDuration) ?? retry.schedule,
@@ -242,6 +261,7 @@ function compileAction(
     },
     ...(compiled.concurrency === undefined ? {} : { concurrency: compiled.concurrency }),
     ...(order.rule === undefined ? {} : { order: order.rule }),
+    ...compileLimits(spec, breaker),
     ...(spec.fetch === undefined ? {} : { fetch: spec.fetch as FetchTarget[] }),
     run: compiled.run,
     plan: compiled.plan,

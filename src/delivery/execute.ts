@@ -11,6 +11,7 @@ import type { Fields, Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery } from "../store/types.ts";
 import { attemptWord, nextAt as nextAtField } from "../store/words.ts";
+import type { Gate } from "./control.ts";
 
 /** What the actions of one thin event see as `fetched`: each requested target, null when the event has none. */
 export type Fetched = Partial<Record<FetchTarget, Record<string, unknown> | null>>;
@@ -34,6 +35,8 @@ export interface ExecuteOptions {
   /** Fetches thin events' data for actions with `fetch:`; absent when the config has no stripe.api_key. */
   thin?: ThinFetcher;
   now: () => number;
+  /** Pauses, breakers and rates: counts each attempt for its action's breaker and rate (src/delivery/control.ts). */
+  gate?: Gate;
   /** Called after each attempt with its outcome, for metrics; `skipped` when `stale: skip` marked it done unrun. */
   onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number; skipped?: "stale" }): void;
 }
@@ -72,7 +75,8 @@ export function executor(options: ExecuteOptions): (delivery: ClaimedDelivery) =
       const { note } = decision;
       if (note) outcome = { ...outcome, output: outcome.output ? `${note}\n${outcome.output}` : note };
     } else outcome = decision.outcome;
-    const record = { ...settle(delivery, action, outcome, startedAt, now()), ...(fetched ? { fetched } : {}) };
+    const settled = { ...settle(delivery, action, outcome, startedAt, now()), ...(fetched ? { fetched } : {}) };
+    const record = options.gate ? await options.gate.settle(delivery, outcome, settled) : settled;
     const skipped = "skipped" in decision ? decision.skipped : undefined;
     options.onAttempt?.({
       action: delivery.action,

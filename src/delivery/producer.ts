@@ -8,6 +8,7 @@ import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { testHook } from "../testhooks.ts";
+import type { Gate } from "./control.ts";
 import type { Repeats } from "./repeats.ts";
 import type { Slots } from "./slots.ts";
 
@@ -24,6 +25,8 @@ export interface ProducerOptions {
   start(delivery: ClaimedDelivery): void;
   /** The actions this instance can run: the store leaves other deliveries to the instances that have them. */
   runnable?(): Runnable;
+  /** Pauses, breakers and rates: the actions it holds are not claimed (src/delivery/control.ts). */
+  gate?: Pick<Gate, "held" | "skipped" | "wakeAt">;
 }
 
 export interface Producer {
@@ -81,7 +84,8 @@ export function startProducer(options: ProducerOptions): Producer {
         saturated = false;
         while (!stopped() && slots.hasRoom()) {
           const wanted = slots.free();
-          const claimed = await store.claim(now(), wanted, slots.atLimit(), options.runnable?.());
+          const held = options.gate ? await options.gate.held() : [];
+          const claimed = await store.claim(now(), wanted, [...slots.atLimit(), ...held], options.runnable?.());
           saturated = claimed.length === wanted;
           if (claimed.length === 0) break;
           if (stopped()) {
@@ -113,7 +117,7 @@ export function startProducer(options: ProducerOptions): Producer {
     let next: number | null = null;
     if (!busy) {
       try {
-        next = await store.nextDue(options.runnable?.(), now());
+        next = await store.nextDue(options.runnable?.(), now(), options.gate?.skipped());
         repeats.worked(NEXT_DUE_FAILED);
       } catch (error) {
         repeats.failed(NEXT_DUE_FAILED, describe(error));
@@ -121,6 +125,8 @@ export function startProducer(options: ProducerOptions): Producer {
     }
     if (stopped()) return;
     clearTimeout(timer);
+    const free = options.gate?.wakeAt() ?? null;
+    if (free !== null && (next === null || free < next)) next = free;
     timer = setTimeout(() => void pump(), idleWait(next, now()));
   }
 

@@ -6,6 +6,8 @@
  * their turn.
  */
 
+import type { Gate } from "./control.ts";
+
 /** What the worker has in flight, counted where it keeps the promises it waits for at stop. */
 export interface Load {
   /** Deliveries whose action is running: each holds one slot. */
@@ -46,6 +48,7 @@ export function createSlots(
   concurrency: number,
   limitOf: (name: string, digest: string) => number,
   load: () => Load,
+  gate?: Pick<Gate, "admit" | "deferred">,
 ): Slots {
   const active = new Map<string, number>();
   const limits = new Map<string, number>();
@@ -69,7 +72,7 @@ export function createSlots(
       const count = active.get(name) ?? 0;
       const limit = limitOf(name, digest);
       limits.set(name, limit);
-      if (count >= limit) return false;
+      if (count >= limit || (gate && !gate.admit(name))) return false;
       active.set(name, count + 1);
       return true;
     },
@@ -79,7 +82,7 @@ export function createSlots(
       else active.delete(name);
     },
     reserve(name, digest) {
-      if (!slots.hasRoom() || !slots.take(name, digest)) return false;
+      if (!slots.hasRoom() || gate?.deferred(name) || !slots.take(name, digest)) return false;
       reserved++;
       return true;
     },

@@ -13,6 +13,7 @@ import type { Logger } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { AttemptRecord, ClaimedDelivery, Runnable, Store } from "../store/types.ts";
 import { createCompleter } from "./complete.ts";
+import type { Gate } from "./control.ts";
 import { executor, type ThinFetcher } from "./execute.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { startProducer } from "./producer.ts";
@@ -39,6 +40,8 @@ export interface WorkerOptions {
    * lets another instance run the delivery, and this one's result is then ignored.
    */
   heartbeatMs?: number;
+  /** Pauses, breakers and rates: actions it holds are not claimed (src/delivery/control.ts). */
+  gate?: Gate;
   /** Called after each attempt with its outcome, for metrics; `skipped` when `stale: skip` marked it done unrun. */
   onAttempt?(attempt: { action: string; status: AttemptRecord["status"]; durationMs: number; skipped?: "stale" }): void;
 }
@@ -81,6 +84,7 @@ export function startWorker(options: WorkerOptions): Worker {
     options.concurrency ?? 64,
     (name, digest) => options.resolve(name, digest)?.concurrency ?? Number.POSITIVE_INFINITY,
     () => ({ running: running.size, recording: complete.size() }),
+    options.gate,
   );
   // The claim loop and the timer retry every second or so while the store is down: one line per outage, not per try.
   const repeats = repeatsOnce(log, now);
@@ -95,6 +99,7 @@ export function startWorker(options: WorkerOptions): Worker {
     stopped: isStopped,
     start,
     runnable: options.runnable,
+    gate: options.gate,
   });
 
   function start(delivery: ClaimedDelivery): void {

@@ -6,6 +6,7 @@ import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { QueueStats, Store } from "../store/types.ts";
 import { CONTENT_TYPE, type Metrics } from "./metrics.ts";
+import { renderControl } from "./metrics-control.ts";
 
 export type OpsRoutes = Record<string, () => Response | Promise<Response>>;
 
@@ -65,13 +66,15 @@ export function createOpsRoutes(options: OpsOptions): OpsRoutes {
 
     "/metrics": async () => {
       let queue: QueueStats | undefined;
+      let control = "";
       try {
         queue = await store.queueStats();
+        control = renderControl(await store.controls(), await store.actionStats());
       } catch (error) {
         // The counters are still worth scraping; the queue gauges are left out rather than reported as zero.
         log.warn("metrics: could not read the queue from the store", { error: describe(error) });
       }
-      return new Response(metrics.render(queue, now()), { headers: { "content-type": CONTENT_TYPE } });
+      return new Response(metrics.render(queue, now()) + control, { headers: { "content-type": CONTENT_TYPE } });
     },
   };
 }

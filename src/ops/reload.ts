@@ -38,6 +38,11 @@ export class ActionRegistry {
     return this.seen.get(key(name, digest)) ?? this.current.actions.get(name);
   }
 
+  /** The current config's action of this name: its rate and breaker apply to every delivery of it. */
+  latest(name: string): Action | undefined {
+    return this.current.actions.get(name);
+  }
+
   /** What the worker may claim: every version loaded, and the current names (see Runnable). */
   runnable(): Runnable {
     if (!this.cached) {

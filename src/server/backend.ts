@@ -3,7 +3,9 @@
  * accept path does the same work either way: the durable backend (the store, the worker, the pruner, background
  * catch-up) or the dry run's (a store that keeps nothing and logs each event's plan, and no worker).
  */
+import { startAlerts } from "../alerts/start.ts";
 import type { Config } from "../config/types.ts";
+import { createGate } from "../delivery/control.ts";
 import type { ThinFetcher } from "../delivery/execute.ts";
 import { type Runner, startWorker } from "../delivery/worker.ts";
 import { createDryRunStore } from "../explain/dry-run.ts";
@@ -63,6 +65,7 @@ export async function durableBackend(
   const stopCatchUp = new AbortController();
   const stopFetches = new AbortController();
   const actions = new ActionRegistry(config);
+  const gate = createGate({ store, action: (name) => actions.latest(name), log });
   const worker = startWorker({
     store,
     thin: thinFetcher(config, runtime, metrics, stopFetches.signal),
@@ -75,6 +78,7 @@ export async function durableBackend(
     print: batchLines((text) => runtime.writeStdout(text)),
     heartbeatMs: opened.heartbeatMs,
     concurrency: config.concurrency,
+    gate,
     onAttempt: ({ action, status, durationMs, skipped }) => {
       metrics.attempt(action, status === "pending" ? "retry" : status, durationMs / 1000);
       if (skipped === "stale") metrics.skippedStale(action);
@@ -99,6 +103,7 @@ export async function durableBackend(
   const upgrades = new UpgradeState();
   const watch = createUpgradeWatch({ store, state: upgrades, config: () => current, log, onStored: worker.wake });
   await watch.start();
+  const alerts = startAlerts({ config: () => current, store, runtime, log, metrics });
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);
   return {
@@ -115,7 +120,9 @@ export async function durableBackend(
       stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
       await watch.stop();
+      await alerts.stop();
       await worker.stop(graceMs);
+      gate.stop();
       stopFetches.abort(new Error("payhook is stopping"));
     },
     async close() {

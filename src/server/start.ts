@@ -11,6 +11,7 @@ import { runtimeBodyCap } from "../config/body-cap.ts";
 import { DEFAULT_SOURCE, DEVELOPMENT_SECRET } from "../config/default.ts";
 import { loadConfigFile } from "../config/load.ts";
 import { usesDevelopmentSecret } from "../config/resolve.ts";
+import { operatorTokens } from "../config/tokens.ts";
 import type { Config } from "../config/types.ts";
 import { copyRule } from "../ingest/copies.ts";
 import { createHandler } from "../ingest/listener.ts";
@@ -139,7 +140,7 @@ async function startAdmin(
   if (!admin) return undefined;
   const adminHandler = createAdminHandler({
     ops: options.ops,
-    token: admin.token,
+    tokens: operatorTokens(admin),
     host: admin.host,
     hosts: admin.hosts,
     store: backend.store,
@@ -158,7 +159,7 @@ async function startAdmin(
     maxRequestBodySize: 64 * 1024,
     fetch: (request, client) => adminHandler(request, client),
   });
-  if (!admin.token) {
+  if (operatorTokens(admin).length === 0) {
     log.info('the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin in the config to serve it');
   }
   return adminServer;

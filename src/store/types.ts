@@ -295,9 +295,10 @@ export interface Store {
   subscribe(listener: () => void): () => void;
   /**
    * The earliest time a claim given `runnable` could take a pending delivery (not held by its key), or null;
-   * `now` (default: the clock) is when the liveness of other instances' versions is judged (PostgreSQL).
+   * `now` (default: the clock) is when the liveness of other instances' versions is judged (PostgreSQL);
+   * deliveries of the actions in `skip` (held by the worker: paused, breaker open, rate) are left out.
    */
-  nextDue(runnable?: Runnable, now?: number): Promise<number | null>;
+  nextDue(runnable?: Runnable, now?: number, skip?: readonly string[]): Promise<number | null>;
   /**
    * Sets deliveries left running by a stopped or killed process back to pending, keeping their attempt count;
    * returns how many. With one server per store that is every running delivery; on a store shared by several
@@ -364,7 +365,216 @@ export interface Store {
   upgrades(): Promise<Upgrade[]>;
   /** Records an upgrade, replacing the one with the same shadow path. */
   saveUpgrade(upgrade: Upgrade): Promise<void>;
+  /** Every action with operator state: paused, or a breaker that counted failures or is open. */
+  controls(): Promise<ActionControl[]>;
+  /**
+   * Pauses an action (`pause` given) or resumes it (null), which also closes its breaker and forgets its failures;
+   * resolves false when nothing changed (already paused; not paused and no breaker open).
+   */
+  setPaused(action: string, pause: { by: string; reason?: string } | null, now: number): Promise<boolean>;
+  /**
+   * Counts an attempt's outcome toward the action's breaker, in one statement shared by every instance: a success
+   * closes it and clears the count; the `breaker.failures`-th consecutive failure opens it (its first probe due
+   * `probeMs` later). Resolves with what changed, and the failures counted so far.
+   */
+  noteOutcome(action: string, ok: boolean, breaker: BreakerSettings, now: number): Promise<BreakerChange>;
+  /**
+   * Takes the open breaker's probe turn: true for one caller per interval (across instances), which may then try
+   * one delivery of the action; the next turn comes `probeMs` later.
+   */
+  takeProbe(action: string, now: number, probeMs: number): Promise<boolean>;
+  /** Gives a delivery's last attempt back (it was held by an open breaker): it no longer counts toward its cap. */
+  refund(deliveryId: number): Promise<void>;
+  /**
+   * Makes the chosen deliveries due at `now`: pending ones keep their attempt count; failed and dead ones (when
+   * chosen) get a fresh round, as a replay gives them. A delivery its order key holds back stays as it is.
+   */
+  retryNow(selection: RetrySelection, now: number): Promise<RetryResult>;
+  /** Per action: deliveries by status (done left out) and the oldest pending one's creation time. */
+  actionStats(): Promise<ActionStats[]>;
+  /** Events received since `since` (unix ms), by endpoint. */
+  endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]>;
+  /** Instances holding leases on running deliveries now (a store shared by several instances), with how many. */
+  leaseHolders(now: number): Promise<{ instance: string; running: number }[]>;
+  /** Records an operator's act. */
+  audit(entry: AuditEntry): Promise<void>;
+  /** The newest `limit` recorded acts, newest first. */
+  auditTrail(limit: number): Promise<AuditEntry[]>;
+  /** What the alert rules read, in one round of cheap aggregates (see AlertFacts). */
+  alertFacts(since: AlertWindows): Promise<AlertFacts>;
+  /**
+   * Applies one evaluation of alert rules in one transaction: each open condition opens an incident (its key not
+   * open yet), or updates the open one (count, summary) and re-sends it once `renotifyMs` passed since it was last
+   * sent; open incidents whose key starts with one of `scope` and is not among `open` are resolved. Every opening,
+   * re-sending and resolving queues one notification per channel, in the same transaction: conditional writes, so
+   * however many instances report the same condition, each change is queued once. Returns the notifications queued.
+   */
+  recordIncidents(report: IncidentReport, now: number): Promise<number>;
+  /** Incidents, newest first: open ones, or all; at most `limit`. */
+  incidents(query: { open?: boolean; limit: number }): Promise<Incident[]>;
+  /**
+   * Claims up to `limit` notifications due at `now` for `leaseMs` (another instance may take them once the lease
+   * ran out), counting the attempt; per incident and channel, only the oldest unsent one (a resolve never
+   * overtakes its opening).
+   */
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]>;
+  /** Records a notification's attempt, only while its claim (`attempt`) still holds; false when it did not. */
+  finishNotification(result: NotificationResult, now: number): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** How far back the alert aggregates look, as unix ms lower bounds. */
+export interface AlertWindows {
+  /** Deliveries that went dead since then. */
+  dead: number;
+  /** Attempts finished since then make the failure streaks. */
+  attempts: number;
+  /** Events received since then, by endpoint. */
+  events: number;
+  /** Events catch-up fetched (never pushed) since then. */
+  fetched: number;
+}
+
+export interface AlertFacts {
+  /** Per action: deliveries that went dead since the window's start. */
+  dead: { action: string; dead: number }[];
+  /** Per action with a failure since its last success: failed attempts in a row since then (within the window). */
+  streaks: { action: string; failures: number }[];
+  /** Per endpoint (a path, or the API list catch-up fetched from): events received since the window's start. */
+  events: { endpoint: string; events: number }[];
+  /** Events catch-up fetched from Stripe's API since `fetched`: Stripe had them, and never got them here. */
+  fetched: number;
+}
+
+/** A condition an alert rule found. `key` names it: one incident per key at a time. */
+export interface Condition {
+  key: string;
+  rule: string;
+  summary: string;
+  details: string;
+  /** What the rule measured (deliveries dead, failures in a row, minutes of backlog…). */
+  count: number;
+}
+
+export interface IncidentReport {
+  /** Key prefixes the evaluation covered: their open incidents not among `open` are resolved. */
+  scope: readonly string[];
+  open: readonly Condition[];
+  /** The names of the channels each change is sent to. */
+  channels: readonly string[];
+  renotifyMs: number;
+}
+
+export interface Incident {
+  id: number;
+  key: string;
+  rule: string;
+  summary: string;
+  details: string;
+  count: number;
+  /** Unix ms. */
+  openedAt: number;
+  resolvedAt: number | null;
+  /** When a notification of it was last queued. */
+  notifiedAt: number;
+  updatedAt: number;
+}
+
+/** What a notification tells a channel: the body a `webhook` channel receives, as JSON. */
+export interface NotificationBody {
+  id: string;
+  rule: string;
+  state: "open" | "resolved";
+  summary: string;
+  details: string;
+  /** ISO 8601. */
+  opened_at: string;
+  count: number;
+}
+
+export interface Notification {
+  id: number;
+  channel: string;
+  /** This attempt's number, 1 for the first; also the claim's token. */
+  attempt: number;
+  body: NotificationBody;
+  createdAt: number;
+}
+
+export interface NotificationResult {
+  id: number;
+  attempt: number;
+  /** sent; retry at `nextAt`; or dropped (given up). */
+  status: "sent" | "retry" | "dropped";
+  nextAt?: number;
+  error?: string;
+}
+
+/** An action's operator state, as stored. */
+export interface ActionControl {
+  action: string;
+  /** When it was paused (unix ms), by whom and why; null when it runs. */
+  paused: { at: number; by: string; reason: string | null } | null;
+  /** Consecutive failures counted by its breaker. */
+  failures: number;
+  /** When its breaker opened (unix ms), and when its next probe may start; null when closed. */
+  breaker: { openedAt: number; probeAt: number } | null;
+}
+
+export interface BreakerSettings {
+  /** Consecutive failures that open the breaker. */
+  failures: number;
+  /** Between two probes of an open breaker, ms. */
+  probeMs: number;
+}
+
+export interface BreakerChange {
+  change: "opened" | "closed" | null;
+  failures: number;
+  open: boolean;
+}
+
+/** Which deliveries `retryNow` moves: of these events, or of this action (or both), in these statuses. */
+export interface RetrySelection {
+  eventIds?: readonly string[];
+  action?: string;
+  /** Delivery ids, as the page's per-delivery button sends them. */
+  ids?: readonly number[];
+  statuses: readonly ("pending" | "failed" | "dead")[];
+}
+
+/** What `retryNow` did: how many it made due, and how many it left, by why. */
+export interface RetryResult {
+  moved: number;
+  left: { running: number; done: number; ordered: number; unchosen: number };
+}
+
+export interface ActionStats {
+  action: string;
+  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
+  oldestPendingAt: number | null;
+}
+
+/** One state-changing act of an operator. */
+export interface AuditEntry {
+  /** Unix ms. */
+  at: number;
+  /** The token's name on the page, or the local user on the command line. */
+  who: string;
+  /** replay, retry, pause, resume, … */
+  act: string;
+  /** What it acted on: an event id, an action name, a filter. */
+  target: string;
+  /** How many deliveries it changed. */
+  count: number;
+}
+
+/** Deliveries not yet done, for metrics. */
+export interface QueueStats {
+  /** Deliveries by status; done ones are not counted. */
+  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
+  /** created_at (unix ms) of the oldest pending or running delivery, or null when there is none. */
+  oldestPendingAt: number | null;
 }
 
 /**
@@ -402,12 +612,4 @@ export interface Upgrade {
   /** Unix ms. */
   startedAt: number;
   cutOverAt: number | null;
-}
-
-/** Deliveries not yet done, for metrics. */
-export interface QueueStats {
-  /** Deliveries by status; done ones are not counted. */
-  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
-  /** created_at (unix ms) of the oldest pending or running delivery, or null when there is none. */
-  oldestPendingAt: number | null;
 }

@@ -37,6 +37,8 @@ export interface Guards {
   session(visit: Visit): Session | Response;
   /** A POST's form, its CSRF token the session's. */
   csrf(visit: Visit, session: Session): Promise<FormData | Response>;
+  /** A POST that changes state comes from an operator's token: a viewer's gets 403 (logging out is not a change). */
+  role(visit: Visit, session: Session): Response | undefined;
 }
 
 export interface GuardOptions {
@@ -70,6 +72,11 @@ export function createGuards({ log, sessions, now }: GuardOptions): Guards {
       if (typeof csrf === "string" && sameSecret(csrf, session.csrf)) return form;
       refused("csrf_token", { client: client.address, path: url.pathname });
       return text(403, "refused: the form's CSRF token is missing or wrong; reload the page and try again");
+    },
+    role({ request, client, url }, session) {
+      if (request.method !== "POST" || session.role === "operator" || url.pathname === "/logout") return undefined;
+      refused("viewer", { client: client.address, path: url.pathname, who: session.who });
+      return text(403, "refused: this token is a viewer's; replay, retry, pause and resume need an operator's");
     },
   };
 }

@@ -46,14 +46,20 @@ export interface ReplayDeps {
   changes: Changes;
 }
 
-/** Logs a replay from the page, wakes the worker when it queued any, and goes `back` with the counts to show. */
-export function replayed(
+/**
+ * Logs a replay from the page and records it in the audit trail as `who`'s, wakes the worker when it queued any,
+ * and goes `back` with the counts to show.
+ */
+export async function replayed(
   deps: ReplayDeps,
   back: string,
   result: ReplayResult,
   fields: Record<string, string>,
-): Response {
-  deps.log.info("operator page: replay", { ...fields, requeued: result.queued, skipped: result.skipped });
+  who: string,
+): Promise<Response> {
+  deps.log.info("operator page: replay", { ...fields, requeued: result.queued, skipped: result.skipped, by: who });
+  const target = fields.event_id ?? `failure group of ${fields.action}`;
+  await deps.store.audit({ at: deps.now(), who, act: "replay", target, count: result.queued });
   if (result.queued > 0) {
     deps.wake();
     deps.changes.notify();
@@ -63,9 +69,19 @@ export function replayed(
 
 /** The notice a screen shows after a replay, from the counts `replayed` put in its address. */
 export function replayNotice(url: URL): string | undefined {
+  const retried = retriedNotice(url);
+  if (retried) return retried;
   const queued = url.searchParams.get("replayed");
   if (queued === null || !/^\d+$/.test(queued)) return undefined;
   const skipped = Number(url.searchParams.get("skipped") ?? 0) || 0;
   const n = Number(queued);
   return `Re-queued ${n} deliver${n === 1 ? "y" : "ies"}${skipped > 0 ? `; ${skipped} skipped because the current config no longer runs their action` : ""}.`;
+}
+
+/** The notice after a retry now, from the redirect's address (a number, never text from the request). */
+export function retriedNotice(url: URL): string | undefined {
+  const moved = url.searchParams.get("retried");
+  if (moved === null || !/^\d+$/.test(moved)) return undefined;
+  const n = Number(moved);
+  return `${n} deliver${n === 1 ? "y is" : "ies are"} due now${n === 0 ? " (running, done, or waiting behind their order key)" : ""}.`;
 }

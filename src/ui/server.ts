@@ -5,6 +5,8 @@
  * each request meets the guard chain (guards.ts) in order, then the route table, whose entries come from the
  * screens (screens/*.ts).
  */
+
+import type { OperatorToken } from "../config/tokens.ts";
 import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -12,6 +14,7 @@ import type { OpsRoutes } from "../ops/health.ts";
 import type { Store } from "../store/types.ts";
 import { requestUrl } from "../utils/request-url.ts";
 import { ASSETS } from "./assets.ts";
+import { controlRoutes } from "./control.ts";
 import { createGuards, createHostGuard, type Guards } from "./guards.ts";
 import { asset, type Client, findRoute, get, type Route, text, type Visit } from "./http.ts";
 import { type Changes, createLiveStreams, type LiveStreams } from "./live.ts";
@@ -25,8 +28,10 @@ import { createSessions, type Sessions } from "./session.ts";
 
 export interface AdminOptions {
   ops: OpsRoutes;
-  /** The operator page's token; without one only the ops routes are served. */
+  /** The operator page's token (an operator named admin); without any token only the ops routes are served. */
   token?: string;
+  /** Named tokens with their roles (admin.tokens, with admin.token first). */
+  tokens?: readonly OperatorToken[];
   host: string;
   hosts?: readonly string[];
   store: Store;
@@ -46,7 +51,9 @@ export interface AdminOptions {
 export function createAdminHandler(options: AdminOptions): (request: Request, client: Client) => Promise<Response> {
   const { ops, log } = options;
   const now = options.now ?? Date.now;
-  const sessions = options.token ? createSessions(options.token) : undefined;
+  const tokens =
+    options.tokens ?? (options.token ? [{ name: "admin", token: options.token, role: "operator" as const }] : []);
+  const sessions = tokens.length > 0 ? createSessions(tokens) : undefined;
   const host = createHostGuard({ log, host: options.host, hosts: options.hosts });
   const guards = sessions && createGuards({ log, sessions, now, host: options.host, hosts: options.hosts });
   const streams = createLiveStreams(options.changes);
@@ -92,6 +99,7 @@ function routeTable(options: AdminOptions & { now: () => number }, sessions: Ses
     ...failuresRoutes(options),
     ...overviewRoutes(options),
     ...eventRoutes(options),
+    ...controlRoutes(options),
   ];
 }
 
@@ -110,6 +118,8 @@ async function serve(guards: Guards, routes: readonly Route[], visit: Visit): Pr
   if (method === "POST") {
     const form = await guards.csrf(visit, session);
     if (form instanceof Response) return form;
+    const viewer = guards.role(visit, session);
+    if (viewer) return viewer;
     return route?.method === "POST" ? route.handle({ ...visit, session, form }) : text(404, "not found");
   }
   if (method === "GET") return route?.method === "GET" ? route.handle({ ...visit, session }) : text(404, "not found");

@@ -3,6 +3,7 @@
  * sessions held in memory (a restart logs everyone out) with a CSRF token each, and the cookie that names them.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { OperatorToken, Role } from "../config/tokens.ts";
 
 export const COOKIE = "__Host-payhook";
 const SESSION_MS = 12 * 60 * 60 * 1000;
@@ -15,6 +16,9 @@ export interface Session {
   id: string;
   csrf: string;
   expires: number;
+  /** The token's name: who acts, in the audit trail. */
+  who: string;
+  role: Role;
 }
 
 export interface Sessions {
@@ -34,22 +38,26 @@ export interface Sessions {
   logout(id: string): void;
 }
 
-export function createSessions(token: string): Sessions {
-  const expected = digest(token);
+export function createSessions(tokens: readonly OperatorToken[]): Sessions {
+  const expected = tokens.map((t) => ({ ...t, digest: digest(t.token) }));
   const sessions = new Map<string, Session>();
   const failures = new Map<string, number[]>();
   return {
     login(given, client, now) {
       const recent = (failures.get(client) ?? []).filter((t) => t > now - FAILURE_WINDOW_MS);
-      // Digests make the lengths equal, so timingSafeEqual neither throws nor leaks the token's length.
-      const right = timingSafeEqual(digest(given), expected);
+      // Digests make the lengths equal, so timingSafeEqual neither throws nor leaks the token's length; every
+      // token is compared, so the time taken does not tell which one matched.
+      const presented = digest(given);
+      let holder: (typeof expected)[number] | undefined;
+      for (const t of expected) if (timingSafeEqual(presented, t.digest) && !holder) holder = t;
+      const right = holder !== undefined;
       // The right token always gets in: clients that share an address (behind a proxy or an SSH tunnel) must not
       // lock each other out by mistyping; the limit only slows down wrong guesses.
       if (!right && recent.length >= MAX_FAILURES) {
         failures.set(client, recent);
         return { result: "limited", retryAfter: Math.ceil(((recent[0] ?? now) + FAILURE_WINDOW_MS - now) / 1000) };
       }
-      if (!right) {
+      if (!holder) {
         recent.push(now);
         failures.set(client, recent);
         // Many clients guessing cannot grow the table without bound: forget those outside the window.
@@ -60,7 +68,7 @@ export function createSessions(token: string): Sessions {
       }
       failures.delete(client);
       for (const [id, s] of sessions) if (s.expires <= now) sessions.delete(id);
-      const session = { id: random(), csrf: random(), expires: now + SESSION_MS };
+      const session = { id: random(), csrf: random(), expires: now + SESSION_MS, who: holder.name, role: holder.role };
       sessions.set(session.id, session);
       return { result: "ok", session };
     },

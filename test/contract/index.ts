@@ -5,6 +5,7 @@
  */
 import { type OpenSubject, storeContract } from "./store.ts";
 import { storeBackfillContract } from "./store-backfill.ts";
+import { storeControlContract } from "./store-control.ts";
 import { storeCopiesContract } from "./store-copies.ts";
 import { storeInspectContract } from "./store-inspect.ts";
 import { storeOrderContract } from "./store-order.ts";
@@ -18,6 +19,7 @@ const SECTIONS = {
   source: storeSourceContract,
   backfill: storeBackfillContract,
   copies: storeCopiesContract,
+  control: storeControlContract,
   ui: storeUiContract,
 };
 

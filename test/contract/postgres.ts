@@ -459,6 +459,8 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           DROP TABLE event_copies;
           DROP TABLE upgrades;
           DROP INDEX events_account;
+          DROP TABLE action_controls, audit;
+          DROP TABLE notifications, incidents;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(

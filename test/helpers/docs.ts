@@ -32,12 +32,18 @@ export const DOC_ENV: Record<string, string> = {
   STRIPE_WEBHOOK_SECRET_PREVIOUS: "whsec_docsexampleprevious",
   STRIPE_API_KEY: "sk_test_docsexample",
   PAYHOOK_ADMIN_TOKEN: "docs-example-admin-token",
+  PAYHOOK_TOKEN_ANA: "docs-example-token-of-ana",
+  PAYHOOK_TOKEN_SUPPORT: "docs-example-token-of-support",
   PAYHOOK_FORWARD_SECRET: "whsec_ZG9jcyBleGFtcGxlIGZvcndhcmQgc2VjcmV0IDMyYg==",
   INTERNAL_TOKEN: "docs-example-internal-token",
   APP_WEBHOOK_SECRET: "whsec_docsexampleapp",
   STRIPE_WEBHOOK_SECRET_SHADOW: "whsec_docsexampleshadow",
   STRIPE_CONNECT_WEBHOOK_SECRET: "whsec_docsexampleconnect",
   DATABASE_URL: "postgres://payhook:password@127.0.0.1:5432/payhook",
+  SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T000/B000/docsexample",
+  DISCORD_WEBHOOK_URL: "https://discord.com/api/webhooks/1/docsexample",
+  ALERT_WEBHOOK_URL: "https://alerts.example.com/payhook",
+  ALERT_SIGNING_SECRET: "whsec_ZG9jcyBleGFtcGxlIGFsZXJ0IHNlY3JldCAzMmI=",
 };
 
 export interface Block {

@@ -17,6 +17,8 @@ export interface SinkRequest {
   body: Uint8Array;
   /** Ticks of one counter shared by all requests: at arrival, and once answered (while unset, still in flight). */
   arrived: number;
+  /** When it arrived, Date.now(). */
+  at: number;
   answered?: number;
   /** The status answered (0 for a reset, or while unanswered). */
   status: number;
@@ -52,6 +54,7 @@ export async function startSink(): Promise<Sink> {
       headers,
       body: new Uint8Array(Buffer.concat(chunks)),
       arrived: ++tick,
+      at: Date.now(),
       status: 0,
     };
     requests.push(request);

@@ -35,6 +35,10 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   for (const column of ["order_key", "order_created", "replayed"])
     old.exec(`ALTER TABLE deliveries DROP COLUMN ${column}`);
   old.exec("DROP TABLE order_marks");
+  old.exec("DROP TABLE action_controls");
+  old.exec("DROP TABLE audit");
+  old.exec("DROP TABLE notifications");
+  old.exec("DROP TABLE incidents");
   old.exec("PRAGMA user_version = 1");
   return { path, old };
 }

@@ -90,7 +90,7 @@ describe("Host allowlist", () => {
 
 describe("sessions", () => {
   test("the right token opens a session that the cookie finds; a wrong one does not", () => {
-    const sessions = createSessions(TOKEN);
+    const sessions = createSessions([{ name: "admin", token: TOKEN, role: "operator" }]);
     expect(sessions.login("wrong", "1.2.3.4", 0)).toEqual({ result: "wrong" });
     const ok = sessions.login(TOKEN, "1.2.3.4", 0);
     if (ok.result !== "ok") throw new Error("login failed");
@@ -106,7 +106,7 @@ describe("sessions", () => {
   });
 
   test("five wrong tokens in a minute limit that client's wrong tokens for the rest of the minute; the right one gets in", () => {
-    const sessions = createSessions(TOKEN);
+    const sessions = createSessions([{ name: "admin", token: TOKEN, role: "operator" }]);
     for (let i = 0; i < 5; i++) expect(sessions.login(`guess${i}`, "1.2.3.4", i * 1000).result).toBe("wrong");
     expect(sessions.login("guess5", "1.2.3.4", 10_000)).toEqual({ result: "limited", retryAfter: 50 });
     expect(sessions.login("guess5", "5.6.7.8", 10_000).result).toBe("wrong");

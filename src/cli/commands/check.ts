@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Action } from "../../actions/types.ts";
+import { alertsLine } from "../../alerts/describe.ts";
 import { lintAdmin } from "../../catalog/exposure.ts";
 import { formatFindings, lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE } from "../../config/default.ts";
@@ -51,9 +52,13 @@ export const check: Command = {
     io.out(`listen: ${config.listen.tls ? "https" : "http"}://${config.listen.host}:${config.listen.port}`);
     const { admin, allow_ips: allow, trusted_proxies: proxies } = config.file;
     if (admin) {
-      const page = admin.token
-        ? "; the operator page at /, token redacted"
-        : '; the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin to turn it on';
+      const named = admin.tokens?.map((t) => `${t.name} (${t.role})`) ?? [];
+      const page =
+        named.length > 0
+          ? `; the operator page at /, tokens redacted: ${[...(admin.token ? ["admin (operator)"] : []), ...named].join(", ")}`
+          : admin.token
+            ? "; the operator page at /, token redacted"
+            : '; the operator page is off: add token: "${PAYHOOK_ADMIN_TOKEN}" under admin to turn it on';
       io.out(`admin: http://${admin.host}:${admin.port} (/healthz, /readyz, /metrics${page})`);
     }
     if (allow?.length) io.out(`allow_ips: ${allow.join(", ")}${proxies?.length ? `; via ${proxies.join(", ")}` : ""}`);
@@ -65,6 +70,7 @@ export const check: Command = {
         : "";
       io.out(`stripe: ${apiBase}, api_key ${apiKey ? "set (redacted)" : "not set"}${every}`);
     }
+    if (config.alerts) io.out(alertsLine(config.alerts));
     io.out("endpoints:");
     for (const e of config.endpoints) {
       const labels = e.signing.map((s) => `${s.label}${s.retiring ? " (retiring)" : ""}`).join(", ");

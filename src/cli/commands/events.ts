@@ -10,6 +10,7 @@ import { patternProblem } from "../../config/routes.ts";
 import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
+import { localUser } from "../../ops/control.ts";
 import { openStore } from "../../store/open.ts";
 import { resolveStore, type StoreSettings } from "../../store/settings.ts";
 import {
@@ -32,7 +33,7 @@ export const events: Command = {
   name: "events",
   summary: "list, show and replay stored events and their deliveries (safe while serve runs)",
   usage: [
-    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--account acct_…] [--limit N] [--json]",
+    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--account acct_…] [--search ID] [--limit N] [--json]",
     "       payhook events show EVENT_ID [--json]",
     "       payhook events replay EVENT_ID [--status STATUS]",
     "       payhook events replay --status STATUS [--type TYPE] [--since DURATION]",
@@ -53,6 +54,11 @@ export const events: Command = {
       help: "only events Stripe pushed (pushed) or payhook catch-up fetched from Stripe's API (fetched)",
     },
     account: { type: "string", arg: "ACCT", help: "only the events of this connected account (Connect)" },
+    search: {
+      type: "string",
+      arg: "ID",
+      help: "only the event with this id, or the events about this object or customer id (as the page searches)",
+    },
     limit: { type: "string", arg: "N", help: `list at most N events, newest first (default ${DEFAULT_LIMIT})` },
     json: { type: "boolean", help: "print JSON, one object per line" },
   },
@@ -70,6 +76,7 @@ export const events: Command = {
 async function list({ runtime, io, values }: CommandContext, args: string[]): Promise<number> {
   if (args.length > 0) throw new UsageError(`events list takes no arguments (got "${args[0]}")`);
   const query = filters(values);
+  if (values.search !== undefined) query.search = String(values.search).trim();
   const limit = values.limit === undefined ? DEFAULT_LIMIT : positiveInteger(values.limit as string);
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
     mustExist: true,
@@ -92,7 +99,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   const [id, ...extra] = args;
   if (id === undefined) throw new UsageError("events show needs an EVENT_ID, such as evt_1NG8Du2eZvKYlo2CUI79vXWy");
   if (extra.length > 0) throw new UsageError("events show takes one EVENT_ID");
-  for (const flag of ["status", "type", "since", "source", "account", "limit"]) {
+  for (const flag of ["status", "type", "since", "source", "account", "search", "limit"]) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to events show`);
   }
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {
@@ -118,6 +125,7 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
   const [id, ...extra] = args;
   if (extra.length > 0) throw new UsageError("events replay takes at most one EVENT_ID");
   if (values.limit !== undefined) throw new UsageError("--limit does not apply to events replay");
+  if (values.search !== undefined) throw new UsageError("--search goes with events list; replay takes the EVENT_ID");
   if (values.store !== undefined) {
     throw new UsageError("events replay resolves actions from the config, so it takes --config, not --store");
   }
@@ -184,6 +192,13 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
       }
     }
     const queued = items.length === 0 ? 0 : await store.requeue(items, Date.now(), query.status);
+    await store.audit({
+      at: Date.now(),
+      who: localUser(),
+      act: "replay",
+      target: id ?? replayFilter(query),
+      count: queued,
+    });
     const events = new Set(items.map((i) => i.eventId)).size;
     if (values.json) {
       io.out(JSON.stringify({ requeued: queued, events, skipped, ...(stale.length > 0 ? { stale } : {}) }));
@@ -204,6 +219,13 @@ async function replay({ runtime, io, values }: CommandContext, args: string[]): 
   } finally {
     await close();
   }
+}
+
+/** A bulk replay's filter, for the audit trail. */
+function replayFilter(query: EventQuery): string {
+  return Object.entries(query)
+    .map(([k, v]) => `${k}=${k === "since" ? new Date(v as number).toISOString() : String(v)}`)
+    .join(" ");
 }
 
 function parseBody(body: Uint8Array): unknown {

@@ -132,6 +132,10 @@ ${examples}
 # How failed actions are retried: attempts in all, delays between them (the last repeats), ±jitter.
 retry: { attempts: 8, schedule: [5s, 5m, 30m, 2h, 5h, 10h, 10h], jitter: 0.2 }
 
+# After 10 failures in a row an action stops attempting (its deliveries wait, none goes dead) and tries one
+# delivery every 30s; the first success resumes it. See docs/outage-playbook.md. Any action may set its own.
+breaker: { failures: 10, probe: 30s }
+
 # /healthz, /readyz and /metrics move to their own listener (keep it private) instead of the main port;
 # with a token it also serves the operator page (events, failures, replay) at http://127.0.0.1:9090/.
 # admin: { host: 127.0.0.1, port: 9090, token: "\${PAYHOOK_ADMIN_TOKEN}" }

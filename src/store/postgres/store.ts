@@ -9,9 +9,16 @@ import { PayhookError, StoreUnavailableError } from "../../errors.ts";
 import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
 import { orderFree } from "../shared/order.ts";
 import type {
+  ActionControl,
+  ActionStats,
   ActivityBucket,
+  AlertFacts,
+  AlertWindows,
   AttemptRecord,
+  AuditEntry,
   Backfill,
+  BreakerChange,
+  BreakerSettings,
   ClaimedDelivery,
   CopyQuery,
   DeliveryStatus,
@@ -22,19 +29,27 @@ import type {
   FailedDelivery,
   FailureGroup,
   HeldClaim,
+  Incident,
+  IncidentReport,
   IncomingEvent,
   Ingested,
   NewDelivery,
+  Notification,
+  NotificationResult,
   OrderMark,
   QueueStats,
   Requeue,
+  RetryResult,
+  RetrySelection,
   Runnable,
   SecretUse,
   Store,
   Upgrade,
 } from "../types.ts";
+import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
+import * as control from "./control.ts";
 import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
@@ -417,13 +432,13 @@ export class PostgresStore implements Store {
     };
   }
 
-  async nextDue(runnable?: Runnable, now = Date.now()): Promise<number | null> {
+  async nextDue(runnable?: Runnable, now = Date.now(), skip: readonly string[] = []): Promise<number | null> {
     const p = { first: 3, now: "$1", lease: "$2" };
     const [row] = await this.run((sql) =>
       sql.unsafe(
         `SELECT min(${dueAt(p)}) AS next FROM ${this.s}.deliveries d
-         WHERE d.status = 'pending' AND ${orderFree(`${this.s}.deliveries`)} AND ${candidate(this.s, p)}`,
-        [now, this.options.leaseMs, ...runnableParams(this.sql, runnable)] as never[],
+         WHERE d.status = 'pending' AND ${orderFree(`${this.s}.deliveries`)} AND ${candidate(this.s, p)} AND d.action <> ALL($7::text[])`,
+        [now, this.options.leaseMs, ...runnableParams(this.sql, runnable), sql.array([...skip], 25)] as never[],
         { prepare: true },
       ),
     );
@@ -584,6 +599,26 @@ export class PostgresStore implements Store {
     return this.run((sql) => activity(sql, this.s, since, bucketMs));
   }
 
+  alertFacts(since: AlertWindows): Promise<AlertFacts> {
+    return this.run((sql) => alerts.alertFacts(sql, this.s, since));
+  }
+
+  recordIncidents(report: IncidentReport, now: number): Promise<number> {
+    return this.run((sql) => this.retryDeadlock(() => alerts.recordIncidents(sql, this.s, report, now)));
+  }
+
+  incidents(query: { open?: boolean; limit: number }): Promise<Incident[]> {
+    return this.run((sql) => alerts.incidents(sql, this.s, query));
+  }
+
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]> {
+    return this.run((sql) => alerts.claimNotifications(sql, this.s, now, limit, leaseMs));
+  }
+
+  finishNotification(result: NotificationResult, now: number): Promise<boolean> {
+    return this.run((sql) => alerts.finishNotification(sql, this.s, result, now));
+  }
+
   /**
    * One INSERT … ON CONFLICT DO UPDATE … WHERE, as on SQLite: a free, expired or own lease is taken; another
    * holder's live lease is left as it is. Instances racing for the row are serialized on its unique index, and
@@ -610,6 +645,55 @@ export class PostgresStore implements Store {
         prepare: true,
       }),
     );
+  }
+
+  controls(): Promise<ActionControl[]> {
+    return this.run((sql) => control.controls(sql, this.s));
+  }
+
+  async setPaused(action: string, pause: { by: string; reason?: string } | null, now: number): Promise<boolean> {
+    const changed = await this.run((sql) => control.setPaused(sql, this.s, action, pause, now));
+    // A resume releases held deliveries: the other instances look now rather than at their next poll.
+    if (changed && !pause) this.notifyPeers();
+    return changed;
+  }
+
+  noteOutcome(action: string, ok: boolean, breaker: BreakerSettings, now: number): Promise<BreakerChange> {
+    return this.run((sql) => control.noteOutcome(sql, this.s, action, ok, breaker, now));
+  }
+
+  takeProbe(action: string, now: number, probeMs: number): Promise<boolean> {
+    return this.run((sql) => control.takeProbe(sql, this.s, action, now, probeMs));
+  }
+
+  refund(deliveryId: number): Promise<void> {
+    return this.run((sql) => control.refund(sql, this.s, deliveryId));
+  }
+
+  async retryNow(selection: RetrySelection, now: number): Promise<RetryResult> {
+    const result = await this.run((sql) => control.retryNow(sql, this.s, selection, now));
+    if (result.moved > 0) this.notifyPeers();
+    return result;
+  }
+
+  actionStats(): Promise<ActionStats[]> {
+    return this.run((sql) => control.actionStats(sql, this.s));
+  }
+
+  endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]> {
+    return this.run((sql) => control.endpointCounts(sql, this.s, since));
+  }
+
+  leaseHolders(now: number): Promise<{ instance: string; running: number }[]> {
+    return this.run((sql) => control.leaseHolders(sql, this.s, now));
+  }
+
+  audit(entry: AuditEntry): Promise<void> {
+    return this.run((sql) => control.audit(sql, this.s, entry));
+  }
+
+  auditTrail(limit: number): Promise<AuditEntry[]> {
+    return this.run((sql) => control.auditTrail(sql, this.s, limit));
   }
 
   async close(): Promise<void> {

@@ -122,6 +122,57 @@ const MIGRATIONS: string[] = [
    );`,
   // Connect: the events of one connected account (events list --account, the page's search) by an index.
   "CREATE INDEX events_account ON events (account, received_at) WHERE account IS NOT NULL;",
+  // Operator control: an action's pause and breaker (one row per action with such state, read by every worker
+  // before it claims), and the audit trail of operators' acts.
+  `CREATE TABLE action_controls (
+     action TEXT PRIMARY KEY,
+     paused_at INTEGER,
+     paused_by TEXT,
+     reason TEXT,
+     failures INTEGER NOT NULL DEFAULT 0,
+     opened_at INTEGER,
+     probe_at INTEGER
+   );
+   CREATE TABLE audit (
+     id INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     who TEXT NOT NULL,
+     act TEXT NOT NULL,
+     target TEXT NOT NULL,
+     count INTEGER NOT NULL
+   );`,
+  // Alerts: incidents (at most one open per condition key, which the partial unique index enforces, so an evaluation
+  // repeated by another process opens nothing twice) and the notifications each change of one queues per channel,
+  // kept until sent like deliveries (see docs/alerting.md).
+  `CREATE TABLE incidents (
+     id INTEGER PRIMARY KEY,
+     key TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     details TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     opened_at INTEGER NOT NULL,
+     resolved_at INTEGER,
+     notified_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX incidents_open ON incidents (key) WHERE resolved_at IS NULL;
+   CREATE INDEX incidents_opened ON incidents (opened_at);
+   CREATE TABLE notifications (
+     id INTEGER PRIMARY KEY,
+     incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+     channel TEXT NOT NULL,
+     body TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     lease_until INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER
+   );
+   CREATE INDEX notifications_pending ON notifications (next_at) WHERE status = 'pending';
+   CREATE INDEX notifications_incident ON notifications (incident_id, channel);`,
 ];
 
 /** The schema version this payhook writes. */

@@ -9,9 +9,16 @@ import type { SqlDatabase, SqlStatement } from "../../runtime/types.ts";
 import { MAX_BATCH, MAX_FETCHED, MAX_TEXT } from "../shared/limits.ts";
 import { orderFree } from "../shared/order.ts";
 import type {
+  ActionControl,
+  ActionStats,
   ActivityBucket,
+  AlertFacts,
+  AlertWindows,
   AttemptRecord,
+  AuditEntry,
   Backfill,
+  BreakerChange,
+  BreakerSettings,
   ClaimedDelivery,
   CopyQuery,
   DeliveryStatus,
@@ -22,18 +29,26 @@ import type {
   FailedDelivery,
   FailureGroup,
   HeldClaim,
+  Incident,
+  IncidentReport,
   IncomingEvent,
   Ingested,
   NewDelivery,
+  Notification,
+  NotificationResult,
   OrderMark,
   QueueStats,
   Requeue,
+  RetryResult,
+  RetrySelection,
   Runnable,
   SecretUse,
   Store,
   Upgrade,
 } from "../types.ts";
+import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
+import * as control from "./control.ts";
 import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
 import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
@@ -213,7 +228,7 @@ export class SqliteStore implements Store {
       ),
       nextDue: db.prepare(
         `SELECT d.next_at AS next FROM deliveries d WHERE d.status = 'pending' AND d.next_at IS NOT NULL AND ${RUNS}
-           AND ${FREE} ORDER BY d.next_at LIMIT 1`,
+           AND ${FREE} AND d.action NOT IN (SELECT value FROM json_each(?)) ORDER BY d.next_at LIMIT 1`,
       ),
       recover: db.prepare(
         "UPDATE deliveries SET status = 'pending', next_at = ?, updated_at = ? WHERE status = 'running'",
@@ -355,9 +370,9 @@ export class SqliteStore implements Store {
     return () => {};
   }
 
-  async nextDue(runnable?: Runnable): Promise<number | null> {
+  async nextDue(runnable?: Runnable, _now?: number, skip: readonly string[] = []): Promise<number | null> {
     const runs = runsJson(runnable);
-    const next = this.sql.nextDue.get(runs, runs, runs)?.next;
+    const next = this.sql.nextDue.get(runs, runs, runs, JSON.stringify(skip))?.next;
     return next === null || next === undefined ? null : Number(next);
   }
 
@@ -475,6 +490,26 @@ export class SqliteStore implements Store {
     return this.write(() => saveUpgrade(this.db, upgrade));
   }
 
+  async alertFacts(since: AlertWindows): Promise<AlertFacts> {
+    return alerts.alertFacts(this.db, since);
+  }
+
+  recordIncidents(report: IncidentReport, now: number): Promise<number> {
+    return this.write(() => alerts.recordIncidents(this.db, report, now));
+  }
+
+  async incidents(query: { open?: boolean; limit: number }): Promise<Incident[]> {
+    return alerts.incidents(this.db, query);
+  }
+
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]> {
+    return this.write(() => alerts.claimNotifications(this.db, now, limit, leaseMs));
+  }
+
+  finishNotification(result: NotificationResult, now: number): Promise<boolean> {
+    return this.write(() => alerts.finishNotification(this.db, result, now));
+  }
+
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
     return this.write(() => Number(this.sql.acquireLease.run(name, holder, now + ttlMs, now).changes) > 0);
   }
@@ -483,6 +518,51 @@ export class SqliteStore implements Store {
     return this.write(() => {
       this.sql.releaseLease.run(name, holder);
     });
+  }
+
+  async controls(): Promise<ActionControl[]> {
+    return control.controls(this.db);
+  }
+
+  setPaused(action: string, pause: { by: string; reason?: string } | null, now: number): Promise<boolean> {
+    return this.write(() => control.setPaused(this.db, action, pause, now));
+  }
+
+  noteOutcome(action: string, ok: boolean, breaker: BreakerSettings, now: number): Promise<BreakerChange> {
+    return this.write(() => control.noteOutcome(this.db, action, ok, breaker, now));
+  }
+
+  takeProbe(action: string, now: number, probeMs: number): Promise<boolean> {
+    return this.write(() => control.takeProbe(this.db, action, now, probeMs));
+  }
+
+  refund(deliveryId: number): Promise<void> {
+    return this.write(() => control.refund(this.db, deliveryId));
+  }
+
+  retryNow(selection: RetrySelection, now: number): Promise<RetryResult> {
+    return this.write(() => control.retryNow(this.db, selection, now));
+  }
+
+  async actionStats(): Promise<ActionStats[]> {
+    return control.actionStats(this.db);
+  }
+
+  async endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]> {
+    return control.endpointCounts(this.db, since);
+  }
+
+  async leaseHolders(): Promise<{ instance: string; running: number }[]> {
+    // One server per store: no leases.
+    return [];
+  }
+
+  audit(entry: AuditEntry): Promise<void> {
+    return this.write(() => control.audit(this.db, entry));
+  }
+
+  async auditTrail(limit: number): Promise<AuditEntry[]> {
+    return control.auditTrail(this.db, limit);
   }
 
   async close(): Promise<void> {

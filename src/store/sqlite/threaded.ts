@@ -94,10 +94,27 @@ class ThreadedStore implements Store {
   ingestCopy: Store["ingestCopy"] = ({ payload: _parsed, ...event }) =>
     this.write("ingestCopy", [event]) as ReturnType<Store["ingestCopy"]>;
   saveUpgrade = (...args: WriteArgs<"saveUpgrade">) => this.write("saveUpgrade", args) as Promise<void>;
+  setPaused = (...args: WriteArgs<"setPaused">) => this.write("setPaused", args) as Promise<boolean>;
+  noteOutcome = (...args: WriteArgs<"noteOutcome">) =>
+    this.write("noteOutcome", args) as ReturnType<Store["noteOutcome"]>;
+  takeProbe = (...args: WriteArgs<"takeProbe">) => this.write("takeProbe", args) as Promise<boolean>;
+  refund = (...args: WriteArgs<"refund">) => this.write("refund", args) as Promise<void>;
+  retryNow = (...args: WriteArgs<"retryNow">) => this.write("retryNow", args) as ReturnType<Store["retryNow"]>;
+  audit = (...args: WriteArgs<"audit">) => this.write("audit", args) as Promise<void>;
+  recordIncidents = (...args: WriteArgs<"recordIncidents">) => this.write("recordIncidents", args) as Promise<number>;
+  claimNotifications = (...args: WriteArgs<"claimNotifications">) =>
+    this.write("claimNotifications", args) as ReturnType<Store["claimNotifications"]>;
+  finishNotification = (...args: WriteArgs<"finishNotification">) =>
+    this.write("finishNotification", args) as Promise<boolean>;
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
-  nextDue: Store["nextDue"] = (runnable) => this.reader.nextDue(runnable);
+  nextDue: Store["nextDue"] = (runnable, now, skip) => this.reader.nextDue(runnable, now, skip);
+  controls: Store["controls"] = () => this.reader.controls();
+  actionStats: Store["actionStats"] = () => this.reader.actionStats();
+  endpointCounts: Store["endpointCounts"] = (since) => this.reader.endpointCounts(since);
+  leaseHolders: Store["leaseHolders"] = () => this.reader.leaseHolders();
+  auditTrail: Store["auditTrail"] = (limit) => this.reader.auditTrail(limit);
   queueStats: Store["queueStats"] = () => this.reader.queueStats();
   listEvents: Store["listEvents"] = (query) => this.reader.listEvents(query);
   getEvent: Store["getEvent"] = (id) => this.reader.getEvent(id);
@@ -108,6 +125,8 @@ class ThreadedStore implements Store {
   secretUse: Store["secretUse"] = (since) => this.reader.secretUse(since);
   copies: Store["copies"] = (query) => this.reader.copies(query);
   upgrades: Store["upgrades"] = () => this.reader.upgrades();
+  alertFacts: Store["alertFacts"] = (since) => this.reader.alertFacts(since);
+  incidents: Store["incidents"] = (query) => this.reader.incidents(query);
 
   async close(): Promise<void> {
     if (this.closed) return;

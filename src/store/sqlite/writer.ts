@@ -24,6 +24,15 @@ export const WRITES = [
   "releaseLease",
   "ingestCopy",
   "saveUpgrade",
+  "setPaused",
+  "noteOutcome",
+  "takeProbe",
+  "refund",
+  "retryNow",
+  "audit",
+  "recordIncidents",
+  "claimNotifications",
+  "finishNotification",
   "close",
 ] as const;
 export type WriteOp = (typeof WRITES)[number];

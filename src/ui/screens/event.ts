@@ -53,7 +53,7 @@ export function eventRoutes(deps: ReplayDeps): Route[] {
       }
       const wanted = chosen.map((d) => ({ eventId: id, eventType: event.type, action: d.action }));
       const result = await replay(store, deps.config(), wanted, deps.now());
-      return replayed(deps, `/events/${encodeURIComponent(id)}`, result, { event_id: id });
+      return replayed(deps, `/events/${encodeURIComponent(id)}`, result, { event_id: id }, session.who);
     }),
   ];
 }
@@ -122,6 +122,11 @@ function delivery(d: Delivery, kind: string | undefined, base: string, csrf: str
   ${
     finished && kind
       ? html`<form method="post" action="${base}/replay" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="action" value="${d.action}"><button type="submit" aria-label="Replay ${d.action}">Replay</button></form>`
+      : ""
+  }
+  ${
+    d.status === "pending" || d.status === "failed" || d.status === "dead"
+      ? html`<form method="post" action="/deliveries/${d.id}/retry" class="inline"><input type="hidden" name="csrf" value="${csrf}"><input type="hidden" name="back" value="${base}"><button type="submit" aria-label="Retry now ${d.action}">Retry now</button></form>`
       : ""
   }
 </header>

@@ -37,11 +37,11 @@ export function failuresRoutes(deps: ReplayDeps): Route[] {
         }),
       );
     }),
-    post("/failures/replay", async ({ form }) => {
+    post("/failures/replay", async ({ form, session }) => {
       const group = form.get("scope") === "all" ? null : failureGroup(form);
       const chosen = await store.failedDeliveries(group, BULK_CAP);
       const result = await replay(store, deps.config(), chosen, deps.now());
-      return replayed(deps, "/failures", result, { action: group?.action ?? "(all)" });
+      return replayed(deps, "/failures", result, { action: group?.action ?? "(all)" }, session.who);
     }),
   ];
 }
@@ -67,7 +67,7 @@ ${
     <td>${g.action}</td>
     <td><pre class="out" tabindex="0">${g.error === null ? "(no error recorded)" : cleanText(g.error, 600)}</pre></td>
     <td>${g.failed}</td><td>${g.dead}</td><td>${time(g.oldestAt)}</td><td>${time(g.newestAt)}</td>
-    <td><a class="button" href="/failures/replay?${params.toString()}">Replay ${n}…</a></td>
+    <td><a class="button" href="/failures/replay?${params.toString()}">Replay ${n}…</a> <a class="button" href="/failures/retry?${params.toString()}">Retry all ${n}…</a></td>
   </tr>`;
   })}</tbody>
 </table></div>`

@@ -2,7 +2,7 @@
 import { ASSETS } from "../assets.ts";
 import { html, type SafeHtml } from "../html.ts";
 
-export type Screen = "events" | "failures" | "overview" | "login";
+export type Screen = "events" | "failures" | "actions" | "overview" | "login";
 
 export interface Frame {
   title: string;
@@ -11,7 +11,7 @@ export interface Frame {
   csrf?: string;
   /** The page refreshes its [data-live] regions when something changes. */
   live?: boolean;
-  notice?: string;
+  notice?: string | undefined;
 }
 
 export function layout(frame: Frame, main: SafeHtml): SafeHtml {
@@ -33,7 +33,7 @@ export function layout(frame: Frame, main: SafeHtml): SafeHtml {
   <span class="brand">payhook</span>
   ${
     frame.csrf
-      ? html`<nav aria-label="Screens">${link("events", "/", "Events")} ${link("failures", "/failures", "Failures")} ${link("overview", "/overview", "Overview")}</nav>
+      ? html`<nav aria-label="Screens">${link("events", "/", "Events")} ${link("failures", "/failures", "Failures")} ${link("actions", "/actions", "Actions")} ${link("overview", "/overview", "Overview")}</nav>
   <p class="live-status" role="status" aria-live="polite" hidden></p>
   <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${frame.csrf}"><button type="submit">Log out</button></form>`
       : ""
@@ -56,10 +56,13 @@ export function confirmPage(options: {
   button: string;
   back: string;
   screen: Screen;
+  /** What is confirmed, for the title: "replay" unless given. */
+  what?: string;
 }): SafeHtml {
+  const title = `Confirm ${options.what ?? "replay"}`;
   return layout(
-    { title: "Confirm replay", screen: options.screen, csrf: options.csrf },
-    html`<h1>Confirm replay</h1>
+    { title, screen: options.screen, csrf: options.csrf },
+    html`<h1>${title}</h1>
 <form method="post" action="${options.action}" class="confirm">
   <p>${options.question}</p>
   <input type="hidden" name="csrf" value="${options.csrf}">
