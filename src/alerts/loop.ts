@@ -81,37 +81,6 @@ export function startAlertLoop(options: AlertLoopOptions): AlertLoop {
       });
   }
 
-  async function observe(config: Config, t: number): Promise<Observed> {
-    const rules = config.alerts?.rules ?? {};
-    const day = 86_400_000;
-    const [facts, queue, breakers] = await Promise.all([
-      store.alertFacts({
-        dead: t - (rules.dead?.withinMs ?? day),
-        attempts: t - day,
-        events: t - (rules.silence?.forMs ?? day),
-        fetched: t - (rules.missed?.withinMs ?? day),
-      }),
-      store.queueStats(),
-      options.breakers?.() ?? Promise.resolve([]),
-    ]);
-    const disk = config.store.kind === "sqlite" ? diskFree(config.store.path) : undefined;
-    const tls = config.listen.tls?.cert;
-    const expires = tls ? certificateExpiry(tls) : undefined;
-    return {
-      now: t,
-      facts,
-      queue,
-      breakers,
-      endpoints: config.endpoints.map((e) => e.path),
-      startedAt,
-      ...(disk && config.store.kind === "sqlite"
-        ? { disk: { freePercent: disk.freePercent, path: config.store.path } }
-        : {}),
-      ...(expires === undefined ? {} : { certificateExpiresAt: expires }),
-      ...(drift === undefined ? {} : { stripe: drift }),
-    };
-  }
-
   async function tick(): Promise<void> {
     const config = options.config();
     const settings = config.alerts;
@@ -133,13 +102,13 @@ export function startAlertLoop(options: AlertLoopOptions): AlertLoop {
       if (settings.rules.stripeEndpoint) checkStripe(config, settings.rules.stripeEndpoint.everyMs);
       const leader = await store.acquireLease(ALERTS_LEASE, holder, Math.max(3 * settings.intervalMs, 5_000), t);
       if (leader) {
-        const found = evaluate(settings.rules, await observe(config, t));
+        const found = evaluate(settings.rules, await observe(options, config, t, startedAt, drift));
         report.scope = [...found.scope, own];
         report.open = [...found.open, ...report.open];
       }
       const queued = await store.recordIncidents(report, t);
       if (queued > 0) options.onQueued();
-      if (storeDown) await tellDirectly(config, storeDown, "resolved");
+      if (storeDown) await tellDirectly(options, config, storeDown, "resolved", startedAt);
       storeDown = undefined;
       const open = await store.incidents({ open: true, limit: 1000 });
       const byRule: Record<string, number> = {};
@@ -155,28 +124,9 @@ export function startAlertLoop(options: AlertLoopOptions): AlertLoop {
           details: `payhook could not read or write its store: ${describe(error)}. Webhooks are answered 503 meanwhile, so Stripe retries them.`,
           count: 1,
         };
-        await tellDirectly(config, storeDown, "open");
+        await tellDirectly(options, config, storeDown, "open", startedAt);
       }
     }
-  }
-
-  /** Sends to every channel now, without the store: for the one incident the store cannot keep. */
-  async function tellDirectly(config: Config, condition: Condition, state: "open" | "resolved"): Promise<void> {
-    const body = {
-      id: `store@${options.instance}`,
-      rule: condition.rule,
-      state,
-      summary: state === "open" ? condition.summary : `the store is available again on ${options.instance}`,
-      details: condition.details,
-      opened_at: new Date(startedAt).toISOString(),
-      count: condition.count,
-    };
-    await Promise.all(
-      (config.alerts?.channels ?? []).map(async (c) => {
-        const result = await createChannel(c, options.runtime).send(body, `${body.id}:${state}:${now()}`);
-        if (!result.ok) log.warn("alert not sent", { channel: c.name, rule: "store", error: result.error });
-      }),
-    );
   }
 
   function schedule(delay: number): void {
@@ -203,6 +153,69 @@ export function startAlertLoop(options: AlertLoopOptions): AlertLoop {
   };
 }
 
+/** What the rules look at, read in one round: the store's aggregates, the queue, breakers, disk, certificate. */
+async function observe(
+  options: AlertLoopOptions,
+  config: Config,
+  t: number,
+  startedAt: number,
+  drift: EndpointDrift[] | undefined,
+): Promise<Observed> {
+  const { store } = options;
+  const rules = config.alerts?.rules ?? {};
+  const day = 86_400_000;
+  const [facts, queue, breakers] = await Promise.all([
+    store.alertFacts({
+      dead: t - (rules.dead?.withinMs ?? day),
+      attempts: t - day,
+      events: t - (rules.silence?.forMs ?? day),
+      fetched: t - (rules.missed?.withinMs ?? day),
+    }),
+    store.queueStats(),
+    options.breakers?.() ?? Promise.resolve([]),
+  ]);
+  const disk = config.store.kind === "sqlite" ? diskFree(config.store.path) : undefined;
+  const tls = config.listen.tls?.cert;
+  const expires = tls ? certificateExpiry(tls) : undefined;
+  return {
+    now: t,
+    facts,
+    queue,
+    breakers,
+    endpoints: config.endpoints.map((e) => e.path),
+    startedAt,
+    ...(disk && config.store.kind === "sqlite"
+      ? { disk: { freePercent: disk.freePercent, path: config.store.path } }
+      : {}),
+    ...(expires === undefined ? {} : { certificateExpiresAt: expires }),
+    ...(drift === undefined ? {} : { stripe: drift }),
+  };
+}
+/** Sends to every channel now, without the store: for the one incident the store cannot keep. */
+async function tellDirectly(
+  options: AlertLoopOptions,
+  config: Config,
+  condition: Condition,
+  state: "open" | "resolved",
+  startedAt: number,
+): Promise<void> {
+  const now = options.now ?? Date.now;
+  const body = {
+    id: `store@${options.instance}`,
+    rule: condition.rule,
+    state,
+    summary: state === "open" ? condition.summary : `the store is available again on ${options.instance}`,
+    details: condition.details,
+    opened_at: new Date(startedAt).toISOString(),
+    count: condition.count,
+  };
+  await Promise.all(
+    (config.alerts?.channels ?? []).map(async (c) => {
+      const result = await createChannel(c, options.runtime).send(body, `${body.id}:${state}:${now()}`);
+      if (!result.ok) options.log.warn("alert not sent", { channel: c.name, rule: "store", error: result.error });
+    }),
+  );
+}
 function sum(counts: Record<string, number>, keys: readonly string[]): number {
   return keys.reduce((total, k) => total + (counts[k] ?? 0), 0);
 }
