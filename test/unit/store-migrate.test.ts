@@ -11,7 +11,7 @@ import type { SqlDatabase } from "../../src/runtime/types.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { trackFolder } from "../helpers/cleanup.ts";
 
-/** A store as migration 1 left it: a current one with migrations 2 to 4 taken back out. */
+/** A store as migration 1 left it: a current one with the later migrations taken back out. */
 async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   const dir = mkdtempSync(join(tmpdir(), "payhook-migrate-"));
   trackFolder(dir);
@@ -19,7 +19,10 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   const db = bunRuntime.openDatabase(path);
   await openSqliteStore(db).close();
   const old = bunRuntime.openDatabase(path);
-  for (const index of ["events_object", "events_customer", "events_page"]) old.exec(`DROP INDEX ${index}`);
+  old.exec("DROP TRIGGER events_unsearch");
+  old.exec("DROP TABLE event_search");
+  old.exec("DROP TABLE search_progress");
+  old.exec("DROP INDEX events_page");
   old.exec("DROP INDEX attempts_finished");
   old.exec("ALTER TABLE events DROP COLUMN object_id");
   old.exec("ALTER TABLE events DROP COLUMN customer_id");

@@ -12,6 +12,7 @@ import type {
   EventView,
   Requeue,
 } from "../types.ts";
+import { searchRowids } from "./search.ts";
 
 type Row = Record<string, SqlValue>;
 
@@ -32,8 +33,8 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
     params.push(query.until);
   }
   if (query.search !== undefined) {
-    where.push("(e.id = ? OR e.object_id = ? OR e.customer_id = ?)");
-    params.push(query.search, query.search, query.search);
+    where.push(`e.rowid IN (${searchRowids(`?${params.length + 1}`)})`);
+    params.push(query.search);
   }
   if (query.after !== undefined) {
     // Keyset pagination: the index on (received_at, id) starts right after the cursor, however deep the page.

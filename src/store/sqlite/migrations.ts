@@ -90,6 +90,30 @@ const MIGRATIONS: string[] = [
    CREATE INDEX order_marks_updated_at ON order_marks (updated_at);`,
   // events_page (received_at, id) serves every query events_received_at did: one index less to write per event.
   "DROP INDEX IF EXISTS events_received_at;",
+  // Search by object and customer id through event_search, filled behind the ack in batches (search.ts) instead
+  // of two indexes on events whose random keys each dirtied a page per event in every commit. search_progress is
+  // the last event rowid indexed. Deleting an event deletes its entries, and keeps search_progress at or below
+  // the newest rowid left, since SQLite gives the next event that rowid plus one: it must count as not indexed.
+  `CREATE TABLE event_search (
+     key TEXT NOT NULL,
+     event INTEGER NOT NULL,
+     PRIMARY KEY (key, event)
+   ) WITHOUT ROWID;
+   CREATE TABLE search_progress (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     indexed INTEGER NOT NULL
+   );
+   INSERT OR IGNORE INTO event_search (key, event)
+     SELECT object_id, rowid FROM events WHERE object_id IS NOT NULL
+     UNION ALL SELECT customer_id, rowid FROM events WHERE customer_id IS NOT NULL;
+   INSERT INTO search_progress (id, indexed) SELECT 1, coalesce(max(rowid), 0) FROM events;
+   DROP INDEX events_object;
+   DROP INDEX events_customer;
+   CREATE TRIGGER events_unsearch AFTER DELETE ON events BEGIN
+     DELETE FROM event_search WHERE key IN (old.object_id, old.customer_id) AND event = old.rowid;
+     UPDATE search_progress SET indexed = (SELECT coalesce(max(rowid), 0) FROM events)
+       WHERE indexed > (SELECT coalesce(max(rowid), 0) FROM events);
+   END;`,
 ];
 
 export function migrate(db: SqlDatabase): void {

@@ -29,6 +29,7 @@ import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
+import { SEARCH_DELAY_MS, SearchIndexer } from "./search.ts";
 
 const MAX_BATCH = 512;
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
@@ -123,6 +124,9 @@ export class SqliteStore implements Store {
   /** Consecutive tries that found the store locked: the next pause grows with them, up to MAX_RETRY_DELAY_MS. */
   private busyTries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly search: SearchIndexer;
+  /** Set while events wait to be indexed: the write that indexes them, SEARCH_DELAY_MS after the first. */
+  private searchTimer: ReturnType<typeof setTimeout> | undefined;
   /** The store file as opened; undefined when opened without a path (tests, in-memory). */
   private readonly identity: FileIdentity | undefined;
   /** Why the store can take no more writes, once its file was deleted or replaced; it never comes back. */
@@ -131,6 +135,7 @@ export class SqliteStore implements Store {
   constructor(db: SqlDatabase, identity?: FileIdentity) {
     this.db = db;
     this.identity = identity;
+    this.search = new SearchIndexer(db);
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
@@ -239,6 +244,7 @@ export class SqliteStore implements Store {
         event.source ?? "pushed",
       );
       if (Number(inserted.changes) === 0) return DUPLICATE;
+      this.search.noteStored();
       const claims: HeldClaim[] = [];
       const at = event.receivedAt;
       for (const d of deliveries) {
@@ -444,6 +450,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.searchTimer);
     // A last commit without waiting: writes the lock still holds back fail now (a webhook gets 503, Stripe retries).
     this.commit(0);
     clearTimeout(this.retryTimer);
@@ -534,6 +541,8 @@ export class SqliteStore implements Store {
       try {
         try {
           for (const write of batch) results.push(write.run());
+          // A full tail is indexed in this commit: its entries share the fsync the batch waits for anyway.
+          if (this.search.full) this.search.index();
           this.db.exec("COMMIT");
         } catch (error) {
           rollback(this.db);
@@ -545,6 +554,16 @@ export class SqliteStore implements Store {
         for (const write of batch) write.reject(failure);
       }
     }
+    this.indexLater();
+  }
+
+  /** Events wait to be indexed: a write indexes them SEARCH_DELAY_MS from now, unless a full tail does it first. */
+  private indexLater(): void {
+    if (this.searchTimer || this.closed || !this.search.waiting) return;
+    this.searchTimer = setTimeout(() => {
+      this.searchTimer = undefined;
+      if (this.search.waiting) this.write(() => this.search.index()).catch(() => {});
+    }, SEARCH_DELAY_MS);
   }
 }
 
