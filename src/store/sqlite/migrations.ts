@@ -114,6 +114,40 @@ const MIGRATIONS: string[] = [
      UPDATE search_progress SET indexed = (SELECT coalesce(max(rowid), 0) FROM events)
        WHERE indexed > (SELECT coalesce(max(rowid), 0) FROM events);
    END;`,
+  // Deliveries keyed by their event's rowid: the unique (event_id, action) index took a random page per event in
+  // every commit; (event, action) grows at its end, as rowids do. event_id stays, for what reads it. SQLite keeps
+  // rowids through VACUUM and its backup API (copy a store that way, or with .dump --preserve-rowids). The rowid
+  // cannot carry a foreign key, so deleting an event deletes its deliveries by trigger (their attempts cascade).
+  `CREATE TABLE deliveries_new (
+     id INTEGER PRIMARY KEY,
+     event INTEGER NOT NULL,
+     event_id TEXT NOT NULL,
+     action TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     order_key TEXT,
+     order_created INTEGER,
+     replayed INTEGER NOT NULL DEFAULT 0,
+     UNIQUE (event, action)
+   );
+   INSERT INTO deliveries_new (id, event, event_id, action, digest, status, attempts, next_at, last_error, created_at,
+       updated_at, order_key, order_created, replayed)
+     SELECT d.id, e.rowid, d.event_id, d.action, d.digest, d.status, d.attempts, d.next_at, d.last_error, d.created_at,
+       d.updated_at, d.order_key, d.order_created, d.replayed
+     FROM deliveries d JOIN events e ON e.id = d.event_id;
+   DROP TABLE deliveries;
+   ALTER TABLE deliveries_new RENAME TO deliveries;
+   CREATE INDEX deliveries_due ON deliveries (status, next_at);
+   CREATE INDEX deliveries_order ON deliveries (action, order_key, order_created, id)
+     WHERE order_key IS NOT NULL AND status IN ('pending', 'running');
+   CREATE TRIGGER events_undeliver AFTER DELETE ON events BEGIN
+     DELETE FROM deliveries WHERE event = old.rowid;
+   END;`,
 ];
 
 export function migrate(db: SqlDatabase): void {
@@ -125,15 +159,22 @@ export function migrate(db: SqlDatabase): void {
   }
   if (version === MIGRATIONS.length) return;
   // The pending steps share one transaction: a new store costs one commit (one fsync of the WAL) rather than one
-  // per step, and a step that fails leaves the store as it was, not part way.
+  // per step, and a step that fails leaves the store as it was, not part way. Foreign keys are off meanwhile (it
+  // takes effect outside a transaction only): a step that rebuilds a table drops the old one, and its children
+  // would go with it by ON DELETE CASCADE. Every key is checked before the commit instead.
+  db.exec("PRAGMA foreign_keys=OFF");
   db.exec("BEGIN IMMEDIATE");
   try {
     for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    const broken = db.prepare("PRAGMA foreign_key_check").get();
+    if (broken) throw new Error(`a migration broke a foreign key in table ${String(broken.table)}`);
     db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
+  } finally {
+    db.exec("PRAGMA foreign_keys=ON");
   }
 }
 

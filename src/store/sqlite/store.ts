@@ -143,22 +143,22 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+        `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)`,
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)`,
       ),
       // Claimed as it is stored: running, its first attempt counted, as claim() would leave it.
       insertClaimed: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+        `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         VALUES (?, ?, ?, 'running', 1, ?, ?, ?, NULL, ?)`,
+         VALUES (?, ?, ?, ?, 'running', 1, ?, ?, ?, NULL, ?)`,
       ),
       // Held (next_at NULL) when another delivery of its key is running, or pending and created earlier (or as
       // early: stored first).
       insertOrdered: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+        `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         SELECT ?1, ?2, ?3, 'pending', 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries b
+         SELECT ?7, ?1, ?2, ?3, 'pending', 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries b
              WHERE b.action = ?2 AND b.order_key = ?5 AND b.status IN ('pending', 'running')
                AND (b.status = 'running' OR b.order_created <= ?6)) THEN NULL ELSE ?4 END,
            ?4, ?4, ?5, ?6`,
@@ -184,9 +184,9 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
          WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
            AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
-         RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
+         RETURNING id, event, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
-      eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
+      eventOf: db.prepare("SELECT type, body FROM events WHERE rowid = ?"),
       markOf: db.prepare("SELECT event_id, created FROM order_marks WHERE action = ? AND key = ?"),
       // Only moves forward: an older event delivered later (a replay) leaves the newest one in place.
       markDelivered: db.prepare(
@@ -247,14 +247,15 @@ export class SqliteStore implements Store {
       this.search.noteStored();
       const claims: HeldClaim[] = [];
       const at = event.receivedAt;
+      const row = inserted.lastInsertRowid;
       for (const d of deliveries) {
         if (d.orderKey !== undefined) {
-          this.sql.insertOrdered.run(event.id, d.action, d.digest, at, d.orderKey, event.created);
+          this.sql.insertOrdered.run(event.id, d.action, d.digest, at, d.orderKey, event.created, row);
         } else if (d.claimed) {
-          const row = this.sql.insertClaimed.run(event.id, d.action, d.digest, at, at, at, event.created);
-          claims.push({ id: Number(row.lastInsertRowid) });
+          const claimed = this.sql.insertClaimed.run(row, event.id, d.action, d.digest, at, at, at, event.created);
+          claims.push({ id: Number(claimed.lastInsertRowid) });
         } else {
-          this.sql.insertDelivery.run(event.id, d.action, d.digest, at, at, at, event.created);
+          this.sql.insertDelivery.run(row, event.id, d.action, d.digest, at, at, at, event.created);
         }
       }
       return { status: "stored" as const, claims };
@@ -264,7 +265,7 @@ export class SqliteStore implements Store {
   claim(now: number, limit: number, skip: readonly string[] = []): Promise<ClaimedDelivery[]> {
     return this.write(() =>
       this.sql.claim.all(now, now, JSON.stringify(skip), limit).map((row) => {
-        const event = this.sql.eventOf.get(row.event_id as string);
+        const event = this.sql.eventOf.get(row.event as number);
         const claimed: ClaimedDelivery = {
           id: Number(row.id),
           eventId: row.event_id as string,
