@@ -39,7 +39,7 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   old.exec("DROP TABLE event_search");
   old.exec("DROP TABLE search_progress");
   old.exec("DROP INDEX events_page");
-  old.exec("DROP INDEX attempts_finished");
+  old.exec("DROP INDEX attempts_unsuccessful");
   old.exec("ALTER TABLE events DROP COLUMN object_id");
   old.exec("ALTER TABLE events DROP COLUMN customer_id");
   old.exec("ALTER TABLE events DROP COLUMN source");

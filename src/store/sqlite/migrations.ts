@@ -148,6 +148,10 @@ const MIGRATIONS: string[] = [
    CREATE TRIGGER events_undeliver AFTER DELETE ON events BEGIN
      DELETE FROM deliveries WHERE event = old.rowid;
    END;`,
+  // The activity chart counts only unsuccessful attempts by time: an index of those alone, so a successful attempt
+  // (nearly every one) writes no entry to it.
+  `DROP INDEX attempts_finished;
+   CREATE INDEX attempts_unsuccessful ON attempts (finished_at) WHERE status <> 'done';`,
 ];
 
 export function migrate(db: SqlDatabase): void {
