@@ -77,9 +77,10 @@ export function listEvents(db: SqlDatabase, query: EventQuery): EventView[] {
 export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
   const row = db.prepare(`SELECT rowid AS row, ${EVENT_COLUMNS}, body FROM events WHERE id = ?`).get(id);
   if (!row) return null;
+  const rowid = Number(row.row);
   const deliveries = db
     .prepare(`SELECT ${DELIVERY_COLUMNS} FROM deliveries WHERE event = ? ORDER BY id`)
-    .all(row.row)
+    .all(rowid)
     .map((d) => ({ ...toDelivery(d), history: [] as AttemptView[] }));
   const byId = new Map(deliveries.map((d) => [d.id, d]));
   const attempts = db
@@ -87,7 +88,7 @@ export function getEvent(db: SqlDatabase, id: string): EventDetail | null {
       `SELECT a.delivery_id, a.attempt, a.started_at, a.finished_at, a.status, a.error, a.output, a.fetched
        FROM attempts a JOIN deliveries d ON d.id = a.delivery_id WHERE d.event = ? ORDER BY a.id`,
     )
-    .all(row.row);
+    .all(rowid);
   for (const a of attempts) {
     byId.get(Number(a.delivery_id))?.history.push({
       attempt: Number(a.attempt),
