@@ -451,10 +451,11 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     clearTimeout(this.retryTimer);
-    clearTimeout(this.searchTimer);
     // A last commit without waiting: writes the lock still holds back fail now (a webhook gets 503, Stripe retries).
     this.commit(0);
     clearTimeout(this.retryTimer);
+    // After that commit, which arms it when events wait: the next start indexes them.
+    clearTimeout(this.searchTimer);
     this.closed = true;
     for (const write of this.queue.splice(0)) write.reject(new StoreUnavailableError("the store is closed"));
     this.db.close();
