@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateEvents, writeEventsFile } from "./events.ts";
-import { benchDir, LOG_HANDLER, PATH, SECRET, startPayhook, writeConfig } from "./payhook.ts";
+import { benchDir, LOG_HANDLER, PATH, removeBenchDirs, SECRET, startPayhook, writeConfig } from "./payhook.ts";
 import { cpuMicros, threadCpuMicros } from "./proc.ts";
 import { runWrk } from "./wrk.ts";
 
@@ -72,5 +72,7 @@ const split = [...threads]
   .filter(([, us]) => us >= 0.5)
   .sort((a, b) => b[1] - a[1]);
 console.log(`CPU µs per request by thread: ${split.map(([name, us]) => `${name} ${us.toFixed(1)}`).join(", ")}`);
-if (perf) console.log(`perf report -i ${perfData} --sort comm,dso`);
 if (wrap) console.log(readFileSync(straceSummary, "utf8"));
+// The run's folder holds hundreds of MB of events; it stays only for perf's data.
+if (perf) console.log(`perf report -i ${perfData} --sort comm,dso`);
+else removeBenchDirs();
