@@ -2,8 +2,9 @@
  * @module How much of payhook's cost per event the accept path's required steps take on their own: the ceiling,
  * then verification, then a durable commit on the serving thread, then on a worker thread (floor-server.ts),
  * then payhook itself with no action and with the quick-start config, in rounds, each with fresh events, the
- * server pinned to one CPU and wrk to the other, as the throughput bench runs them. `bun scripts/bench/floor.ts [BINARY]`
- * (default dist/payhook); FLOOR_ROUNDS (2), FLOOR_SECONDS (10). README "Performance".
+ * server pinned to one CPU and wrk to the other, as the throughput bench runs them.
+ * `bun scripts/bench/floor.ts [BINARY…]` (default dist/payhook; several builds are measured in the same rounds, in
+ * turn, for an A/B against the same floor); FLOOR_ROUNDS (2), FLOOR_SECONDS (10). docs/performance.md.
  */
 import { join, resolve } from "node:path";
 import { generateEvents, writeEventsFile } from "./events.ts";
@@ -25,7 +26,7 @@ const PAYHOOK: [name: string, handlers: string][] = [
   ["payhook, quick-start config (a `log` action)", LOG_HANDLER],
 ];
 const setup: Setup = {
-  binary: resolve(process.argv[2] ?? "dist/payhook"),
+  binary: "",
   serverCpu: "0",
   clientCpu: "1",
   events: 60_000,
@@ -33,6 +34,7 @@ const setup: Setup = {
   seconds: Number(process.env.FLOOR_SECONDS ?? 10),
 };
 const rounds = Number(process.env.FLOOR_ROUNDS ?? 2);
+const binaries = (process.argv.length > 2 ? process.argv.slice(2) : ["dist/payhook"]).map((b) => resolve(b));
 
 type Row = { name: string; rate: number; cpuUs: number; p99Us: number };
 const rows: Row[][] = [];
@@ -42,9 +44,12 @@ for (let round = 0; round < rounds; round++) {
   row.push({ name: "ceiling (bare Bun.serve)", ...figures(ceiling.wrk, ceiling.cpuUsPerRequest) });
   for (const stage of STAGES) row.push(await floorStage(stage));
   for (const [name, handlers] of PAYHOOK) {
-    const payhook = await measure("payhook", setup, { handlers });
-    if (!payhook.store?.ok) throw new Error("payhook lost or changed an acknowledged event");
-    row.push({ name, ...figures(payhook.wrk, payhook.cpuUsPerRequest) });
+    for (const binary of binaries) {
+      const payhook = await measure("payhook", { ...setup, binary }, { handlers });
+      if (!payhook.store?.ok) throw new Error("payhook lost or changed an acknowledged event");
+      const label = binaries.length > 1 ? `${name} [${binary}]` : name;
+      row.push({ name: label, ...figures(payhook.wrk, payhook.cpuUsPerRequest) });
+    }
   }
   rows.push(row);
 }
@@ -52,6 +57,10 @@ removeBenchDirs();
 
 console.log(`the accept path's steps alone, -c${setup.connections}, ${rounds} rounds (median):`);
 const ceilingRate = median(rows.map((r) => (r[0] as Row).rate));
+// The floor: a durable commit of id and body on the serving thread (the row after verify), in the same round.
+const FLOOR = 2;
+const floorOf = (index: number, pick: (r: Row) => number) =>
+  median(rows.map((r) => pick(r[index] as Row) / pick(r[FLOOR] as Row)));
 const lines = (rows[0] ?? []).map((first, index) => {
   const of = rows.map((r) => r[index] as Row);
   const rate = median(of.map((r) => r.rate));
@@ -59,11 +68,15 @@ const lines = (rows[0] ?? []).map((first, index) => {
     first.name,
     int(rate),
     pct(rate / ceilingRate),
+    index > FLOOR ? pct(floorOf(index, (r) => r.rate)) : "",
     median(of.map((r) => r.cpuUs)).toFixed(1),
     ms(median(of.map((r) => r.p99Us))),
+    index > FLOOR ? `${floorOf(index, (r) => r.p99Us).toFixed(2)}×` : "",
   ];
 });
-console.log(table([["server", "req/s", "of the ceiling", "CPU µs/req", "p99"], ...lines]));
+console.log(
+  table([["server", "req/s", "of the ceiling", "of the floor", "CPU µs/req", "p99", "p99 / floor's"], ...lines]),
+);
 
 async function floorStage(stage: (typeof STAGES)[number]): Promise<Row> {
   const dir = benchDir();

@@ -2,7 +2,7 @@
  * @module Processes under measurement: start one pinned to a CPU, wait until it listens, and read what Linux
  * knows about it (/proc/<pid>/stat CPU time, /proc/<pid>/status memory).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 const CLOCK_TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
 
@@ -128,12 +128,32 @@ export function plainListening(line: string): number | undefined {
 
 /** User + system CPU time the process has used so far, in microseconds. */
 export function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return statCpuMicros(readFileSync(`/proc/${pid}/stat`, "utf8"));
+}
+
+function statCpuMicros(stat: string): number {
   // The command name (field 2) may contain spaces; the fields after its closing parenthesis do not.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return ((utime + stime) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** CPU time (µs) of each of the process's threads by name (the same name's threads added up): /proc/<pid>/task. */
+export function threadCpuMicros(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let name: string;
+    let stat: string;
+    try {
+      name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    } catch {
+      continue; // the thread ended
+    }
+    byName.set(name, (byName.get(name) ?? 0) + statCpuMicros(stat));
+  }
+  return byName;
 }
 
 /** A `Vm…` line of /proc/<pid>/status in bytes: VmHWM is the peak resident set, VmRSS the current one. */

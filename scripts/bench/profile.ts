@@ -3,13 +3,14 @@
  * with the quick-start config (PROFILE_HANDLERS replaces its handlers), loads it with wrk from CPU 1 as the
  * throughput bench does, and prints per request: CPU time, bytes written and write calls (/proc/<pid>/io). With
  * PROFILE_PERF=1 it also records the run with `perf record -g` (per thread: `perf report --sort comm,dso`).
- * PROFILE_BINARY runs another build (or a script that execs one with settings), for A/B runs.
+ * The CPU is also split by thread (the serving thread, the store's writer, the runtime's own). PROFILE_BINARY
+ * runs another build (or a script that execs one with settings), for A/B runs.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { generateEvents, writeEventsFile } from "./events.ts";
-import { benchDir, LOG_HANDLER, PATH, SECRET, startPayhook, writeConfig } from "./payhook.ts";
-import { cpuMicros } from "./proc.ts";
+import { benchDir, LOG_HANDLER, PATH, removeBenchDirs, SECRET, startPayhook, writeConfig } from "./payhook.ts";
+import { cpuMicros, threadCpuMicros } from "./proc.ts";
 import { runWrk } from "./wrk.ts";
 
 const seconds = Number(process.argv[2] ?? 10);
@@ -45,6 +46,7 @@ const perf = process.env.PROFILE_PERF
   ? Bun.spawn(["perf", "record", "-F", "2000", "-g", "-p", String(proc.pid), "-o", perfData], { stderr: "ignore" })
   : undefined;
 const cpuBefore = cpuMicros(proc.pid);
+const threadsBefore = threadCpuMicros(proc.pid);
 const ioBefore = io();
 const wrk = await runWrk({
   seconds,
@@ -54,6 +56,7 @@ const wrk = await runWrk({
   connections: 32,
 });
 const cpu = cpuMicros(proc.pid) - cpuBefore;
+const threads = threadCpuMicros(proc.pid);
 const ioAfter = io();
 perf?.kill("SIGINT");
 await perf?.exited;
@@ -63,5 +66,13 @@ console.log(
   `${Math.round(wrk.requests / seconds)} req/s; per request: ${(cpu / wrk.requests).toFixed(1)} µs CPU, ` +
     `${per("wchar").toFixed(0)} B written in ${per("syscw").toFixed(1)} write calls, ${per("write_bytes").toFixed(0)} B to disk`,
 );
-if (perf) console.log(`perf report -i ${perfData} --sort comm,dso`);
+// The serving thread is named after the executable; the store's writer is a "Worker"; the rest is the runtime's.
+const split = [...threads]
+  .map(([name, us]) => [name, (us - (threadsBefore.get(name) ?? 0)) / wrk.requests] as const)
+  .filter(([, us]) => us >= 0.5)
+  .sort((a, b) => b[1] - a[1]);
+console.log(`CPU µs per request by thread: ${split.map(([name, us]) => `${name} ${us.toFixed(1)}`).join(", ")}`);
 if (wrap) console.log(readFileSync(straceSummary, "utf8"));
+// The run's folder holds hundreds of MB of events; it stays only for perf's data.
+if (perf) console.log(`perf report -i ${perfData} --sort comm,dso`);
+else removeBenchDirs();

@@ -8,14 +8,17 @@ import { ConfigError, PayhookError, UsageError } from "../errors.ts";
 import { createLogger, LEVELS, type Level, type LogFormat } from "../log.ts";
 import type { Runtime } from "../runtime/types.ts";
 import { actions } from "./commands/actions.ts";
+import { alerts } from "./commands/alerts.ts";
 import { audit } from "./commands/audit.ts";
 import { backfill } from "./commands/backfill.ts";
 import { catchUpCommand } from "./commands/catch-up.ts";
 import { check } from "./commands/check.ts";
 import { deliveries } from "./commands/deliveries.ts";
+import { doctor } from "./commands/doctor.ts";
 import { events } from "./commands/events.ts";
 import { explain } from "./commands/explain.ts";
 import { health } from "./commands/health.ts";
+import { incidents } from "./commands/incidents.ts";
 import { init } from "./commands/init.ts";
 import { schema } from "./commands/schema.ts";
 import { serve } from "./commands/serve.ts";
@@ -46,6 +49,9 @@ export const COMMANDS: Command[] = [
   backfill,
   catchUpCommand,
   stripeCommand,
+  alerts,
+  incidents,
+  doctor,
   init,
   schema,
   trigger,

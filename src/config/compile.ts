@@ -14,6 +14,7 @@ import { describe } from "../errors.ts";
 import { resolveStore } from "../store/settings.ts";
 import { cidrProblem, isLoopback } from "../utils/net.ts";
 import { parseDuration, parseSize } from "../utils/units.ts";
+import { resolveAlerts } from "./alerts.ts";
 import type { Path } from "./path.ts";
 import { compileRouter, isThinPattern, patternProblem, type Route } from "./routes.ts";
 import { type ConfigFile, MIN_RETENTION_MS, STRIPE_RETENTION_MS } from "./schema.ts";
@@ -99,9 +100,15 @@ export function compileConfig(file: ConfigFile, options: CompileOptions, problem
     });
   }
   const stripe = resolveStripe(file, routes, unhandled, problems);
+  const alerts = resolveAlerts(
+    file.alerts,
+    endpoints.map((e) => e.path),
+    problems,
+  );
   return {
     source: options.source,
     stripe,
+    ...(alerts ? { alerts } : {}),
     listen,
     store,
     endpoints,

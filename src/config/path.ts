@@ -25,5 +25,7 @@ export function fromPointer(pointer: string): (string | number)[] {
 /** True for paths under which values are secrets and must never be echoed. */
 export function isSecretPath(path: Path): boolean {
   // store: may be a URL with a password in it.
+  // alerts.notify: a channel's URL is a secret (a Slack webhook URL is all it takes to post).
+  if (path[0] === "alerts" && path[1] === "notify") return true;
   return path[0] === "store" || path.some((s) => s === "secrets" || s === "secret" || s === "token" || s === "api_key");
 }

@@ -228,6 +228,140 @@ export const StripeSchema = Type.Object(
   { ...closed, description: "access to Stripe's API" },
 );
 
+const Url = (example: string) =>
+  Type.String({
+    pattern: "^https?://[^\\s]+$",
+    description: `an http(s) URL, a secret: write it as \${VAR} such as "${example}"`,
+  });
+const HttpChannel = (example: string, what: string) =>
+  Type.Object({ url: Url(example) }, { ...closed, description: `a mapping with url: ${what}` });
+/** A rule that is on by default takes `false` to turn it off, or a mapping to change its settings. */
+const Rule = (fields: Parameters<typeof Type.Object>[0], description: string) =>
+  Type.Union([Type.Literal(false), Type.Object(fields, closed)], { description: `false, or ${description}` });
+
+/** One channel alerts are sent to: a name and exactly one of slack, discord, webhook, exec. */
+export const AlertChannelSchema = Type.Object(
+  {
+    name: Type.String({
+      pattern: "^[A-Za-z0-9_.-]{1,64}$",
+      description: "a name for the channel such as ops: letters, digits, _, . or -",
+    }),
+    slack: Type.Optional(
+      HttpChannel("${SLACK_WEBHOOK_URL}", "a Slack incoming webhook (Mattermost and Rocket.Chat take the same)"),
+    ),
+    discord: Type.Optional(HttpChannel("${DISCORD_WEBHOOK_URL}", "a Discord webhook")),
+    webhook: Type.Optional(
+      Type.Object(
+        {
+          url: Url("${ALERT_WEBHOOK_URL}"),
+          headers: Type.Optional(
+            Type.Record(Type.String(), Type.String(), {
+              description: 'a mapping of header names to values such as { Authorization: "Bearer ${ALERT_TOKEN}" }',
+            }),
+          ),
+          sign: Type.Optional(
+            Type.Object(
+              { secret: Type.String({ description: 'a Standard Webhooks secret such as "${ALERT_SIGNING_SECRET}"' }) },
+              { ...closed, description: "signs each notification with Standard Webhooks headers, as forward's sign:" },
+            ),
+          ),
+        },
+        { ...closed, description: "a mapping with url and optional headers and sign: the notification as JSON" },
+      ),
+    ),
+    exec: Type.Optional(
+      Type.Object(
+        {
+          command: Type.Array(Type.String(), {
+            minItems: 1,
+            description: 'the program and its arguments such as ["/usr/sbin/sendmail", "ops@example.com"]',
+          }),
+          timeout: Type.Optional(Duration),
+        },
+        { ...closed, description: "a mapping with command and optional timeout: the notification as JSON on stdin" },
+      ),
+    ),
+  },
+  { ...closed, description: "a mapping with name and one of slack, discord, webhook, exec" },
+);
+
+export const AlertsSchema = Type.Object(
+  {
+    notify: Type.Array(AlertChannelSchema, {
+      minItems: 1,
+      description: "a list of channels, each { name, slack | discord | webhook | exec: {...} }",
+    }),
+    interval: Type.String({
+      ...Duration,
+      default: "30s",
+      description: "how often the rules are evaluated, such as 30s (the default), at least 100ms",
+    }),
+    renotify: Type.String({
+      ...Duration,
+      default: "4h",
+      description: "how often an incident still open is sent again, such as 4h (the default)",
+    }),
+    rules: Type.Object(
+      {
+        dead: Type.Optional(
+          Rule({ within: Duration }, "{ within: 24h }: deliveries of an action went dead within that long"),
+        ),
+        failing: Type.Optional(
+          Rule(
+            { failures: Type.Integer({ minimum: 1, maximum: 100_000, description: "failed attempts in a row" }) },
+            "{ failures: 10 }: an action failed that many times in a row, or its breaker opened",
+          ),
+        ),
+        backlog: Type.Optional(
+          Rule({ older_than: Duration }, "{ older_than: 15m }: the oldest pending delivery is older than that"),
+        ),
+        store: Type.Optional(
+          Rule(
+            {
+              min_free: Type.String({
+                pattern: "^([1-9]|[1-9][0-9])%$",
+                description: "the least free disk space around a SQLite store, as a percentage such as 10%",
+              }),
+            },
+            "{ min_free: 10% }: the store is unavailable, or its disk has less free space than that",
+          ),
+        ),
+        signatures: Type.Optional(
+          Rule(
+            { per_minute: Type.Integer({ minimum: 1, description: "requests with a bad signature per minute" }) },
+            "{ per_minute: 20 }: a burst of requests whose signature does not verify",
+          ),
+        ),
+        silence: Type.Optional(
+          Type.Object(
+            {
+              endpoint: Type.Optional(
+                Type.String({ description: "the endpoint path, such as /webhook (default: any endpoint)" }),
+              ),
+              for: Duration,
+            },
+            { ...closed, description: "{ endpoint, for: 6h }: no event arrived on the endpoint for that long" },
+          ),
+        ),
+        missed: Type.Optional(
+          Rule({ within: Duration }, "{ within: 24h }: catch-up stored events payhook never received within that long"),
+        ),
+        stripe_endpoint: Type.Optional(
+          Rule(
+            { every: Duration },
+            "{ every: 15m }: with stripe.api_key, how often Stripe's endpoints for this config are checked",
+          ),
+        ),
+        certificate: Type.Optional(
+          Rule({ within: Duration }, "{ within: 14d }: payhook's own TLS certificate expires within that long"),
+        ),
+      },
+      { ...closed, default: {}, description: "the rules, each on with its defaults unless set to false" },
+    ),
+  },
+  { ...closed, description: "alerts: channels to notify (notify), and rules that open and resolve incidents" },
+);
+
 export const ConfigSchema = Type.Object(
   {
     $schema: Type.Optional(Type.String({ description: "the JSON Schema this file follows, for editors" })),
@@ -275,6 +409,7 @@ export const ConfigSchema = Type.Object(
       IpList("a list of reverse proxies whose X-Forwarded-For header is believed when checking allow_ips"),
     ),
     stripe: Type.Optional(StripeSchema),
+    alerts: Type.Optional(AlertsSchema),
   },
   { ...closed, title: "payhook config" },
 );
@@ -282,3 +417,5 @@ export const ConfigSchema = Type.Object(
 export type ConfigFile = Static<typeof ConfigSchema>;
 export type EndpointFile = Static<typeof EndpointSchema>;
 export type StripeFile = Static<typeof StripeSchema>;
+export type AlertsFile = Static<typeof AlertsSchema>;
+export type AlertChannelFile = Static<typeof AlertChannelSchema>;

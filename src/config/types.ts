@@ -5,6 +5,7 @@
 
 import type { Action } from "../actions/types.ts";
 import type { StoreSettings } from "../store/settings.ts";
+import type { AlertSettings } from "./alerts.ts";
 import type { Route, Router } from "./routes.ts";
 import type { ConfigFile } from "./schema.ts";
 import type { SigningSecret } from "./secrets.ts";
@@ -44,6 +45,8 @@ export interface Config {
   file: ConfigFile;
   /** Stripe's API settings; apiKey is a secret: never log or print it. */
   stripe: StripeSettings;
+  /** `alerts:`, resolved; channel URLs are secrets. Undefined without the section: no rule runs. */
+  alerts?: AlertSettings;
 }
 
 export interface StripeSettings {

@@ -51,6 +51,14 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     // The background catch-up, which leases use, only runs with a durable store.
     acquireLease: async () => false,
     releaseLease: async () => {},
+    // A shadow copy runs nothing either way: only its arrival is worth saying.
+    ingestCopy: async (event) => {
+      log.info("dry run: a shadow copy; nothing stored", { event_id: event.id, type: event.type });
+      return "stored";
+    },
+    copies: async () => [],
+    upgrades: async () => [],
+    saveUpgrade: async () => {},
     controls: async () => [],
     setPaused: async () => false,
     noteOutcome: async () => ({ change: null, failures: 0, open: false }),
@@ -62,14 +70,12 @@ export function createDryRunStore(config: Pick<Config, "routes" | "unhandled">, 
     leaseHolders: async () => [],
     audit: async () => {},
     auditTrail: async () => [],
-    // A shadow copy runs nothing either way: only its arrival is worth saying.
-    ingestCopy: async (event) => {
-      log.info("dry run: a shadow copy; nothing stored", { event_id: event.id, type: event.type });
-      return "stored";
-    },
-    copies: async () => [],
-    upgrades: async () => [],
-    saveUpgrade: async () => {},
+    // Alerts only run with a durable store.
+    alertFacts: async () => ({ dead: [], streaks: [], events: [], fetched: 0 }),
+    recordIncidents: async () => 0,
+    incidents: async () => [],
+    claimNotifications: async () => [],
+    finishNotification: async () => false,
     close: async () => {},
   };
 }

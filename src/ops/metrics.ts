@@ -78,6 +78,10 @@ export class Metrics {
   /** Fetches of thin events' data (event, related object) by result. */
   private readonly thinFetches = { ok: 0, failed: 0 };
   private lastReload = { ok: true, at: 0 };
+  /** Open incidents by rule, as the last alert evaluation read them. */
+  private incidentsOpen: Record<string, number> = {};
+  /** Alert notification attempts by channel name and result. */
+  private readonly alerts = new Map<string, { sent: number; failed: number }>();
   private readonly info: Record<string, string>;
 
   constructor(info: Record<string, string> = {}, now: number = Date.now()) {
@@ -94,6 +98,15 @@ export class Metrics {
       this.endpoints.set(path, counters);
     }
     return counters;
+  }
+
+  /** Requests rejected so far (4xx), by reason, summed over endpoints. */
+  rejectedTotals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.endpoints.values()) {
+      for (const [reason, n] of Object.entries(c.rejected)) out[reason] = (out[reason] ?? 0) + n;
+    }
+    return out;
   }
 
   /** A new (not duplicate) event was stored. */
@@ -139,6 +152,18 @@ export class Metrics {
     this.catchUps[complete ? "complete" : "incomplete"]++;
     this.fetched.stored += stored;
     this.fetched.duplicate += duplicates;
+  }
+
+  /** The open incidents by rule, after an alert evaluation. */
+  openIncidents(byRule: Record<string, number>): void {
+    this.incidentsOpen = { ...byRule };
+  }
+
+  /** One attempt to send a notification to a channel (named; its URL is never a label). */
+  alertSent(channel: string, ok: boolean): void {
+    const counts = this.alerts.get(channel) ?? { sent: 0, failed: 0 };
+    counts[ok ? "sent" : "failed"]++;
+    this.alerts.set(channel, counts);
   }
 
   thinFetch(ok: boolean): void {
@@ -231,6 +256,20 @@ export class Metrics {
       );
       const age = queue.oldestPendingAt === null ? 0 : Math.max(0, now - queue.oldestPendingAt) / 1000;
       out.sample("payhook_oldest_pending_delivery_age_seconds", {}, age);
+    }
+
+    out.family("payhook_incidents_open", "gauge", "Alert incidents open now, by rule.");
+    for (const [rule, n] of Object.entries(this.incidentsOpen).sort(byKey)) {
+      out.sample("payhook_incidents_open", { rule }, n);
+    }
+    out.family(
+      "payhook_alert_notifications_total",
+      "counter",
+      "Attempts to send alert notifications, by channel and result.",
+    );
+    for (const [channel, counts] of [...this.alerts].sort(byKey)) {
+      out.sample("payhook_alert_notifications_total", { channel, result: "sent" }, counts.sent);
+      out.sample("payhook_alert_notifications_total", { channel, result: "failed" }, counts.failed);
     }
 
     out.family("payhook_config_reloads_total", "counter", "Config reloads by result.");

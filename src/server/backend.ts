@@ -3,6 +3,7 @@
  * accept path does the same work either way: the durable backend (the store, the worker, the pruner, background
  * catch-up) or the dry run's (a store that keeps nothing and logs each event's plan, and no worker).
  */
+import { startAlerts } from "../alerts/start.ts";
 import type { Config } from "../config/types.ts";
 import { createGate } from "../delivery/control.ts";
 import type { ThinFetcher } from "../delivery/execute.ts";
@@ -102,6 +103,7 @@ export async function durableBackend(
   const upgrades = new UpgradeState();
   const watch = createUpgradeWatch({ store, state: upgrades, config: () => current, log, onStored: worker.wake });
   await watch.start();
+  const alerts = startAlerts({ config: () => current, store, runtime, log, metrics });
   // Other instances on a shared store (PostgreSQL) say when they stored deliveries.
   const unsubscribe = store.subscribe(worker.wake);
   return {
@@ -118,6 +120,7 @@ export async function durableBackend(
       stopCatchUp.abort(new Error("payhook is stopping"));
       await background?.stop();
       await watch.stop();
+      await alerts.stop();
       await worker.stop(graceMs);
       gate.stop();
       stopFetches.abort(new Error("payhook is stopping"));

@@ -351,6 +351,20 @@ export interface Store {
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
   /** Gives the lease up if `holder` still holds it. */
   releaseLease(name: string, holder: string): Promise<void>;
+  /**
+   * Keeps a copy of an event apart from the live ones, with no delivery (a shadow endpoint's rendering);
+   * "duplicate" when this endpoint's copy of the id is already kept.
+   */
+  ingestCopy(event: IncomingEvent): Promise<Ingested["status"]>;
+  /**
+   * Kept copies posted to `endpoint`, newest first, at most `limit`: with `unmatched`, only those whose id has no
+   * live event; with `pairedWith`, only those whose live event came to that endpoint, each with that live event.
+   */
+  copies(query: CopyQuery): Promise<{ copy: EventCopy; live: EventCopy | null }[]>;
+  /** Every upgrade recorded, oldest first. */
+  upgrades(): Promise<Upgrade[]>;
+  /** Records an upgrade, replacing the one with the same shadow path. */
+  saveUpgrade(upgrade: Upgrade): Promise<void>;
   /** Every action with operator state: paused, or a breaker that counted failures or is open. */
   controls(): Promise<ActionControl[]>;
   /**
@@ -386,58 +400,114 @@ export interface Store {
   audit(entry: AuditEntry): Promise<void>;
   /** The newest `limit` recorded acts, newest first. */
   auditTrail(limit: number): Promise<AuditEntry[]>;
+  /** What the alert rules read, in one round of cheap aggregates (see AlertFacts). */
+  alertFacts(since: AlertWindows): Promise<AlertFacts>;
   /**
-   * Keeps a copy of an event apart from the live ones, with no delivery (a shadow endpoint's rendering);
-   * "duplicate" when this endpoint's copy of the id is already kept.
+   * Applies one evaluation of alert rules in one transaction: each open condition opens an incident (its key not
+   * open yet), or updates the open one (count, summary) and re-sends it once `renotifyMs` passed since it was last
+   * sent; open incidents whose key starts with one of `scope` and is not among `open` are resolved. Every opening,
+   * re-sending and resolving queues one notification per channel, in the same transaction: conditional writes, so
+   * however many instances report the same condition, each change is queued once. Returns the notifications queued.
    */
-  ingestCopy(event: IncomingEvent): Promise<Ingested["status"]>;
+  recordIncidents(report: IncidentReport, now: number): Promise<number>;
+  /** Incidents, newest first: open ones, or all; at most `limit`. */
+  incidents(query: { open?: boolean; limit: number }): Promise<Incident[]>;
   /**
-   * Kept copies posted to `endpoint`, newest first, at most `limit`: with `unmatched`, only those whose id has no
-   * live event; with `pairedWith`, only those whose live event came to that endpoint, each with that live event.
+   * Claims up to `limit` notifications due at `now` for `leaseMs` (another instance may take them once the lease
+   * ran out), counting the attempt; per incident and channel, only the oldest unsent one (a resolve never
+   * overtakes its opening).
    */
-  copies(query: CopyQuery): Promise<{ copy: EventCopy; live: EventCopy | null }[]>;
-  /** Every upgrade recorded, oldest first. */
-  upgrades(): Promise<Upgrade[]>;
-  /** Records an upgrade, replacing the one with the same shadow path. */
-  saveUpgrade(upgrade: Upgrade): Promise<void>;
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]>;
+  /** Records a notification's attempt, only while its claim (`attempt`) still holds; false when it did not. */
+  finishNotification(result: NotificationResult, now: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
-/**
- * One rendering of an event kept apart from the live events: a copy posted to a shadow endpoint (or, after a
- * cutover, to the old one). It runs no action; the live copy of the same id, if any, is in the events table.
- */
-export interface EventCopy {
-  id: string;
-  type: string;
-  object: string;
-  endpoint: string;
-  apiVersion: string | null;
-  account: string | null;
-  /** Unix seconds, from the event. */
-  created: number;
-  /** Unix ms. */
-  receivedAt: number;
-  verifiedBy: string | null;
-  body: Uint8Array;
+/** How far back the alert aggregates look, as unix ms lower bounds. */
+export interface AlertWindows {
+  /** Deliveries that went dead since then. */
+  dead: number;
+  /** Attempts finished since then make the failure streaks. */
+  attempts: number;
+  /** Events received since then, by endpoint. */
+  events: number;
+  /** Events catch-up fetched (never pushed) since then. */
+  fetched: number;
 }
 
-/**
- * An API-version upgrade: the shadow endpoint path that receives the new version's rendering of each event beside
- * the live one. Until `cutOverAt` the live path's copies run actions; from then on the shadow path's do.
- */
-export interface Upgrade {
-  shadowPath: string;
-  livePath: string;
-  apiVersion: string;
-  /** The webhook endpoints at Stripe (we_…), when known. */
-  oldEndpoint: string | null;
-  newEndpoint: string | null;
-  /** When the shadow endpoint was created at Stripe, unix seconds: only events created since reach it. */
-  since: number;
+export interface AlertFacts {
+  /** Per action: deliveries that went dead since the window's start. */
+  dead: { action: string; dead: number }[];
+  /** Per action with a failure since its last success: failed attempts in a row since then (within the window). */
+  streaks: { action: string; failures: number }[];
+  /** Per endpoint (a path, or the API list catch-up fetched from): events received since the window's start. */
+  events: { endpoint: string; events: number }[];
+  /** Events catch-up fetched from Stripe's API since `fetched`: Stripe had them, and never got them here. */
+  fetched: number;
+}
+
+/** A condition an alert rule found. `key` names it: one incident per key at a time. */
+export interface Condition {
+  key: string;
+  rule: string;
+  summary: string;
+  details: string;
+  /** What the rule measured (deliveries dead, failures in a row, minutes of backlog…). */
+  count: number;
+}
+
+export interface IncidentReport {
+  /** Key prefixes the evaluation covered: their open incidents not among `open` are resolved. */
+  scope: readonly string[];
+  open: readonly Condition[];
+  /** The names of the channels each change is sent to. */
+  channels: readonly string[];
+  renotifyMs: number;
+}
+
+export interface Incident {
+  id: number;
+  key: string;
+  rule: string;
+  summary: string;
+  details: string;
+  count: number;
   /** Unix ms. */
-  startedAt: number;
-  cutOverAt: number | null;
+  openedAt: number;
+  resolvedAt: number | null;
+  /** When a notification of it was last queued. */
+  notifiedAt: number;
+  updatedAt: number;
+}
+
+/** What a notification tells a channel: the body a `webhook` channel receives, as JSON. */
+export interface NotificationBody {
+  id: string;
+  rule: string;
+  state: "open" | "resolved";
+  summary: string;
+  details: string;
+  /** ISO 8601. */
+  opened_at: string;
+  count: number;
+}
+
+export interface Notification {
+  id: number;
+  channel: string;
+  /** This attempt's number, 1 for the first; also the claim's token. */
+  attempt: number;
+  body: NotificationBody;
+  createdAt: number;
+}
+
+export interface NotificationResult {
+  id: number;
+  attempt: number;
+  /** sent; retry at `nextAt`; or dropped (given up). */
+  status: "sent" | "retry" | "dropped";
+  nextAt?: number;
+  error?: string;
 }
 
 /** An action's operator state, as stored. */
@@ -505,4 +575,41 @@ export interface QueueStats {
   byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
   /** created_at (unix ms) of the oldest pending or running delivery, or null when there is none. */
   oldestPendingAt: number | null;
+}
+
+/**
+ * One rendering of an event kept apart from the live events: a copy posted to a shadow endpoint (or, after a
+ * cutover, to the old one). It runs no action; the live copy of the same id, if any, is in the events table.
+ */
+export interface EventCopy {
+  id: string;
+  type: string;
+  object: string;
+  endpoint: string;
+  apiVersion: string | null;
+  account: string | null;
+  /** Unix seconds, from the event. */
+  created: number;
+  /** Unix ms. */
+  receivedAt: number;
+  verifiedBy: string | null;
+  body: Uint8Array;
+}
+
+/**
+ * An API-version upgrade: the shadow endpoint path that receives the new version's rendering of each event beside
+ * the live one. Until `cutOverAt` the live path's copies run actions; from then on the shadow path's do.
+ */
+export interface Upgrade {
+  shadowPath: string;
+  livePath: string;
+  apiVersion: string;
+  /** The webhook endpoints at Stripe (we_…), when known. */
+  oldEndpoint: string | null;
+  newEndpoint: string | null;
+  /** When the shadow endpoint was created at Stripe, unix seconds: only events created since reach it. */
+  since: number;
+  /** Unix ms. */
+  startedAt: number;
+  cutOverAt: number | null;
 }

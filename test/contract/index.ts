@@ -19,8 +19,8 @@ const SECTIONS = {
   source: storeSourceContract,
   backfill: storeBackfillContract,
   copies: storeCopiesContract,
-  ui: storeUiContract,
   control: storeControlContract,
+  ui: storeUiContract,
 };
 
 export type Section = keyof typeof SECTIONS;

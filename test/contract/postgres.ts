@@ -456,10 +456,11 @@ function sharedStoreContract(name: string, cluster: () => Cluster): void {
           ALTER TABLE deliveries DROP COLUMN order_key, DROP COLUMN order_created, DROP COLUMN replayed;
           DROP TABLE order_marks;
           DROP TABLE instance_actions;
-          DROP TABLE action_controls, audit;
           DROP TABLE event_copies;
           DROP TABLE upgrades;
           DROP INDEX events_account;
+          DROP TABLE action_controls, audit;
+          DROP TABLE notifications, incidents;
           DELETE FROM schema_version WHERE version > 1;`);
         const old = async (id: string, object: string, body: string) => {
           await sql.unsafe(

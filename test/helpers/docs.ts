@@ -40,6 +40,10 @@ export const DOC_ENV: Record<string, string> = {
   STRIPE_WEBHOOK_SECRET_SHADOW: "whsec_docsexampleshadow",
   STRIPE_CONNECT_WEBHOOK_SECRET: "whsec_docsexampleconnect",
   DATABASE_URL: "postgres://payhook:password@127.0.0.1:5432/payhook",
+  SLACK_WEBHOOK_URL: "https://hooks.slack.com/services/T000/B000/docsexample",
+  DISCORD_WEBHOOK_URL: "https://discord.com/api/webhooks/1/docsexample",
+  ALERT_WEBHOOK_URL: "https://alerts.example.com/payhook",
+  ALERT_SIGNING_SECRET: "whsec_ZG9jcyBleGFtcGxlIGFsZXJ0IHNlY3JldCAzMmI=",
 };
 
 export interface Block {

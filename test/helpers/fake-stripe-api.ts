@@ -72,6 +72,10 @@ export interface FakeStripeApi {
   /** An object served at `path` (a thin event's related_object.url). */
   setObject(path: string, object: Json): void;
   inject(fault: Fault): void;
+  /** Marks an event as one Stripe failed to deliver: List Events with delivery_success=false returns it. */
+  markUndelivered(id: string): void;
+  /** Stripe's clock runs this far ahead of this machine's, as its Date header says (default 0). */
+  clockOffsetMs: number;
   clearFaults(): void;
   /** Requests for `path` (exact, without the query). */
   calls(path: string): FakeRequest[];
@@ -86,6 +90,8 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
   const accounts: string[] = [];
   const requests: FakeRequest[] = [];
   const faults: (Fault & { seen: number })[] = [];
+  const undelivered = new Set<string>();
+  const clock = { offsetMs: 0 };
   const v2Pages = new Map<string, Json[]>();
   let lastPage: string | undefined;
 
@@ -141,7 +147,13 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       if (answer instanceof Response) return answer;
       const text = JSON.stringify(answer);
       if (url.pathname === "/v1/events" || url.pathname === "/v2/core/events") lastPage = text;
-      return new Response(text, { headers: { "content-type": "application/json", "request-id": `req_${hex(7)}` } });
+      return new Response(text, {
+        headers: {
+          "content-type": "application/json",
+          "request-id": `req_${hex(7)}`,
+          date: new Date(Date.now() + clock.offsetMs).toUTCString(),
+        },
+      });
     },
   });
 
@@ -225,7 +237,8 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       (e.account ?? null) === account &&
       inRange(Number(e.created), range) &&
       (types.length === 0 || types.includes(String(e.type))) &&
-      (!type || (type.endsWith("*") ? String(e.type).startsWith(type.slice(0, -1)) : e.type === type));
+      (!type || (type.endsWith("*") ? String(e.type).startsWith(type.slice(0, -1)) : e.type === type)) &&
+      (q.get("delivery_success") === null || undelivered.has(String(e.id)) === (q.get("delivery_success") === "false"));
     const all = newestFirst(events);
     const after = q.get("starting_after");
     const before = q.get("ending_before");
@@ -317,6 +330,13 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     },
     setObject: (path, object) => objects.set(path, object),
     inject: (f) => faults.push({ ...f, seen: 0 }),
+    markUndelivered: (id) => undelivered.add(id),
+    get clockOffsetMs() {
+      return clock.offsetMs;
+    },
+    set clockOffsetMs(ms: number) {
+      clock.offsetMs = ms;
+    },
     clearFaults: () => faults.splice(0),
     calls: (path) => requests.filter((r) => r.path === path),
     stop: () => server.stop(true),

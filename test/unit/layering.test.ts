@@ -16,6 +16,7 @@ const SRC = join(ROOT, "src");
 const ALLOWED: Record<string, readonly string[]> = {
   cli: [
     "server",
+    "alerts",
     "explain",
     "stripe",
     "ingest",
@@ -29,7 +30,8 @@ const ALLOWED: Record<string, readonly string[]> = {
     "fixtures",
     "runtime",
   ],
-  server: ["explain", "stripe", "ingest", "delivery", "ops", "ui", "config", "store", "catalog", "runtime"],
+  server: ["alerts", "explain", "stripe", "ingest", "delivery", "ops", "ui", "config", "store", "catalog", "runtime"],
+  alerts: ["stripe", "ops", "config", "store", "actions", "catalog", "runtime"],
   explain: ["stripe", "ingest", "config", "store", "actions"],
   stripe: ["ingest", "delivery", "ops", "config", "store", "actions", "catalog", "runtime"],
   ingest: ["delivery", "ops", "config", "store", "actions"],

@@ -11,7 +11,23 @@ import type { SqlDatabase } from "../../src/runtime/types.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { trackFolder } from "../helpers/cleanup.ts";
 
-/** A store as migration 1 left it: a current one with migrations 2 to 4 taken back out. */
+/** The deliveries table as migration 1 made it: keyed by the event's id. */
+const DELIVERIES_V1 = `CREATE TABLE deliveries (
+  id INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+  action TEXT NOT NULL,
+  digest TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  next_at INTEGER,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  UNIQUE (event_id, action)
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_at);`;
+
+/** A store as migration 1 left it: a current one with the later migrations taken back out. */
 async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   const dir = mkdtempSync(join(tmpdir(), "payhook-migrate-"));
   trackFolder(dir);
@@ -19,11 +35,13 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   const db = bunRuntime.openDatabase(path);
   await openSqliteStore(db).close();
   const old = bunRuntime.openDatabase(path);
-  for (const index of ["events_object", "events_customer", "events_page", "events_account"])
-    old.exec(`DROP INDEX ${index}`);
+  for (const index of ["events_page", "events_account"]) old.exec(`DROP INDEX ${index}`);
   old.exec("DROP TABLE event_copies");
   old.exec("DROP TABLE upgrades");
-  old.exec("DROP INDEX attempts_finished");
+  old.exec("DROP TRIGGER events_unsearch");
+  old.exec("DROP TABLE event_search");
+  old.exec("DROP TABLE search_progress");
+  old.exec("DROP INDEX attempts_unsuccessful");
   old.exec("ALTER TABLE events DROP COLUMN object_id");
   old.exec("ALTER TABLE events DROP COLUMN customer_id");
   old.exec("ALTER TABLE events DROP COLUMN source");
@@ -31,12 +49,14 @@ async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
   old.exec("ALTER TABLE deliveries DROP COLUMN backfilled_at");
   old.exec("ALTER TABLE attempts DROP COLUMN fetched");
   old.exec("DROP TABLE leases");
-  old.exec("DROP INDEX deliveries_order");
-  for (const column of ["order_key", "order_created", "replayed"])
-    old.exec(`ALTER TABLE deliveries DROP COLUMN ${column}`);
+  old.exec("DROP TRIGGER events_undeliver");
+  old.exec("DROP TABLE deliveries");
+  old.exec(DELIVERIES_V1);
   old.exec("DROP TABLE order_marks");
   old.exec("DROP TABLE action_controls");
   old.exec("DROP TABLE audit");
+  old.exec("DROP TABLE notifications");
+  old.exec("DROP TABLE incidents");
   old.exec("PRAGMA user_version = 1");
   return { path, old };
 }
@@ -89,5 +109,35 @@ test("a step that fails leaves the store as it was: no earlier pending step is k
     expect(columns).not.toContain("object_id"); // migration 2's column, rolled back with step 3
   } finally {
     db.close();
+  }
+});
+
+test("deliveries keyed by event id keep their rows and attempts when keyed by the event's rowid", async () => {
+  const { path, old } = await storeAtVersion1();
+  old.exec(`INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
+    VALUES ('evt_gone', 'x.y', 'event', 0, NULL, NULL, 0, 1, '/webhook', x'7b7d'),
+           ('evt_1', 'x.y', 'event', 0, NULL, NULL, 0, 2, '/webhook', x'7b7d')`);
+  old.exec("DELETE FROM events WHERE id = 'evt_gone'"); // evt_1 keeps rowid 2
+  old.exec(`INSERT INTO deliveries (id, event_id, action, digest, status, attempts, next_at, created_at, updated_at)
+    VALUES (7, 'evt_1', 'ship', 'd', 'failed', 1, NULL, 2, 3)`);
+  old.exec(`INSERT INTO attempts (delivery_id, attempt, started_at, finished_at, status, error)
+    VALUES (7, 1, 2, 3, 'failed', 'HTTP 500')`);
+  old.close();
+
+  const store = openSqliteStore(bunRuntime.openDatabase(path));
+  try {
+    expect(store.db.prepare("SELECT id, event, event_id FROM deliveries").all()).toEqual([
+      { id: 7, event: 2, event_id: "evt_1" },
+    ]);
+    const detail = await store.getEvent("evt_1");
+    expect(detail?.deliveries.map((d) => [d.id, d.status, d.history.map((h) => h.error)])).toEqual([
+      [7, "failed", ["HTTP 500"]],
+    ]);
+    // Deleting the event still deletes its deliveries and their attempts.
+    expect(await store.prune(10, 10)).toBe(1);
+    expect(store.db.prepare("SELECT count(*) AS n FROM attempts").get()).toEqual({ n: 0 });
+    expect(store.db.prepare("SELECT count(*) AS n FROM deliveries").get()).toEqual({ n: 0 });
+  } finally {
+    await store.close();
   }
 });

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { Action } from "../../actions/types.ts";
+import { alertsLine } from "../../alerts/describe.ts";
 import { lintAdmin } from "../../catalog/exposure.ts";
 import { formatFindings, lintConfig } from "../../catalog/lint.ts";
 import { DEFAULT_SOURCE } from "../../config/default.ts";
@@ -69,6 +70,7 @@ export const check: Command = {
         : "";
       io.out(`stripe: ${apiBase}, api_key ${apiKey ? "set (redacted)" : "not set"}${every}`);
     }
+    if (config.alerts) io.out(alertsLine(config.alerts));
     io.out("endpoints:");
     for (const e of config.endpoints) {
       const labels = e.signing.map((s) => `${s.label}${s.retiring ? " (retiring)" : ""}`).join(", ");

@@ -33,7 +33,7 @@ export const events: Command = {
   name: "events",
   summary: "list, show and replay stored events and their deliveries (safe while serve runs)",
   usage: [
-    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--search ID] [--account acct_…] [--limit N] [--json]",
+    "payhook events list [--status STATUS] [--type TYPE] [--since DURATION] [--source SOURCE] [--account acct_…] [--search ID] [--limit N] [--json]",
     "       payhook events show EVENT_ID [--json]",
     "       payhook events replay EVENT_ID [--status STATUS]",
     "       payhook events replay --status STATUS [--type TYPE] [--since DURATION]",
@@ -53,12 +53,12 @@ export const events: Command = {
       arg: "SOURCE",
       help: "only events Stripe pushed (pushed) or payhook catch-up fetched from Stripe's API (fetched)",
     },
+    account: { type: "string", arg: "ACCT", help: "only the events of this connected account (Connect)" },
     search: {
       type: "string",
       arg: "ID",
       help: "only the event with this id, or the events about this object or customer id (as the page searches)",
     },
-    account: { type: "string", arg: "ACCT", help: "only the events of this connected account (Connect)" },
     limit: { type: "string", arg: "N", help: `list at most N events, newest first (default ${DEFAULT_LIMIT})` },
     json: { type: "boolean", help: "print JSON, one object per line" },
   },
@@ -99,7 +99,7 @@ async function show({ runtime, io, values }: CommandContext, args: string[]): Pr
   const [id, ...extra] = args;
   if (id === undefined) throw new UsageError("events show needs an EVENT_ID, such as evt_1NG8Du2eZvKYlo2CUI79vXWy");
   if (extra.length > 0) throw new UsageError("events show takes one EVENT_ID");
-  for (const flag of ["status", "type", "since", "source", "search", "account", "limit"]) {
+  for (const flag of ["status", "type", "since", "source", "account", "search", "limit"]) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} does not apply to events show`);
   }
   const { store, close } = await openStore(runtime, storeSettings(values, io.env), {

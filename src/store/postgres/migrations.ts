@@ -191,6 +191,38 @@ const MIGRATIONS: ((s: string) => string)[] = [
       target text NOT NULL,
       count integer NOT NULL
     );`,
+  // Alerts, as on SQLite: at most one open incident per condition key (the partial unique index is what makes the
+  // instances' evaluations agree: a second INSERT … ON CONFLICT finds the first), and the notifications queue.
+  (s) => `
+    CREATE TABLE ${s}.incidents (
+      id bigserial PRIMARY KEY,
+      key text NOT NULL,
+      rule text NOT NULL,
+      summary text NOT NULL,
+      details text NOT NULL,
+      count bigint NOT NULL,
+      opened_at bigint NOT NULL,
+      resolved_at bigint,
+      notified_at bigint NOT NULL,
+      updated_at bigint NOT NULL
+    );
+    CREATE UNIQUE INDEX incidents_open ON ${s}.incidents (key) WHERE resolved_at IS NULL;
+    CREATE INDEX incidents_opened ON ${s}.incidents (opened_at);
+    CREATE TABLE ${s}.notifications (
+      id bigserial PRIMARY KEY,
+      incident_id bigint NOT NULL REFERENCES ${s}.incidents (id) ON DELETE CASCADE,
+      channel text NOT NULL,
+      body text NOT NULL,
+      status text NOT NULL,
+      attempts integer NOT NULL,
+      next_at bigint NOT NULL,
+      lease_until bigint,
+      last_error text,
+      created_at bigint NOT NULL,
+      sent_at bigint
+    );
+    CREATE INDEX notifications_pending ON ${s}.notifications (next_at) WHERE status = 'pending';
+    CREATE INDEX notifications_incident ON ${s}.notifications (incident_id, channel);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

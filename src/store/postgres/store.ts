@@ -12,6 +12,8 @@ import type {
   ActionControl,
   ActionStats,
   ActivityBucket,
+  AlertFacts,
+  AlertWindows,
   AttemptRecord,
   AuditEntry,
   Backfill,
@@ -27,9 +29,13 @@ import type {
   FailedDelivery,
   FailureGroup,
   HeldClaim,
+  Incident,
+  IncidentReport,
   IncomingEvent,
   Ingested,
   NewDelivery,
+  Notification,
+  NotificationResult,
   OrderMark,
   QueueStats,
   Requeue,
@@ -40,6 +46,7 @@ import type {
   Store,
   Upgrade,
 } from "../types.ts";
+import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import { ident, type Row, type Sql } from "./client.ts";
 import * as control from "./control.ts";
@@ -430,8 +437,7 @@ export class PostgresStore implements Store {
     const [row] = await this.run((sql) =>
       sql.unsafe(
         `SELECT min(${dueAt(p)}) AS next FROM ${this.s}.deliveries d
-         WHERE d.status = 'pending' AND ${orderFree(`${this.s}.deliveries`)} AND ${candidate(this.s, p)}
-           AND d.action <> ALL($7::text[])`,
+         WHERE d.status = 'pending' AND ${orderFree(`${this.s}.deliveries`)} AND ${candidate(this.s, p)} AND d.action <> ALL($7::text[])`,
         [now, this.options.leaseMs, ...runnableParams(this.sql, runnable), sql.array([...skip], 25)] as never[],
         { prepare: true },
       ),
@@ -591,6 +597,26 @@ export class PostgresStore implements Store {
 
   activity(since: number, bucketMs: number): Promise<ActivityBucket[]> {
     return this.run((sql) => activity(sql, this.s, since, bucketMs));
+  }
+
+  alertFacts(since: AlertWindows): Promise<AlertFacts> {
+    return this.run((sql) => alerts.alertFacts(sql, this.s, since));
+  }
+
+  recordIncidents(report: IncidentReport, now: number): Promise<number> {
+    return this.run((sql) => this.retryDeadlock(() => alerts.recordIncidents(sql, this.s, report, now)));
+  }
+
+  incidents(query: { open?: boolean; limit: number }): Promise<Incident[]> {
+    return this.run((sql) => alerts.incidents(sql, this.s, query));
+  }
+
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]> {
+    return this.run((sql) => alerts.claimNotifications(sql, this.s, now, limit, leaseMs));
+  }
+
+  finishNotification(result: NotificationResult, now: number): Promise<boolean> {
+    return this.run((sql) => alerts.finishNotification(sql, this.s, result, now));
   }
 
   /**

@@ -10,10 +10,10 @@ export function backfill(db: SqlDatabase, items: readonly Backfill[], now: numbe
   // A backfilled ordered delivery keeps its key's order through the claim's rule (order_created, the event's
   // created): an older event's delivery goes before a newer one of the same key, whichever was stored first.
   const create = db.prepare(
-    `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+    `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
        order_key, order_created, backfilled_at)
-     SELECT ?, ?, ?, 'pending', 0, ?, ?, ?, ?, created, ? FROM events WHERE id = ?
-     ON CONFLICT (event_id, action) DO NOTHING`,
+     SELECT rowid, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, created, ? FROM events WHERE id = ?
+     ON CONFLICT (event, action) DO NOTHING`,
   );
   let created = 0;
   for (const item of items) {

@@ -123,7 +123,7 @@ function selected(selection: RetrySelection): { where: string; params: (string |
   const parts: string[] = [];
   const params: (string | number)[] = [];
   if (selection.eventIds) {
-    parts.push("d.event_id IN (SELECT value FROM json_each(?))");
+    parts.push("d.event IN (SELECT rowid FROM events WHERE id IN (SELECT value FROM json_each(?)))");
     params.push(JSON.stringify(selection.eventIds));
   }
   if (selection.ids) {

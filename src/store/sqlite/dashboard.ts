@@ -31,7 +31,7 @@ export function failedDeliveries(
   const params = group ? [group.action, group.error] : [];
   return db
     .prepare(
-      `SELECT d.event_id, e.type, d.action, d.status FROM deliveries d JOIN events e ON e.id = d.event_id
+      `SELECT d.event_id, e.type, d.action, d.status FROM deliveries d JOIN events e ON e.rowid = d.event
        WHERE d.status IN ('failed', 'dead') ${where} ORDER BY d.updated_at, d.id LIMIT ?`,
     )
     .all(...params, limit)

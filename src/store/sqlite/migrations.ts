@@ -141,6 +141,101 @@ const MIGRATIONS: string[] = [
      target TEXT NOT NULL,
      count INTEGER NOT NULL
    );`,
+  // Alerts: incidents (at most one open per condition key, which the partial unique index enforces, so an evaluation
+  // repeated by another process opens nothing twice) and the notifications each change of one queues per channel,
+  // kept until sent like deliveries (see docs/alerting.md).
+  `CREATE TABLE incidents (
+     id INTEGER PRIMARY KEY,
+     key TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     summary TEXT NOT NULL,
+     details TEXT NOT NULL,
+     count INTEGER NOT NULL,
+     opened_at INTEGER NOT NULL,
+     resolved_at INTEGER,
+     notified_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE UNIQUE INDEX incidents_open ON incidents (key) WHERE resolved_at IS NULL;
+   CREATE INDEX incidents_opened ON incidents (opened_at);
+   CREATE TABLE notifications (
+     id INTEGER PRIMARY KEY,
+     incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+     channel TEXT NOT NULL,
+     body TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER NOT NULL,
+     lease_until INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     sent_at INTEGER
+   );
+   CREATE INDEX notifications_pending ON notifications (next_at) WHERE status = 'pending';
+   CREATE INDEX notifications_incident ON notifications (incident_id, channel);`,
+  // Search by object and customer id through event_search, filled behind the ack in batches (search.ts) instead
+  // of two indexes on events whose random keys each dirtied a page per event in every commit. search_progress is
+  // the last event rowid indexed. Deleting an event deletes its entries, and keeps search_progress at or below
+  // the newest rowid left, since SQLite gives the next event that rowid plus one: it must count as not indexed.
+  `CREATE TABLE event_search (
+     key TEXT NOT NULL,
+     event INTEGER NOT NULL,
+     PRIMARY KEY (key, event)
+   ) WITHOUT ROWID;
+   CREATE TABLE search_progress (
+     id INTEGER PRIMARY KEY CHECK (id = 1),
+     indexed INTEGER NOT NULL
+   );
+   INSERT OR IGNORE INTO event_search (key, event)
+     SELECT object_id, rowid FROM events WHERE object_id IS NOT NULL
+     UNION ALL SELECT customer_id, rowid FROM events WHERE customer_id IS NOT NULL;
+   INSERT INTO search_progress (id, indexed) SELECT 1, coalesce(max(rowid), 0) FROM events;
+   DROP INDEX events_object;
+   DROP INDEX events_customer;
+   CREATE TRIGGER events_unsearch AFTER DELETE ON events BEGIN
+     DELETE FROM event_search WHERE key IN (old.object_id, old.customer_id) AND event = old.rowid;
+     UPDATE search_progress SET indexed = (SELECT coalesce(max(rowid), 0) FROM events)
+       WHERE indexed > (SELECT coalesce(max(rowid), 0) FROM events);
+   END;`,
+  // Deliveries keyed by their event's rowid: the unique (event_id, action) index took a random page per event in
+  // every commit; (event, action) grows at its end, as rowids do. event_id stays, for what reads it. SQLite keeps
+  // rowids through VACUUM and its backup API (copy a store that way, or with .dump --preserve-rowids). The rowid
+  // cannot carry a foreign key, so deleting an event deletes its deliveries by trigger (their attempts cascade).
+  `CREATE TABLE deliveries_new (
+     id INTEGER PRIMARY KEY,
+     event INTEGER NOT NULL,
+     event_id TEXT NOT NULL,
+     action TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     status TEXT NOT NULL,
+     attempts INTEGER NOT NULL,
+     next_at INTEGER,
+     last_error TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     order_key TEXT,
+     order_created INTEGER,
+     replayed INTEGER NOT NULL DEFAULT 0,
+     backfilled_at INTEGER,
+     UNIQUE (event, action)
+   );
+   INSERT INTO deliveries_new (id, event, event_id, action, digest, status, attempts, next_at, last_error, created_at,
+       updated_at, order_key, order_created, replayed, backfilled_at)
+     SELECT d.id, e.rowid, d.event_id, d.action, d.digest, d.status, d.attempts, d.next_at, d.last_error, d.created_at,
+       d.updated_at, d.order_key, d.order_created, d.replayed, d.backfilled_at
+     FROM deliveries d JOIN events e ON e.id = d.event_id;
+   DROP TABLE deliveries;
+   ALTER TABLE deliveries_new RENAME TO deliveries;
+   CREATE INDEX deliveries_due ON deliveries (status, next_at);
+   CREATE INDEX deliveries_order ON deliveries (action, order_key, order_created, id)
+     WHERE order_key IS NOT NULL AND status IN ('pending', 'running');
+   CREATE TRIGGER events_undeliver AFTER DELETE ON events BEGIN
+     DELETE FROM deliveries WHERE event = old.rowid;
+   END;`,
+  // The activity chart counts only unsuccessful attempts by time: an index of those alone, so a successful attempt
+  // (nearly every one) writes no entry to it.
+  `DROP INDEX attempts_finished;
+   CREATE INDEX attempts_unsuccessful ON attempts (finished_at) WHERE status <> 'done';`,
 ];
 
 /** The schema version this payhook writes. */
@@ -171,15 +266,22 @@ export function migrate(db: SqlDatabase): void {
   }
   if (version === MIGRATIONS.length) return;
   // The pending steps share one transaction: a new store costs one commit (one fsync of the WAL) rather than one
-  // per step, and a step that fails leaves the store as it was, not part way.
+  // per step, and a step that fails leaves the store as it was, not part way. Foreign keys are off meanwhile (it
+  // takes effect outside a transaction only): a step that rebuilds a table drops the old one, and its children
+  // would go with it by ON DELETE CASCADE. Every key is checked before the commit instead.
+  db.exec("PRAGMA foreign_keys=OFF");
   db.exec("BEGIN IMMEDIATE");
   try {
     for (const step of MIGRATIONS.slice(version)) db.exec(step);
+    const broken = db.prepare("PRAGMA foreign_key_check").get();
+    if (broken) throw new Error(`a migration broke a foreign key in table ${String(broken.table)}`);
     db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
     db.exec("COMMIT");
   } catch (error) {
     db.exec("ROLLBACK");
     throw error;
+  } finally {
+    db.exec("PRAGMA foreign_keys=ON");
   }
 }
 

@@ -12,6 +12,8 @@ import type {
   ActionControl,
   ActionStats,
   ActivityBucket,
+  AlertFacts,
+  AlertWindows,
   AttemptRecord,
   AuditEntry,
   Backfill,
@@ -27,9 +29,13 @@ import type {
   FailedDelivery,
   FailureGroup,
   HeldClaim,
+  Incident,
+  IncidentReport,
   IncomingEvent,
   Ingested,
   NewDelivery,
+  Notification,
+  NotificationResult,
   OrderMark,
   QueueStats,
   Requeue,
@@ -40,6 +46,7 @@ import type {
   Store,
   Upgrade,
 } from "../types.ts";
+import * as alerts from "./alerts.ts";
 import { backfill, secretUse } from "./backfill.ts";
 import * as control from "./control.ts";
 import { copies, insertCopy, pruneCopies, saveUpgrade, upgrades } from "./copies.ts";
@@ -47,6 +54,7 @@ import { activity, failedDeliveries, failureGroups } from "./dashboard.ts";
 import { getEvent, listEvents, prune, requeue } from "./inspect.ts";
 import { checkSchema, migrate } from "./migrations.ts";
 import { probeWritable, queueStats } from "./probe.ts";
+import { SEARCH_DELAY_MS, SearchIndexer } from "./search.ts";
 
 const DUPLICATE: Ingested = { status: "duplicate", claims: [] };
 
@@ -145,6 +153,9 @@ export class SqliteStore implements Store {
   /** Consecutive tries that found the store locked: the next pause grows with them, up to MAX_RETRY_DELAY_MS. */
   private busyTries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly search: SearchIndexer;
+  /** Set while events wait to be indexed: the write that indexes them, SEARCH_DELAY_MS after the first. */
+  private searchTimer: ReturnType<typeof setTimeout> | undefined;
   /** The store file as opened; undefined when opened without a path (tests, in-memory). */
   private readonly identity: FileIdentity | undefined;
   /** Why the store can take no more writes, once its file was deleted or replaced; it never comes back. */
@@ -153,6 +164,7 @@ export class SqliteStore implements Store {
   constructor(db: SqlDatabase, identity?: FileIdentity) {
     this.db = db;
     this.identity = identity;
+    this.search = new SearchIndexer(db);
     this.sql = {
       insertEvent: db.prepare(
         `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body,
@@ -160,22 +172,22 @@ export class SqliteStore implements Store {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
       ),
       insertDelivery: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+        `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)`,
+         VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL, ?)`,
       ),
       // Claimed as it is stored: running, its first attempt counted, as claim() would leave it.
       insertClaimed: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+        `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         VALUES (?, ?, ?, 'running', 1, ?, ?, ?, NULL, ?)`,
+         VALUES (?, ?, ?, ?, 'running', 1, ?, ?, ?, NULL, ?)`,
       ),
       // Held (next_at NULL) when another delivery of its key is running, or pending and created earlier (or as
       // early: stored first).
       insertOrdered: db.prepare(
-        `INSERT INTO deliveries (event_id, action, digest, status, attempts, next_at, created_at, updated_at,
+        `INSERT INTO deliveries (event, event_id, action, digest, status, attempts, next_at, created_at, updated_at,
            order_key, order_created)
-         SELECT ?1, ?2, ?3, 'pending', 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries b
+         SELECT ?7, ?1, ?2, ?3, 'pending', 0, CASE WHEN EXISTS (SELECT 1 FROM deliveries b
              WHERE b.action = ?2 AND b.order_key = ?5 AND b.status IN ('pending', 'running')
                AND (b.status = 'running' OR b.order_created <= ?6)) THEN NULL ELSE ?4 END,
            ?4, ?4, ?5, ?6`,
@@ -201,9 +213,9 @@ export class SqliteStore implements Store {
         `UPDATE deliveries SET status = 'running', attempts = attempts + 1, updated_at = ?
          WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = 'pending' AND d.next_at <= ?
            AND d.action NOT IN (SELECT value FROM json_each(?)) AND ${RUNS} AND ${FREE} ORDER BY d.next_at, d.id LIMIT ?)
-         RETURNING id, event_id, action, digest, attempts, order_key, order_created, replayed`,
+         RETURNING id, event, event_id, action, digest, attempts, order_key, order_created, replayed`,
       ),
-      eventOf: db.prepare("SELECT type, body FROM events WHERE id = ?"),
+      eventOf: db.prepare("SELECT type, body FROM events WHERE rowid = ?"),
       markOf: db.prepare("SELECT event_id, created FROM order_marks WHERE action = ? AND key = ?"),
       // Only moves forward: an older event delivered later (a replay) leaves the newest one in place.
       markDelivered: db.prepare(
@@ -262,16 +274,18 @@ export class SqliteStore implements Store {
         event.verifiedBy ?? null,
       );
       if (Number(inserted.changes) === 0) return DUPLICATE;
+      this.search.noteStored();
       const claims: HeldClaim[] = [];
       const at = event.receivedAt;
+      const row = inserted.lastInsertRowid;
       for (const d of deliveries) {
         if (d.orderKey !== undefined) {
-          this.sql.insertOrdered.run(event.id, d.action, d.digest, at, d.orderKey, event.created);
+          this.sql.insertOrdered.run(event.id, d.action, d.digest, at, d.orderKey, event.created, row);
         } else if (d.claimed) {
-          const row = this.sql.insertClaimed.run(event.id, d.action, d.digest, at, at, at, event.created);
-          claims.push({ id: Number(row.lastInsertRowid) });
+          const claimed = this.sql.insertClaimed.run(row, event.id, d.action, d.digest, at, at, at, event.created);
+          claims.push({ id: Number(claimed.lastInsertRowid) });
         } else {
-          this.sql.insertDelivery.run(event.id, d.action, d.digest, at, at, at, event.created);
+          this.sql.insertDelivery.run(row, event.id, d.action, d.digest, at, at, at, event.created);
         }
       }
       return { status: "stored" as const, claims };
@@ -282,7 +296,7 @@ export class SqliteStore implements Store {
     const runs = runsJson(runnable);
     return this.write(() =>
       this.sql.claim.all(now, now, JSON.stringify(skip), runs, runs, runs, limit).map((row) => {
-        const event = this.sql.eventOf.get(row.event_id as string);
+        const event = this.sql.eventOf.get(row.event as number);
         const claimed: ClaimedDelivery = {
           id: Number(row.id),
           eventId: row.event_id as string,
@@ -483,6 +497,26 @@ export class SqliteStore implements Store {
     return this.write(() => saveUpgrade(this.db, upgrade));
   }
 
+  async alertFacts(since: AlertWindows): Promise<AlertFacts> {
+    return alerts.alertFacts(this.db, since);
+  }
+
+  recordIncidents(report: IncidentReport, now: number): Promise<number> {
+    return this.write(() => alerts.recordIncidents(this.db, report, now));
+  }
+
+  async incidents(query: { open?: boolean; limit: number }): Promise<Incident[]> {
+    return alerts.incidents(this.db, query);
+  }
+
+  claimNotifications(now: number, limit: number, leaseMs: number): Promise<Notification[]> {
+    return this.write(() => alerts.claimNotifications(this.db, now, limit, leaseMs));
+  }
+
+  finishNotification(result: NotificationResult, now: number): Promise<boolean> {
+    return this.write(() => alerts.finishNotification(this.db, result, now));
+  }
+
   acquireLease(name: string, holder: string, ttlMs: number, now: number): Promise<boolean> {
     return this.write(() => Number(this.sql.acquireLease.run(name, holder, now + ttlMs, now).changes) > 0);
   }
@@ -544,6 +578,8 @@ export class SqliteStore implements Store {
     // A last commit without waiting: writes the lock still holds back fail now (a webhook gets 503, Stripe retries).
     this.commit(0);
     clearTimeout(this.retryTimer);
+    // After that commit, which arms it when events wait: the next start indexes them.
+    clearTimeout(this.searchTimer);
     this.closed = true;
     for (const write of this.queue.splice(0)) write.reject(new StoreUnavailableError("the store is closed"));
     this.db.close();
@@ -631,6 +667,8 @@ export class SqliteStore implements Store {
       try {
         try {
           for (const write of batch) results.push(write.run());
+          // A full tail is indexed in this commit: its entries share the fsync the batch waits for anyway.
+          if (this.search.full) this.search.index();
           this.db.exec("COMMIT");
         } catch (error) {
           rollback(this.db);
@@ -642,6 +680,16 @@ export class SqliteStore implements Store {
         for (const write of batch) write.reject(failure);
       }
     }
+    this.indexLater();
+  }
+
+  /** Events wait to be indexed: a write indexes them SEARCH_DELAY_MS from now, unless a full tail does it first. */
+  private indexLater(): void {
+    if (this.searchTimer || this.closed || !this.search.waiting) return;
+    this.searchTimer = setTimeout(() => {
+      this.searchTimer = undefined;
+      if (this.search.waiting) this.write(() => this.search.index()).catch(() => {});
+    }, SEARCH_DELAY_MS);
   }
 }
 

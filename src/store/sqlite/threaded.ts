@@ -91,6 +91,9 @@ class ThreadedStore implements Store {
   prune = (...args: WriteArgs<"prune">) => this.write("prune", args) as Promise<number>;
   acquireLease = (...args: WriteArgs<"acquireLease">) => this.write("acquireLease", args) as Promise<boolean>;
   releaseLease = (...args: WriteArgs<"releaseLease">) => this.write("releaseLease", args) as Promise<void>;
+  ingestCopy: Store["ingestCopy"] = ({ payload: _parsed, ...event }) =>
+    this.write("ingestCopy", [event]) as ReturnType<Store["ingestCopy"]>;
+  saveUpgrade = (...args: WriteArgs<"saveUpgrade">) => this.write("saveUpgrade", args) as Promise<void>;
   setPaused = (...args: WriteArgs<"setPaused">) => this.write("setPaused", args) as Promise<boolean>;
   noteOutcome = (...args: WriteArgs<"noteOutcome">) =>
     this.write("noteOutcome", args) as ReturnType<Store["noteOutcome"]>;
@@ -98,9 +101,11 @@ class ThreadedStore implements Store {
   refund = (...args: WriteArgs<"refund">) => this.write("refund", args) as Promise<void>;
   retryNow = (...args: WriteArgs<"retryNow">) => this.write("retryNow", args) as ReturnType<Store["retryNow"]>;
   audit = (...args: WriteArgs<"audit">) => this.write("audit", args) as Promise<void>;
-  ingestCopy: Store["ingestCopy"] = ({ payload: _parsed, ...event }) =>
-    this.write("ingestCopy", [event]) as ReturnType<Store["ingestCopy"]>;
-  saveUpgrade = (...args: WriteArgs<"saveUpgrade">) => this.write("saveUpgrade", args) as Promise<void>;
+  recordIncidents = (...args: WriteArgs<"recordIncidents">) => this.write("recordIncidents", args) as Promise<number>;
+  claimNotifications = (...args: WriteArgs<"claimNotifications">) =>
+    this.write("claimNotifications", args) as ReturnType<Store["claimNotifications"]>;
+  finishNotification = (...args: WriteArgs<"finishNotification">) =>
+    this.write("finishNotification", args) as Promise<boolean>;
 
   renew: Store["renew"] = (claims) => this.reader.renew(claims);
   subscribe: Store["subscribe"] = () => this.reader.subscribe();
@@ -120,6 +125,8 @@ class ThreadedStore implements Store {
   secretUse: Store["secretUse"] = (since) => this.reader.secretUse(since);
   copies: Store["copies"] = (query) => this.reader.copies(query);
   upgrades: Store["upgrades"] = () => this.reader.upgrades();
+  alertFacts: Store["alertFacts"] = (since) => this.reader.alertFacts(since);
+  incidents: Store["incidents"] = (query) => this.reader.incidents(query);
 
   async close(): Promise<void> {
     if (this.closed) return;

@@ -1,0 +1,246 @@
+/**
+ * End to end from the compiled binary: alert rules open incidents that notify each channel once (a Slack-compatible
+ * sink and a webhook sink record what they get), resolve with a `resolved` notification, survive a channel that is
+ * down, and never show a channel's URL; Stripe's side (the fake API) feeds `stripe_endpoint`, `missed` and doctor.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
+import type { Sink, SinkRequest } from "../helpers/sink.ts";
+import { deliver, event } from "../helpers/stripe.ts";
+import { useStripeFixture } from "../helpers/stripe-fixture.ts";
+
+setDefaultTimeout(60_000);
+
+/** Channel URLs are secrets: these tokens must never be shown. */
+const SLACK_TOKEN = "SENTINEL0slack0token";
+const HOOK_TOKEN = "SENTINEL0hook0token";
+const KEY = "sk_test_SENTINEL0alerts0key";
+
+const ctx = useStripeFixture(KEY);
+
+type Body = { id: string; rule: string; state: string; summary: string; count: number };
+const bodies = (requests: SinkRequest[]) =>
+  requests
+    .filter((r) => r.status === 200)
+    .map((r) => JSON.parse(new TextDecoder().decode(r.body)) as Record<string, unknown>);
+const hooks = (sink: Sink) => bodies(sink.to(`/hook/${HOOK_TOKEN}`)) as Body[];
+const slacks = (sink: Sink) => bodies(sink.to(`/slack/${SLACK_TOKEN}`)).map((b) => String(b.text));
+const of = (list: Body[], rule: string, state: string) => list.filter((b) => b.rule === rule && b.state === state);
+
+function alertsConfig(sink: Sink, extra = ""): string {
+  return testConfig(`handlers:
+  payment_intent.succeeded:
+    - { name: ship, forward: { url: "${sink.url}/ship" } }
+  invoice.paid:
+    - { name: mail, forward: { url: "${sink.url}/mail" } }
+retry: { attempts: 50, schedule: [150ms], jitter: 0 }
+alerts:
+  interval: 250ms
+  notify:
+    - { name: ops, slack: { url: "\${SLACK_URL}" } }
+    - { name: pager, webhook: { url: "\${HOOK_URL}" } }
+  rules:
+    failing: { failures: 3 }
+    backlog: { older_than: 1s }
+    stripe_endpoint: false
+${extra}`);
+}
+
+const env = (sink: Sink) => ({
+  SLACK_URL: `${sink.url}/slack/${SLACK_TOKEN}`,
+  HOOK_URL: `${sink.url}/hook/${HOOK_TOKEN}`,
+});
+
+describe("alerts", () => {
+  test("dead, failing and backlog each notify once per channel, resolve once, and a channel down gets them when back", async () => {
+    const { sink } = ctx;
+    sink.plan("/ship", ["410"]);
+    sink.plan("/mail", ["500"]);
+    // The webhook channel is down for its first two requests: those notifications arrive on a later attempt.
+    sink.plan(`/hook/${HOOK_TOKEN}`, ["503", "503", "200"]);
+    const server = await startServer({ config: alertsConfig(sink), env: env(sink) });
+    ctx.server = server;
+    const url = `${server.url}/webhook`;
+    await Promise.all(Array.from({ length: 100 }, () => deliver(url, event("payment_intent.succeeded"))));
+    await Promise.all(Array.from({ length: 3 }, () => deliver(url, event("invoice.paid"))));
+
+    await waitUntil(
+      () => of(hooks(sink), "dead", "open").length > 0 && of(hooks(sink), "failing", "open").length >= 2,
+      20_000,
+      "dead and failing notifications",
+    );
+    await waitUntil(() => of(hooks(sink), "backlog", "open").length > 0, 20_000, "a backlog notification");
+    const incidents = async () =>
+      (
+        await runPayhook(["incidents", "--json", "--config", join(server.dir, "payhook.yaml")], {
+          cwd: server.dir,
+          env: env(sink),
+        })
+      ).stdout
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { rule: string; key: string; state: string; count: number });
+    // Repeats fold into the count: the 100 dead deliveries are one incident.
+    await waitUntil(
+      async () => (await incidents()).some((i) => i.rule === "dead" && i.count === 100),
+      20_000,
+      "dead count 100",
+    );
+
+    // The action recovers: its failing incident and the backlog resolve.
+    sink.plan("/mail", ["200"]);
+    await waitUntil(() => of(hooks(sink), "backlog", "resolved").length > 0, 20_000, "backlog resolved");
+    await waitUntil(
+      () => hooks(sink).some((b) => b.rule === "failing" && b.state === "resolved" && b.summary.includes("mail")),
+      20_000,
+      "failing resolved",
+    );
+    // A few more evaluations change nothing: no flood.
+    await Bun.sleep(1_000);
+
+    const hook = hooks(sink);
+    const dead = of(hook, "dead", "open");
+    expect(dead).toHaveLength(1);
+    expect(dead[0]?.summary).toContain("ship");
+    expect(dead[0]?.count).toBeGreaterThan(0);
+    const failing = of(hook, "failing", "open").map((b) => b.summary);
+    expect(failing.filter((s) => s.includes("mail"))).toHaveLength(1);
+    expect(of(hook, "failing", "resolved")).toHaveLength(1);
+    expect(of(hook, "backlog", "open")).toHaveLength(1);
+    expect(of(hook, "backlog", "resolved")).toHaveLength(1);
+    // Each notification arrived once, whatever the channel answered before.
+    const seen = hook.map((b) => `${b.id}:${b.state}`);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(sink.to(`/hook/${HOOK_TOKEN}`).filter((r) => r.status === 503)).toHaveLength(2);
+    // Slack gets the same changes as text, with the count.
+    const slack = slacks(sink);
+    expect(slack.filter((t) => t.startsWith("[payhook] ALERT dead:"))).toHaveLength(1);
+    expect(slack.find((t) => t.startsWith("[payhook] ALERT dead:"))).toMatch(/count \d+/);
+    expect(slack.filter((t) => t.startsWith("[payhook] RESOLVED backlog:"))).toHaveLength(1);
+
+    const list = await incidents();
+    expect(list.find((i) => i.rule === "dead")?.state).toBe("open");
+    expect(list.find((i) => i.key === "failing:mail")?.state).toBe("resolved");
+
+    // The channels' URLs appear nowhere payhook speaks.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/payhook_incidents_open\{rule="dead"\} 1/);
+    expect(metrics).toMatch(/payhook_alert_notifications_total\{channel="pager",result="failed"\} 2/);
+    const config = join(server.dir, "payhook.yaml");
+    const check = await runPayhook(["check", "--config", config], { cwd: server.dir, env: env(sink) });
+    expect(check.stdout).toContain("alerts: to ops (slack), pager (webhook), URLs redacted");
+    const doctor = await runPayhook(["doctor", "--config", config], { cwd: server.dir, env: env(sink) });
+    const shown = await runPayhook(["incidents", "--config", config], { cwd: server.dir, env: env(sink) });
+    for (const text of [
+      metrics,
+      check.stdout,
+      check.stderr,
+      doctor.stdout,
+      doctor.stderr,
+      shown.stdout,
+      server.stderr.join("\n"),
+    ]) {
+      expect(text).not.toContain(SLACK_TOKEN);
+      expect(text).not.toContain(HOOK_TOKEN);
+    }
+  });
+
+  test("payhook alerts test reaches each channel and names the one that fails, without its URL", async () => {
+    const { sink } = ctx;
+    const dir = tempDir();
+    const file = join(dir, "payhook.yaml");
+    writeFileSync(file, alertsConfig(sink).replaceAll("{{port}}", "0").replaceAll("{{dir}}", dir));
+    sink.plan(`/hook/${HOOK_TOKEN}`, ["500"]);
+    const result = await runPayhook(["alerts", "test", "--config", file], { cwd: dir, env: env(sink) });
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("ops (slack): sent");
+    expect(result.stdout).toContain("pager (webhook): not sent: the channel answered HTTP 500");
+    expect(slacks(sink)[0]).toContain("a test notification");
+    const down = { ...env(sink), SLACK_URL: `http://127.0.0.1:9/slack/${SLACK_TOKEN}` };
+    const one = await runPayhook(["alerts", "test", "ops", "--config", file], { cwd: dir, env: down });
+    expect(one.code).toBe(1);
+    expect(one.stdout).toContain("ops (slack): not sent: the channel could not be reached");
+    expect(one.stdout + one.stderr).not.toContain(SLACK_TOKEN);
+  });
+
+  test("Stripe's side: a disabled endpoint, drifted events and API version, missed events, and doctor", async () => {
+    const { sink, fake } = ctx;
+    const now = Math.floor(Date.now() / 1000);
+    const endpoint = (id: string, over: Record<string, unknown>) =>
+      fake.endpoints.push({
+        id,
+        object: "webhook_endpoint",
+        url: "https://pay.example.com/webhook",
+        enabled_events: ["payment_intent.succeeded", "invoice.paid"],
+        status: "enabled",
+        api_version: "2020-08-27",
+        description: null,
+        livemode: false,
+        metadata: {},
+        created: now,
+        ...over,
+      });
+    const { STRIPE_API_VERSION } = await import("../../src/stripe/api.ts");
+    endpoint("we_disabled", { status: "disabled", api_version: STRIPE_API_VERSION });
+    endpoint("we_events", { enabled_events: ["payment_intent.succeeded"], api_version: STRIPE_API_VERSION });
+    endpoint("we_version", {});
+    // An event Stripe has and never delivered: catch-up stores it, `missed` reports it, doctor counts it.
+    const missed = fake.addEvent({
+      type: "invoice.paid",
+      created: now - 60,
+      data: { object: { id: "in_1", object: "invoice" } },
+    });
+    fake.markUndelivered(String(missed.id));
+    fake.clockOffsetMs = 20 * 60_000;
+    sink.plan("/mail", ["200"]);
+    const dir = tempDir();
+    const file = join(dir, "payhook.yaml");
+    const config = alertsConfig(sink, "    stripe_endpoint: { every: 200ms }\n")
+      .replace("    stripe_endpoint: false\n", "")
+      .concat(`stripe:\n  api_key: "\${STRIPE_API_KEY}"\n  api_base: "${fake.apiBase}"\n  max_rate: 100\n`);
+    const full = { ...env(sink), STRIPE_API_KEY: KEY };
+    writeFileSync(file, config.replaceAll("{{port}}", "0").replaceAll("{{dir}}", dir));
+    expect((await runPayhook(["catch-up", "--config", file, "--since", "1h"], { cwd: dir, env: full })).code).toBe(0);
+    const server = await startServer({ config, dir, env: full });
+    ctx.server = server;
+
+    await waitUntil(
+      () => of(hooks(sink), "stripe_endpoint", "open").length >= 3 && of(hooks(sink), "missed", "open").length > 0,
+      20_000,
+      "stripe_endpoint and missed",
+    );
+    const stripe = of(hooks(sink), "stripe_endpoint", "open") as (Body & { details: string })[];
+    const about = (id: string) =>
+      stripe
+        .filter((b) => b.summary.includes(id))
+        .map((b) => b.details)
+        .join("\n");
+    expect(about("we_disabled")).toContain("the endpoint is disabled");
+    expect(about("we_events")).toContain("handlers for type(s) Stripe never sends here: invoice.paid");
+    expect(about("we_version")).toContain("API version 2020-08-27");
+    expect(of(hooks(sink), "missed", "open")[0]?.count).toBe(1);
+
+    const doctor = await runPayhook(["doctor", "--json", "--config", join(server.dir, "payhook.yaml")], {
+      cwd: dir,
+      env: full,
+    });
+    expect(doctor.code).toBe(1);
+    const checks = (JSON.parse(doctor.stdout) as { checks: { check: string; status: string; message: string }[] })
+      .checks;
+    const status = (name: string) => checks.find((c) => c.check === name)?.status;
+    expect(status("listener")).toBe("ok");
+    expect(status("store")).toBe("ok");
+    expect(status("clock")).toBe("fail");
+    expect(status("stripe endpoint we_disabled")).toBe("fail");
+    expect(status("stripe endpoint we_events")).toBe("warn");
+    expect(status("stripe endpoint we_version")).toBe("warn");
+    const undelivered = checks.find((c) => c.check === "undelivered events");
+    expect(undelivered?.status).toBe("warn");
+    expect(undelivered?.message).toContain("failed to deliver 1 events");
+    expect(doctor.stdout + doctor.stderr).not.toContain(KEY);
+    expect(doctor.stdout).not.toContain(SLACK_TOKEN);
+  });
+});
