@@ -104,9 +104,11 @@ export function openSqliteStore(db: SqlDatabase, path?: string, readOnly = false
 
 /** WAL + synchronous=FULL, read back: payhook refuses to run on a store that would not fsync each commit. */
 export function applyDurability(db: SqlDatabase): void {
+  // The wait first: switching to WAL takes a lock that another connection opening the same store (the writer
+  // thread's, a reader's) may hold for a moment, and without it that is "database is locked" at once.
+  db.exec("PRAGMA busy_timeout=5000");
   db.exec("PRAGMA journal_mode=WAL");
   db.exec("PRAGMA synchronous=FULL");
-  db.exec("PRAGMA busy_timeout=5000");
   db.exec("PRAGMA foreign_keys=ON");
   const journal = String(db.prepare("PRAGMA journal_mode").get()?.journal_mode ?? "").toLowerCase();
   const synchronous = Number(db.prepare("PRAGMA synchronous").get()?.synchronous);
