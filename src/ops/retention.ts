@@ -1,7 +1,8 @@
 /**
  * @module `retention:`: the server deletes events (with their deliveries and attempts) received longer ago than
  * the retention, once all their deliveries are finished. An event's id is its dedupe key, so ids are remembered
- * for at least the retention, which must cover Stripe's retries.
+ * for at least the retention, which must cover Stripe's retries. Alert incidents resolved longer ago go too, with
+ * their notifications, as do notifications sent or given up longer ago; open incidents and unsent notifications stay.
  */
 import { describe } from "../errors.ts";
 import type { Logger } from "../log.ts";

@@ -3,12 +3,14 @@
  * once per interval however many tabs ask: every open Overview refreshes on each live change, and N tabs must
  * cost the store (and the thread that also answers webhooks) one query, not N.
  */
-import type { ActivityBucket, QueueStats, Store, Upgrade } from "../store/types.ts";
+import type { ActivityBucket, Incident, QueueStats, Store, Upgrade } from "../store/types.ts";
 
 /** How long one reading answers every Overview: charts by the minute do not need fresher numbers. */
 export const OVERVIEW_INTERVAL_MS = 2_000;
 const MINUTE = 60_000;
 const DAY_MINUTES = 1440;
+/** Open incidents shown at most: more than a screenful means the Incidents screen, which lists them all. */
+const OPEN_INCIDENTS = 20;
 
 export interface OverviewData {
   /** When it was read. */
@@ -18,11 +20,13 @@ export interface OverviewData {
   queue: QueueStats;
   /** API-version upgrades not yet cut over, or cut over in the last day. */
   upgrades: Upgrade[];
+  /** Alert incidents open now, newest first. */
+  incidents: Incident[];
 }
 
 /** Reads the Overview's data, sharing a reading in flight or younger than `intervalMs`. */
 export function createOverviewSource(
-  store: Pick<Store, "activity" | "queueStats" | "upgrades">,
+  store: Pick<Store, "activity" | "queueStats" | "upgrades" | "incidents">,
   now: () => number = Date.now,
   intervalMs = OVERVIEW_INTERVAL_MS,
 ): () => Promise<OverviewData> {
@@ -34,11 +38,13 @@ export function createOverviewSource(
       store.activity(t - DAY_MINUTES * MINUTE, MINUTE),
       store.queueStats(),
       store.upgrades(),
-    ]).then(([day, queue, upgrades]) => ({
+      store.incidents({ open: true, limit: OPEN_INCIDENTS }),
+    ]).then(([day, queue, upgrades, incidents]) => ({
       at: t,
       day,
       queue,
       upgrades: upgrades.filter((u) => u.cutOverAt === null || t - u.cutOverAt < DAY_MINUTES * MINUTE),
+      incidents,
     }));
     const reading = { started: t, data };
     last = reading;

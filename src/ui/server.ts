@@ -21,6 +21,7 @@ import { type Changes, createLiveStreams, type LiveStreams } from "./live.ts";
 import { eventRoutes } from "./screens/event.ts";
 import { eventsRoutes } from "./screens/events.ts";
 import { failuresRoutes } from "./screens/failures.ts";
+import { incidentsRoutes } from "./screens/incidents.ts";
 import { loginRoutes } from "./screens/login.ts";
 import { overviewRoutes } from "./screens/overview.ts";
 import { PAGE_HEADERS } from "./security.ts";
@@ -98,6 +99,7 @@ function routeTable(options: AdminOptions & { now: () => number }, sessions: Ses
     }),
     ...failuresRoutes(options),
     ...overviewRoutes(options),
+    ...incidentsRoutes(options),
     ...eventRoutes(options),
     ...controlRoutes(options),
   ];

@@ -145,6 +145,51 @@ export function storeInspectContract(name: string, open: OpenSubject): void {
       );
     });
 
+    test("prune deletes incidents resolved before the retention and finished notifications, never open or unsent ones", async () => {
+      const s = await subject();
+      const at = (days: number) => NOW - days * DAY;
+      const condition = (key: string) => ({ key, rule: "dead", summary: `${key} went dead`, details: "", count: 1 });
+      const report = (...keys: string[]) => ({
+        scope: ["dead:"],
+        open: keys.map(condition),
+        channels: ["ops"],
+        renotifyMs: 100 * DAY,
+      });
+      /** Claims what is due at `when` and ends each notification as `end` says (none: left in flight). */
+      async function send(when: number, end: (key: string) => "sent" | "dropped" | "none", leaseMs = 60_000) {
+        for (const n of await s.store.claimNotifications(when, 10, leaseMs)) {
+          const status = end(n.body.summary.split(" ")[0] as string);
+          if (status !== "none") await s.store.finishNotification({ id: n.id, attempt: n.attempt, status }, when);
+        }
+      }
+      await s.store.recordIncidents(report("dead:a", "dead:b", "dead:c"), at(40));
+      await send(at(40), (key) => (key === "dead:c" ? "dropped" : "sent"));
+      // a and b resolve 35 days ago: a's resolve is sent, b's is still in flight (leased, unsent).
+      await s.store.recordIncidents(report("dead:c"), at(35));
+      await send(at(35), (key) => (key === "dead:a" ? "sent" : "none"), 100 * DAY);
+      // d opens and resolves within the retention, both sent.
+      await s.store.recordIncidents(report("dead:c", "dead:d"), at(2));
+      await s.store.recordIncidents(report("dead:c"), at(1));
+      await send(at(1), () => "sent");
+      await send(at(1), () => "sent");
+
+      await s.store.prune(at(30), 100);
+      assert.deepEqual((await s.store.incidents({ limit: 10 })).map((i) => i.key).sort(), [
+        "dead:b",
+        "dead:c",
+        "dead:d",
+      ]);
+      const left = await s.query("SELECT status, COUNT(*) AS n FROM notifications GROUP BY status ORDER BY status");
+      assert.deepEqual(
+        left.map((r) => [r.status, Number(r.n)]),
+        [
+          ["pending", 1],
+          ["sent", 2],
+        ],
+        "b's unsent resolve and d's two are kept; the rest (sent or given up 35-40 days ago) are gone",
+      );
+    });
+
     test("claim and nextDue take only the deliveries the instance can run: its versions, then its action names", async () => {
       const s = await subject();
       await s.store.ingest(incoming("evt_a", { type: "a.b", receivedAt: NOW }), [

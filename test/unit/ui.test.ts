@@ -162,6 +162,7 @@ describe("the admin handler", () => {
     },
     queueStats: async () => ({ byStatus: {}, oldestPendingAt: null }),
     upgrades: async () => [],
+    incidents: async () => [],
   } as unknown as Store;
   const handler = (token?: string) =>
     createAdminHandler({

@@ -159,3 +159,15 @@ export async function finishNotification(
   );
   return rows.length > 0;
 }
+
+/** Deletes what retention no longer keeps, as the SQLite store's pruneIncidents. */
+export async function pruneIncidents(sql: Sql, s: string, before: number): Promise<void> {
+  await sql.unsafe(`DELETE FROM ${s}.notifications WHERE status <> 'pending' AND created_at < $1::bigint`, [
+    before,
+  ] as never[]);
+  await sql.unsafe(
+    `DELETE FROM ${s}.incidents i WHERE i.resolved_at IS NOT NULL AND i.resolved_at < $1::bigint
+       AND NOT EXISTS (SELECT 1 FROM ${s}.notifications n WHERE n.incident_id = i.id AND n.status = 'pending')`,
+    [before] as never[],
+  );
+}

@@ -566,6 +566,7 @@ export class PostgresStore implements Store {
   prune(before: number, limit: number): Promise<number> {
     return this.run(async (sql) => {
       await pruneCopies(sql, this.s, before);
+      await alerts.pruneIncidents(sql, this.s, before);
       return prune(sql, this.s, this.options.schema, before, limit);
     });
   }

@@ -140,3 +140,16 @@ export function finishNotification(db: SqlDatabase, result: NotificationResult, 
     ) > 0
   );
 }
+
+/**
+ * Deletes what retention no longer keeps: notifications sent or given up before `before`, and incidents resolved
+ * before it with nothing left to send (their notifications go with them). Never an open incident, never a
+ * pending notification.
+ */
+export function pruneIncidents(db: SqlDatabase, before: number): void {
+  db.prepare("DELETE FROM notifications WHERE status <> 'pending' AND created_at < ?").run(before);
+  db.prepare(
+    `DELETE FROM incidents WHERE resolved_at IS NOT NULL AND resolved_at < ?
+       AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = incidents.id AND n.status = 'pending')`,
+  ).run(before);
+}

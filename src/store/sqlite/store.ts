@@ -479,6 +479,7 @@ export class SqliteStore implements Store {
   prune(before: number, limit: number): Promise<number> {
     return this.write(() => {
       pruneCopies(this.db, before);
+      alerts.pruneIncidents(this.db, before);
       return prune(this.db, before, limit);
     });
   }

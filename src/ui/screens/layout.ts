@@ -2,7 +2,7 @@
 import { ASSETS } from "../assets.ts";
 import { html, type SafeHtml } from "../html.ts";
 
-export type Screen = "events" | "failures" | "actions" | "overview" | "login";
+export type Screen = "events" | "failures" | "actions" | "overview" | "incidents" | "login";
 
 export interface Frame {
   title: string;
@@ -33,7 +33,7 @@ export function layout(frame: Frame, main: SafeHtml): SafeHtml {
   <span class="brand">payhook</span>
   ${
     frame.csrf
-      ? html`<nav aria-label="Screens">${link("events", "/", "Events")} ${link("failures", "/failures", "Failures")} ${link("actions", "/actions", "Actions")} ${link("overview", "/overview", "Overview")}</nav>
+      ? html`<nav aria-label="Screens">${link("events", "/", "Events")} ${link("failures", "/failures", "Failures")} ${link("actions", "/actions", "Actions")} ${link("overview", "/overview", "Overview")} ${link("incidents", "/incidents", "Incidents")}</nav>
   <p class="live-status" role="status" aria-live="polite" hidden></p>
   <form method="post" action="/logout" class="logout"><input type="hidden" name="csrf" value="${frame.csrf}"><button type="submit">Log out</button></form>`
       : ""

@@ -1,9 +1,10 @@
 /** @module The Overview screen: activity charts over the last hour and day, the queue, and what is running. */
-import type { ActivityBucket, QueueStats, Store, Upgrade } from "../../store/types.ts";
+import type { ActivityBucket, Incident, QueueStats, Store, Upgrade } from "../../store/types.ts";
 import { chart, duration, series } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
 import { get, page, type Route } from "../http.ts";
 import { createOverviewSource } from "../overview-data.ts";
+import { openIncidents } from "./incidents.ts";
 import { layout } from "./layout.ts";
 
 const MINUTE = 60_000;
@@ -17,14 +18,14 @@ export interface ServerFacts {
 }
 
 export function overviewRoutes(
-  deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats" | "upgrades">; now: () => number },
+  deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats" | "upgrades" | "incidents">; now: () => number },
 ): Route[] {
   // Shared by every open Overview for a couple of seconds: N tabs cost one reading of the store.
   const overview = createOverviewSource(deps.store, deps.now);
   return [
     get("/overview", async ({ session: { csrf } }) => {
       // One query for the day; the last hour is its last 60 buckets.
-      const { at: t, day, queue, upgrades } = await overview();
+      const { at: t, day, queue, upgrades, incidents } = await overview();
       return page(
         overviewPage({
           csrf,
@@ -32,6 +33,7 @@ export function overviewRoutes(
           day: series(day, t - 1439 * MINUTE, t + 1, MINUTE),
           queue,
           upgrades,
+          incidents,
           now: t,
           storeKind: deps.storeKind,
           version: deps.version,
@@ -49,6 +51,8 @@ export function overviewPage(options: {
   day: ActivityBucket[];
   queue: QueueStats;
   upgrades?: Upgrade[];
+  /** Alert incidents open now; shown first. */
+  incidents?: Incident[];
   now: number;
   storeKind: string;
   version: string;
@@ -64,6 +68,7 @@ export function overviewPage(options: {
     { title: "Overview", screen: "overview", csrf: options.csrf, live: true },
     html`<h1>Overview</h1>
 <div id="overview" data-live>
+${openIncidents(options.incidents ?? [], now)}
 <dl class="stats">
   ${stat(
     "Events, last hour",
