@@ -396,8 +396,13 @@ retry: { attempts: 2, schedule: [10ms], jitter: 0 }
       const payload = event("payment_intent.succeeded");
       expect((await deliver(url, payload)).status).toBe(200);
       const update = "UPDATE events SET created = 9000000000000000 WHERE id = ?";
-      if (store.name === "sqlite") new Database(join(server.dir, "payhook.db")).prepare(update).run(idOf(payload));
-      else await query(update, idOf(payload));
+      if (store.name === "sqlite") {
+        // serve holds the store open and writes behind the ack (the search index): wait for its lock as it does.
+        const db = new Database(join(server.dir, "payhook.db"));
+        db.exec("PRAGMA busy_timeout=5000");
+        db.prepare(update).run(idOf(payload));
+        db.close();
+      } else await query(update, idOf(payload));
       const file = join(server.dir, "payhook.yaml");
       const list = await runPayhook(["events", "list", "--json", "--config", file], {
         cwd: server.dir,
