@@ -136,7 +136,10 @@ handlers:
         15_000,
         "every delivery done",
       );
-      // Stopping waits for a run in progress, so every run either instance started is in its log by then.
+      // A stop cancels a run in progress (the next start redoes it): let the run that stored them say it finished.
+      const complete = () =>
+        [...a.stderr, ...b.stderr].filter((line) => line.includes("background catch-up complete")).length;
+      await waitUntil(() => complete() > 0, 15_000, "a catch-up run complete");
       expect(await a.stop()).toBe(0);
       expect(await b.stop()).toBe(0);
       server = undefined;
