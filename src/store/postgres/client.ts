@@ -41,6 +41,7 @@ export function connect(connection: PostgresConnection, options: ClientOptions):
     ssl: ssl(connection),
     max: options.max,
     connect_timeout: connection.connectTimeout,
+    backoff: reconnectDelay,
     // PostgreSQL's NOTICEs (e.g. "schema already exists") would otherwise go to stdout, which is the log action's.
     onnotice: () => {},
     ...(options.onclose ? { onclose: options.onclose } : {}),
@@ -51,6 +52,16 @@ export function connect(connection: PostgresConnection, options: ClientOptions):
       ...(options.readOnly ? { default_transaction_read_only: "on" } : {}),
     },
   } as unknown as postgres.Options<Record<string, never>>) as unknown as Sql;
+}
+
+/**
+ * Seconds before a connection that failed tries again. The driver's own default grows to 20 s after a few
+ * refusals, and the queries queued on that connection wait it out: after a database restart, webhooks hung for
+ * up to 20 s while the database was already back. Capped at one second, with jitter so a pool does not reconnect
+ * in step; a refused connect costs the database nothing.
+ */
+export function reconnectDelay(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
 }
 
 /** libpq's sslmode, as TLS options. `require` encrypts without checking who answers, exactly as libpq does. */
