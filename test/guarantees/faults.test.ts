@@ -63,7 +63,11 @@ describe("F7 poison event", () => {
       join(dir, "fulfil.sh"),
       `#!/bin/sh
 echo "$PAYHOOK_IDEMPOTENCY_KEY $PAYHOOK_ATTEMPT" >> runs.txt
-if [ "$PAYHOOK_EVENT_TYPE" = "payment_intent.succeeded" ]; then kill -9 "$PPID"; fi
+if [ "$PAYHOOK_EVENT_TYPE" = "payment_intent.succeeded" ]; then
+  # The first run waits until the test has all six acknowledged: a crash before that would reset their requests.
+  while [ ! -f go ]; do sleep 0.05; done
+  kill -9 "$PPID"
+fi
 `,
       { mode: 0o755 },
     );
@@ -93,8 +97,11 @@ retry: { attempts: ${attempts}, schedule: [10ms], jitter: 0 }
       }
       if (restarts === 0) {
         const url = `${server.url}/webhook`;
-        const statuses = await Promise.all([poison, ...others].map(async (p) => (await deliver(url, p)).status));
-        expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+        // The poison first, so its run holds the action (concurrency 1) and the others queue behind it.
+        expect((await deliver(url, poison)).status).toBe(200);
+        const statuses = await Promise.all(others.map(async (p) => (await deliver(url, p)).status));
+        expect(statuses).toEqual([200, 200, 200, 200, 200]);
+        writeFileSync(join(dir, "go"), "");
       }
       if ((await crashOrDead(server, dir, idOf(poison))) === "crashed") crashes += 1;
       else stable = server;
