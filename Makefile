@@ -173,12 +173,14 @@ test-deno: node_modules/.installed build/ui-client.txt test-tools ## Store contr
 # The durability-order test traces payhook's syscalls with strace (Debian's package), installed if missing;
 # the deploy test validates deploy/payhook.service with systemd-analyze (Debian's systemd package); the
 # PostgreSQL tests start throwaway clusters with initdb and pg_ctl from Debian's postgresql package; the operator
-# page's tests drive Debian's chromium with playwright-core (whose own browser download cannot run here).
+# page's tests drive Debian's chromium with playwright-core (whose own browser download cannot run here); the
+# drop-in forwarding test verifies payhook's signatures in a Python app too, with Debian's python3-stripe.
 test-tools:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	@command -v strace >/dev/null || { apt-get update -qq && apt-get install -y -qq strace; }
 	@command -v systemd-analyze >/dev/null || { apt-get update -qq && apt-get install -y -qq systemd; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq postgresql; }
+	@/usr/bin/python3 -c 'import stripe' 2>/dev/null || { apt-get update -qq && apt-get install -y -qq python3-stripe; }
 
 # The event types `payhook check` knows, generated from the stripe package's type definitions (committed, and
 # regenerated whenever dependencies are installed, so a stripe upgrade updates the catalog in the same build).

@@ -1,12 +1,13 @@
 /**
  * End to end, from the compiled binary, on SQLite and on PostgreSQL: payhook in front of an app that verifies
- * Stripe's signatures (stripe-node's constructEvent, the app's own secret, a retry with a fresh timestamp, a wrong
- * secret as the negative control); labelled secrets counted per label and `check --rotation` answering both ways;
+ * Stripe's signatures (stripe-node's constructEvent and python3-stripe's construct_event, the app's own secret, a
+ * retry with a fresh timestamp, a wrong secret as the negative control); labelled secrets counted per label and `check --rotation` answering both ways;
  * a what-if over stored events that reports exactly the candidate's changes and writes nothing; and a backfill
  * that runs a new ordered action once per stored event, oldest first, and nothing the second time — with two
  * instances on PostgreSQL, still once.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -112,6 +113,22 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
+/** What a Python app using `stripe.Webhook.construct_event` makes of each request: its event id, or the error. */
+function verifyInPython(requests: SinkRequest[], secret: string): unknown[] {
+  const job = {
+    secret,
+    requests: requests.map((r) => ({
+      body: Buffer.from(r.body).toString("base64"),
+      header: r.headers["stripe-signature"] ?? "",
+    })),
+  };
+  // Debian's python3 and its python3-stripe (make test-tools installs it), not whatever python3 is first on PATH.
+  const output = execFileSync("/usr/bin/python3", [join(import.meta.dir, "../helpers/stripe-python-verify.py")], {
+    input: JSON.stringify(job),
+  });
+  return JSON.parse(output.toString()) as unknown[];
+}
+
 /** The whole story on one store; `setting` is its `store:` value, `env` what payhook needs to reach it. */
 async function story(tag: string, setting: string, env: Record<string, string>, instances: number): Promise<void> {
   const dir = tempDir();
@@ -141,6 +158,9 @@ async function story(tag: string, setting: string, env: Record<string, string>, 
       Stripe.errors.StripeSignatureVerificationError,
     );
   }
+  // The same requests verify in a Python app (Debian's python3-stripe), and fail there with a wrong secret.
+  expect(verifyInPython(app, APP_SECRET)).toEqual(app.map((r) => eventIdOf(r)));
+  expect(verifyInPython(app, "whsec_not_the_apps")).toEqual(app.map(() => ({ error: "SignatureVerificationError" })));
   const first = app.filter((r) => eventIdOf(r) === eventIdOf(app[0] as SinkRequest));
   expect(first.map((r) => r.status)).toEqual([500, 200]);
   const stamps = first.map((r) => Number(/t=(\d+)/.exec(r.headers["stripe-signature"] ?? "")?.[1]));
