@@ -60,7 +60,8 @@ export async function discard(
 export async function discardPreview(store: Store, selection: DiscardSelection): Promise<DiscardResult> {
   const s = (await store.actionStats()).find((x) => x.action === selection.action);
   const all = ["pending", "failed", "dead"] as const;
-  const count = (list: readonly string[]) => all.filter((st) => list.includes(st)).reduce((n, st) => n + (s?.byStatus[st] ?? 0), 0);
+  const count = (list: readonly string[]) =>
+    all.filter((st) => list.includes(st)).reduce((n, st) => n + (s?.byStatus[st] ?? 0), 0);
   return {
     discarded: count(selection.statuses),
     left: { running: s?.byStatus.running ?? 0, unchosen: count(all.filter((st) => !selection.statuses.includes(st))) },

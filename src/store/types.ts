@@ -9,7 +9,14 @@ import type { VerifiedEvent } from "./event.ts";
  * them it never runs again, neither by retry nor by replay.
  */
 export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead" | "discarded";
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead", "discarded"];
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+  "pending",
+  "running",
+  "done",
+  "failed",
+  "dead",
+  "discarded",
+];
 
 /** How an event reached payhook: Stripe pushed it to an endpoint, or `catch-up` fetched it from Stripe's API. */
 export type EventSource = "pushed" | "fetched";

@@ -165,12 +165,7 @@ export async function retryNow(sql: Sql, s: string, selection: RetrySelection, n
   })) as RetryResult;
 }
 
-export async function discard(
-  sql: Sql,
-  s: string,
-  selection: DiscardSelection,
-  now: number,
-): Promise<DiscardResult> {
+export async function discard(sql: Sql, s: string, selection: DiscardSelection, now: number): Promise<DiscardResult> {
   // One statement: the rows it leaves and those it discards are counted from the same snapshot, and a delivery a
   // worker claims meanwhile is either discarded first (the claim then skips it) or left as running.
   const [row] = await sql.unsafe(
