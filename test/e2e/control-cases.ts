@@ -114,6 +114,7 @@ ${action}`;
         runPayhook([...args, "--config", renamed], { env: store.env, cwd: server.dir });
       const before = JSON.parse((await next("status", "--json")).stdout);
       expect(before.actions).toContainEqual(expect.objectContaining({ action: "crm", state: "removed", pending: 2 }));
+      expect((await next("actions", "list")).stdout).toMatch(/crm +removed .*payhook deliveries discard --action crm/);
       const unasked = await next("deliveries", "discard", "--action", "crm");
       expect(unasked.code).toBe(1);
       expect(unasked.stderr).toContain("pass --yes");
