@@ -1,11 +1,19 @@
 /**
- * @module The operator's acts, shared by the command line and the page: retry now, pause, resume, each recorded
+ * @module The operator's acts, shared by the command line and the page: retry now, pause, resume, discard, each recorded
  * in the store's audit trail with who did it, when, on what and how many deliveries it changed; and the queue's
  * state per action that `payhook status`, `payhook actions list` and the page show.
  */
 import os from "node:os";
 import type { Action } from "../actions/types.ts";
-import type { ActionControl, ActionStats, RetryResult, RetrySelection, Store } from "../store/types.ts";
+import type {
+  ActionControl,
+  ActionStats,
+  DiscardResult,
+  DiscardSelection,
+  RetryResult,
+  RetrySelection,
+  Store,
+} from "../store/types.ts";
 
 /** Who acts from the command line: the local user, as the audit trail names them. */
 export function localUser(): string {
@@ -33,6 +41,31 @@ export async function retryNow(
   const result = await store.retryNow(selection, now);
   await store.audit({ at: now, who, act: "retry", target, count: result.moved });
   return result;
+}
+
+/** Marks the chosen deliveries of an action discarded and records the act (also when none was). */
+export async function discard(
+  store: Store,
+  selection: DiscardSelection,
+  who: string,
+  now = Date.now(),
+): Promise<DiscardResult> {
+  const result = await store.discard(selection, now);
+  const target = `action ${selection.action} (${selection.statuses.join(",")})`;
+  await store.audit({ at: now, who, act: "discard", target, count: result.discarded });
+  return result;
+}
+
+/** What a discard would take now and what it would leave: the dry run's and the question's numbers. */
+export async function discardPreview(store: Store, selection: DiscardSelection): Promise<DiscardResult> {
+  const s = (await store.actionStats()).find((x) => x.action === selection.action);
+  const all = ["pending", "failed", "dead"] as const;
+  const count = (list: readonly string[]) =>
+    all.filter((st) => list.includes(st)).reduce((n, st) => n + (s?.byStatus[st] ?? 0), 0);
+  return {
+    discarded: count(selection.statuses),
+    left: { running: s?.byStatus.running ?? 0, unchosen: count(all.filter((st) => !selection.statuses.includes(st))) },
+  };
 }
 
 /** Pauses an action; resolves false when it already was. */
@@ -66,8 +99,8 @@ export interface ActionState {
   dead: number;
   /** Unix ms, or null. */
   oldestPendingAt: number | null;
-  /** "running", "paused" or "breaker open". */
-  state: "running" | "paused" | "breaker open";
+  /** "running", "paused" or "breaker open"; "removed" when the config has no such action (only the store has). */
+  state: "running" | "paused" | "breaker open" | "removed";
   paused: ActionControl["paused"];
   breaker: ActionControl["breaker"];
   failures: number;
@@ -90,7 +123,7 @@ export async function actionStates(store: Store, actions: ReadonlyMap<string, Ac
       failed: s?.byStatus.failed ?? 0,
       dead: s?.byStatus.dead ?? 0,
       oldestPendingAt: s?.oldestPendingAt ?? null,
-      state: c?.paused ? "paused" : c?.breaker ? "breaker open" : "running",
+      state: !actions.has(name) ? "removed" : c?.paused ? "paused" : c?.breaker ? "breaker open" : "running",
       paused: c?.paused ?? null,
       breaker: c?.breaker ?? null,
       failures: c?.failures ?? 0,

@@ -4,8 +4,19 @@
  */
 import type { VerifiedEvent } from "./event.ts";
 
-export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead";
-export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ["pending", "running", "done", "failed", "dead"];
+/**
+ * `discarded`: an operator threw it away (its action left the config); like done and dead it is final, and unlike
+ * them it never runs again, neither by retry nor by replay.
+ */
+export type DeliveryStatus = "pending" | "running" | "done" | "failed" | "dead" | "discarded";
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = [
+  "pending",
+  "running",
+  "done",
+  "failed",
+  "dead",
+  "discarded",
+];
 
 /** How an event reached payhook: Stripe pushed it to an endpoint, or `catch-up` fetched it from Stripe's API. */
 export type EventSource = "pushed" | "fetched";
@@ -81,8 +92,8 @@ export interface AttemptRecord {
   attempt: number;
   startedAt: number;
   finishedAt: number;
-  /** What happens to the delivery now. */
-  status: Exclude<DeliveryStatus, "running">;
+  /** What happens to the delivery now (an attempt never discards it). */
+  status: Exclude<DeliveryStatus, "running" | "discarded">;
   /** When status is pending: the time of the next attempt, unix ms. */
   nextAt?: number;
   error?: string;
@@ -390,7 +401,12 @@ export interface Store {
    * chosen) get a fresh round, as a replay gives them. A delivery its order key holds back stays as it is.
    */
   retryNow(selection: RetrySelection, now: number): Promise<RetryResult>;
-  /** Per action: deliveries by status (done left out) and the oldest pending one's creation time. */
+  /**
+   * Marks an action's deliveries in the chosen statuses discarded, in one write: they never run again. Running
+   * ones are left to finish (and counted), as are those in other statuses.
+   */
+  discard(selection: DiscardSelection, now: number): Promise<DiscardResult>;
+  /** Per action: deliveries by status (done and discarded left out) and the oldest pending one's creation time. */
   actionStats(): Promise<ActionStats[]>;
   /** Events received since `since` (unix ms), by endpoint. */
   endpointCounts(since: number): Promise<{ endpoint: string; events: number }[]>;
@@ -549,9 +565,21 @@ export interface RetryResult {
   left: { running: number; done: number; ordered: number; unchosen: number };
 }
 
+/** Which deliveries `discard` throws away: this action's, in these statuses. */
+export interface DiscardSelection {
+  action: string;
+  statuses: readonly ("pending" | "failed" | "dead")[];
+}
+
+/** What `discard` did: how many it discarded, and how many it left, by why. */
+export interface DiscardResult {
+  discarded: number;
+  left: { running: number; unchosen: number };
+}
+
 export interface ActionStats {
   action: string;
-  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
+  byStatus: Partial<Record<Exclude<DeliveryStatus, "done" | "discarded">, number>>;
   oldestPendingAt: number | null;
 }
 
@@ -571,8 +599,8 @@ export interface AuditEntry {
 
 /** Deliveries not yet done, for metrics. */
 export interface QueueStats {
-  /** Deliveries by status; done ones are not counted. */
-  byStatus: Partial<Record<Exclude<DeliveryStatus, "done">, number>>;
+  /** Deliveries by status; done and discarded ones are not counted. */
+  byStatus: Partial<Record<Exclude<DeliveryStatus, "done" | "discarded">, number>>;
   /** created_at (unix ms) of the oldest pending or running delivery, or null when there is none. */
   oldestPendingAt: number | null;
 }

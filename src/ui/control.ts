@@ -1,11 +1,12 @@
 /**
  * @module The operator page's control routes: the Actions screen with the audit trail, pause and resume, retry
- * now for one delivery, an action or a failure group. The guards have checked the session, the origin and the
+ * now for one delivery, an action or a failure group (discard: discard.ts). The guards have checked the session, the origin and the
  * CSRF token before these run, and refused viewers every state-changing route (guards.ts, role). Every act is recorded
  * with the token's name through src/ops/control.ts, as the command line records the local user.
  */
 import { actionStates, pause, RETRY_STATUSES, resume, retryNow } from "../ops/control.ts";
 import type { RetryResult, RetrySelection } from "../store/types.ts";
+import { discardedNotice, discardRoutes } from "./discard.ts";
 import { decodeId, get, page, post, type Route, redirect, text } from "./http.ts";
 import { BULK_CAP, type ReplayDeps, retriedNotice } from "./replay.ts";
 import { actionsPage } from "./screens/actions.ts";
@@ -30,12 +31,14 @@ export function controlRoutes(deps: ReplayDeps): Route[] {
   }
 
   return [
+    ...discardRoutes(deps),
     get("/actions", async ({ url, session: { csrf } }) => {
       const [states, audit] = await Promise.all([
         actionStates(store, deps.config().actions),
         store.auditTrail(AUDIT_SHOWN),
       ]);
-      return page(actionsPage({ csrf, states, audit, now: deps.now(), notice: retriedNotice(url) }));
+      const notice = retriedNotice(url) ?? discardedNotice(url);
+      return page(actionsPage({ csrf, states, audit, now: deps.now(), notice }));
     }),
     get(ACTION_RETRY, async ({ url, params: [segment], session: { csrf } }) => {
       const name = decodeId(segment as string);

@@ -22,7 +22,15 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 86400)} d ${Math.floor((s % 86400) / 3600)} h`;
 }
 
-export type EventState = "delivered" | "pending" | "retrying" | "running" | "failed" | "dead" | "no actions";
+export type EventState =
+  | "delivered"
+  | "pending"
+  | "retrying"
+  | "running"
+  | "failed"
+  | "dead"
+  | "discarded"
+  | "no actions";
 
 /** One word for an event from its deliveries: the worst state wins. */
 export function eventState(event: EventView): EventState {
@@ -33,6 +41,8 @@ export function eventState(event: EventView): EventState {
   if (ds.some((d) => d.status === "running")) return "running";
   if (ds.some((d) => d.status === "pending" && d.attempts > 0)) return "retrying";
   if (ds.some((d) => d.status === "pending")) return "pending";
+  // Every delivery ended; one an operator threw away was not delivered.
+  if (ds.some((d) => d.status === "discarded")) return "discarded";
   return "delivered";
 }
 

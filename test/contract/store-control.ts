@@ -1,6 +1,6 @@
 /**
  * @module The Store contract for operator control: pause and resume, the breaker's count, open, probe and close,
- * retry now (pending keep their attempts, failed and dead get a fresh round, order keys keep their queue), the
+ * retry now (pending keep their attempts, failed and dead get a fresh round, order keys keep their queue), discard, the
  * numbers `payhook status` shows, and the audit trail. node:test, so `bun test` and `deno test` both run it.
  */
 import assert from "node:assert/strict";
@@ -121,6 +121,64 @@ export function storeControlContract(name: string, open: OpenSubject): void {
         claimed.map((d) => d.eventId),
         ["evt_1"],
         "the key's oldest runs first",
+      );
+    });
+
+    test("discard: the chosen statuses become discarded for good; running ones and other statuses stay", async () => {
+      const s = await subject();
+      for (const id of ["evt_p", "evt_f", "evt_d", "evt_r", "evt_ok"]) await ingest(s, id, T, plain("old"));
+      await ingest(s, "evt_keep", T, plain("crm"));
+      const claimed = await s.store.claim(NOW, 10);
+      const by = (id: string) => claimed.find((d) => d.eventId === id) as ClaimedDelivery;
+      await finish(s, by("evt_p"), "pending", NOW + 10 * HOUR);
+      await finish(s, by("evt_f"), "failed");
+      await finish(s, by("evt_d"), "dead");
+      await finish(s, by("evt_ok"), "done");
+      await finish(s, by("evt_keep"), "failed");
+      await ingest(s, "evt_new", T, plain("old")); // never claimed
+      const later = NOW + 1000;
+      assert.deepEqual(await s.store.discard({ action: "old", statuses: ["pending", "failed"] }, later), {
+        discarded: 3,
+        left: { running: 1, unchosen: 1 },
+      });
+      const shown = async (id: string) => (await s.store.getEvent(id))?.deliveries[0]?.status;
+      assert.deepEqual(
+        await Promise.all(["evt_p", "evt_f", "evt_new", "evt_d", "evt_r", "evt_ok", "evt_keep"].map(shown)),
+        ["discarded", "discarded", "discarded", "dead", "running", "done", "failed"],
+      );
+      assert.deepEqual(await s.store.discard({ action: "old", statuses: ["pending", "failed", "dead"] }, later), {
+        discarded: 1,
+        left: { running: 1, unchosen: 0 },
+      });
+      // Past every next attempt: only the running one, its lease run out, may be taken over (PostgreSQL).
+      assert.deepEqual(
+        (await s.store.claim(later + 20 * HOUR, 10)).map((d) => d.eventId).filter((id) => id !== "evt_r"),
+        [],
+        "a discarded delivery is never claimed",
+      );
+      assert.deepEqual(
+        await s.store.retryNow({ action: "old", statuses: ["pending", "failed", "dead"] }, later),
+        { moved: 0, left: { running: 1, done: 1, ordered: 0, unchosen: 0 } },
+        "nor retried",
+      );
+      assert.equal(
+        await s.store.requeue([{ eventId: "evt_f", action: "old", digest: "digest-old" }], later),
+        0,
+        "nor replayed",
+      );
+      assert.deepEqual(
+        (await s.store.actionStats()).map((a) => [a.action, a.byStatus]),
+        [
+          ["crm", { failed: 1 }],
+          ["old", { running: 1 }],
+        ],
+        "status and the page no longer count them",
+      );
+      assert.equal((await s.store.queueStats()).byStatus.pending ?? 0, 0);
+      assert.equal(
+        (await s.store.listEvents({ status: "discarded", limit: 10 })).length,
+        4,
+        "events list finds them by status",
       );
     });
 

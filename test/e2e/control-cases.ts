@@ -1,9 +1,11 @@
 /**
  * @module Operator control end to end, from the compiled binary, on the store the file chooses (control.test.ts:
  * SQLite, control-postgres.test.ts: PostgreSQL): retry now after an outage, pause across a restart, `rate:`,
- * the breaker, and the audit trail of the command line's acts. One sink per file.
+ * the breaker, discarding a removed action's deliveries, and the audit trail of the command line's acts. One sink
+ * per file.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type RunningServer, runPayhook, startServer, waitUntil } from "../helpers/server.ts";
 import { type Sink, type SinkRequest, startSink } from "../helpers/sink.ts";
@@ -91,6 +93,49 @@ ${action}`;
       const act = JSON.parse(audit.stdout.trim().split("\n")[0] ?? "{}");
       expect(act).toMatchObject({ act: "retry", count: 2, target: "action crm (pending,failed)" });
       expect(act.who).toContain("(command line)");
+    }, 30_000);
+
+    test("deliveries discard throws away a removed action's deliveries while serve runs; a live action is refused", async () => {
+      sink.plan("*", ["503"]);
+      const server = await serve("      retry: { schedule: [10m] }");
+      const [first] = await send(server, 2);
+      await waitUntil(async () => (await statuses(server)).join() === "pending:1,pending:1");
+      const live = await cli(server, "deliveries", "discard", "--action", "crm", "--yes");
+      expect(live.code).toBe(2);
+      expect(live.stderr).toContain('still has the action "crm"');
+      expect(live.stderr).toContain("--force");
+      // The operator renamed the action: the command runs on the new config while serve still runs.
+      const renamed = join(server.dir, "renamed.yaml");
+      writeFileSync(
+        renamed,
+        readFileSync(join(server.dir, "payhook.yaml"), "utf8").replace("- name: crm", "- name: crm-next"),
+      );
+      const next = (...args: string[]) =>
+        runPayhook([...args, "--config", renamed], { env: store.env, cwd: server.dir });
+      const before = JSON.parse((await next("status", "--json")).stdout);
+      expect(before.actions).toContainEqual(expect.objectContaining({ action: "crm", state: "removed", pending: 2 }));
+      expect((await next("actions", "list")).stdout).toMatch(/crm +removed .*payhook deliveries discard --action crm/);
+      const unasked = await next("deliveries", "discard", "--action", "crm");
+      expect(unasked.code).toBe(1);
+      expect(unasked.stderr).toContain("pass --yes");
+      const dry = await next("deliveries", "discard", "--action", "crm", "--dry-run");
+      expect(dry.stdout).toContain("would discard 2 deliveries of crm");
+      expect(await statuses(server)).toEqual(["pending:1", "pending:1"]);
+      const done = await next("deliveries", "discard", "--action", "crm", "--yes");
+      expect(done.code).toBe(0);
+      expect(done.stdout).toContain("discarded 2 deliveries of crm: they never run again");
+      expect(await statuses(server)).toEqual(["discarded:1", "discarded:1"]);
+      expect((await cli(server, "deliveries", "retry", "--action", "crm")).stdout).toContain("0 deliveries due now");
+      expect((await next("events", "show", first as string)).stdout).toContain("discarded after 1 attempt");
+      const after = JSON.parse((await next("status", "--json")).stdout);
+      expect(after.actions.map((a: { action: string }) => a.action)).toEqual(["crm-next"]);
+      const acts = (await next("audit", "--json")).stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(acts[1]).toMatchObject({ act: "discard", count: 2, target: "action crm (pending,failed,dead)" });
+      expect(sink.requests).toHaveLength(2);
+      sink.plan("*", ["200"]);
     }, 30_000);
 
     test("pause holds across a restart using no attempts; resume releases every held delivery", async () => {

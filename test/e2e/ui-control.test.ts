@@ -1,9 +1,11 @@
 /**
  * End to end: operator control on the page of the compiled binary. A viewer's token is refused on every
  * state-changing route (403) and changes nothing; an operator pauses, resumes and retries from the Actions,
- * Event and Failures screens in Chromium (axe-clean in light and dark), and every act is in the audit trail.
+ * Event and Failures screens in Chromium (axe-clean in light and dark), discards the deliveries of an action the
+ * config lost, and every act is in the audit trail.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { BrowserContext, Page } from "playwright-core";
 import { launchBrowser, seriousViolations } from "../helpers/browser.ts";
 import { freePort, type RunningServer, runPayhook, startServer, testConfig, waitUntil } from "../helpers/server.ts";
@@ -100,6 +102,7 @@ describe("operator control on the page", () => {
       "/actions/crm/pause",
       "/actions/crm/resume",
       "/actions/crm/retry",
+      "/actions/crm/discard",
       "/deliveries/1/retry",
       "/failures/retry",
       "/failures/replay",
@@ -171,5 +174,40 @@ describe("operator control on the page", () => {
       expect.stringMatching(/admin\s*pause\s*\d+\s*crm: crm maintenance/),
     ]);
     expect(id).not.toBe(third);
+  });
+
+  test("an action the config lost: its deliveries are discarded from the page; a live action's are refused", async () => {
+    sink.plan("*", ["500"]);
+    const id = await send();
+    await waitUntil(async () => (await deliveries())[0]?.status === "dead");
+    const file = `${server.dir}/payhook.yaml`;
+    writeFileSync(file, readFileSync(file, "utf8").replace("- name: crm", "- name: crm-next"));
+    const pid = (JSON.parse(server.stderr.find((l) => l.includes('"msg":"listening"')) ?? "{}") as { pid: number }).pid;
+    process.kill(pid, "SIGHUP");
+    await server.waitForStderr('"msg":"config reloaded"');
+    const operator = await session(OPERATOR);
+    const refused = await fetch(`${admin}/actions/crm-next/discard`, {
+      method: "POST",
+      body: new URLSearchParams({ csrf: operator.csrf }),
+      headers: { cookie: operator.cookie, origin: admin },
+      redirect: "manual",
+    });
+    expect(refused.status).toBe(409);
+    expect(await refused.text()).toContain('the config still has the action "crm-next"');
+    await page.goto(`${admin}/actions`);
+    await page.getByText("No longer in the config").waitFor();
+    await page.getByRole("link", { name: "Discard…" }).click();
+    await page.getByText("Discard 1 pending, failed and dead delivery of crm?", { exact: false }).waitFor();
+    await noSeriousViolations("confirm discard");
+    await page.getByRole("button", { name: "Discard 1" }).click();
+    await page.getByText("1 delivery discarded.").waitFor();
+    expect(await page.locator("table.actions tbody th").allTextContents()).toEqual(["crm-next"]);
+    expect(await page.locator("table.audit tbody tr").first().textContent()).toMatch(
+      /admin\s*discard\s*1\s*action crm \(pending,failed,dead\)/,
+    );
+    expect(await deliveries()).toEqual([expect.objectContaining({ action: "crm", status: "discarded" })]);
+    await page.goto(`${admin}/events/${id}`);
+    expect(await page.locator(".badge").allTextContents()).toContain("discarded");
+    await noSeriousViolations("event with a discarded delivery");
   });
 });

@@ -117,11 +117,13 @@ export function actionTable(states: readonly ActionState[], now: number): string
       String(s.dead),
       s.oldestPendingAt === null ? "-" : age(now - s.oldestPendingAt),
       s.rate ?? "-",
-      s.paused
-        ? `by ${s.paused.by}${s.paused.reason ? `: ${s.paused.reason}` : ""}`
-        : s.breaker
-          ? `after ${s.failures} failures; next probe in ${age(s.breaker.probeAt - now)}`
-          : "",
+      s.state === "removed"
+        ? `not in the config: payhook deliveries discard --action ${s.action}`
+        : s.paused
+          ? `by ${s.paused.by}${s.paused.reason ? `: ${s.paused.reason}` : ""}`
+          : s.breaker
+            ? `after ${s.failures} failures; next probe in ${age(s.breaker.probeAt - now)}`
+            : "",
     ]),
   );
 }

@@ -1,7 +1,7 @@
 /**
  * @module `payhook deliveries retry`: makes chosen deliveries due now (a downstream was fixed and the operator
  * will not wait for each delivery's own schedule). Safe while serve runs: a running payhook starts them within
- * a second, on every instance of a shared store.
+ * a second, on every instance of a shared store. `deliveries discard` is in deliveries-discard.ts.
  */
 import { resolveConfig } from "../../config/resolve.ts";
 import { UsageError } from "../../errors.ts";
@@ -11,39 +11,49 @@ import { openStore } from "../../store/open.ts";
 import type { RetryResult } from "../../store/types.ts";
 import { configOption } from "../options.ts";
 import type { Command, CommandContext } from "../types.ts";
+import { discardCommand } from "./deliveries-discard.ts";
 
 const DEFAULT_STATUSES: readonly RetryStatus[] = ["pending", "failed"];
 
 export const deliveries: Command = {
   name: "deliveries",
-  summary: "retry deliveries now instead of at their next scheduled attempt (safe while serve runs)",
-  usage: "payhook deliveries retry (EVENT_ID ... | --action NAME) [--status pending,failed,dead] [--json]",
+  summary: "retry deliveries now, or discard those of a removed action (safe while serve runs)",
+  usage: [
+    "payhook deliveries retry (EVENT_ID ... | --action NAME) [--status pending,failed,dead] [--json]",
+    "       payhook deliveries discard --action NAME [--status pending,failed,dead] [--yes] [--dry-run] [--force] [--json]",
+  ].join("\n"),
   options: {
     ...configOption,
     action: { type: "string", arg: "NAME", help: "every delivery of this action (with EVENT_IDs: of those events)" },
     status: {
       type: "string",
       arg: "LIST",
-      help: `which deliveries, a comma-separated list of ${RETRY_STATUSES.join(", ")} (default pending,failed)`,
+      help: `which deliveries, a comma-separated list of ${RETRY_STATUSES.join(", ")} (default: retry pending,failed; discard all three)`,
     },
+    yes: { type: "boolean", help: "discard: go ahead without asking" },
+    "dry-run": { type: "boolean", help: "discard: say what would be discarded, change nothing" },
+    force: { type: "boolean", help: "discard: even deliveries of an action the config still has" },
     json: { type: "boolean", help: "print the result as one JSON object" },
   },
   async run(context) {
     const [sub, ...rest] = context.positionals;
     if (sub === "retry") return retry(context, rest);
+    if (sub === "discard") {
+      return discardCommand(context, rest, parseStatuses(context.values.status as string | undefined, RETRY_STATUSES));
+    }
     throw new UsageError(
-      sub === undefined ? "deliveries needs a subcommand: retry" : `unknown deliveries subcommand "${sub}"`,
+      sub === undefined ? "deliveries needs a subcommand: retry or discard" : `unknown deliveries subcommand "${sub}"`,
     );
   },
 };
 
-export function parseStatuses(text: string | undefined): RetryStatus[] {
-  if (text === undefined) return [...DEFAULT_STATUSES];
+export function parseStatuses(text: string | undefined, defaults = DEFAULT_STATUSES): RetryStatus[] {
+  if (text === undefined) return [...defaults];
   const list = text.split(",").map((s) => s.trim());
   for (const s of list) {
     if (!RETRY_STATUSES.includes(s as RetryStatus)) {
       throw new UsageError(
-        `--status takes ${RETRY_STATUSES.join(", ")} (running and done deliveries are not retried), got "${s}"`,
+        `--status takes ${RETRY_STATUSES.join(", ")} (running and done deliveries are left as they are), got "${s}"`,
       );
     }
   }

@@ -104,6 +104,7 @@ function state(d: DeliveryView): string {
   }
   if (d.status === "running") return `running (attempt ${d.attempts})`;
   if (d.status === "done") return `done after ${tries}`;
+  if (d.status === "discarded") return `discarded after ${tries}: an operator threw it away; it never runs again`;
   return `${d.status} after ${tries}${d.status === "dead" ? "; `payhook events replay` runs it again" : ""}`;
 }
 

@@ -12,6 +12,8 @@ import type {
   BreakerChange,
   BreakerSettings,
   DeliveryStatus,
+  DiscardResult,
+  DiscardSelection,
   RetryResult,
   RetrySelection,
 } from "../types.ts";
@@ -132,14 +134,14 @@ export async function retryNow(sql: Sql, s: string, selection: RetrySelection, n
   return (await sql.begin(async (tx) => {
     const rows = await tx.unsafe(
       `SELECT d.id, d.status, (d.status = 'pending' AND NOT ${orderFree(`${s}.deliveries`)}) AS held
-       FROM ${s}.deliveries d WHERE ${where} FOR NO KEY UPDATE OF d`,
+       FROM ${s}.deliveries d WHERE (${where}) AND d.status <> 'discarded' FOR NO KEY UPDATE OF d`,
       params as never[],
     );
     const result: RetryResult = { moved: 0, left: { running: 0, done: 0, ordered: 0, unchosen: 0 } };
     const due: number[] = [];
     const fresh: number[] = [];
     for (const row of rows) {
-      const status = String(row.status) as DeliveryStatus;
+      const status = String(row.status) as Exclude<DeliveryStatus, "discarded">;
       if (status === "running") result.left.running++;
       else if (status === "done") result.left.done++;
       else if (!selection.statuses.includes(status)) result.left.unchosen++;
@@ -163,10 +165,30 @@ export async function retryNow(sql: Sql, s: string, selection: RetrySelection, n
   })) as RetryResult;
 }
 
+export async function discard(sql: Sql, s: string, selection: DiscardSelection, now: number): Promise<DiscardResult> {
+  // One statement: the rows it leaves and those it discards are counted from the same snapshot, and a delivery a
+  // worker claims meanwhile is either discarded first (the claim then skips it) or left as running.
+  const [row] = await sql.unsafe(
+    `WITH gone AS (
+       UPDATE ${s}.deliveries SET status = 'discarded', updated_at = $1::bigint, lease_owner = NULL, lease_until = NULL
+       WHERE action = $2 AND status = ANY($3::text[]) AND status <> 'running' RETURNING id)
+     SELECT (SELECT count(*) FROM gone)::bigint AS discarded,
+       count(*) FILTER (WHERE status = 'running')::bigint AS running,
+       count(*) FILTER (WHERE status <> 'running' AND NOT status = ANY($3::text[]))::bigint AS unchosen
+     FROM ${s}.deliveries WHERE action = $2 AND status <> 'done' AND status <> 'discarded'`,
+    [now, selection.action, sql.array([...selection.statuses], 25)] as never[],
+  );
+  return {
+    discarded: Number(row?.discarded ?? 0),
+    left: { running: Number(row?.running ?? 0), unchosen: Number(row?.unchosen ?? 0) },
+  };
+}
+
 export async function actionStats(sql: Sql, s: string): Promise<ActionStats[]> {
   const rows = await sql.unsafe(
     `SELECT action, status, count(*)::bigint AS n, min(created_at) FILTER (WHERE status = 'pending') AS oldest
-     FROM ${s}.deliveries WHERE status <> 'done' GROUP BY action, status ORDER BY action COLLATE "C"`,
+     FROM ${s}.deliveries WHERE status <> 'done' AND status <> 'discarded' GROUP BY action, status
+     ORDER BY action COLLATE "C"`,
     [],
     { prepare: true },
   );
@@ -174,7 +196,7 @@ export async function actionStats(sql: Sql, s: string): Promise<ActionStats[]> {
   for (const row of rows) {
     const action = String(row.action);
     const stats = byAction.get(action) ?? { action, byStatus: {}, oldestPendingAt: null };
-    stats.byStatus[row.status as Exclude<DeliveryStatus, "done">] = Number(row.n);
+    stats.byStatus[row.status as keyof ActionStats["byStatus"]] = Number(row.n);
     if (row.oldest !== null) stats.oldestPendingAt = Number(row.oldest);
     byAction.set(action, stats);
   }

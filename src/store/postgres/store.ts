@@ -22,6 +22,8 @@ import type {
   ClaimedDelivery,
   CopyQuery,
   DeliveryStatus,
+  DiscardResult,
+  DiscardSelection,
   EventCopy,
   EventDetail,
   EventQuery,
@@ -510,7 +512,7 @@ export class PostgresStore implements Store {
     const rows = await this.run((sql) =>
       sql.unsafe(
         `SELECT status, count(*)::bigint AS n, min(created_at) FILTER (WHERE status IN ('pending', 'running')) AS oldest
-         FROM ${this.s}.deliveries WHERE status <> 'done' GROUP BY status`,
+         FROM ${this.s}.deliveries WHERE status <> 'done' AND status <> 'discarded' GROUP BY status`,
         [],
         { prepare: true },
       ),
@@ -675,6 +677,10 @@ export class PostgresStore implements Store {
     const result = await this.run((sql) => control.retryNow(sql, this.s, selection, now));
     if (result.moved > 0) this.notifyPeers();
     return result;
+  }
+
+  discard(selection: DiscardSelection, now: number): Promise<DiscardResult> {
+    return this.run((sql) => control.discard(sql, this.s, selection, now));
   }
 
   actionStats(): Promise<ActionStats[]> {

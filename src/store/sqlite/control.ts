@@ -1,5 +1,5 @@
 /**
- * @module Operator control on the SQLite store: pauses and breakers (table action_controls), retry now, the
+ * @module Operator control on the SQLite store: pauses and breakers (table action_controls), retry now, discard, the
  * numbers of `payhook status`, and the audit trail. Writes run inside the store's write transaction.
  */
 import type { SqlDatabase } from "../../runtime/types.ts";
@@ -12,6 +12,8 @@ import type {
   BreakerChange,
   BreakerSettings,
   DeliveryStatus,
+  DiscardResult,
+  DiscardSelection,
   RetryResult,
   RetrySelection,
 } from "../types.ts";
@@ -142,14 +144,14 @@ export function retryNow(db: SqlDatabase, selection: RetrySelection, now: number
   const rows = db
     .prepare(
       `SELECT d.id, d.status, CASE WHEN d.status = 'pending' AND NOT ${FREE} THEN 1 ELSE 0 END AS held
-       FROM deliveries d WHERE ${where}`,
+       FROM deliveries d WHERE (${where}) AND d.status <> 'discarded'`,
     )
     .all(...params);
   const result: RetryResult = { moved: 0, left: { running: 0, done: 0, ordered: 0, unchosen: 0 } };
   const due: number[] = [];
   const fresh: number[] = [];
   for (const row of rows) {
-    const status = String(row.status) as DeliveryStatus;
+    const status = String(row.status) as Exclude<DeliveryStatus, "discarded">;
     if (status === "running") result.left.running++;
     else if (status === "done") result.left.done++;
     else if (!selection.statuses.includes(status)) result.left.unchosen++;
@@ -177,17 +179,40 @@ export function retryNow(db: SqlDatabase, selection: RetrySelection, now: number
   return result;
 }
 
+export function discard(db: SqlDatabase, selection: DiscardSelection, now: number): DiscardResult {
+  const chosen = JSON.stringify(selection.statuses);
+  const result: DiscardResult = { discarded: 0, left: { running: 0, unchosen: 0 } };
+  for (const row of db
+    .prepare(
+      `SELECT status, COUNT(*) AS n FROM deliveries WHERE action = ? AND status NOT IN ('done', 'discarded')
+         AND status NOT IN (SELECT value FROM json_each(?)) GROUP BY status`,
+    )
+    .all(selection.action, chosen)) {
+    if (row.status === "running") result.left.running += Number(row.n);
+    else result.left.unchosen += Number(row.n);
+  }
+  result.discarded = Number(
+    db
+      .prepare(
+        `UPDATE deliveries SET status = 'discarded', updated_at = ?
+         WHERE action = ? AND status IN (SELECT value FROM json_each(?)) AND status <> 'running'`,
+      )
+      .run(now, selection.action, chosen).changes,
+  );
+  return result;
+}
+
 export function actionStats(db: SqlDatabase): ActionStats[] {
   const byAction = new Map<string, ActionStats>();
   for (const row of db
     .prepare(
       `SELECT action, status, COUNT(*) AS n, MIN(CASE WHEN status = 'pending' THEN created_at END) AS oldest
-       FROM deliveries WHERE status <> 'done' GROUP BY action, status ORDER BY action`,
+       FROM deliveries WHERE status <> 'done' AND status <> 'discarded' GROUP BY action, status ORDER BY action`,
     )
     .all()) {
     const action = String(row.action);
     const stats = byAction.get(action) ?? { action, byStatus: {}, oldestPendingAt: null };
-    stats.byStatus[row.status as Exclude<DeliveryStatus, "done">] = Number(row.n);
+    stats.byStatus[row.status as keyof ActionStats["byStatus"]] = Number(row.n);
     if (row.oldest !== null) stats.oldestPendingAt = num(row.oldest);
     byAction.set(action, stats);
   }

@@ -22,6 +22,8 @@ import type {
   ClaimedDelivery,
   CopyQuery,
   DeliveryStatus,
+  DiscardResult,
+  DiscardSelection,
   EventCopy,
   EventDetail,
   EventQuery,
@@ -552,6 +554,10 @@ export class SqliteStore implements Store {
 
   retryNow(selection: RetrySelection, now: number): Promise<RetryResult> {
     return this.write(() => control.retryNow(this.db, selection, now));
+  }
+
+  discard(selection: DiscardSelection, now: number): Promise<DiscardResult> {
+    return this.write(() => control.discard(this.db, selection, now));
   }
 
   async actionStats(): Promise<ActionStats[]> {

@@ -100,6 +100,7 @@ class ThreadedStore implements Store {
   takeProbe = (...args: WriteArgs<"takeProbe">) => this.write("takeProbe", args) as Promise<boolean>;
   refund = (...args: WriteArgs<"refund">) => this.write("refund", args) as Promise<void>;
   retryNow = (...args: WriteArgs<"retryNow">) => this.write("retryNow", args) as ReturnType<Store["retryNow"]>;
+  discard = (...args: WriteArgs<"discard">) => this.write("discard", args) as ReturnType<Store["discard"]>;
   audit = (...args: WriteArgs<"audit">) => this.write("audit", args) as Promise<void>;
   recordIncidents = (...args: WriteArgs<"recordIncidents">) => this.write("recordIncidents", args) as Promise<number>;
   claimNotifications = (...args: WriteArgs<"claimNotifications">) =>

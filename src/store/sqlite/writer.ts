@@ -29,6 +29,7 @@ export const WRITES = [
   "takeProbe",
   "refund",
   "retryNow",
+  "discard",
   "audit",
   "recordIncidents",
   "claimNotifications",

@@ -1,6 +1,7 @@
 /**
  * @module The Actions screen: each action's queue and state (paused, breaker, rate) with pause, resume and
- * "retry all" buttons, and below it the audit trail of operators' acts.
+ * "retry all" buttons, "discard" for an action the config no longer has, and below it the audit trail of
+ * operators' acts.
  */
 import type { ActionState } from "../../ops/control.ts";
 import type { AuditEntry } from "../../store/types.ts";
@@ -20,23 +21,33 @@ export function actionsPage(options: {
   const row = (s: ActionState) => {
     const base = `/actions/${encodeURIComponent(s.action)}`;
     const state =
-      s.state === "paused"
-        ? html`Paused by ${s.paused?.by}${s.paused?.reason ? html`: ${s.paused.reason}` : ""}`
-        : s.state === "breaker open"
-          ? html`Breaker open after ${s.failures} failures; next probe ${time(s.breaker?.probeAt ?? null)}`
-          : html`Running`;
-    const toggle =
-      s.state === "running"
-        ? html`<form method="post" action="${base}/pause" class="inline">${hidden}<label class="sr-only" for="reason-${s.action}">Reason to pause ${s.action}</label><input id="reason-${s.action}" name="reason" placeholder="reason (optional)" maxlength="200"> <button type="submit" aria-label="Pause ${s.action}">Pause</button></form>`
-        : html`<form method="post" action="${base}/resume" class="inline">${hidden}<button type="submit" aria-label="${s.state === "paused" ? "Resume" : "Close the breaker of"} ${s.action}">${s.state === "paused" ? "Resume" : "Close breaker"}</button></form>`;
+      s.state === "removed"
+        ? html`No longer in the config`
+        : s.state === "paused"
+          ? html`Paused by ${s.paused?.by}${s.paused?.reason ? html`: ${s.paused.reason}` : ""}`
+          : s.state === "breaker open"
+            ? html`Breaker open after ${s.failures} failures; next probe ${time(s.breaker?.probeAt ?? null)}`
+            : html`Running`;
     const waiting = s.pending + s.failed + s.dead;
+    const toggle =
+      s.state === "removed"
+        ? ""
+        : s.state === "running"
+          ? html`<form method="post" action="${base}/pause" class="inline">${hidden}<label class="sr-only" for="reason-${s.action}">Reason to pause ${s.action}</label><input id="reason-${s.action}" name="reason" placeholder="reason (optional)" maxlength="200"> <button type="submit" aria-label="Pause ${s.action}">Pause</button></form>`
+          : html`<form method="post" action="${base}/resume" class="inline">${hidden}<button type="submit" aria-label="${s.state === "paused" ? "Resume" : "Close the breaker of"} ${s.action}">${s.state === "paused" ? "Resume" : "Close breaker"}</button></form>`;
+    const bulk =
+      waiting === 0
+        ? ""
+        : s.state === "removed"
+          ? html`<a class="button" href="${base}/discard">Discard…</a>`
+          : html`<a class="button" href="${base}/retry">Retry all…</a>`;
     return html`<tr>
   <th scope="row">${s.action}</th>
   <td>${state}</td>
   <td>${s.pending}</td><td>${s.running}</td><td>${s.failed}</td><td>${s.dead}</td>
   <td>${s.oldestPendingAt === null ? "—" : duration(now - s.oldestPendingAt)}</td>
   <td>${s.rate ?? "—"}</td>
-  <td>${toggle} ${waiting > 0 ? html`<a class="button" href="${base}/retry">Retry all…</a>` : ""}</td>
+  <td>${toggle} ${bulk}</td>
 </tr>`;
   };
   return layout(

@@ -114,7 +114,7 @@ function outcome(status: AttemptView["status"]): SafeHtml {
 }
 
 function delivery(d: Delivery, kind: string | undefined, base: string, csrf: string): SafeHtml {
-  const finished = d.status !== "pending" && d.status !== "running";
+  const finished = d.status === "done" || d.status === "failed" || d.status === "dead";
   return html`<article class="delivery" aria-label="Delivery ${d.action}">
 <header>
   <h3>${d.action} <span class="muted">${kind ?? "not in the current config"}</span></h3>
