@@ -1,6 +1,6 @@
 /**
  * @module What the worker holds back before it claims: paused actions, actions whose breaker is open (but for one
- * probe per interval), and actions at their `rate:` or slowed by a Retry-After. Pauses and breakers live in the
+ * probe per interval), and actions at their `rate:` or slowed by their target (Retry-After, or a 429 or 503). Pauses and breakers live in the
  * store, so every instance sharing it agrees; this instance reads them before claiming, at most every REFRESH_MS.
  * Held deliveries are simply not claimed: no attempt is used and none goes dead. While a breaker is open, a
  * retryable failure gives its attempt back, so the outage itself never sends a delivery dead.
@@ -100,7 +100,7 @@ export function createGate(options: GateOptions): Gate {
 
   async function settle(delivery: ClaimedDelivery, outcome: Outcome, record: AttemptRecord): Promise<AttemptRecord> {
     const name = delivery.action;
-    if (!outcome.ok && outcome.notBefore !== undefined) rates.slow(name, outcome.notBefore);
+    slowAsAsked(rates, log, name, outcome, now());
     const breaker = options.action(name)?.breaker;
     const known = controls.get(name);
     const counts = !outcome.ok && outcome.retry && !outcome.dead;
@@ -131,6 +131,17 @@ export function createGate(options: GateOptions): Gate {
     controls: () => [...controls.values()],
     stop: () => clearInterval(timer),
   };
+}
+
+/** Slows the action as its target's answer asks (rate.ts), and says so when a hold without Retry-After starts. */
+function slowAsAsked(rates: RateLimiter, log: Logger, name: string, outcome: Outcome, now: number): void {
+  const ms = rates.answered(name, outcome, now);
+  if (ms === undefined) return;
+  log.warn("target overloaded (429 or 503 without Retry-After): holding the action", {
+    action: name,
+    hold_ms: ms,
+    until: new Date(now + ms).toISOString(),
+  });
 }
 
 /**

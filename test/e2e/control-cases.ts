@@ -1,7 +1,7 @@
 /**
  * @module Operator control end to end, from the compiled binary, on the store the file chooses (control.test.ts:
  * SQLite, control-postgres.test.ts: PostgreSQL): retry now after an outage, pause across a restart, `rate:`,
- * the breaker, and the audit trail of the command line's acts. One sink per file.
+ * a 429 without Retry-After, the breaker, and the audit trail of the command line's acts. One sink per file.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -149,6 +149,25 @@ ${action}`;
       await waitUntil(() => sink.requests.length === 16, 10_000, "every delivery");
       const times = sink.requests.map((r) => r.at).sort((a, b) => a - b);
       for (const t of times) expect(times.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(5);
+    }, 30_000);
+
+    test("a 429 without Retry-After holds the action 1 s, then 2 s, though its schedule says 100 ms", async () => {
+      sink.plan("*", ["429", "429", "200"]);
+      const server = await serve("      retry: { attempts: 5, schedule: [100ms], jitter: 0 }");
+      await send(server, 1);
+      await waitUntil(async () => (await statuses(server)).every((s) => s === "done:3"), 10_000, "delivered");
+      const holds = server.stderr.filter((l) => l.includes("holding the action")).map((l) => JSON.parse(l));
+      expect(holds.map((h) => [h.action, h.hold_ms])).toEqual([
+        ["crm", 1_000],
+        ["crm", 2_000],
+      ]);
+      const started = await store.query<{ started_at: number }>(
+        server.dir,
+        "SELECT started_at FROM attempts ORDER BY attempt",
+      );
+      // The attempt after each 429 started once the hold it asked for had ended, as the server's own clock says.
+      expect(Number(started[1]?.started_at)).toBeGreaterThanOrEqual(Date.parse(holds[0].until));
+      expect(Number(started[2]?.started_at)).toBeGreaterThanOrEqual(Date.parse(holds[1].until));
     }, 30_000);
 
     test("breaker: a target that stays down sees the threshold plus one probe per interval, none goes dead", async () => {
