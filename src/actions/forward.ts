@@ -1,7 +1,7 @@
 /**
  * @module `forward: { url, headers?, timeout?, sign?, retry_on? }`: POSTs the event's original bytes to a service.
- * 2xx → done; 408, 429, 5xx, a timeout or a connection failure → retried (Retry-After is a lower bound);
- * 410 → dead at once; 3xx (never followed) and other 4xx → failed, unless listed in `retry_on`.
+ * 2xx → done; 408, 429, 5xx, a timeout or a connection failure → retried (Retry-After is a lower bound; a 429
+ * or 503 also asks the worker to slow the whole action); 410 → dead at once; 3xx (never followed) and other 4xx → failed, unless listed in `retry_on`.
  */
 import { Type } from "@sinclair/typebox";
 import pkg from "../../package.json" with { type: "json" };
@@ -239,7 +239,15 @@ async function post(
     }
     if (status === 408 || status === 429 || status >= 500 || retryOn.has(status)) {
       const notBefore = retryAfter(response.headers.get("retry-after"), Date.now());
-      return { ok: false, retry: true, error, output, ...(notBefore === undefined ? {} : { notBefore }) };
+      const slowDown = status === 429 || status === 503;
+      return {
+        ok: false,
+        retry: true,
+        error,
+        output,
+        ...(notBefore === undefined ? {} : { notBefore }),
+        ...(slowDown ? { slowDown } : {}),
+      };
     }
     return { ok: false, retry: false, error: `${error}; not retried (list it in retry_on to retry it)`, output };
   } finally {

@@ -39,8 +39,19 @@ export interface AttemptContext extends PlanContext {
 
 export type Outcome =
   | { ok: true; output?: string }
-  /** `retry: false` means retrying cannot help; `notBefore` is an absolute time in ms (e.g. from Retry-After). */
-  | { ok: false; retry: boolean; error: string; output?: string; notBefore?: number; dead?: boolean };
+  /**
+   * `retry: false` means retrying cannot help; `notBefore` is an absolute time in ms (e.g. from Retry-After);
+   * `slowDown`: the target said it is overloaded (429, 503), so the worker slows the whole action.
+   */
+  | {
+      ok: false;
+      retry: boolean;
+      error: string;
+      output?: string;
+      notBefore?: number;
+      dead?: boolean;
+      slowDown?: boolean;
+    };
 
 /**
  * What one attempt would do, worked out by the same code as `run` but doing nothing: `run` with its rendered values

@@ -1,11 +1,12 @@
 /**
  * @module What the worker holds back before it claims: paused actions, actions whose breaker is open (but for one
- * probe per interval), and actions at their `rate:` or slowed by a Retry-After. Pauses and breakers live in the
+ * probe per interval), and actions at their `rate:` or slowed by their target (Retry-After, or a 429 or 503). Pauses and breakers live in the
  * store, so every instance sharing it agrees; this instance reads them before claiming, at most every REFRESH_MS.
  * Held deliveries are simply not claimed: no attempt is used and none goes dead. While a breaker is open, a
  * retryable failure gives its attempt back, so the outage itself never sends a delivery dead.
  */
 import type { Action, Outcome } from "../actions/types.ts";
+import type { Logger } from "../log.ts";
 import type { ActionControl, AttemptRecord, ClaimedDelivery } from "../store/types.ts";
 import { type BreakerDeps, countOutcome, holdForBreaker } from "./breaker.ts";
 import { RateLimiter } from "./rate.ts";
@@ -58,7 +59,9 @@ export function createGate(options: GateOptions): Gate {
   async function refresh(force = false): Promise<void> {
     if (!force && now() - readAt < REFRESH_MS) return;
     const rows = await store.controls();
+    const before = controls;
     controls = new Map(rows.map((c) => [c.action, c]));
+    sayChanges(log, before, controls, (name) => options.action(name)?.breaker !== undefined);
     readAt = now();
     for (const name of probes) if (!openBreaker(name)) probes.delete(name);
   }
@@ -97,7 +100,7 @@ export function createGate(options: GateOptions): Gate {
 
   async function settle(delivery: ClaimedDelivery, outcome: Outcome, record: AttemptRecord): Promise<AttemptRecord> {
     const name = delivery.action;
-    if (!outcome.ok && outcome.notBefore !== undefined) rates.slow(name, outcome.notBefore);
+    slowAsAsked(rates, log, name, outcome, now());
     const breaker = options.action(name)?.breaker;
     const known = controls.get(name);
     const counts = !outcome.ok && outcome.retry && !outcome.dead;
@@ -128,4 +131,48 @@ export function createGate(options: GateOptions): Gate {
     controls: () => [...controls.values()],
     stop: () => clearInterval(timer),
   };
+}
+
+/** Slows the action as its target's answer asks (rate.ts), and says so when a hold without Retry-After starts. */
+function slowAsAsked(rates: RateLimiter, log: Logger, name: string, outcome: Outcome, now: number): void {
+  const ms = rates.answered(name, outcome, now);
+  if (ms === undefined) return;
+  log.warn("target overloaded (429 or 503 without Retry-After): holding the action", {
+    action: name,
+    hold_ms: ms,
+    until: new Date(now + ms).toISOString(),
+  });
+}
+
+/**
+ * Says in the log what this instance's view of pauses and breakers gained or lost since its last read: an act of
+ * the command line, the page or another instance (and, at start, what the store already holds). A breaker this
+ * instance opened or closed itself is already in `before` (countOutcome), so it is said once.
+ */
+function sayChanges(
+  log: Logger,
+  before: ReadonlyMap<string, ActionControl>,
+  after: ReadonlyMap<string, ActionControl>,
+  hasBreaker: (name: string) => boolean,
+): void {
+  for (const name of new Set([...before.keys(), ...after.keys()])) {
+    const was = before.get(name);
+    const is = after.get(name);
+    if (is?.paused && !was?.paused) {
+      const { at, by, reason } = is.paused;
+      log.info("action paused", { action: name, by, reason, since: new Date(at).toISOString() });
+    } else if (was?.paused && !is?.paused) log.info("action resumed", { action: name });
+    if (!hasBreaker(name)) continue;
+    if (is?.breaker && !was?.breaker) {
+      log.warn("breaker opened: the action is not attempted until a probe succeeds or it is resumed", {
+        action: name,
+        failures: is.failures,
+        since: new Date(is.breaker.openedAt).toISOString(),
+      });
+    } else if (was?.breaker && !is?.breaker) {
+      log.info("breaker closed: a probe succeeded or the action was resumed; held deliveries start now", {
+        action: name,
+      });
+    }
+  }
 }

@@ -21,6 +21,8 @@ import type { Config } from "../config/types.ts";
 import { describe, EventInputError, VerificationError } from "../errors.ts";
 import { createVerifier } from "../ingest/verify.ts";
 import type { VerifiedEvent } from "../store/event.ts";
+import type { ActionControl } from "../store/types.ts";
+import { escapeControl } from "../utils/escape.ts";
 
 export interface EventExplanation {
   id: string;
@@ -60,7 +62,14 @@ export interface ActionExplanation {
   forward?: ForwardPlan;
   exec?: ExecPlan;
   file?: FilePlan;
+  /** Set when the store (read for explain) holds the action's deliveries: paused, or its breaker open. */
+  held?: Held;
 }
+
+/** Why a running payhook would hold the action's deliveries rather than attempt them; times as ISO 8601. */
+export type Held =
+  | { state: "paused"; by: string; since: string; reason: string | null }
+  | { state: "breaker open"; since: string; failures: number };
 
 /** An event read from input, checked exactly as `serve` checks a verified request body. */
 export interface InputEvent {
@@ -116,8 +125,15 @@ export async function readEvent(raw: Uint8Array, source: string): Promise<InputE
   return { event, raw, data: data as Record<string, unknown> };
 }
 
-/** Which actions the config runs for `input`, and what each would do. */
-export function explainEvent(config: Pick<Config, "routes" | "unhandled">, input: InputEvent): EventExplanation {
+/**
+ * Which actions the config runs for `input`, and what each would do; `controls` (the store's pauses and breakers,
+ * when it could be read) marks the actions whose deliveries would wait.
+ */
+export function explainEvent(
+  config: Pick<Config, "routes" | "unhandled">,
+  input: InputEvent,
+  controls: readonly ActionControl[] = [],
+): EventExplanation {
   const { event } = input;
   const hits = matchRoutes(config.routes, event.type);
   // The same list, in the same order, as the router's: every matching pattern's actions, else `unhandled`.
@@ -132,8 +148,28 @@ export function explainEvent(config: Pick<Config, "routes" | "unhandled">, input
     account: event.account,
     matched: hits.map((r) => r.pattern),
     unhandled: hits.length === 0,
-    actions: groups.flatMap(([pattern, actions]) => actions.map((a) => explainAction(a, pattern, actionEvent))),
+    actions: groups.flatMap(([pattern, actions]) =>
+      actions.map((a) => {
+        const explained = explainAction(a, pattern, actionEvent);
+        const held = explained.status === "skipped" ? undefined : heldBy(a, controls);
+        return held ? { ...explained, held } : explained;
+      }),
+    ),
   };
+}
+
+/** The hold a running payhook would put on the action, as its gate decides (src/delivery/control.ts). */
+function heldBy(action: Action, controls: readonly ActionControl[]): Held | undefined {
+  const c = controls.find((x) => x.action === action.name);
+  if (c?.paused) {
+    const { by, at, reason } = c.paused;
+    return { state: "paused", by, since: new Date(at).toISOString(), reason };
+  }
+  // A breaker the action's config no longer has holds nothing.
+  if (c?.breaker && action.breaker) {
+    return { state: "breaker open", since: new Date(c.breaker.openedAt).toISOString(), failures: c.failures };
+  }
+  return undefined;
 }
 
 function explainAction(action: Action, pattern: string | null, event: ActionEvent): ActionExplanation {
@@ -176,6 +212,7 @@ export function formatExplanation(e: EventExplanation): string[] {
     const verdict =
       a.status === "run" ? "would run" : `${a.status === "skipped" ? "skipped" : "would fail"}: ${a.reason}`;
     lines.push(`  ${i + 1}. ${a.name} (${a.kind}, from ${from}): ${verdict}`);
+    if (a.held) lines.push(`       ${holdLine(a.held)}`);
     if (a.order_key !== null) lines.push(`       order key: ${JSON.stringify(a.order_key)}`);
     if (a.fetch) {
       lines.push(
@@ -185,6 +222,15 @@ export function formatExplanation(e: EventExplanation): string[] {
     lines.push(...details(a).map((line) => `       ${line}`));
   });
   return lines;
+}
+
+/** The hold in words; who and why were typed by an operator, so they are escaped. */
+function holdLine(held: Held): string {
+  if (held.state === "breaker open") {
+    return `breaker open since ${held.since} after ${held.failures} failures: its deliveries wait for a probe to succeed`;
+  }
+  const why = held.reason === null ? "" : `: ${escapeControl(held.reason)}`;
+  return `paused by ${escapeControl(held.by)} since ${held.since}${why}; its deliveries wait (payhook actions resume)`;
 }
 
 function details(a: ActionExplanation): string[] {

@@ -1,16 +1,18 @@
 /**
- * @module The store opened for reading only, for what-if explanations: SQLite opened read-only, PostgreSQL with
+ * @module The store opened for reading only, for explanations (what-if, paused actions): SQLite opened read-only, PostgreSQL with
  * every transaction read-only. Nothing is created or migrated: a store at another schema version is refused.
  */
 import { existsSync } from "node:fs";
 import { describe, StoreError } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
 import type { StoreSettings } from "./settings.ts";
-import type { EventDetail, EventQuery, EventView } from "./types.ts";
+import type { ActionControl, EventDetail, EventQuery, EventView } from "./types.ts";
 
 export interface StoreReader {
   listEvents(query: EventQuery): Promise<EventView[]>;
   getEvent(id: string): Promise<EventDetail | null>;
+  /** Paused actions and breakers, as the workers read them. */
+  controls(): Promise<ActionControl[]>;
   close(): Promise<void>;
 }
 
@@ -18,6 +20,7 @@ export async function openStoreReadOnly(runtime: Runtime, settings: StoreSetting
   if (settings.kind === "postgres") return openPostgresReader(settings);
   const { SCHEMA_VERSION } = await import("./sqlite/migrations.ts");
   const { getEvent, listEvents } = await import("./sqlite/inspect.ts");
+  const { controls } = await import("./sqlite/control.ts");
   if (!existsSync(settings.path)) {
     throw new StoreError(
       "store_missing",
@@ -39,6 +42,7 @@ export async function openStoreReadOnly(runtime: Runtime, settings: StoreSetting
   return {
     listEvents: async (query) => listEvents(db, query),
     getEvent: async (id) => getEvent(db, id),
+    controls: async () => controls(db),
     close: async () => db.close(),
   };
 }
@@ -47,6 +51,7 @@ async function openPostgresReader(settings: Extract<StoreSettings, { kind: "post
   const { connect, ident } = await import("./postgres/client.ts");
   const { SCHEMA_VERSION } = await import("./postgres/migrations.ts");
   const { getEvent, listEvents } = await import("./postgres/inspect.ts");
+  const { controls } = await import("./postgres/control.ts");
   const { withoutPassword } = await import("./postgres/settings.ts");
   const sql = connect(settings.connection, { max: 1, applicationName: "payhook (read only)", readOnly: true });
   const s = ident(settings.schema);
@@ -64,6 +69,7 @@ async function openPostgresReader(settings: Extract<StoreSettings, { kind: "post
   return {
     listEvents: (query) => listEvents(sql, s, query),
     getEvent: (id) => getEvent(sql, s, id),
+    controls: () => controls(sql, s),
     close: () => sql.end({ timeout: 1 }),
   };
 }

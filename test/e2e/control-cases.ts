@@ -1,8 +1,8 @@
 /**
  * @module Operator control end to end, from the compiled binary, on the store the file chooses (control.test.ts:
  * SQLite, control-postgres.test.ts: PostgreSQL): retry now after an outage, pause across a restart, `rate:`,
- * the breaker, discarding a removed action's deliveries, and the audit trail of the command line's acts. One sink
- * per file.
+ * a 429 without Retry-After, the breaker, discarding a removed action's deliveries, and the audit trail of the
+ * command line's acts. One sink per file.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -142,21 +142,26 @@ ${action}`;
       const first = await serve("");
       const paused = await cli(first, "actions", "pause", "crm", "--reason", "crm down");
       expect(paused.stdout).toContain("paused crm");
-      await Bun.sleep(1_000); // a running server reads pauses every 500 ms
+      const line = JSON.parse(await first.waitForStderr('"msg":"action paused"'));
+      expect(line).toMatchObject({ action: "crm", reason: "crm down" });
+      expect(line.by).toContain("(command line)");
       await send(first, 3);
       await first.stop();
       const second = await serve("", first.dir);
+      await second.waitForStderr('"msg":"action paused"'); // the pause, as the store held it at start
       await send(second, 2);
-      await Bun.sleep(1_500);
-      expect(sink.requests).toHaveLength(0);
       expect(await statuses(second)).toEqual(Array(5).fill("pending:0"));
       const list = await cli(second, "actions", "list", "--json");
       expect(JSON.parse(list.stdout)).toMatchObject({ action: "crm", state: "paused", pending: 5 });
       const status = JSON.parse((await cli(second, "status", "--json")).stdout);
       expect(status.actions[0]).toMatchObject({ action: "crm", state: "paused" });
       expect(status.endpoints).toEqual([{ endpoint: "/webhook", last_hour: 5, last_day: 5 }]);
+      const resuming = Date.now();
       expect((await cli(second, "actions", "resume", "crm")).stdout).toContain("resumed crm");
+      await second.waitForStderr('"msg":"action resumed"');
       await waitUntil(() => sink.requests.length === 5, 5_000, "every held delivery");
+      // Nothing reached the target while paused, and each delivery took one attempt: none was used while held.
+      expect(sink.requests.filter((r) => r.at < resuming)).toEqual([]);
       await waitUntil(async () => (await statuses(second)).every((s) => s === "done:1"));
       const acts = (await cli(second, "audit", "--json")).stdout
         .trim()
@@ -171,15 +176,16 @@ ${action}`;
         const a = await serve("");
         const b = await serve("");
         expect((await cli(a, "actions", "pause", "crm")).code).toBe(0);
-        await Bun.sleep(1_000); // each instance reads pauses every 500 ms
+        await Promise.all([a, b].map((s) => s.waitForStderr('"msg":"action paused"')));
         await send(a, 2);
         await send(b, 2);
-        await Bun.sleep(1_000);
-        expect(sink.requests).toHaveLength(0);
         expect(await statuses(a)).toEqual(Array(4).fill("pending:0"));
+        const resuming = Date.now();
         expect((await cli(b, "actions", "resume", "crm")).code).toBe(0);
+        await Promise.all([a, b].map((s) => s.waitForStderr('"msg":"action resumed"')));
         await waitUntil(async () => (await statuses(a)).every((s) => s === "done:1"), 5_000, "all delivered");
         expect(sink.requests).toHaveLength(4);
+        expect(sink.requests.filter((r) => r.at < resuming)).toEqual([]);
       }, 30_000);
 
     test("rate: 5/s never lets more than 5 attempts reach the target in one second, and everything arrives", async () => {
@@ -190,22 +196,40 @@ ${action}`;
       for (const t of times) expect(times.filter((u) => u >= t && u < t + 1_000).length).toBeLessThanOrEqual(5);
     }, 30_000);
 
+    test("a 429 without Retry-After holds the action 1 s, then 2 s, though its schedule says 100 ms", async () => {
+      sink.plan("*", ["429", "429", "200"]);
+      const server = await serve("      retry: { attempts: 5, schedule: [100ms], jitter: 0 }");
+      await send(server, 1);
+      await waitUntil(async () => (await statuses(server)).every((s) => s === "done:3"), 10_000, "delivered");
+      const holds = server.stderr.filter((l) => l.includes("holding the action")).map((l) => JSON.parse(l));
+      expect(holds.map((h) => [h.action, h.hold_ms])).toEqual([
+        ["crm", 1_000],
+        ["crm", 2_000],
+      ]);
+      const started = await store.query<{ started_at: number }>(
+        server.dir,
+        "SELECT started_at FROM attempts ORDER BY attempt",
+      );
+      // The attempt after each 429 started once the hold it asked for had ended, as the server's own clock says.
+      expect(Number(started[1]?.started_at)).toBeGreaterThanOrEqual(Date.parse(holds[0].until));
+      expect(Number(started[2]?.started_at)).toBeGreaterThanOrEqual(Date.parse(holds[1].until));
+    }, 30_000);
+
     test("breaker: a target that stays down sees the threshold plus one probe per interval, none goes dead", async () => {
       sink.plan("*", ["500"]);
       const server = await serve(`      breaker: { failures: 3, probe: 1s }
       retry: { attempts: 3, schedule: [100ms], jitter: 0 }`);
       await send(server, 3);
       await server.waitForStderr("breaker opened");
-      const opened = Date.now();
       await send(server, 5);
-      await Bun.sleep(2_500);
-      const elapsed = Date.now() - opened;
-      // Before it opened: the threshold, and at most the two retries already started when the third failure came.
-      const settle = opened + 200;
-      expect(sink.requests.filter((r) => r.at <= settle).length).toBeLessThanOrEqual(3 + 2);
-      // Since: one probe per second at most, though 8 deliveries wait.
-      expect(sink.requests.filter((r) => r.at > settle).length).toBeLessThanOrEqual(Math.ceil(elapsed / 1_000));
-      expect((await statuses(server)).filter((s) => !s.startsWith("pending"))).toEqual([]);
+      // Two probes a second apart: unheld, 3 attempts 100 ms apart would have sent all 8 dead by then.
+      const probes = () => server.stderr.filter((l) => l.includes("trying one delivery as a probe")).length;
+      await waitUntil(() => probes() >= 2, 10_000, "two probes");
+      const reached = sink.requests.length;
+      // The threshold, at most the two retries already started when the third failure came, and one per probe.
+      expect(reached).toBeLessThanOrEqual(3 + 2 + probes());
+      // Held or probing (the last probe may still be running), none done, failed for good or dead.
+      expect((await statuses(server)).filter((s) => !/^(pending|running):/.test(s))).toEqual([]);
       const status = JSON.parse((await cli(server, "status", "--json")).stdout);
       expect(status.actions[0]).toMatchObject({ action: "crm", state: "breaker open" });
       sink.plan("*", ["200"]);

@@ -4,7 +4,7 @@
  * receive nothing; and secrets in the environment that must never be shown.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type RunningServer, runPayhook, startServer, tempDir } from "../helpers/server.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
@@ -76,6 +76,7 @@ interface Explained {
     forward?: { url: string; headers: string[] };
     exec?: { argv: string[]; env: string[] };
     file?: { path: string };
+    held?: { state: string; by?: string; since?: string; reason?: string | null };
   }[];
 }
 
@@ -162,6 +163,43 @@ describe("payhook explain", () => {
       expect(result.stdout.trimEnd().endsWith("Nothing was sent, run, written or stored.")).toBe(true);
       expect(`${result.stdout}${result.stderr}`).not.toContain(SENTINEL);
       expectNothingDone();
+    },
+    SPAWNS_TIMEOUT,
+  );
+
+  test(
+    "an action paused in the store says who paused it, since when and why; the store is read, never written",
+    async () => {
+      const held = tempDir();
+      const server = await startServer({ dir: held, config: configText(0), env: ENV });
+      try {
+        const pause = ["actions", "pause", "notify", "--reason", "crm down", "--config", "payhook.yaml"];
+        expect((await runPayhook(pause, { cwd: held, env: ENV })).code).toBe(0);
+      } finally {
+        await server.stop();
+      }
+      writeFileSync(join(held, "event.json"), event("payment_intent.succeeded"));
+      const files = readdirSync(held);
+      const stored = readFileSync(join(held, "payhook.db"));
+      const [explained] = await explainJson(["event.json"], undefined, held);
+      const actions = explained?.actions ?? [];
+      expect(actions.map((a) => [a.name, a.held?.state ?? null])).toEqual([
+        ["announce", null],
+        ["notify", "paused"],
+        ["big-only", null],
+      ]);
+      const hold = actions[1]?.held;
+      expect(hold?.reason).toBe("crm down");
+      expect(hold?.by).toContain("(command line)");
+      expect(Date.parse(hold?.since ?? "")).toBeLessThanOrEqual(Date.now());
+      const text = await runPayhook(["explain", "event.json", "--config", "payhook.yaml"], { cwd: held, env: ENV });
+      expect(text.stdout).toContain(`paused by ${hold?.by} since ${hold?.since}: crm down; its deliveries wait`);
+      // SQLite opens a WAL database read only with its -wal and -shm files; a write would leave frames in -wal.
+      expect(readdirSync(held).filter((f) => !files.includes(f) && !/-(wal|shm)$/.test(f))).toEqual([]);
+      expect(readFileSync(join(held, "payhook.db"))).toEqual(stored);
+      for (const wal of readdirSync(held).filter((f) => f.endsWith("-wal"))) {
+        expect(readFileSync(join(held, wal)).byteLength).toBe(0);
+      }
     },
     SPAWNS_TIMEOUT,
   );

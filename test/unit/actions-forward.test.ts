@@ -46,13 +46,17 @@ describe("forward outcomes", () => {
     const outcome = await forwardTo(`/status-${mode}`)(attemptOf(event()));
     expect(outcome).toMatchObject(expected);
     expect(outcome.ok ? "" : outcome.error).toContain(`answered ${mode}`);
+    // Only a 429 (or 503) asks to slow the whole action; this one says for how long no more than a 500 does.
+    expect(outcome.ok ? undefined : [outcome.slowDown, outcome.notBefore]).toEqual(
+      mode === "429" ? [true, undefined] : [undefined, undefined],
+    );
   });
 
   test("503 with Retry-After: retried no sooner than it asks", async () => {
     sink.plan("/busy", ["503"]);
     const before = Date.now();
     const outcome = await forwardTo("/busy")(attemptOf(event()));
-    expect(outcome).toMatchObject({ ok: false, retry: true });
+    expect(outcome).toMatchObject({ ok: false, retry: true, slowDown: true });
     expect(outcome.ok ? 0 : (outcome.notBefore ?? 0)).toBeGreaterThanOrEqual(before + 1000);
   });
 

@@ -169,6 +169,34 @@ describe("when: every operator, holding and not, with the reason a skip gives", 
     );
   });
 
+  test("actions the store holds: paused (who, since, why, escaped) or breaker open; a skipped one is not held", async () => {
+    const c = config(`handlers:
+  "*":
+    - { name: paused, log: "p" }
+    - { name: tripped, log: "t", breaker: { failures: 3, probe: 30s } }
+    - { name: tripped-unset, log: "u" }
+    - { name: skipped, log: "s", when: { data.object.amount: { gte: 10000 } } }
+`);
+    const at = Date.parse("2030-01-02T03:04:05Z");
+    const e = explainEvent(c, await readEvent(encoder.encode(event("payment_intent.succeeded")), "event.json"), [
+      { action: "paused", paused: { at, by: "ana", reason: "crm down\u001b[2J" }, failures: 0, breaker: null },
+      { action: "tripped", paused: null, failures: 3, breaker: { openedAt: at, probeAt: at + 30_000 } },
+      // Its config no longer has a breaker: a running payhook does not hold it.
+      { action: "tripped-unset", paused: null, failures: 3, breaker: { openedAt: at, probeAt: at + 30_000 } },
+      { action: "skipped", paused: { at, by: "ana", reason: null }, failures: 0, breaker: null },
+    ]);
+    expect(e.actions.map((a) => [a.name, a.held ?? null])).toEqual([
+      ["paused", { state: "paused", by: "ana", since: "2030-01-02T03:04:05.000Z", reason: "crm down\u001b[2J" }],
+      ["tripped", { state: "breaker open", since: "2030-01-02T03:04:05.000Z", failures: 3 }],
+      ["tripped-unset", null],
+      ["skipped", null],
+    ]);
+    const text = formatExplanation(e).join("\n");
+    expect(text).toContain("paused by ana since 2030-01-02T03:04:05.000Z: crm down\\u001b[2J; its deliveries wait");
+    expect(text).toContain("breaker open since 2030-01-02T03:04:05.000Z after 3 failures");
+    expect(text).not.toContain("\u001b");
+  });
+
   test("thin events: account is the context, the type is v1.*", async () => {
     const [thin] = buildEvents("payment_intent.succeeded", { thin: true, account: "acct_1Thin" }).slice(-1);
     const c = config(`handlers:

@@ -1,13 +1,18 @@
 /**
  * @module `payhook explain`: for an event (a JSON file, stdin, or the events `payhook trigger NAME` would send),
- * which handler patterns match and what each action would do, with its rendered values; nothing is sent, run,
- * written or stored. `--json` gives the same for tests. Exit 2 when the event or the config is bad.
+ * which handler patterns match and what each action would do, with its rendered values, and which actions a
+ * running payhook holds (paused, breaker open) when the config's store can be read; nothing is sent, run, written
+ * or stored. `--json` gives the same for tests. Exit 2 when the event or the config is bad.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolveConfig } from "../../config/resolve.ts";
+import type { Config } from "../../config/types.ts";
 import { describe, EventInputError, UsageError } from "../../errors.ts";
 import { type EventExplanation, explainEvent, formatExplanation, readEvent } from "../../explain/plan.ts";
 import { buildEvents } from "../../fixtures/index.ts";
+import type { Runtime } from "../../runtime/types.ts";
+import { openStoreReadOnly } from "../../store/readonly.ts";
+import type { ActionControl } from "../../store/types.ts";
 import { buildOptions, configOption, fixtureOptions, readStdin } from "../options.ts";
 import type { Command } from "../types.ts";
 import { whatIf, whatIfOptions } from "./explain-whatif.ts";
@@ -44,13 +49,14 @@ export const explain: Command = {
     // serve refuses a body over the endpoint's max_body with 413 before reading it; the largest one decides.
     const maxBody = Math.max(...config.endpoints.map((e) => e.maxBody));
     const explanations: EventExplanation[] = [];
+    const controls = await storeControls(runtime, config, io);
     for (const input of inputs) {
       if (input.bytes.byteLength > maxBody) {
         throw new EventInputError(
           `${input.source}: it is ${input.bytes.byteLength} bytes, more than the largest max_body of ${config.source} (${maxBody} bytes), so serve would refuse it with 413`,
         );
       }
-      explanations.push(explainEvent(config, await readEvent(input.bytes, input.source)));
+      explanations.push(explainEvent(config, await readEvent(input.bytes, input.source), controls));
     }
     if (values.json) {
       io.out(JSON.stringify({ config: config.source, events: explanations }, null, 2));
@@ -62,6 +68,30 @@ export const explain: Command = {
     return 0;
   },
 };
+
+/**
+ * The store's pauses and breakers, read only (nothing migrated or written), so the plan says which actions would
+ * wait. None before payhook has served with the config (no SQLite file yet), or when the store cannot be read: the
+ * plan is still worth having, so that is a note, not an error.
+ */
+async function storeControls(
+  runtime: Runtime,
+  config: Config,
+  io: { err(line: string): void },
+): Promise<ActionControl[]> {
+  if (config.store.kind === "sqlite" && !existsSync(config.store.path)) return [];
+  try {
+    const reader = await openStoreReadOnly(runtime, config.store);
+    try {
+      return await reader.controls();
+    } finally {
+      await reader.close();
+    }
+  } catch (error) {
+    io.err(`explain: paused actions and breakers not shown: ${describe(error)}`);
+    return [];
+  }
+}
 
 interface Input {
   /** How messages name it: the file, "stdin", or the trigger and the event's place. */
