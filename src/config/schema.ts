@@ -6,7 +6,7 @@ import { type Static, Type } from "@sinclair/typebox";
 import { RetrySchema } from "../actions/base.ts";
 import { ActionSchema } from "../actions/index.ts";
 import { BreakerSchema } from "../actions/limits.ts";
-import { DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
+import { DEFAULT_COMMIT_TIMEOUT, DEFAULT_LEASE, DEFAULT_POOL, DEFAULT_SCHEMA } from "../store/postgres/settings.ts";
 import { Duration, Size } from "../utils/units.ts";
 
 export const DEFAULT_RETENTION = "30d";
@@ -164,6 +164,13 @@ export const PostgresStoreSchema = Type.Object(
         description: `a duration such as ${DEFAULT_LEASE} (the default), at least 1s: how long a delivery an instance claimed stays its own without a heartbeat; after it, another instance runs it`,
       }),
     ),
+    commit_timeout: Type.Optional(
+      Type.String({
+        ...Duration,
+        default: DEFAULT_COMMIT_TIMEOUT,
+        description: `a duration such as ${DEFAULT_COMMIT_TIMEOUT} (the default), at least 1s: how long a webhook waits for the database to commit its event; past it the webhook gets 503 and Stripe sends it again`,
+      }),
+    ),
     schema: Type.Optional(
       Type.String({
         pattern: "^[a-z_][a-z0-9_]{0,47}$",
@@ -172,7 +179,11 @@ export const PostgresStoreSchema = Type.Object(
       }),
     ),
   },
-  { ...closed, description: "a PostgreSQL store shared by several instances: url, and optionally pool, lease, schema" },
+  {
+    ...closed,
+    description:
+      "a PostgreSQL store shared by several instances: url, and optionally pool, lease, commit_timeout, schema",
+  },
 );
 
 /** Stripe's API, for catch-up, thin-event fetches, `check --stripe` and `payhook stripe endpoint`. */

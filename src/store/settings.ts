@@ -5,6 +5,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { parseDuration } from "../utils/units.ts";
 import {
+  DEFAULT_COMMIT_TIMEOUT,
   DEFAULT_LEASE,
   DEFAULT_POOL,
   DEFAULT_SCHEMA,
@@ -23,7 +24,9 @@ export interface SqliteSettings {
 export type StoreSettings = SqliteSettings | PostgresSettings;
 
 /** `store:` as written in the config file (after ${VAR} expansion). */
-export type StoreSetting = string | { url: string; pool?: number; lease?: string; schema?: string };
+export type StoreSetting =
+  | string
+  | { url: string; pool?: number; lease?: string; commit_timeout?: string; schema?: string };
 
 /** The shortest lease: the heartbeat renews it every third of it. */
 const MIN_LEASE_MS = 1_000;
@@ -47,6 +50,8 @@ export function resolveStore(
   const options: Exclude<StoreSetting, string> = typeof setting === "string" ? { url } : setting;
   const leaseMs = parseDuration(options.lease ?? DEFAULT_LEASE);
   if (leaseMs < MIN_LEASE_MS) problems.push([["lease"], "must be at least 1s (the heartbeat renews it every third)"]);
+  const commitTimeoutMs = parseDuration(options.commit_timeout ?? DEFAULT_COMMIT_TIMEOUT);
+  if (commitTimeoutMs < 1_000) problems.push([["commit_timeout"], "must be at least 1s"]);
   if ("problem" in parsed) {
     problems.push([at, parsed.problem]);
     return { kind: "sqlite", path: "", label: parsed.problem };
@@ -57,6 +62,7 @@ export function resolveStore(
     connection: parsed.connection,
     pool: options.pool ?? DEFAULT_POOL,
     leaseMs,
+    commitTimeoutMs,
     schema: options.schema ?? DEFAULT_SCHEMA,
   };
 }

@@ -48,6 +48,7 @@ function settings(cluster: Cluster, schema: string, leaseMs = LEASE): PostgresSe
     },
     pool: 4,
     leaseMs,
+    commitTimeoutMs: 10_000,
     schema,
   };
 }

@@ -6,7 +6,16 @@
  * database per test keeps tests apart at a fraction of a cluster's start-up cost.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +33,12 @@ export interface Cluster {
   pause(): void;
   /** Starts it again after pause(), on the same port. */
   resume(): void;
+  /**
+   * Stops every process of the server with SIGSTOP: connections stay open and nothing answers, as in a network
+   * partition or a stalled host. thaw() (SIGCONT) lets it go on where it was.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Stops the server and removes its folder. */
   stop(): void;
 }
@@ -144,6 +159,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     },
     pause: () => run("pg_ctl", ["-D", data, "-m", "fast", "-w", "stop"]),
     resume: start,
+    freeze: () => signalAll(data, "SIGSTOP"),
+    thaw: () => signalAll(data, "SIGCONT"),
     stop() {
       if (stopped) return;
       stopped = true;
@@ -158,6 +175,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   // A test process that ends without stop() (a crash, a script) must not leave a server running.
   process.once("exit", () => cluster.stop());
   return cluster;
+}
+
+/**
+ * Sends `signal` to the cluster's postmaster (the first line of postmaster.pid) and to every process it started.
+ * The postmaster is stopped first, so it forks no backend that the list would miss, and continued last.
+ */
+function signalAll(data: string, signal: "SIGSTOP" | "SIGCONT"): void {
+  const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+  if (signal === "SIGSTOP") process.kill(postmaster, signal);
+  const children = execFileSync("ps", ["-o", "pid=", "--ppid", String(postmaster)])
+    .toString()
+    .trim()
+    .split(/\s+/);
+  for (const pid of children.filter(Boolean)) process.kill(Number(pid), signal);
+  if (signal === "SIGCONT") process.kill(postmaster, signal);
 }
 
 /** A port nobody listens on now, from the kernel. */

@@ -43,6 +43,7 @@ export async function openPostgresStore(
     sql,
     schema: settings.schema,
     leaseMs: settings.leaseMs,
+    commitTimeoutMs: settings.commitTimeoutMs,
     instance: options.instance,
     connection: settings.connection,
     // Leave a connection or two for claims, results and probes while ingest batches use the rest.

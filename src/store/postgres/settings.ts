@@ -32,12 +32,15 @@ export interface PostgresSettings {
   pool: number;
   /** How long a claim stays this instance's without a heartbeat, in ms. */
   leaseMs: number;
+  /** How long an ingest waits for its commit before the webhook is answered 503, in ms. */
+  commitTimeoutMs: number;
   /** The schema that holds payhook's tables. */
   schema: string;
 }
 
 export const DEFAULT_POOL = 10;
 export const DEFAULT_LEASE = "30s";
+export const DEFAULT_COMMIT_TIMEOUT = "10s";
 export const DEFAULT_SCHEMA = "payhook";
 const DEFAULT_CONNECT_TIMEOUT = 5;
 

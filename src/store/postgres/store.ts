@@ -72,12 +72,17 @@ type Ingest = {
   deliveries: readonly NewDelivery[];
   resolve: (result: Ingested) => void;
   reject: (error: unknown) => void;
+  /** When it was queued (Date.now()): past commitTimeoutMs it is answered unavailable, and marked expired. */
+  at: number;
+  expired?: boolean;
 };
 
 export interface PostgresStoreOptions {
   sql: Sql;
   schema: string;
   leaseMs: number;
+  /** How long an ingest waits for its commit (queued or in flight) before it is refused as unavailable. */
+  commitTimeoutMs: number;
   /** Who claims: shown with each claim and attempt (host and process). */
   instance: string;
   connection: PostgresConnection;
@@ -99,7 +104,9 @@ export class PostgresStore implements Store {
     [];
   private finishing = 0;
   private scheduled = false;
-  private inFlight = new Set<Promise<void>>();
+  /** Batches being committed, with their ingests (for the commit timeout). */
+  private inFlight = new Map<Promise<void>, Ingest[]>();
+  private sweeper: ReturnType<typeof setInterval>;
   private closed = false;
   private lastNotify = 0;
   private notifyTimer: ReturnType<typeof setTimeout> | undefined;
@@ -113,12 +120,14 @@ export class PostgresStore implements Store {
     this.sql = options.sql;
     this.s = ident(options.schema);
     this.channel = `payhook_wake_${options.schema}`;
+    this.sweeper = setInterval(() => this.expire(), Math.min(1_000, options.commitTimeoutMs / 2));
+    this.sweeper.unref?.();
   }
 
   ingest(event: IncomingEvent, deliveries: readonly NewDelivery[]): Promise<Ingested> {
     if (this.closed) return Promise.reject(new StoreUnavailableError("the store is closed"));
     return new Promise((resolve, reject) => {
-      this.queue.push({ event, deliveries, resolve, reject });
+      this.queue.push({ event, deliveries, resolve, reject, at: Date.now() });
       if (!this.scheduled) {
         this.scheduled = true;
         // As on SQLite: requests verified in this turn of the event loop join the same batch.
@@ -136,8 +145,42 @@ export class PostgresStore implements Store {
         this.inFlight.delete(running);
         if (this.queue.length > 0) this.flush();
       });
-      this.inFlight.add(running);
+      this.inFlight.set(running, batch);
     }
+  }
+
+  /**
+   * A commit that landed after its webhook was refused (expire) stored its deliveries claimed for a worker that
+   * gave them up: they go back in the queue at once rather than wait for their lease to run out.
+   */
+  private releaseExpired(batch: readonly Ingest[], claims: ReadonlyMap<string, HeldClaim>): void {
+    const ids = batch
+      .filter((item) => item.expired)
+      .flatMap((item) => item.deliveries.map((d) => claims.get(`${item.event.id}\n${d.action}`)?.id))
+      .filter((id): id is number => id !== undefined);
+    if (ids.length > 0) void this.release(ids, Date.now()).catch(() => {}); // else the lease runs out: the same
+  }
+
+  /**
+   * Refuses, as unavailable, the ingests that have waited longer than commitTimeoutMs, queued or in flight: a
+   * database that stops answering (a network partition, a stalled server) must not hold webhooks open until
+   * TCP gives up. A commit that lands later is harmless: Stripe's retry of the event is then a duplicate, and
+   * deliveries it stored claimed are taken over when their lease runs out, since no worker holds them.
+   */
+  private expire(): void {
+    const limit = Date.now() - this.options.commitTimeoutMs;
+    const late = (item: Ingest) => item.at <= limit;
+    if (!this.queue.some(late) && ![...this.inFlight.values()].some((batch) => batch.some(late))) return;
+    const failure = new StoreUnavailableError(
+      `the database did not commit the event within ${this.options.commitTimeoutMs / 1000}s`,
+    );
+    for (const item of this.queue.filter(late)) item.reject(failure);
+    this.queue = this.queue.filter((item) => !late(item));
+    for (const batch of this.inFlight.values())
+      for (const item of batch.filter(late)) {
+        item.expired = true;
+        item.reject(failure);
+      }
   }
 
   /** Stores a batch in one statement: events that are new, and the deliveries of those only. */
@@ -198,6 +241,7 @@ export class PostgresStore implements Store {
       for (const item of batch) item.reject(failure);
       return;
     }
+    this.releaseExpired(batch, claims);
     for (const item of batch) {
       const isFirst = first.get(item.event.id) === item;
       if (!isFirst || !stored.has(item.event.id)) {
@@ -709,8 +753,9 @@ export class PostgresStore implements Store {
     // Writes already queued are committed, as on SQLite; new ones are refused.
     while (this.queue.length > 0 || this.inFlight.size > 0) {
       this.flush();
-      await Promise.allSettled([...this.inFlight]);
+      await Promise.allSettled([...this.inFlight.keys()]);
     }
+    clearInterval(this.sweeper);
     clearTimeout(this.notifyTimer);
     // Its deliveries in flight are back in the queue or leased; the versions it ran are now for others to run.
     if (this.announced) await withdraw(this.sql, this.s, this.options.instance).catch(() => {});
