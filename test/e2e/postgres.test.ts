@@ -119,7 +119,13 @@ describe("PostgreSQL store", () => {
       cluster.pause();
       paused = true;
       const ackedBefore = count(200);
-      await waitUntil(() => count(503) >= 5, 30_000, "503s while the database is down");
+      await waitUntil(() => count(503) >= 5, 30_000, "503s while the database is down").catch((error: Error) => {
+        // What the server said meanwhile, for the report: the event lines are left out.
+        const said = running.stderr.filter((l) => !/"msg":"(event accepted|action done)"/.test(l)).slice(-20);
+        throw new Error(
+          `${error.message}; ${count(200)} 200s, ${count(503)} 503s; the server said:\n${said.join("\n")}`,
+        );
+      });
       const ready = await fetch(`${running.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.text()).toContain("the store cannot be written");
