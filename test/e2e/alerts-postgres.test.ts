@@ -49,17 +49,15 @@ alerts:
       ),
     );
     const hook = () =>
-      sink
-        .to("/hook")
-        .map(
-          (r) =>
-            JSON.parse(new TextDecoder().decode(r.body)) as {
-              id: string;
-              rule: string;
-              state: string;
-              summary: string;
-            },
-        );
+      sink.to("/hook").map(
+        (r) =>
+          JSON.parse(new TextDecoder().decode(r.body)) as {
+            id: string;
+            rule: string;
+            state: string;
+            summary: string;
+          },
+      );
     await waitUntil(() => ["dead", "failing"].every((rule) => hook().some((b) => b.rule === rule)), 20_000, "notified");
     // The deliveries recover and are replayed away: the incidents resolve.
     sink.plan("/ship", ["200"]);

@@ -7,6 +7,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FakeEventDestination } from "../helpers/fake-stripe-api.ts";
 import { runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import type { Sink, SinkRequest } from "../helpers/sink.ts";
 import { deliver, event, sign } from "../helpers/stripe.ts";
@@ -21,7 +22,15 @@ const KEY = "sk_test_SENTINEL0alerts0key";
 
 const ctx = useStripeFixture(KEY);
 
-type Body = { id: string; rule: string; state: string; summary: string; count: number };
+type Body = {
+  id: string;
+  rule: string;
+  state: string;
+  summary: string;
+  details: string;
+  opened_at: string;
+  count: number;
+};
 const bodies = (requests: SinkRequest[]) =>
   requests
     .filter((r) => r.status === 200)
@@ -221,6 +230,31 @@ describe("alerts", () => {
         ...over,
       });
     const { STRIPE_API_VERSION } = await import("../../src/stripe/api.ts");
+    // v2 event destinations: thin events reach payhook only through one of these.
+    const destination = (id: string, over: Partial<FakeEventDestination>) =>
+      fake.destinations.push({
+        id,
+        object: "v2.core.event_destination",
+        type: "webhook_endpoint",
+        event_payload: "thin",
+        enabled_events: ["v1.billing.meter.error_report_triggered"],
+        status: "enabled",
+        webhook_endpoint: { url: "https://pay.example.com/webhook" },
+        name: id,
+        description: "",
+        livemode: false,
+        created: new Date().toISOString(),
+        updated: new Date().toISOString(),
+        ...over,
+      });
+    destination("ed_thin", {});
+    destination("ed_off", { status: "disabled", status_details: { disabled: { reason: "user" } } });
+    destination("ed_snapshot", {
+      event_payload: "snapshot",
+      enabled_events: ["payment_intent.succeeded"],
+      snapshot_api_version: "2020-08-27",
+    });
+    destination("ed_elsewhere", { webhook_endpoint: { url: "https://other.example.com/hooks" } });
     endpoint("we_disabled", { status: "disabled", api_version: STRIPE_API_VERSION });
     endpoint("we_events", { enabled_events: ["payment_intent.succeeded"], api_version: STRIPE_API_VERSION });
     endpoint("we_version", {});
@@ -237,6 +271,10 @@ describe("alerts", () => {
     const file = join(dir, "payhook.yaml");
     const config = alertsConfig(sink, "    stripe_endpoint: { every: 200ms }\n")
       .replace("    stripe_endpoint: false\n", "")
+      .replace(
+        "handlers:\n",
+        `handlers:\n  v1.billing.meter.error_report_triggered:\n    - { name: meter, forward: { url: "${sink.url}/meter" } }\n`,
+      )
       .concat(`stripe:\n  api_key: "\${STRIPE_API_KEY}"\n  api_base: "${fake.apiBase}"\n  max_rate: 100\n`);
     const full = { ...env(sink), STRIPE_API_KEY: KEY };
     writeFileSync(file, config.replaceAll("{{port}}", "0").replaceAll("{{dir}}", dir));
@@ -277,8 +315,33 @@ describe("alerts", () => {
     const undelivered = checks.find((c) => c.check === "undelivered events");
     expect(undelivered?.status).toBe("warn");
     expect(undelivered?.message).toContain("failed to deliver 1 events");
+    // Event destinations that point here are checked like endpoints; the one elsewhere is not payhook's.
+    const message = (name: string) => checks.find((c) => c.check === name)?.message ?? "";
+    expect(status("stripe destination ed_thin")).toBe("ok");
+    expect(status("stripe destination ed_off")).toBe("fail");
+    expect(message("stripe destination ed_off")).toContain("the event destination is disabled (reason: user)");
+    expect(status("stripe destination ed_snapshot")).toBe("warn");
+    expect(message("stripe destination ed_snapshot")).toContain(
+      "handlers for type(s) this destination never sends: invoice.paid",
+    );
+    expect(message("stripe destination ed_snapshot")).toContain("API version 2020-08-27");
+    expect(checks.some((c) => c.check.includes("ed_elsewhere"))).toBe(false);
+    expect(status("thin events")).toBe("ok");
+    expect(fake.calls("/v2/core/event_destinations")[0]?.query.toString()).toContain("webhook_endpoint.url");
     expect(doctor.stdout + doctor.stderr).not.toContain(KEY);
     expect(doctor.stdout).not.toContain(SLACK_TOKEN);
+
+    // With the one thin destination disabled, the thin-event handler has no way in: doctor says so.
+    const thin = fake.destinations.find((d) => d.id === "ed_thin");
+    if (thin) thin.status = "disabled";
+    const again = await runPayhook(["doctor", "--config", join(server.dir, "payhook.yaml")], { cwd: dir, env: full });
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain(
+      "fail  thin events: no enabled event destination with event_payload thin sends v1.billing.meter.error_report_triggered to this payhook",
+    );
+    expect(again.stdout).toContain(
+      "fail  stripe destination ed_thin: https://pay.example.com/webhook: the event destination is disabled",
+    );
   });
 
   test("signatures, silence and certificate each open, reach the webhook channel once, and resolve", async () => {
