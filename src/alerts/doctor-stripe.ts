@@ -1,21 +1,36 @@
 /**
  * @module `payhook doctor`'s checks of Stripe's side, with stripe.api_key: this clock against Stripe's Date
- * header (signatures carry a timestamp), the endpoints that deliver to this config, and the events Stripe failed
- * to deliver in the last 3 days (List Events with delivery_success=false).
+ * header (signatures carry a timestamp), the v1 webhook endpoints and v2 event destinations that deliver to this
+ * config, and the events Stripe failed to deliver in the last 3 days (List Events with delivery_success=false).
  */
+
+import { matches } from "../config/routes.ts";
 import type { Config } from "../config/types.ts";
 import { describe } from "../errors.ts";
 import type { Runtime } from "../runtime/types.ts";
-import type { StripeApi } from "../stripe/api.ts";
-import { redactKeys } from "../stripe/api.ts";
-import { wantedTypes } from "../stripe/endpoints.ts";
+import type { EventDestination, StripeApi } from "../stripe/api.ts";
+import { redactKeys, STRIPE_API_VERSION } from "../stripe/api.ts";
+import { compareDestination, payhookDestinations, wantedTypes } from "../stripe/endpoints.ts";
 import { type Check, fail, ok, warn } from "./doctor.ts";
 import { endpointDrift } from "./stripe-watch.ts";
 
 const THREE_DAYS_S = 3 * 86_400;
 
 export async function stripeChecks(config: Config, runtime: Runtime, api: StripeApi): Promise<Check[]> {
-  return [await clockCheck(config, runtime), ...(await endpointChecks(config, api)), await undeliveredCheck(api)];
+  const destinations = await destinationChecks(config, api);
+  let endpoints = await endpointChecks(config, api);
+  // With no v1 endpoint, event destinations that deliver here are enough: their own checks say what is wrong.
+  const none = endpoints.length === 1 && endpoints[0]?.message.startsWith("no webhook endpoint at Stripe");
+  if (destinations.here.length > 0 && none) {
+    endpoints = [
+      ok(
+        "stripe endpoint",
+        `no v1 webhook endpoint delivers here; event destination(s) ${destinations.here.join(", ")} do`,
+      ),
+      ...endpoints.slice(1),
+    ];
+  }
+  return [await clockCheck(config, runtime), ...endpoints, ...destinations.checks, await undeliveredCheck(api)];
 }
 
 async function clockCheck(config: Config, runtime: Runtime): Promise<Check> {
@@ -79,17 +94,58 @@ async function endpointChecks(config: Config, api: StripeApi): Promise<Check[]> 
       "`payhook stripe endpoint sync` aligns its events; enable it in the Dashboard; `payhook check --stripe` details it";
     return disabled ? fail(name, text, fix) : warn(name, text, fix);
   });
+  return out;
+}
+
+/**
+ * The v2 event destinations whose URL ends in this config's paths, each checked like a webhook endpoint, and the
+ * thin-event handlers against them: thin events reach payhook only through an enabled destination with
+ * event_payload thin.
+ */
+async function destinationChecks(config: Config, api: StripeApi): Promise<{ checks: Check[]; here: string[] }> {
   const thin = wantedTypes(config).thin;
-  if (thin.length > 0) {
-    out.push(
-      warn(
+  let mine: EventDestination[];
+  try {
+    mine = payhookDestinations(await api.listEventDestinations(), config);
+  } catch (error) {
+    const text = `cannot list event destinations: ${describe(error)}`;
+    const fix = "give the key Event Destinations: read";
+    return {
+      checks: [thin.length > 0 ? fail("event destinations", text, fix) : warn("event destinations", text, fix)],
+      here: [],
+    };
+  }
+  const checks = mine.map((d): Check => {
+    const name = `stripe destination ${d.id}`;
+    const url = d.webhook_endpoint?.url ?? "";
+    const problems = compareDestination(d, config, STRIPE_API_VERSION);
+    if (problems.length === 0)
+      return ok(name, `${url}: enabled, ${d.event_payload} events, events cover the handler map`);
+    const text = `${url}: ${problems.map((p) => p.message).join("; ")}`;
+    const fix = "fix the destination in the Dashboard (Workbench, Webhooks); `payhook doctor` checks it again";
+    return problems.some((p) => p.kind === "disabled") ? fail(name, text, fix) : warn(name, text, fix);
+  });
+  const uncovered = thin.filter(
+    (p) =>
+      !mine.some(
+        (d) =>
+          d.status === "enabled" &&
+          d.event_payload === "thin" &&
+          d.enabled_events.some((t) => t === "*" || matches(p, t)),
+      ),
+  );
+  if (uncovered.length > 0) {
+    checks.push(
+      fail(
         "thin events",
-        `handlers for thin events (${thin.join(", ")}) are delivered by an event destination, not a webhook endpoint`,
-        "check in the Dashboard that an event destination with event_payload thin points at this URL",
+        `no enabled event destination with event_payload thin sends ${uncovered.join(", ")} to this payhook: those handlers never run`,
+        "create an event destination (payload style thin) for this URL with those event types in the Dashboard",
       ),
     );
+  } else if (thin.length > 0) {
+    checks.push(ok("thin events", `every thin-event handler (${thin.join(", ")}) has an enabled thin destination`));
   }
-  return out;
+  return { checks, here: mine.map((d) => d.id) };
 }
 
 async function undeliveredCheck(api: StripeApi): Promise<Check> {

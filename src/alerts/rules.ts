@@ -52,6 +52,7 @@ export interface Evaluation {
 }
 
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 export function evaluate(rules: RuleSettings, seen: Observed): Evaluation {
   const open: Condition[] = [];
@@ -87,7 +88,7 @@ export function evaluate(rules: RuleSettings, seen: Observed): Evaluation {
       add(
         "backlog",
         "queue",
-        `the oldest pending delivery is ${Math.floor(age / MINUTE)} minutes old (${pending} pending)`,
+        `the oldest pending delivery is ${span(age)} old (${pending} pending)`,
         "Deliveries wait longer than the backlog rule allows: an action is slow or failing and retrying, or the worker cannot keep up. `payhook events list --status pending` shows them.",
         pending,
       );
@@ -111,7 +112,7 @@ export function evaluate(rules: RuleSettings, seen: Observed): Evaluation {
       add(
         "silence",
         rules.silence.endpoint ?? "*",
-        `no event on ${where} for ${Math.round(rules.silence.forMs / MINUTE)} minutes`,
+        `no event on ${where} for ${span(rules.silence.forMs)}`,
         "Stripe sent nothing: the endpoint may be disabled at Stripe, its URL changed, or a proxy in front of payhook stopped forwarding. `payhook doctor` checks the chain.",
         0,
       );
@@ -146,7 +147,9 @@ export function evaluate(rules: RuleSettings, seen: Observed): Evaluation {
       add(
         "certificate",
         "listen",
-        left <= 0 ? "payhook's TLS certificate has expired" : `payhook's TLS certificate expires in ${days} days`,
+        left <= 0
+          ? "payhook's TLS certificate has expired"
+          : `payhook's TLS certificate expires ${days === 0 ? "within a day" : `in ${days} days`}`,
         `It expires ${new Date(seen.certificateExpiresAt).toISOString()}: renew the file listen.tls.cert names, then reload payhook (SIGHUP) or restart it.`,
         days,
       );
@@ -166,6 +169,17 @@ export function signatureCondition(instance: string, perMinute: number, seenPerM
       "Requests whose Stripe-Signature does not verify: a rotated signing secret not yet in the config, a proxy that changes the body, or someone probing the endpoint. The log has each one's reason.",
     count: seenPerMinute,
   };
+}
+
+/** A duration as a person says it: whole seconds, minutes or hours, whichever is the largest unit it fills. */
+function span(ms: number): string {
+  const [n, unit] =
+    ms >= HOUR
+      ? [Math.floor(ms / HOUR), "hour"]
+      : ms >= MINUTE
+        ? [Math.floor(ms / MINUTE), "minute"]
+        : [Math.floor(ms / 1000), "second"];
+  return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 
 function deadDetails(action: string): string {

@@ -40,6 +40,20 @@ export interface WebhookEndpoint {
   secret?: string;
 }
 
+/** A v2 event destination, as GET /v2/core/event_destinations lists it with include=webhook_endpoint.url. */
+export interface EventDestination {
+  id: string;
+  /** webhook_endpoint, amazon_eventbridge, azure_event_grid. */
+  type: string;
+  status: string;
+  /** thin or snapshot. */
+  event_payload: string;
+  enabled_events: string[];
+  snapshot_api_version?: string | null;
+  status_details?: { disabled?: { reason?: string } } | null;
+  webhook_endpoint?: { url?: string } | null;
+}
+
 /** A failed call to Stripe's API: `retryable` when trying again later can succeed (429, 5xx, no connection). */
 export class StripeApiError extends PayhookError {
   readonly httpStatus: number | undefined;
@@ -80,9 +94,14 @@ export interface StripeApi {
   /** Every endpoint of the account (all pages of GET /v1/webhook_endpoints). */
   listWebhookEndpoints(): Promise<WebhookEndpoint[]>;
   createWebhookEndpoint(params: Json): Promise<WebhookEndpoint>;
+  /** Every event destination of the account, with its URL (all pages of GET /v2/core/event_destinations). */
+  listEventDestinations(): Promise<EventDestination[]>;
   updateWebhookEndpoint(id: string, params: Json): Promise<WebhookEndpoint>;
 }
 
+const DESTINATIONS = "GET /v2/core/event_destinations";
+/** The first page, with each destination's URL (Stripe redacts it unless asked). */
+const DESTINATIONS_FIRST = "/v2/core/event_destinations?include=webhook_endpoint.url&limit=100";
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 8_000;
 
@@ -187,6 +206,10 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       }
       return all;
     },
+    listEventDestinations: () =>
+      everyV2Page(DESTINATIONS, (next) =>
+        call(DESTINATIONS, () => (next ? get(next, null) : client.rawRequest("GET", DESTINATIONS_FIRST).then(asJson))),
+      ) as Promise<unknown[]> as Promise<EventDestination[]>,
     createWebhookEndpoint: (params) =>
       // A POST: only retried when Stripe said so, and stripe-node sends an Idempotency-Key that makes it safe.
       call(
@@ -331,6 +354,19 @@ function v2Page(value: unknown, what: string): V2Page {
   }
   const next = typeof p.next_page_url === "string" && p.next_page_url !== "" ? p.next_page_url : null;
   return { data: p.data as Json[], next_page_url: next };
+}
+
+/** Every item of a v2 list, following next_page_url (at most 100 pages, and never the same page twice in a row). */
+async function everyV2Page(what: string, fetchPage: (next: string | null) => Promise<unknown>): Promise<Json[]> {
+  const all: Json[] = [];
+  let next: string | null = null;
+  for (let pages = 0; pages < 100; pages++) {
+    const p = v2Page(await fetchPage(next), what);
+    all.push(...p.data);
+    if (p.next_page_url === null || p.next_page_url === next) break;
+    next = p.next_page_url;
+  }
+  return all;
 }
 
 function isObject(value: unknown): value is Json {

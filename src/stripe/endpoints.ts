@@ -5,7 +5,7 @@
 import { SNAPSHOT_EVENT_TYPES } from "../catalog/event-types.ts";
 import { isThinPattern, matches } from "../config/routes.ts";
 import type { Config } from "../config/types.ts";
-import type { WebhookEndpoint } from "./api.ts";
+import type { EventDestination, WebhookEndpoint } from "./api.ts";
 
 /** What a webhook endpoint for this config should send: exact types, or every type. */
 export interface WantedTypes {
@@ -40,6 +40,58 @@ export function payhookEndpoints(
 ): WebhookEndpoint[] {
   if (id !== undefined) return all.filter((e) => e.id === id);
   return all.filter((e) => config.endpoints.some((c) => pathOf(e.url).endsWith(c.path)));
+}
+
+/** The event destinations that deliver to this config: webhook destinations whose URL path ends with an endpoint path. */
+export function payhookDestinations(
+  all: readonly EventDestination[],
+  config: Pick<Config, "endpoints">,
+): EventDestination[] {
+  return all.filter((d) => {
+    const url = d.webhook_endpoint?.url;
+    return (
+      d.type === "webhook_endpoint" && url !== undefined && config.endpoints.some((c) => pathOf(url).endsWith(c.path))
+    );
+  });
+}
+
+/**
+ * What disagrees between one event destination and the handler map: disabled, handlers of its payload kind (thin
+ * or snapshot) whose types it never sends, and for snapshot payloads another API version. Types it sends with no
+ * handler are not reported: they are acknowledged.
+ */
+export function compareDestination(
+  destination: EventDestination,
+  config: Pick<Config, "routes">,
+  apiVersion: string,
+): Mismatch[] {
+  const out: Mismatch[] = [];
+  const thin = destination.event_payload === "thin";
+  const sent = destination.enabled_events;
+  const never = config.routes
+    .map((r) => r.pattern)
+    .filter((p) => p !== "*" && isThinPattern(p) === thin && !sent.some((t) => t === "*" || matches(p, t)));
+  if (never.length > 0) {
+    out.push({
+      kind: "never_sent",
+      message: `handlers for ${thin ? "thin " : ""}type(s) this destination never sends: ${list([...new Set(never)])}; add them to its enabled events in the Dashboard or remove the handlers`,
+    });
+  }
+  if (destination.status !== "enabled") {
+    const reason = destination.status_details?.disabled?.reason;
+    out.push({
+      kind: "disabled",
+      message: `the event destination is ${destination.status}${reason ? ` (reason: ${reason})` : ""}: Stripe sends it nothing (enable it in the Dashboard${thin ? "" : ", then run `payhook catch-up`"})`,
+    });
+  }
+  const version = destination.snapshot_api_version;
+  if (!thin && version && version !== apiVersion) {
+    out.push({
+      kind: "api_version",
+      message: `the destination renders events with API version ${version}, but payhook's stripe package uses ${apiVersion}; payload shapes can differ between versions`,
+    });
+  }
+  return out;
 }
 
 export type MismatchKind = "unhandled_types" | "never_sent" | "disabled" | "api_version";

@@ -4,11 +4,13 @@
  * down, and never show a channel's URL; Stripe's side (the fake API) feeds `stripe_endpoint`, `missed` and doctor.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FakeEventDestination } from "../helpers/fake-stripe-api.ts";
 import { runPayhook, startServer, tempDir, testConfig, waitUntil } from "../helpers/server.ts";
 import type { Sink, SinkRequest } from "../helpers/sink.ts";
-import { deliver, event } from "../helpers/stripe.ts";
+import { deliver, event, sign } from "../helpers/stripe.ts";
 import { useStripeFixture } from "../helpers/stripe-fixture.ts";
 
 setDefaultTimeout(60_000);
@@ -20,7 +22,15 @@ const KEY = "sk_test_SENTINEL0alerts0key";
 
 const ctx = useStripeFixture(KEY);
 
-type Body = { id: string; rule: string; state: string; summary: string; count: number };
+type Body = {
+  id: string;
+  rule: string;
+  state: string;
+  summary: string;
+  details: string;
+  opened_at: string;
+  count: number;
+};
 const bodies = (requests: SinkRequest[]) =>
   requests
     .filter((r) => r.status === 200)
@@ -28,6 +38,42 @@ const bodies = (requests: SinkRequest[]) =>
 const hooks = (sink: Sink) => bodies(sink.to(`/hook/${HOOK_TOKEN}`)) as Body[];
 const slacks = (sink: Sink) => bodies(sink.to(`/slack/${SLACK_TOKEN}`)).map((b) => String(b.text));
 const of = (list: Body[], rule: string, state: string) => list.filter((b) => b.rule === rule && b.state === state);
+/** The notification's documented fields, no more. */
+const FIELDS = ["count", "details", "id", "opened_at", "rule", "state", "summary"];
+
+/** A self-signed certificate for 127.0.0.1 valid for `days`, made with openssl as cert.pem and key.pem in `dir`. */
+function selfSigned(dir: string, days: number): string {
+  const made = spawnSync(
+    "openssl",
+    [
+      ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", `${days}`],
+      ...["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      ...["-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem")],
+    ],
+    { encoding: "utf8" },
+  );
+  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+  return readFileSync(join(dir, "cert.pem"), "utf8");
+}
+
+/** Mounts a tmpfs of `size` on `dir`; the reason it cannot, or null. */
+function mountTmpfs(dir: string, size: string): string | null {
+  const result = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { encoding: "utf8" });
+  if (result.error) return result.error.message;
+  return result.status === 0 ? null : result.stderr.trim() || `mount exited with ${result.status}`;
+}
+
+/** Why this machine cannot run the disk test (mounting a small tmpfs needs root), or null if it can. */
+const cannotMount = (() => {
+  const probe = tempDir("payhook-alerts-probe-");
+  const reason = mountTmpfs(probe, "64k");
+  if (reason === null) spawnSync("umount", ["-l", probe]);
+  rmSync(probe, { recursive: true, force: true });
+  return reason;
+})();
+if (cannotMount !== null) {
+  console.warn(`the store disk alert is skipped: a small tmpfs cannot be mounted here (${cannotMount}); run as root`);
+}
 
 function alertsConfig(sink: Sink, extra = ""): string {
   return testConfig(`handlers:
@@ -184,6 +230,31 @@ describe("alerts", () => {
         ...over,
       });
     const { STRIPE_API_VERSION } = await import("../../src/stripe/api.ts");
+    // v2 event destinations: thin events reach payhook only through one of these.
+    const destination = (id: string, over: Partial<FakeEventDestination>) =>
+      fake.destinations.push({
+        id,
+        object: "v2.core.event_destination",
+        type: "webhook_endpoint",
+        event_payload: "thin",
+        enabled_events: ["v1.billing.meter.error_report_triggered"],
+        status: "enabled",
+        webhook_endpoint: { url: "https://pay.example.com/webhook" },
+        name: id,
+        description: "",
+        livemode: false,
+        created: new Date().toISOString(),
+        updated: new Date().toISOString(),
+        ...over,
+      });
+    destination("ed_thin", {});
+    destination("ed_off", { status: "disabled", status_details: { disabled: { reason: "user" } } });
+    destination("ed_snapshot", {
+      event_payload: "snapshot",
+      enabled_events: ["payment_intent.succeeded"],
+      snapshot_api_version: "2020-08-27",
+    });
+    destination("ed_elsewhere", { webhook_endpoint: { url: "https://other.example.com/hooks" } });
     endpoint("we_disabled", { status: "disabled", api_version: STRIPE_API_VERSION });
     endpoint("we_events", { enabled_events: ["payment_intent.succeeded"], api_version: STRIPE_API_VERSION });
     endpoint("we_version", {});
@@ -200,6 +271,10 @@ describe("alerts", () => {
     const file = join(dir, "payhook.yaml");
     const config = alertsConfig(sink, "    stripe_endpoint: { every: 200ms }\n")
       .replace("    stripe_endpoint: false\n", "")
+      .replace(
+        "handlers:\n",
+        `handlers:\n  v1.billing.meter.error_report_triggered:\n    - { name: meter, forward: { url: "${sink.url}/meter" } }\n`,
+      )
       .concat(`stripe:\n  api_key: "\${STRIPE_API_KEY}"\n  api_base: "${fake.apiBase}"\n  max_rate: 100\n`);
     const full = { ...env(sink), STRIPE_API_KEY: KEY };
     writeFileSync(file, config.replaceAll("{{port}}", "0").replaceAll("{{dir}}", dir));
@@ -240,7 +315,155 @@ describe("alerts", () => {
     const undelivered = checks.find((c) => c.check === "undelivered events");
     expect(undelivered?.status).toBe("warn");
     expect(undelivered?.message).toContain("failed to deliver 1 events");
+    // Event destinations that point here are checked like endpoints; the one elsewhere is not payhook's.
+    const message = (name: string) => checks.find((c) => c.check === name)?.message ?? "";
+    expect(status("stripe destination ed_thin")).toBe("ok");
+    expect(status("stripe destination ed_off")).toBe("fail");
+    expect(message("stripe destination ed_off")).toContain("the event destination is disabled (reason: user)");
+    expect(status("stripe destination ed_snapshot")).toBe("warn");
+    expect(message("stripe destination ed_snapshot")).toContain(
+      "handlers for type(s) this destination never sends: invoice.paid",
+    );
+    expect(message("stripe destination ed_snapshot")).toContain("API version 2020-08-27");
+    expect(checks.some((c) => c.check.includes("ed_elsewhere"))).toBe(false);
+    expect(status("thin events")).toBe("ok");
+    expect(fake.calls("/v2/core/event_destinations")[0]?.query.toString()).toContain("webhook_endpoint.url");
     expect(doctor.stdout + doctor.stderr).not.toContain(KEY);
     expect(doctor.stdout).not.toContain(SLACK_TOKEN);
+
+    // With the one thin destination disabled, the thin-event handler has no way in: doctor says so.
+    const thin = fake.destinations.find((d) => d.id === "ed_thin");
+    if (thin) thin.status = "disabled";
+    const again = await runPayhook(["doctor", "--config", join(server.dir, "payhook.yaml")], { cwd: dir, env: full });
+    expect(again.code).toBe(1);
+    expect(again.stdout).toContain(
+      "fail  thin events: no enabled event destination with event_payload thin sends v1.billing.meter.error_report_triggered to this payhook",
+    );
+    expect(again.stdout).toContain(
+      "fail  stripe destination ed_thin: https://pay.example.com/webhook: the event destination is disabled",
+    );
   });
+
+  test("signatures, silence and certificate each open, reach the webhook channel once, and resolve", async () => {
+    const { sink } = ctx;
+    const dir = tempDir();
+    // payhook's own certificate expires tomorrow: well within the rule's 14 days.
+    const ca = selfSigned(dir, 1);
+    const rules = (perMinute: number) =>
+      testConfig(`  - path: /quiet
+    secrets: ["whsec_test_secret"]
+alerts:
+  interval: 200ms
+  notify:
+    - { name: pager, webhook: { url: "\${HOOK_URL}" } }
+  rules:
+    signatures: { per_minute: ${perMinute} }
+    silence: { endpoint: /quiet, for: 2s }
+    stripe_endpoint: false
+`)
+        .replace("port: {{port}} }", "port: {{port}}, tls: { cert: cert.pem, key: key.pem } }")
+        .replaceAll("{{dir}}", dir);
+    const server = await startServer({ config: rules(5), dir, env: env(sink), args: ["--watch"] });
+    ctx.server = server;
+    const post = async (path: string, payload: string, secret?: string) =>
+      (
+        await fetch(`${server.url}${path}`, {
+          method: "POST",
+          body: payload,
+          headers: { "stripe-signature": await sign(payload, secret ? { secret } : {}) },
+          tls: { ca },
+        })
+      ).status;
+    // A burst of requests signed with a secret payhook does not have: each refused, the burst an incident.
+    const refused = await Promise.all(Array.from({ length: 6 }, () => post("/webhook", event(), "whsec_rotated")));
+    expect(refused).toEqual(Array(6).fill(400));
+    const opened = (rule: string) => of(hooks(sink), rule, "open").length > 0;
+    await waitUntil(
+      () => ["signatures", "silence", "certificate"].every(opened),
+      20_000,
+      "signatures, silence and certificate open",
+    );
+
+    // Each condition clears: an event on /quiet, a renewed certificate, and a threshold the rate is under.
+    expect(await post("/quiet", event())).toBe(200);
+    selfSigned(dir, 90);
+    writeFileSync(join(dir, "payhook.yaml"), rules(1000).replaceAll("{{port}}", String(server.port)));
+    const resolved = (rule: string) => of(hooks(sink), rule, "resolved").length > 0;
+    await waitUntil(
+      () => ["signatures", "silence", "certificate"].every(resolved),
+      20_000,
+      "signatures, silence and certificate resolved",
+    );
+
+    const all = hooks(sink) as (Body & Record<string, unknown>)[];
+    for (const rule of ["signatures", "silence", "certificate"]) {
+      const [open, ...more] = of(all, rule, "open");
+      const resolvedOne = of(all, rule, "resolved")[0];
+      // Silence opens again once /quiet is quiet for another 2 s: that is a new incident, with a new id.
+      if (rule !== "silence") expect(more).toHaveLength(0);
+      expect(Object.keys(open ?? {}).sort()).toEqual(FIELDS);
+      expect(Object.keys(resolvedOne ?? {}).sort()).toEqual(FIELDS);
+      expect(resolvedOne?.id).toBe(open?.id);
+      expect(resolvedOne?.opened_at).toBe(open?.opened_at as string);
+      expect(Number.isFinite(Date.parse(String(open?.opened_at)))).toBe(true);
+      expect(all.indexOf(open as Body & Record<string, unknown>)).toBeLessThan(
+        all.indexOf(resolvedOne as Body & Record<string, unknown>),
+      );
+    }
+    const first = (rule: string) => of(all, rule, "open")[0] as Body & { details: string };
+    expect(first("signatures").summary).toMatch(/^6 requests per minute with a bad signature on /);
+    expect(first("signatures").count).toBe(6);
+    expect(first("silence").summary).toBe("no event on /quiet for 2 seconds");
+    expect(first("certificate").summary).toBe("payhook's TLS certificate expires within a day");
+    expect(first("certificate").details).toContain("renew the file listen.tls.cert names");
+
+    const metrics = await (await fetch(`${server.url}/metrics`, { tls: { ca } })).text();
+    for (const text of [metrics, server.stderr.join("\n"), JSON.stringify(all)]) {
+      expect(text).not.toContain(HOOK_TOKEN);
+      expect(text).not.toContain("whsec_test_secret");
+      expect(text).not.toContain("whsec_rotated");
+    }
+  });
+
+  test.skipIf(cannotMount !== null)(
+    "store: the store's disk nearly full opens an incident, freeing space resolves it",
+    async () => {
+      const { sink } = ctx;
+      const dir = tempDir();
+      const disk = join(dir, "disk");
+      mkdirSync(disk);
+      expect(mountTmpfs(disk, "4m")).toBeNull();
+      try {
+        const config = testConfig(`alerts:
+  interval: 200ms
+  notify:
+    - { name: pager, webhook: { url: "\${HOOK_URL}" } }
+  rules:
+    store: { min_free: 50% }
+    stripe_endpoint: false
+`).replace("{{dir}}/payhook.db", "{{dir}}/disk/payhook.db");
+        const server = await startServer({ config, dir, env: env(sink) });
+        ctx.server = server;
+        // 2.5 of the 4 MiB taken by another file: under half is free.
+        const ballast = join(disk, "ballast");
+        writeFileSync(ballast, new Uint8Array(2.5 * 1024 * 1024));
+        await waitUntil(() => of(hooks(sink), "store", "open").length > 0, 20_000, "store open");
+        rmSync(ballast);
+        await waitUntil(() => of(hooks(sink), "store", "resolved").length > 0, 20_000, "store resolved");
+        const [open, ...more] = of(hooks(sink), "store", "open") as (Body & Record<string, unknown>)[];
+        const resolved = of(hooks(sink), "store", "resolved")[0] as Body & Record<string, unknown>;
+        expect(more).toHaveLength(0);
+        expect(Object.keys(open ?? {}).sort()).toEqual(FIELDS);
+        expect(Object.keys(resolved).sort()).toEqual(FIELDS);
+        expect(resolved.id).toBe(open?.id as string);
+        expect(open?.summary).toMatch(/^the store's disk is \d+% full$/);
+        expect(String(open?.details)).toContain(`disk of ${join(disk, "payhook.db")}`);
+        expect(open?.count).toBeLessThan(50);
+        expect(server.stderr.join("\n")).not.toContain(HOOK_TOKEN);
+        await server.kill();
+      } finally {
+        spawnSync("umount", ["-l", disk]);
+      }
+    },
+  );
 });

@@ -1,8 +1,8 @@
 /**
  * @module Stripe's API as payhook's catch-up, thin-event fetches and endpoint commands use it, on 127.0.0.1:
  * List Events as Stripe serves it (newest first; limit, starting_after / ending_before, created[gte|gt|lte|lt],
- * types[], has_more), the v2 event list (next_page_url) and retrieve, related objects, and webhook endpoints
- * (list, create, update). Faults are injected per request: a status with Stripe's error body and headers, a
+ * types[], has_more), the v2 event list (next_page_url) and retrieve, related objects, webhook endpoints
+ * (list, create, update), and v2 event destinations (list; their URL only with include=webhook_endpoint.url). Faults are injected per request: a status with Stripe's error body and headers, a
  * page that is not JSON, the previous page served again, a redirect, or no answer at all.
  */
 import { randomBytes } from "node:crypto";
@@ -56,12 +56,31 @@ export interface FakeWebhookEndpoint {
   connect?: boolean;
 }
 
+export interface FakeEventDestination {
+  id: string;
+  object: "v2.core.event_destination";
+  type: "webhook_endpoint" | "amazon_eventbridge" | "azure_event_grid";
+  event_payload: "thin" | "snapshot";
+  enabled_events: string[];
+  status: "enabled" | "disabled";
+  status_details?: { disabled?: { reason: string } };
+  snapshot_api_version?: string;
+  webhook_endpoint?: { url: string };
+  name: string;
+  description: string;
+  livemode: boolean;
+  created: string;
+  updated: string;
+}
+
 export interface FakeStripeApi {
   apiBase: string;
   /** The key the fake accepts. */
   key: string;
   requests: FakeRequest[];
   endpoints: FakeWebhookEndpoint[];
+  /** Event destinations GET /v2/core/event_destinations lists, in order. */
+  destinations: FakeEventDestination[];
   /** Records a snapshot event as Stripe would have created it; later calls are newer. Returns it. With `account`,
    * an event of that connected account: listed only with its Stripe-Account header. */
   addEvent(event: Json): Json;
@@ -87,6 +106,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
   const thin: Json[] = [];
   const objects = new Map<string, Json>();
   const endpoints: FakeWebhookEndpoint[] = [];
+  const destinations: FakeEventDestination[] = [];
   const accounts: string[] = [];
   const requests: FakeRequest[] = [];
   const faults: (Fault & { seen: number })[] = [];
@@ -169,6 +189,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       return { object: "list", url: path, data, has_more: start + limit < accounts.length };
     }
     if (method === "GET" && path === "/v2/core/events") return listThin(q);
+    if (method === "GET" && path === "/v2/core/event_destinations") return listDestinations(q);
     if (method === "GET" && path.startsWith("/v2/core/events/")) {
       const id = decodeURIComponent(path.slice("/v2/core/events/".length));
       const found = thin.find((e) => e.id === id);
@@ -283,13 +304,31 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     return v2Page(matching, Number(q.get("limit") ?? 20));
   }
 
-  function v2Page(matching: Json[], limit: number): Json {
+  /** Like Stripe, a destination's URL is redacted unless the request includes webhook_endpoint.url. */
+  function listDestinations(q: URLSearchParams): Json | Response {
+    const token = q.get("page");
+    const path = "/v2/core/event_destinations";
+    if (token) {
+      const rest = v2Pages.get(token);
+      if (!rest) return error(400, "Invalid page token");
+      return v2Page(rest, Number(q.get("limit") ?? 20), path);
+    }
+    const withUrl = array(q, "include").includes("webhook_endpoint.url");
+    const shown = destinations.map((d) => {
+      if (withUrl || !d.webhook_endpoint) return d as unknown as Json;
+      const { webhook_endpoint: _, ...rest } = d;
+      return { ...rest, webhook_endpoint: {} } as Json;
+    });
+    return v2Page(shown, Number(q.get("limit") ?? 20), path);
+  }
+
+  function v2Page(matching: Json[], limit: number, path = "/v2/core/events"): Json {
     const data = matching.slice(0, limit);
     let next: string | null = null;
     if (matching.length > limit) {
       const token = hex(8);
       v2Pages.set(token, matching.slice(limit));
-      next = `/v2/core/events?limit=${limit}&page=${token}`;
+      next = `${path}?limit=${limit}&page=${token}`;
     }
     return { data, next_page_url: next, previous_page_url: null };
   }
@@ -299,6 +338,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     key,
     requests,
     endpoints,
+    destinations,
     accounts,
     addEvent(event) {
       const full = {
