@@ -1,7 +1,8 @@
 /**
  * End to end: an API-version upgrade in three commands against the fake of Stripe's API (`stripe endpoint
- * upgrade`, `stripe upgrade report`, `stripe endpoint cutover`) with one server, and Connect: catch-up per
- * connected account, and `events list --account`.
+ * upgrade`, `stripe upgrade report`, `stripe endpoint cutover`) with one server, the old endpoint's secret
+ * retiring after the cutover, and Connect: catch-up per connected account, `events list --account` and the
+ * operator page's search by account.
  */
 
 import { Database } from "bun:sqlite";
@@ -325,7 +326,7 @@ describe("upgrading the API version with a shadow endpoint", () => {
 });
 
 describe("Connect platforms", () => {
-  test("catch-up reads each connected account's events, and events list filters by account", async () => {
+  test("catch-up reads each connected account's events, and events list and the page's search filter by account", async () => {
     const fake = startFakeStripeApi(KEY);
     try {
       fake.accounts.push("acct_Alpha", "acct_Beta");
@@ -368,6 +369,35 @@ handlers:
       };
       expect(await list("acct_Alpha")).toEqual(["evt_alpha"]);
       expect(await list("acct_Beta")).toEqual(["evt_beta"]);
+
+      // The operator page's search finds an account's events, and only those.
+      adminPort = await freePort();
+      const served = await startServer({
+        dir,
+        config: `listen: { host: 127.0.0.1, port: {{port}} }
+store: ./payhook.db
+endpoints:
+  - path: /webhook
+    secrets: ["whsec_x"]
+admin: { port: ${adminPort}, token: "\${PAYHOOK_ADMIN_TOKEN}" }
+handlers:
+  invoice.paid:
+    - log: "paid {{id}}"
+`,
+        env: { PAYHOOK_ADMIN_TOKEN: ADMIN_TOKEN },
+      });
+      try {
+        const shown = async (q: string) => {
+          const html = await operatorPage(q ? `/?q=${encodeURIComponent(q)}` : "/");
+          return ["evt_platform", "evt_alpha", "evt_beta"].filter((id) => html.includes(`<code>${id}</code>`));
+        };
+        expect(await shown("")).toEqual(["evt_platform", "evt_alpha", "evt_beta"]);
+        expect(await shown("acct_Alpha")).toEqual(["evt_alpha"]);
+        expect(await shown("acct_Beta")).toEqual(["evt_beta"]);
+        expect(await shown("acct_Nobody")).toEqual([]);
+      } finally {
+        await served.stop();
+      }
     } finally {
       fake.stop();
     }
