@@ -81,11 +81,10 @@ export async function retiringUse(
       .filter((s) => s.retiring || retirement)
       .map((s) => {
         const used = find(e.path, s.label);
-        const events = used?.events ?? 0;
         return {
           endpoint: e.path,
           label: s.label,
-          events,
+          events: used?.events ?? 0,
           lastAt: used?.lastAt ?? null,
           ...(retirement ? { retirement } : {}),
         };
