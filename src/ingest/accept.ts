@@ -8,13 +8,14 @@ import type { Router } from "../config/routes.ts";
 import type { Endpoint } from "../config/types.ts";
 import { newDelivery } from "../delivery/rows.ts";
 import type { Runner } from "../delivery/worker.ts";
-import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError } from "../errors.ts";
+import { BodyIncompleteError, BodyTooLargeError, describe, PayhookError, VerificationError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import { type EndpointCounters, Metrics } from "../ops/metrics.ts";
+import { iso, type Retirement } from "../ops/rotation.ts";
 import type { VerifiedEvent } from "../store/event.ts";
 import type { Ingested, NewDelivery, Store } from "../store/types.ts";
 import { testHook } from "../testhooks.ts";
-import type { CopyRule } from "./copies.ts";
+import type { CopyRule, RetiredRule } from "./copies.ts";
 import { createVerifier, type Verifier } from "./verify.ts";
 
 export interface AcceptOptions {
@@ -28,6 +29,8 @@ export interface AcceptOptions {
   onNewEvent?(): void;
   /** During an API-version upgrade: which copies are kept apart, running nothing (ingest/copies.ts). */
   isCopy?: CopyRule;
+  /** After a cutover's window: the old endpoint whose secrets are refused (ingest/copies.ts). */
+  isRetired?: RetiredRule;
   /** Request counters and the ack latency histogram; a private, unscraped set when absent. */
   metrics?: Metrics;
   now?: () => number;
@@ -68,6 +71,9 @@ export function createAccept(options: AcceptOptions): Accept {
     try {
       const body = await readBody(request, endpoint.maxBody);
       event = await verify(body, request.headers.get("stripe-signature"));
+      // Checked after the signature, so only a correctly signed request learns that the secret retired.
+      const retired = options.isRetired?.(endpoint.path, now());
+      if (retired) throw retiredError(retired, event.verifiedBy);
       if (options.isCopy?.(endpoint.path, event.created)) {
         const kept = await store.ingestCopy({ ...event, receivedAt: now(), endpoint: endpoint.path, body });
         counters.copies++;
@@ -128,6 +134,13 @@ export function createAccept(options: AcceptOptions): Accept {
       return failure(500, "internal", "internal error; the event was not stored, so Stripe will retry it");
     }
   };
+}
+
+function retiredError(r: Retirement, label: string | undefined): VerificationError {
+  return new VerificationError(
+    "secret_retired",
+    `this endpoint's signing secret${label === undefined ? "" : ` ${label}`} retired at ${iso(r.until)}, after the API-version cutover to ${r.shadow}, which receives these events now`,
+  );
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Store } from "../store/types.ts";
 import { requestUrl } from "../utils/request-url.ts";
 import { createAccept, failure } from "./accept.ts";
 import { createApp } from "./app.ts";
-import type { CopyRule } from "./copies.ts";
+import type { CopyRule, RetiredRule } from "./copies.ts";
 import { createIpGuard } from "./ipallow.ts";
 
 export type Handler = (request: Request, client: { address: string }) => Response | Promise<Response>;
@@ -27,6 +27,8 @@ export interface HandlerOptions {
   onNewEvent?(): void;
   /** During an API-version upgrade: which copies are kept apart (ingest/copies.ts). */
   isCopy?: CopyRule;
+  /** After a cutover's window: whose secrets are refused (ingest/copies.ts). */
+  isRetired?: RetiredRule;
 }
 
 export function createHandler(options: HandlerOptions): Handler {
@@ -39,6 +41,7 @@ export function createHandler(options: HandlerOptions): Handler {
     worker: options.worker,
     onNewEvent: options.onNewEvent,
     isCopy: options.isCopy,
+    isRetired: options.isRetired,
   });
   const app = createApp(accept, config.endpoints, options.ops);
   const guard = createIpGuard({ allow: config.file.allow_ips, trustedProxies: config.file.trusted_proxies });

@@ -13,7 +13,7 @@ import { loadConfigFile } from "../config/load.ts";
 import { usesDevelopmentSecret } from "../config/resolve.ts";
 import { operatorTokens } from "../config/tokens.ts";
 import type { Config } from "../config/types.ts";
-import { copyRule } from "../ingest/copies.ts";
+import { copyRule, retiredRule } from "../ingest/copies.ts";
 import { createHandler } from "../ingest/listener.ts";
 import type { Fields, Logger } from "../log.ts";
 import { type BuildInfo, buildInfo } from "../ops/build.ts";
@@ -76,6 +76,7 @@ export async function startServer(first: Config, options: StartOptions): Promise
       worker: backend.worker,
       onNewEvent: changes.notify,
       isCopy: copyRule(c.endpoints, backend.upgrades),
+      isRetired: retiredRule(c.endpoints, backend.upgrades),
     });
   let handle = handlerFor(config);
   const server = await runtime.serve({

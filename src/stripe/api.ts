@@ -85,8 +85,11 @@ export interface StripeApi {
   listEvents(params: Json, account?: string): Promise<ListPage>;
   /** Every connected account's id (all pages of GET /v1/accounts). */
   listAccounts(): Promise<string[]>;
-  /** One page of GET /v2/core/events; `next` is the previous page's next_page_url. */
-  listThinEvents(params: Json, next?: string): Promise<V2Page>;
+  /**
+   * One page of GET /v2/core/events; `next` is the previous page's next_page_url. With `context`, a connected
+   * account's (the Stripe-Context header, on every page).
+   */
+  listThinEvents(params: Json, next?: string, context?: string): Promise<V2Page>;
   /** GET /v2/core/events/{id}: a thin event with its data. */
   retrieveThinEvent(id: string, context: string | null): Promise<Json>;
   /** GET of a thin event's related_object.url: the object as it is now. */
@@ -180,9 +183,11 @@ export function createStripeApi(options: StripeApiOptions): StripeApi {
       }
       return all;
     },
-    listThinEvents: (params, next) =>
+    listThinEvents: (params, next, ctx) =>
       call("GET /v2/core/events", () =>
-        next ? get(next, null) : (client.v2.core.events.list(params as never) as unknown as Promise<Json>),
+        next
+          ? get(next, ctx ?? null)
+          : (client.v2.core.events.list(params as never, context(ctx ?? null) as never) as unknown as Promise<Json>),
       ).then((p) => v2Page(p, "GET /v2/core/events")),
     retrieveThinEvent: (id, ctx) =>
       call("GET /v2/core/events/{id}", () => get(`/v2/core/events/${encodeURIComponent(id)}`, ctx)),

@@ -35,7 +35,7 @@ export interface CatchUpOptions {
   router: Router;
   /** The config's unhandled actions: when there are some, every event type is taken. */
   unhandled: readonly unknown[];
-  /** Connect: connected accounts whose snapshot events are read too (one account after another), or "all". */
+  /** Connect: connected accounts whose events are read too (one account after another), or "all". */
   accounts?: readonly string[] | "all";
   /** The window, unix seconds, both ends included. */
   from: number;
@@ -106,8 +106,10 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
     account?: string,
   ): Promise<void> {
     const described = events.map((json) => {
-      // Listed for a connected account: its events say so, as the ones Stripe pushes to a Connect endpoint do.
-      if (account !== undefined && json.account == null) json.account = account;
+      // Listed for a connected account: its events say so, as the ones Stripe pushes to a Connect endpoint do
+      // (`account` on a snapshot event, `context` on a thin one).
+      const field = object === "event" ? "account" : "context";
+      if (account !== undefined && json[field] == null) json[field] = account;
       const event = asEvent(json, object);
       if (seen.has(event.id)) {
         throw new StripeApiError(
@@ -150,12 +152,16 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
   }
 
   const listing = { ...options, api: pageCapped(options.api, options.maxPages ?? MAX_PAGES) };
+  const thin = routes.filter((r) => isThinPattern(r.pattern)).map((r) => r.pattern);
+  const snapshot = routes.some((r) => !isThinPattern(r.pattern)) || needsEverything(options);
   try {
-    if (routes.some((r) => !isThinPattern(r.pattern)) || needsEverything(options)) {
+    // Every connected account is listed from Stripe once per run, when a list needs them.
+    let accounts = options.accounts === "all" ? undefined : (options.accounts ?? []);
+    const connected = async () => (accounts ??= await listing.api.listAccounts());
+    if (snapshot) {
       await snapshotEvents(listing, filterFor(routes, options), (events) => take(events, "event", V1_SOURCE));
       // Each account's list is its own (the Stripe-Account header); the client's pacing spans them all.
-      const accounts = options.accounts === "all" ? await listing.api.listAccounts() : (options.accounts ?? []);
-      for (const account of accounts) {
+      for (const account of await connected()) {
         doneUpTo = options.from;
         const api = { ...listing.api, listEvents: (params: Json) => listing.api.listEvents(params, account) };
         await snapshotEvents({ ...listing, api }, filterFor(routes, options), (events) =>
@@ -163,9 +169,18 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpSummary> 
         );
       }
     }
-    doneUpTo = options.from;
-    const thin = routes.filter((r) => isThinPattern(r.pattern)).map((r) => r.pattern);
-    if (thin.length > 0) await thinEvents(listing, thin, (events) => take(events, "v2.core.event", V2_SOURCE));
+    if (thin.length > 0) {
+      doneUpTo = options.from;
+      await thinEvents(listing, thin, (events) => take(events, "v2.core.event", V2_SOURCE));
+      // The same for thin events, with the Stripe-Context header.
+      for (const account of await connected()) {
+        const api = {
+          ...listing.api,
+          listThinEvents: (params: Json, next?: string) => listing.api.listThinEvents(params, next, account),
+        };
+        await thinEvents({ ...listing, api }, thin, (events) => take(events, "v2.core.event", V2_SOURCE, account));
+      }
+    }
   } catch (error) {
     const why = error instanceof PayhookError ? error.message : String(error);
     throw new CatchUpError(summary({ complete: false, error: why, resume_from: iso(doneUpTo) }));
@@ -191,9 +206,9 @@ function pageCapped(api: StripeApi, max: number): StripeApi {
       count();
       return api.listEvents(params, account);
     },
-    listThinEvents: async (params, next) => {
+    listThinEvents: async (params, next, context) => {
       count();
-      return api.listThinEvents(params, next);
+      return api.listThinEvents(params, next, context);
     },
   };
 }

@@ -3,6 +3,7 @@
  * once per interval however many tabs ask: every open Overview refreshes on each live change, and N tabs must
  * cost the store (and the thread that also answers webhooks) one query, not N.
  */
+import { CUTOVER_RETIRE_MS } from "../ops/rotation.ts";
 import type { ActivityBucket, Incident, QueueStats, Store, Upgrade } from "../store/types.ts";
 
 /** How long one reading answers every Overview: charts by the minute do not need fresher numbers. */
@@ -18,7 +19,7 @@ export interface OverviewData {
   /** The last day's activity by minute (the last hour is its last 60 buckets). */
   day: ActivityBucket[];
   queue: QueueStats;
-  /** API-version upgrades not yet cut over, or cut over in the last day. */
+  /** API-version upgrades not yet cut over, or whose old endpoint's secrets retired less than a day ago. */
   upgrades: Upgrade[];
   /** Alert incidents open now, newest first. */
   incidents: Incident[];
@@ -43,7 +44,9 @@ export function createOverviewSource(
       at: t,
       day,
       queue,
-      upgrades: upgrades.filter((u) => u.cutOverAt === null || t - u.cutOverAt < DAY_MINUTES * MINUTE),
+      upgrades: upgrades.filter(
+        (u) => u.cutOverAt === null || t - u.cutOverAt < CUTOVER_RETIRE_MS + DAY_MINUTES * MINUTE,
+      ),
       incidents,
     }));
     const reading = { started: t, data };

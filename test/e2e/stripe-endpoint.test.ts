@@ -106,6 +106,57 @@ describe("payhook stripe endpoint and check --stripe", () => {
     }
   });
 
+  test("create --connect makes the Connect endpoint, and prints its secret only where documented, for its own variable", async () => {
+    const setup = configFile(MAP);
+    writeFileSync(
+      setup.file,
+      readFileSync(setup.file, "utf8").replace(
+        "stripe:",
+        `  - path: /connect
+    secrets: ["\${STRIPE_CONNECT_WEBHOOK_SECRET:-whsec_unset}"]
+stripe:`,
+      ),
+    );
+    const before = readFileSync(setup.file, "utf8");
+    const made = await payhook(setup, [
+      "stripe",
+      "endpoint",
+      "create",
+      "--connect",
+      "--url",
+      "https://pay.example.com/connect",
+    ]);
+    expect(made.stderr).toBe("");
+    expect(made.code).toBe(0);
+    const posts = fake.calls("/v1/webhook_endpoints").filter((r) => r.method === "POST");
+    expect(posts).toHaveLength(1);
+    expect(posts[0]?.form.get("connect")).toBe("true");
+    expect(posts[0]?.form.get("url")).toBe("https://pay.example.com/connect");
+    const endpoint = fake.endpoints[0] as FakeWebhookEndpoint;
+    expect(endpoint.connect).toBe(true);
+    expect(made.stdout).toContain(`created ${endpoint.id} (Connect: the events of connected accounts)`);
+    const secret = /Its signing secret, shown this once: (whsec_\w+)/.exec(made.stdout)?.[1] as string;
+    expect(secret).toMatch(/^whsec_\w{8,}/);
+    // Its own variable, referenced from the Connect endpoint: the platform's STRIPE_WEBHOOK_SECRET stays as it is.
+    expect(made.stdout).toContain(`STRIPE_CONNECT_WEBHOOK_SECRET=${secret} `);
+    expect(made.stdout).toContain(`referenced from /connect's secrets as "\${STRIPE_CONNECT_WEBHOOK_SECRET}"`);
+    expect(made.stdout).not.toContain("STRIPE_WEBHOOK_SECRET");
+    // The secret is on the two documented lines only, never on stderr, in the config or in later output.
+    expect(made.stdout.split("\n").filter((l) => l.includes(secret))).toHaveLength(2);
+    expect(readFileSync(setup.file, "utf8")).toBe(before);
+    const listed = await payhook(setup, ["stripe", "endpoint", "list"]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(endpoint.id);
+    expect(listed.stdout + listed.stderr).not.toContain(secret);
+    // A plain create (no --connect) sends no connect parameter.
+    expect(
+      (await payhook(setup, ["stripe", "endpoint", "create", "--url", "https://pay.example.com/webhook"])).code,
+    ).toBe(0);
+    const plain = fake.calls("/v1/webhook_endpoints").filter((r) => r.method === "POST")[1];
+    expect(plain?.form.has("connect")).toBe(false);
+    expect(fake.endpoints[1]?.connect).toBe(false);
+  });
+
   test("sync after a map change enables exactly the new types; --dry-run only shows them", async () => {
     const setup = configFile(MAP);
     expect(

@@ -1,15 +1,18 @@
 /**
  * End to end: an API-version upgrade in three commands against the fake of Stripe's API (`stripe endpoint
- * upgrade`, `stripe upgrade report`, `stripe endpoint cutover`) with one server, and Connect: catch-up per
- * connected account, and `events list --account`.
+ * upgrade`, `stripe upgrade report`, `stripe endpoint cutover`) with one server, the old endpoint's secret
+ * retiring after the cutover, and Connect: catch-up per connected account, `events list --account` and the
+ * operator page's search by account.
  */
+
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURE_API_VERSION, renderAtVersion } from "../../src/fixtures/versions.ts";
 import { type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
 import { SENTINEL } from "../helpers/sentinels.ts";
-import { type RunningServer, runPayhook, startServer, tempDir } from "../helpers/server.ts";
+import { freePort, type RunningServer, runPayhook, startServer, tempDir, waitUntil } from "../helpers/server.ts";
 import { type Sink, startSink } from "../helpers/sink.ts";
 import { deliver } from "../helpers/stripe.ts";
 
@@ -18,6 +21,8 @@ setDefaultTimeout(90_000);
 const KEY = `sk_test_${SENTINEL}upgradekey`;
 const OLD_VERSION = "2025-02-24.acacia";
 const OLD_SECRET = "whsec_old";
+const ADMIN_TOKEN = "sentinel-admin-token-upgrade-0123456789";
+const DAY = 86_400_000;
 
 const HANDLERS = `handlers:
   invoice.paid:
@@ -32,7 +37,8 @@ const HANDLERS = `handlers:
 
 function config(fake: FakeStripeApi, shadowSecret?: string): string {
   const shadow = shadowSecret
-    ? `  - { path: /webhook/shadow, shadow_of: /webhook, secrets: ["${shadowSecret}"] }\n`
+    ? `  - { path: /webhook/shadow, shadow_of: /webhook, secrets: ["${shadowSecret}"] }
+admin: { port: ${adminPort}, token: "\${PAYHOOK_ADMIN_TOKEN}" }\n`
     : "";
   return `listen: { host: 127.0.0.1, port: {{port}} }
 store: {{dir}}/payhook.db
@@ -46,6 +52,22 @@ ${HANDLERS.replace("{{sink}}", sinkUrl)}`;
 }
 
 let sinkUrl = "";
+let adminPort = 0;
+
+/** The operator page's HTML at `path`, read with a session of the admin token. */
+async function operatorPage(path: string): Promise<string> {
+  const admin = `http://127.0.0.1:${adminPort}`;
+  const login = await fetch(`${admin}/login`, {
+    method: "POST",
+    body: new URLSearchParams({ token: ADMIN_TOKEN }),
+    redirect: "manual",
+  });
+  expect(login.status).toBe(303);
+  const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  const response = await fetch(`${admin}${path}`, { headers: { cookie } });
+  expect(response.status).toBe(200);
+  return response.text();
+}
 
 /** The same invoice.paid event in both renderings: the new (fixtures') one and the old one. */
 function renderings(id: string): { next: string; old: string } {
@@ -78,7 +100,7 @@ describe("upgrading the API version with a shadow endpoint", () => {
   let dir: string;
   let shadowSecret: string;
   let sink: Sink;
-  const env = { STRIPE_API_KEY: KEY };
+  const env = { STRIPE_API_KEY: KEY, PAYHOOK_ADMIN_TOKEN: ADMIN_TOKEN };
   const file = () => join(dir, "payhook.yaml");
   const run = (args: string[]) => runPayhook([...args, "--config", file()], { env, cwd: dir });
   const ran = (id: string) => server.stdout.filter((l) => l.startsWith(`ran ${id} `));
@@ -98,6 +120,7 @@ describe("upgrading the API version with a shadow endpoint", () => {
       created: 1,
     });
     dir = tempDir();
+    adminPort = await freePort();
     sink = await startSink();
     sinkUrl = sink.url;
   });
@@ -188,8 +211,12 @@ describe("upgrading the API version with a shadow endpoint", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("1 event(s) received only there so far now run");
     expect(fake.endpoints[0]?.status).toBe("disabled");
-    expect(result.stdout).toContain("retiring: true");
+    // The old endpoint's secret is retiring, and the operator is told what to remove and when.
+    expect(result.stdout).toMatch(
+      /\/webhook's secret 1: retiring since the cutover to \/webhook\/shadow: they verify until (\S+Z), then are refused; after that, remove the \/webhook endpoint and the shadow_of: \/webhook of \/webhook\/shadow from the config, then reload/,
+    );
     await server.waitForStderr("API-version upgrade cut over");
+    await server.waitForStderr("signing secrets are retiring");
     await server.waitForStdout("ran evt_upgrade_early");
     // Its old copy, late: kept apart.
     expect((await deliver(`${server.url}/webhook`, early.old, { secret: OLD_SECRET })).status).toBe(200);
@@ -223,10 +250,83 @@ describe("upgrading the API version with a shadow endpoint", () => {
     }
     expect(ran("evt_upgrade_one")).toHaveLength(1);
   });
+
+  test("the old endpoint's secret verifies Stripe's retries for three days after the cutover, says so, then is refused", async () => {
+    const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const db = new Database(join(dir, "payhook.db"));
+    db.exec("PRAGMA busy_timeout = 10000");
+    try {
+      const cutOverAt = (db.prepare("SELECT cut_over_at FROM upgrades").get() as { cut_over_at: number }).cut_over_at;
+      const until = iso(cutOverAt + 3 * DAY);
+      const rotation = await run(["check", "--rotation"]);
+      expect(rotation.code).toBe(0);
+      expect(rotation.stdout).toContain(
+        `/webhook secret 1: retiring since the cutover to /webhook/shadow, verifies until ${until}; verified`,
+      );
+      expect(rotation.stdout).toContain("not yet safe to remove");
+      expect(rotation.stderr).toContain("retiring secret 1 of /webhook may still verify Stripe's retries");
+      expect((await run(["check", "--rotation", "--strict"])).code).toBe(2);
+      const status = await run(["status"]);
+      expect(status.stdout).toContain(
+        `/webhook's secret 1: retiring since the cutover to /webhook/shadow: they verify until ${until}, then are refused`,
+      );
+      const json = JSON.parse((await run(["status", "--json"])).stdout) as { endpoints: Record<string, unknown>[] };
+      expect(json.endpoints.find((e) => e.endpoint === "/webhook")).toMatchObject({
+        secrets_retire_at: cutOverAt + 3 * DAY,
+        secrets_retired: false,
+      });
+      expect(await operatorPage("/overview")).toContain(
+        `its signing secrets are retiring: they verify Stripe's retries until <time>${until}</time>`,
+      );
+      // A retry of an event created before the shadow endpoint existed, signed with the old secret: it still runs.
+      const before = JSON.parse(renderings("evt_upgrade_before").old) as { created: number };
+      before.created -= 3_600;
+      const retry = await deliver(`${server.url}/webhook`, JSON.stringify(before), { secret: OLD_SECRET });
+      expect(retry.status).toBe(200);
+      await server.waitForStdout("ran evt_upgrade_before");
+
+      // Three days and an hour later (planted in the store): the window is over.
+      db.prepare("UPDATE upgrades SET cut_over_at = cut_over_at - ?").run(3 * DAY + 3_600_000);
+      const retiredAt = iso(cutOverAt - 3_600_000);
+      const late = renderings("evt_upgrade_late").old;
+      let refused = { status: 200, body: "" };
+      await waitUntil(
+        async () => {
+          const r = await deliver(`${server.url}/webhook`, late, { secret: OLD_SECRET });
+          refused = { status: r.status, body: await r.text() };
+          return r.status !== 200;
+        },
+        15_000,
+        "the old secret refused",
+      );
+      expect(refused.status).toBe(400);
+      const error = (JSON.parse(refused.body) as { error: { code: string; message: string } }).error;
+      expect(error.code).toBe("secret_retired");
+      expect(error.message).toContain(
+        `secret 1 retired at ${retiredAt}, after the API-version cutover to /webhook/shadow`,
+      );
+      await server.waitForStderr(/"msg":"request refused".*"code":"secret_retired"/);
+      await server.waitForStderr("signing secrets are retired: events signed with them are refused");
+      // The new endpoint's secret is unaffected.
+      const next = renderings("evt_upgrade_after").next;
+      expect((await deliver(`${server.url}/webhook/shadow`, next, { secret: shadowSecret })).status).toBe(200);
+      await server.waitForStdout("ran evt_upgrade_after");
+      const after = await run(["check", "--rotation"]);
+      expect(after.stdout).toContain(
+        `/webhook secret 1: retired at ${retiredAt} (cutover to /webhook/shadow), events signed with it are refused: safe to remove: remove the /webhook endpoint and the shadow_of: /webhook of /webhook/shadow from the config, then reload`,
+      );
+      expect(after.stderr).not.toContain("may still verify");
+      // The Overview shares one reading of the store for a couple of seconds: wait for one taken after the change.
+      const retiredNote = `its signing secrets retired at <time>${retiredAt}</time>: events signed with them are refused; remove the /webhook endpoint`;
+      await waitUntil(async () => (await operatorPage("/overview")).includes(retiredNote), 15_000, "the page's note");
+    } finally {
+      db.close();
+    }
+  });
 });
 
 describe("Connect platforms", () => {
-  test("catch-up reads each connected account's events, and events list filters by account", async () => {
+  test("catch-up reads each connected account's events, and events list and the page's search filter by account", async () => {
     const fake = startFakeStripeApi(KEY);
     try {
       fake.accounts.push("acct_Alpha", "acct_Beta");
@@ -269,6 +369,35 @@ handlers:
       };
       expect(await list("acct_Alpha")).toEqual(["evt_alpha"]);
       expect(await list("acct_Beta")).toEqual(["evt_beta"]);
+
+      // The operator page's search finds an account's events, and only those.
+      adminPort = await freePort();
+      const served = await startServer({
+        dir,
+        config: `listen: { host: 127.0.0.1, port: {{port}} }
+store: ./payhook.db
+endpoints:
+  - path: /webhook
+    secrets: ["whsec_x"]
+admin: { port: ${adminPort}, token: "\${PAYHOOK_ADMIN_TOKEN}" }
+handlers:
+  invoice.paid:
+    - log: "paid {{id}}"
+`,
+        env: { PAYHOOK_ADMIN_TOKEN: ADMIN_TOKEN },
+      });
+      try {
+        const shown = async (q: string) => {
+          const html = await operatorPage(q ? `/?q=${encodeURIComponent(q)}` : "/");
+          return ["evt_platform", "evt_alpha", "evt_beta"].filter((id) => html.includes(`<code>${id}</code>`));
+        };
+        expect(await shown("")).toEqual(["evt_platform", "evt_alpha", "evt_beta"]);
+        expect(await shown("acct_Alpha")).toEqual(["evt_alpha"]);
+        expect(await shown("acct_Beta")).toEqual(["evt_beta"]);
+        expect(await shown("acct_Nobody")).toEqual([]);
+      } finally {
+        await served.stop();
+      }
     } finally {
       fake.stop();
     }

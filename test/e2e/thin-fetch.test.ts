@@ -1,7 +1,7 @@
 /**
  * End to end: thin events with their data (an action's `fetch:` gets the full event and the related object from
- * Stripe before it runs), missed thin events caught up from the v2 event list, and background catch-up in serve;
- * against a local fake of Stripe's API.
+ * Stripe before it runs), missed thin events caught up from the v2 event list (the platform's and each connected
+ * account's), and background catch-up in serve; against a local fake of Stripe's API.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -151,6 +151,45 @@ describe("catch-up of thin events and in the background", () => {
     // No snapshot handler, so v1 List Events is not called.
     expect(ctx.fake.calls("/v1/events")).toHaveLength(0);
     expect(ctx.fake.calls("/v2/core/events").length).toBeGreaterThan(1);
+  });
+
+  test("catch-up reads each connected account's thin events with the Stripe-Context header", async () => {
+    ctx.fake.accounts.push("acct_Alpha", "acct_Beta");
+    const dir = tempDir();
+    const file = join(dir, "payhook.yaml");
+    writeFileSync(
+      file,
+      testConfig(`${stripeSection("  accounts: all\n")}handlers:
+  v1.billing.meter.no_meter_found:
+    - log: "meter {{related_object.id}}"
+`)
+        .replaceAll("{{port}}", "0")
+        .replaceAll("{{dir}}", dir),
+    );
+    const thin = (context: string | null) =>
+      ctx.fake.addThinEvent({ type: "v1.billing.meter.no_meter_found", context });
+    const platform = thin(null);
+    // More than one v2 page (20 a page): the next page is asked for in the account's context too.
+    const alpha = Array.from({ length: 21 }, () => thin("acct_Alpha"));
+    const beta = thin("acct_Beta");
+    const run = await runPayhook(["catch-up", "--since", "1h", "--json", "--config", file], { cwd: dir, env: ENV });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ complete: true, stored: 23 });
+    const lists = ctx.fake.calls("/v2/core/events");
+    expect(lists.filter((r) => r.context === null)).toHaveLength(1);
+    expect(lists.filter((r) => r.context === "acct_Alpha")).toHaveLength(2);
+    expect(lists.filter((r) => r.context === "acct_Beta")).toHaveLength(1);
+    // The accounts are listed from Stripe once; no snapshot handler, so no v1 List Events.
+    expect(ctx.fake.calls("/v1/accounts")).toHaveLength(1);
+    expect(ctx.fake.calls("/v1/events")).toHaveLength(0);
+    const byAccount = (account: string) =>
+      queryStore<{ id: string }>(dir, "SELECT id FROM events WHERE account = ? ORDER BY rowid", account).map(
+        (r) => r.id,
+      );
+    expect(byAccount("acct_Alpha")).toEqual(alpha.map((e) => e.id as string));
+    expect(byAccount("acct_Beta")).toEqual([beta.id as string]);
+    expect(queryStore(dir, "SELECT id FROM events WHERE account IS NULL")).toEqual([{ id: platform.id }]);
   });
 
   test("serve catches up in the background at start and counts what it fetched in metrics", async () => {

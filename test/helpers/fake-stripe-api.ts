@@ -1,8 +1,9 @@
 /**
  * @module Stripe's API as payhook's catch-up, thin-event fetches and endpoint commands use it, on 127.0.0.1:
  * List Events as Stripe serves it (newest first; limit, starting_after / ending_before, created[gte|gt|lte|lt],
- * types[], has_more), the v2 event list (next_page_url) and retrieve, related objects, webhook endpoints
- * (list, create, update), and v2 event destinations (list; their URL only with include=webhook_endpoint.url). Faults are injected per request: a status with Stripe's error body and headers, a
+ * types[], has_more), the v2 event list (next_page_url; a connected account's with Stripe-Context) and retrieve,
+ * related objects, webhook endpoints (list, create, update), and v2 event destinations (list; their URL only with
+ * include=webhook_endpoint.url). Faults are injected per request: a status with Stripe's error body and headers, a
  * page that is not JSON, the previous page served again, a redirect, or no answer at all.
  */
 import { randomBytes } from "node:crypto";
@@ -17,6 +18,8 @@ export interface FakeRequest {
   authorization: string | null;
   /** The Stripe-Account header: a request made for a connected account. */
   account: string | null;
+  /** The Stripe-Context header: a v2 request made for a connected account. */
+  context: string | null;
 }
 
 export interface Fault {
@@ -86,7 +89,8 @@ export interface FakeStripeApi {
   addEvent(event: Json): Json;
   /** Connected accounts GET /v1/accounts lists. */
   accounts: string[];
-  /** Records a thin event: the notification fields plus `data`, which only retrieve and list return. */
+  /** Records a thin event: the notification fields plus `data`, which only retrieve and list return. With a
+   * `context`, an event of that connected account: listed only with its Stripe-Context header. */
   addThinEvent(event: Json): Json;
   /** An object served at `path` (a thin event's related_object.url). */
   setObject(path: string, object: Json): void;
@@ -112,7 +116,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
   const faults: (Fault & { seen: number })[] = [];
   const undelivered = new Set<string>();
   const clock = { offsetMs: 0 };
-  const v2Pages = new Map<string, Json[]>();
+  const v2Pages = new Map<string, { events: Json[]; context: string | null }>();
   let lastPage: string | undefined;
 
   const error = (status: number, message: string, type = "invalid_request_error", headers: Json = {}) =>
@@ -150,6 +154,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       const form = new URLSearchParams(request.method === "POST" ? await request.text() : "");
       const auth = request.headers.get("authorization");
       const account = request.headers.get("stripe-account");
+      const context = request.headers.get("stripe-context");
       requests.push({
         method: request.method,
         path: url.pathname,
@@ -157,13 +162,14 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
         form,
         authorization: auth,
         account,
+        context,
       });
       const given = auth?.replace(/^Bearer /, "") ?? "";
       // Real Stripe masks most of a key it refuses; this fake repeats it whole, so a test proves payhook never does.
       if (given !== key) return error(401, `Invalid API Key provided: ${given}`);
       const injected = fault(url.pathname);
       if (injected) return injected;
-      const answer = route(request.method, url, form, account);
+      const answer = route(request.method, url, form, account, context);
       if (answer instanceof Response) return answer;
       const text = JSON.stringify(answer);
       if (url.pathname === "/v1/events" || url.pathname === "/v2/core/events") lastPage = text;
@@ -177,7 +183,13 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     },
   });
 
-  function route(method: string, url: URL, form: URLSearchParams, account: string | null): Json | Response {
+  function route(
+    method: string,
+    url: URL,
+    form: URLSearchParams,
+    account: string | null,
+    context: string | null,
+  ): Json | Response {
     const path = url.pathname;
     const q = url.searchParams;
     if (method === "GET" && path === "/v1/events") return listEvents(q, account);
@@ -188,7 +200,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       const data = accounts.slice(start, start + limit).map((id) => ({ id, object: "account" }));
       return { object: "list", url: path, data, has_more: start + limit < accounts.length };
     }
-    if (method === "GET" && path === "/v2/core/events") return listThin(q);
+    if (method === "GET" && path === "/v2/core/events") return listThin(q, context);
     if (method === "GET" && path === "/v2/core/event_destinations") return listDestinations(q);
     if (method === "GET" && path.startsWith("/v2/core/events/")) {
       const id = decodeURIComponent(path.slice("/v2/core/events/".length));
@@ -289,19 +301,23 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     return { object: "list", url: "/v1/events", data, has_more: hasMore };
   }
 
-  function listThin(q: URLSearchParams): Json | Response {
+  /** The account's thin events (the platform's without Stripe-Context); a page token is good in its context only. */
+  function listThin(q: URLSearchParams, context: string | null): Json | Response {
     const token = q.get("page");
     if (token) {
       const rest = v2Pages.get(token);
-      if (!rest) return error(400, "Invalid page token");
-      return v2Page(rest, Number(q.get("limit") ?? 20));
+      if (!rest || rest.context !== context) return error(400, "Invalid page token");
+      return v2Page(rest.events, Number(q.get("limit") ?? 20), context);
     }
     const types = array(q, "types");
     const range = createdRange(q, (v) => Date.parse(v));
     const matching = newestFirst(thin).filter(
-      (e) => inRange(Date.parse(String(e.created)), range) && (types.length === 0 || types.includes(String(e.type))),
+      (e) =>
+        (e.context ?? null) === context &&
+        inRange(Date.parse(String(e.created)), range) &&
+        (types.length === 0 || types.includes(String(e.type))),
     );
-    return v2Page(matching, Number(q.get("limit") ?? 20));
+    return v2Page(matching, Number(q.get("limit") ?? 20), context);
   }
 
   /** Like Stripe, a destination's URL is redacted unless the request includes webhook_endpoint.url. */
@@ -311,7 +327,7 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
     if (token) {
       const rest = v2Pages.get(token);
       if (!rest) return error(400, "Invalid page token");
-      return v2Page(rest, Number(q.get("limit") ?? 20), path);
+      return v2Page(rest.events, Number(q.get("limit") ?? 20), null, path);
     }
     const withUrl = array(q, "include").includes("webhook_endpoint.url");
     const shown = destinations.map((d) => {
@@ -319,15 +335,15 @@ export function startFakeStripeApi(key: string): FakeStripeApi {
       const { webhook_endpoint: _, ...rest } = d;
       return { ...rest, webhook_endpoint: {} } as Json;
     });
-    return v2Page(shown, Number(q.get("limit") ?? 20), path);
+    return v2Page(shown, Number(q.get("limit") ?? 20), null, path);
   }
 
-  function v2Page(matching: Json[], limit: number, path = "/v2/core/events"): Json {
+  function v2Page(matching: Json[], limit: number, context: string | null, path = "/v2/core/events"): Json {
     const data = matching.slice(0, limit);
     let next: string | null = null;
     if (matching.length > limit) {
       const token = hex(8);
-      v2Pages.set(token, matching.slice(limit));
+      v2Pages.set(token, { events: matching.slice(limit), context });
       next = `${path}?limit=${limit}&page=${token}`;
     }
     return { data, next_page_url: next, previous_page_url: null };

@@ -12,7 +12,7 @@ import { resolveConfig } from "../../config/resolve.ts";
 import type { Config } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
-import { formatRetiring, retiringUse } from "../../ops/rotation.ts";
+import { formatRetiring, retiringUse, safeToRemove } from "../../ops/rotation.ts";
 import type { Runtime } from "../../runtime/types.ts";
 import { openStore } from "../../store/open.ts";
 import { apiFor } from "../../stripe/access.ts";
@@ -111,13 +111,15 @@ async function checkRotation(
   }
   const { store, close } = await openStore(runtime, config.store, { mustExist: true, version: VERSION });
   try {
-    const secrets = await retiringUse(config.endpoints, store, Date.now() - days * 86_400_000);
+    const now = Date.now();
+    const secrets = await retiringUse(config.endpoints, store, now - days * 86_400_000);
     io.out("rotation:");
-    if (secrets.length === 0) io.out("  no secret is marked retiring: true");
-    for (const secret of secrets) io.out(formatRetiring(secret, days));
-    const inUse = secrets.filter((s) => s.events > 0);
+    if (secrets.length === 0) io.out("  no secret is marked retiring: true or retired by a cutover");
+    for (const secret of secrets) io.out(formatRetiring(secret, days, now));
+    const inUse = secrets.filter((s) => !safeToRemove(s, now));
     for (const s of inUse) {
-      io.err(`${config.source}: rotation: retiring secret ${s.label} of ${s.endpoint} still verifies events`);
+      const why = s.retirement ? "may still verify Stripe's retries" : "still verifies events";
+      io.err(`${config.source}: rotation: retiring secret ${s.label} of ${s.endpoint} ${why}`);
     }
     return inUse.length;
   } finally {

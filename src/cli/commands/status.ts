@@ -6,6 +6,7 @@ import { resolveConfig } from "../../config/resolve.ts";
 import { describe, UsageError } from "../../errors.ts";
 import { VERSION } from "../../ops/build.ts";
 import { actionStates } from "../../ops/control.ts";
+import { retirementLine, retirements } from "../../ops/rotation.ts";
 import { openStore } from "../../store/open.ts";
 import { configOption } from "../options.ts";
 import { table } from "../print/table.ts";
@@ -25,11 +26,12 @@ export const status: Command = {
     const { store, close } = await openStore(runtime, config.store, { mustExist: true, version: VERSION });
     try {
       const now = Date.now();
-      const [hour, day, states, holders] = await Promise.all([
+      const [hour, day, states, holders, upgrades] = await Promise.all([
         store.endpointCounts(now - HOUR),
         store.endpointCounts(now - 24 * HOUR),
         actionStates(store, config.actions),
         store.leaseHolders(now),
+        store.upgrades(),
       ]);
       let health = "ok";
       try {
@@ -37,11 +39,18 @@ export const status: Command = {
       } catch (error) {
         health = `not writable: ${describe(error)}`;
       }
-      const endpoints = config.endpoints.map((e) => ({
-        endpoint: e.path,
-        last_hour: hour.find((c) => c.endpoint === e.path)?.events ?? 0,
-        last_day: day.find((c) => c.endpoint === e.path)?.events ?? 0,
-      }));
+      const retired = retirements(config.endpoints, upgrades);
+      const labels = (path: string) => config.endpoints.find((e) => e.path === path)?.signing.map((s) => s.label) ?? [];
+      const endpoints = config.endpoints.map((e) => {
+        const r = retired.find((r) => r.endpoint === e.path);
+        return {
+          endpoint: e.path,
+          last_hour: hour.find((c) => c.endpoint === e.path)?.events ?? 0,
+          last_day: day.find((c) => c.endpoint === e.path)?.events ?? 0,
+          // After an API-version cutover: its secrets verify until then (unix ms), and are refused from then on.
+          ...(r ? { secrets_retire_at: r.until, secrets_retired: now >= r.until } : {}),
+        };
+      });
       if (values.json) {
         io.out(
           JSON.stringify({
@@ -57,6 +66,7 @@ export const status: Command = {
       io.out("");
       const rows = endpoints.map((e) => [e.endpoint, String(e.last_hour), String(e.last_day)]);
       for (const line of table(["ENDPOINT", "LAST HOUR", "LAST DAY"], rows)) io.out(line);
+      for (const r of retired) io.out(retirementLine(r, labels(r.endpoint), now));
       io.out("");
       for (const line of actionTable(states, now)) io.out(line);
       if (config.store.kind === "postgres") {

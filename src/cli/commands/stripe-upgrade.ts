@@ -2,12 +2,14 @@
  * @module `payhook stripe endpoint upgrade|cutover` and `payhook stripe upgrade report`: an API-version upgrade in
  * three commands. upgrade creates a shadow endpoint at the new version beside the live one (its secret printed
  * once, never stored), report compares the two renderings of each event through the handler map, and cutover
- * makes the shadow live: the switch by event id (stripe/upgrade.ts), then the old endpoint disabled at Stripe.
+ * makes the shadow live: the switch by event id (stripe/upgrade.ts), then the old endpoint disabled at Stripe; its
+ * secrets retire a while later (ops/rotation.ts).
  */
 import type { Config, Endpoint } from "../../config/types.ts";
 import { UsageError } from "../../errors.ts";
 import { formatReport, upgradeReport } from "../../explain/upgrade-report.ts";
 import { VERSION } from "../../ops/build.ts";
+import { retirementLine, retirementOf } from "../../ops/rotation.ts";
 import { openStore } from "../../store/open.ts";
 import type { Store, Upgrade } from "../../store/types.ts";
 import { apiFor } from "../../stripe/access.ts";
@@ -123,10 +125,13 @@ export async function cutover(
     const disabled = await api.updateWebhookEndpoint(done.oldEndpoint, { disabled: true });
     io.out(`disabled ${disabled.id} at Stripe (status ${disabled.status})`);
   }
-  io.out("");
-  io.out(
-    `Mark ${done.livePath}'s secret retiring (secrets: [{ label: old, secret: "\${…}", retiring: true }]) and reload; once \`payhook check --rotation\` says it is safe to remove, remove the ${done.livePath} endpoint.`,
-  );
+  const retirement = retirementOf(done);
+  if (retirement) {
+    const labels = config.endpoints.find((e) => e.path === done.livePath)?.signing.map((s) => s.label) ?? [];
+    io.out("");
+    io.out(retirementLine(retirement, labels, Date.now()));
+    io.out("`payhook check --rotation` and `payhook status` say so meanwhile.");
+  }
   return 0;
 }
 

@@ -130,10 +130,12 @@ async function create(context: CommandContext, config: Config): Promise<number> 
   io.out(`created ${made.id}${kind} for ${made.url}: ${count}, API version ${made.api_version ?? STRIPE_API_VERSION}`);
   if (made.secret) {
     const endpoint = config.endpoints.find((e) => parsed.pathname.endsWith(e.path));
+    // A platform's own endpoint keeps STRIPE_WEBHOOK_SECRET: the Connect one must not suggest overwriting it.
+    const variable = values.connect ? "STRIPE_CONNECT_WEBHOOK_SECRET" : "STRIPE_WEBHOOK_SECRET";
     io.out("");
     io.out(`Its signing secret, shown this once: ${made.secret}`);
     io.out(
-      `Put it in the environment payhook serves with (for example STRIPE_WEBHOOK_SECRET=${made.secret} in a systemd EnvironmentFile or your platform's secret store), referenced from ${endpoint?.path ?? "the endpoint"}'s secrets as "\${STRIPE_WEBHOOK_SECRET}"; payhook never writes it into the config.`,
+      `Put it in the environment payhook serves with (for example ${variable}=${made.secret} in a systemd EnvironmentFile or your platform's secret store), referenced from ${endpoint?.path ?? "the endpoint"}'s secrets as "\${${variable}}"; payhook never writes it into the config.`,
     );
   }
   return 0;

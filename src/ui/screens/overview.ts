@@ -1,4 +1,6 @@
 /** @module The Overview screen: activity charts over the last hour and day, the queue, and what is running. */
+import type { Config } from "../../config/types.ts";
+import { iso, type Retirement, removalAdvice, retirements } from "../../ops/rotation.ts";
 import type { ActivityBucket, Incident, QueueStats, Store, Upgrade } from "../../store/types.ts";
 import { chart, duration, series } from "../format.ts";
 import { html, type SafeHtml } from "../html.ts";
@@ -18,7 +20,12 @@ export interface ServerFacts {
 }
 
 export function overviewRoutes(
-  deps: ServerFacts & { store: Pick<Store, "activity" | "queueStats" | "upgrades" | "incidents">; now: () => number },
+  deps: ServerFacts & {
+    store: Pick<Store, "activity" | "queueStats" | "upgrades" | "incidents">;
+    now: () => number;
+    /** The current config: which old endpoints' secrets a cutover retires. */
+    config?: () => Pick<Config, "endpoints">;
+  },
 ): Route[] {
   // Shared by every open Overview for a couple of seconds: N tabs cost one reading of the store.
   const overview = createOverviewSource(deps.store, deps.now);
@@ -33,6 +40,7 @@ export function overviewRoutes(
           day: series(day, t - 1439 * MINUTE, t + 1, MINUTE),
           queue,
           upgrades,
+          retirements: deps.config ? retirements(deps.config().endpoints, upgrades) : [],
           incidents,
           now: t,
           storeKind: deps.storeKind,
@@ -51,6 +59,8 @@ export function overviewPage(options: {
   day: ActivityBucket[];
   queue: QueueStats;
   upgrades?: Upgrade[];
+  /** Old endpoints whose secrets a cutover retires. */
+  retirements?: Retirement[];
   /** Alert incidents open now; shown first. */
   incidents?: Incident[];
   now: number;
@@ -91,7 +101,7 @@ ${openIncidents(options.incidents ?? [], now)}
   ${stat("Failed deliveries", queue.byStatus.failed ?? 0)}
   ${stat("Dead deliveries", queue.byStatus.dead ?? 0)}
 </dl>
-${upgradeNotes(options.upgrades ?? [], now)}
+${upgradeNotes(options.upgrades ?? [], options.retirements ?? [], now)}
 ${chart("Last hour, per minute", options.hour)}
 ${chart("Last day, per minute", options.day)}
 <dl class="facts">
@@ -104,11 +114,18 @@ ${chart("Last day, per minute", options.day)}
   );
 }
 
-/** One line per API-version upgrade in progress (or cut over in the last day). */
-function upgradeNotes(upgrades: readonly Upgrade[], now: number): SafeHtml {
+/** One line per API-version upgrade in progress (or cut over lately), with its old endpoint's retiring secrets. */
+function upgradeNotes(upgrades: readonly Upgrade[], retired: readonly Retirement[], now: number): SafeHtml {
+  const secrets = (u: Upgrade) => {
+    const r = retired.find((r) => r.shadow === u.shadowPath && r.endpoint === u.livePath);
+    if (!r) return html``;
+    return now < r.until
+      ? html`; its signing secrets are retiring: they verify Stripe's retries until <time>${iso(r.until)}</time>, then are refused; after that, ${removalAdvice(r)}`
+      : html`; its signing secrets retired at <time>${iso(r.until)}</time>: events signed with them are refused; ${removalAdvice(r)}`;
+  };
   const line = (u: Upgrade) =>
     u.cutOverAt === null
       ? html`<li>API upgrade in progress: <code>${u.shadowPath}</code> (API ${u.apiVersion}) shadows <code>${u.livePath}</code> since ${duration(now - u.startedAt)} ago; its events run no action until <code>payhook stripe endpoint cutover</code></li>`
-      : html`<li>API upgrade cut over ${duration(now - u.cutOverAt)} ago: <code>${u.shadowPath}</code> (API ${u.apiVersion}) runs the actions; <code>${u.livePath}</code>'s copies are kept apart</li>`;
+      : html`<li>API upgrade cut over ${duration(now - u.cutOverAt)} ago: <code>${u.shadowPath}</code> (API ${u.apiVersion}) runs the actions; <code>${u.livePath}</code>'s copies are kept apart${secrets(u)}</li>`;
   return upgrades.length === 0 ? html`` : html`<ul class="upgrades">${upgrades.map(line)}</ul>`;
 }
