@@ -1,7 +1,8 @@
 /**
  * End to end on PostgreSQL, from the compiled binary: `payhook catch-up` stores the events Stripe has into a
  * PostgreSQL store (once, however often it runs) and serve runs their actions; the operator page lists, searches
- * and groups the failures of events stored in PostgreSQL, and says which store it is on. One throwaway cluster.
+ * and groups the failures of events stored in PostgreSQL (a NUL in a search matches nothing), and says which store
+ * it is on. One throwaway cluster.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -207,6 +208,14 @@ handlers:
     expect(failures).toContain("notify");
     expect(failures).toContain("/bin/sh exited with 1");
     expect(await get("/overview")).toContain("PostgreSQL");
+    // No PostgreSQL text holds a NUL: one in the search or the cursor (typed or forged) matches nothing, and one in
+    // an event id finds no event, rather than failing as an unavailable store.
+    for (const path of ["/?q=%00", "/?q=cus_someone_else%00", "/?after=9999999999999.evt_%00"]) {
+      expect(await get(path)).toContain("No events match.");
+    }
+    expect((await fetch(`${admin}/events/evt_%00`, { headers: { cookie } })).status).toBe(404);
+    expect(await get("/")).toContain(idOf(paid));
+    expect(server.stderr.join("\n")).not.toContain("operator page: request failed");
     expect(events + found + failures).not.toContain(TOKEN);
   });
 });

@@ -2,14 +2,17 @@
  * End to end in Chromium: the operator page of the compiled binary (or PAYHOOK_CMD) on its admin listener.
  * Logs in, watches triggered events arrive live, reads a failed exec delivery's stderr, fixes the script and
  * replays from the page, bulk-replays from Failures, and checks escaping, CSRF refusal and accessibility.
- * PAYHOOK_SCREENSHOTS=1 also writes the screenshots that docs/operations.md#operator-page shows.
+ * PAYHOOK_SCREENSHOTS=1 also writes the screenshots that docs/operations.md#operator-page shows. Over plain HTTP,
+ * odd stored values (a created past the date range) and odd queries (a NUL) get a page, never a 500.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { BrowserContext, Dialog, Page } from "playwright-core";
 import { launchBrowser, seriousViolations } from "../helpers/browser.ts";
 import { freePort, type RunningServer, runPayhook, startServer, testConfig, waitUntil } from "../helpers/server.ts";
+import { deliver, event, idOf } from "../helpers/stripe.ts";
 
 const TOKEN = "sentinel-admin-token-0123456789";
 const XSS_NAME = "<img src=x onerror=alert(1)>";
@@ -317,6 +320,67 @@ describe("operator page in Chromium", () => {
     expect(server.stderr.join("\n")).not.toContain(TOKEN);
     expect(server.stderr.join("\n")).toContain('"code":"wrong_token"');
     expect(existsSync(join(server.dir, "fixed"))).toBe(true);
+  });
+});
+
+describe("odd stored values and odd queries, over HTTP", () => {
+  /** A session of its own (the browser's was logged out), and a GET of a page with it. */
+  async function session(): Promise<(path: string) => Promise<Response>> {
+    const login = await fetch(`${admin}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ token: TOKEN }),
+      redirect: "manual",
+    });
+    expect(login.status).toBe(303);
+    const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    return (path) => fetch(`${admin}${path}`, { headers: { cookie }, redirect: "manual" });
+  }
+
+  test("an event stored with a created past the date range (before payhook checked it) still shows on its page", async () => {
+    const logged = server.stderr.length;
+    const get = await session();
+    const payload = event("invoice.paid");
+    expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
+    // Ingest now refuses such a created (400): an older binary stored it, which an update stands in for.
+    const db = new Database(join(server.dir, "payhook.db"));
+    try {
+      // The server writes too (the event's delivery): wait for its lock rather than fail with SQLITE_BUSY.
+      db.exec("PRAGMA busy_timeout = 10000");
+      db.prepare("UPDATE events SET created = 9000000000000000 WHERE id = ?").run(idOf(payload));
+    } finally {
+      db.close();
+    }
+    const shown = await get(`/events/${idOf(payload)}`);
+    const body = await shown.text();
+    expect(shown.status).toBe(200);
+    expect(body).toContain(idOf(payload));
+    expect(body).toContain("invoice.paid");
+    expect(body).toContain("9000000000000000000 ms (beyond the date range)");
+    const listed = await get("/?type=invoice.paid");
+    expect(listed.status).toBe(200);
+    expect(await listed.text()).toContain(idOf(payload));
+    expect(server.stderr.slice(logged).join("\n")).not.toContain("operator page: request failed");
+  });
+
+  test("a NUL in the search, the cursor or an event id matches nothing, never a 500, and the page still serves", async () => {
+    // SQLite holds a NUL; PostgreSQL cannot, and postgres-features.test.ts sends the same queries there.
+    const logged = server.stderr.length;
+    const get = await session();
+    const payload = event("invoice.paid");
+    expect((await deliver(`${server.url}/webhook`, payload)).status).toBe(200);
+    for (const path of ["/?q=%00", "/?q=evt_%00", "/?after=1.%00", "/?after=9999999999999.evt_%00&q=%00"]) {
+      const response = await get(path);
+      const body = await response.text();
+      expect({ path, status: response.status }).toEqual({ path, status: 200 });
+      expect(body).toContain("No events match.");
+    }
+    expect((await get("/events/evt_%00")).status).toBe(404);
+    expect((await get("/events/%00/raw")).status).toBe(404);
+    const after = await get("/");
+    expect(after.status).toBe(200);
+    expect(await after.text()).toContain(idOf(payload));
+    expect(server.stderr.slice(logged).join("\n")).not.toContain("operator page: request failed");
   });
 });
 
