@@ -15,7 +15,7 @@ import type { Condition, IncidentReport, Store } from "../store/types.ts";
 import type { StripeApi } from "../stripe/api.ts";
 import { createChannel } from "./channels.ts";
 import { type EndpointDrift, evaluate, type Observed, signatureCondition } from "./rules.ts";
-import { endpointDrift } from "./stripe-watch.ts";
+import { stripeDrift } from "./stripe-watch.ts";
 
 export const ALERTS_LEASE = "alerts";
 /** Rejections that mean a request's signature did not verify (src/ingest/verify.ts). */
@@ -67,11 +67,14 @@ export function startAlertLoop(options: AlertLoopOptions): AlertLoop {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let running: Promise<void> | undefined;
 
-  /** Stripe's endpoints, checked in the background every `every`: a slow API never holds the evaluation. */
+  /**
+   * Stripe's webhook endpoints and event destinations, checked in the background every `every`: a slow API never
+   * holds the evaluation.
+   */
   function checkStripe(config: Config, everyMs: number): void {
     if (!options.api || stripeCheck || now() < nextStripeAt) return;
     nextStripeAt = now() + everyMs;
-    stripeCheck = endpointDrift(options.api, config)
+    stripeCheck = stripeDrift(options.api, config)
       .then((found) => {
         drift = found;
       })

@@ -11,6 +11,8 @@ import type { AlertFacts, Condition, QueueStats } from "../store/types.ts";
 export interface EndpointDrift {
   /** The endpoint's id at Stripe, or "none" when no endpoint delivers to this config's paths. */
   id: string;
+  /** A v2 event destination; a v1 webhook endpoint when left out. */
+  kind?: "destination";
   url: string;
   problems: string[];
 }
@@ -134,7 +136,7 @@ export function evaluate(rules: RuleSettings, seen: Observed): Evaluation {
         drift.id,
         drift.id === "none"
           ? (drift.problems[0] ?? "")
-          : `Stripe's endpoint ${drift.id} (${drift.url}) needs attention`,
+          : `Stripe's ${drift.kind === "destination" ? "event destination" : "endpoint"} ${drift.id} (${drift.url}) needs attention`,
         drift.problems.join("\n"),
         drift.problems.length,
       );

@@ -212,7 +212,7 @@ describe("alerts", () => {
     expect(one.stdout + one.stderr).not.toContain(SLACK_TOKEN);
   });
 
-  test("Stripe's side: a disabled endpoint, drifted events and API version, missed events, and doctor", async () => {
+  test("Stripe's side: a disabled endpoint or event destination, drifted events and API version, missed events, and doctor", async () => {
     const { sink, fake } = ctx;
     const now = Math.floor(Date.now() / 1000);
     const endpoint = (id: string, over: Record<string, unknown>) =>
@@ -283,7 +283,7 @@ describe("alerts", () => {
     ctx.server = server;
 
     await waitUntil(
-      () => of(hooks(sink), "stripe_endpoint", "open").length >= 3 && of(hooks(sink), "missed", "open").length > 0,
+      () => of(hooks(sink), "stripe_endpoint", "open").length >= 5 && of(hooks(sink), "missed", "open").length > 0,
       20_000,
       "stripe_endpoint and missed",
     );
@@ -296,6 +296,10 @@ describe("alerts", () => {
     expect(about("we_disabled")).toContain("the endpoint is disabled");
     expect(about("we_events")).toContain("handlers for type(s) Stripe never sends here: invoice.paid");
     expect(about("we_version")).toContain("API version 2020-08-27");
+    // Event destinations that deliver here are watched like endpoints: the disabled one with Stripe's reason.
+    expect(about("ed_off")).toContain("the event destination is disabled (reason: user)");
+    expect(about("ed_snapshot")).toContain("API version 2020-08-27");
+    expect(about("ed_thin") + about("ed_elsewhere")).toBe("");
     expect(of(hooks(sink), "missed", "open")[0]?.count).toBe(1);
 
     const doctor = await runPayhook(["doctor", "--json", "--config", join(server.dir, "payhook.yaml")], {

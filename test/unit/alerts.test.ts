@@ -1,15 +1,20 @@
 /**
- * @module The alert rules as pure functions, the sliding signature count, the notifications' backoff, and the
- * SQLite store's incident bookkeeping: one notification per channel per change, however often a condition is seen.
+ * @module The alert rules as pure functions, `stripe_endpoint` against the fake Stripe API's endpoints and event
+ * destinations, the sliding signature count, the notifications' backoff, and the SQLite store's incident
+ * bookkeeping: one notification per channel per change, however often a condition is seen.
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { SlidingCount } from "../../src/alerts/loop.ts";
 import { backoff } from "../../src/alerts/notifier.ts";
 import { evaluate, type Observed } from "../../src/alerts/rules.ts";
+import { stripeDrift } from "../../src/alerts/stripe-watch.ts";
+import { parseConfig } from "../../src/config/load.ts";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import type { Condition } from "../../src/store/types.ts";
+import { createStripeApi, STRIPE_API_VERSION } from "../../src/stripe/api.ts";
+import { type FakeEventDestination, type FakeStripeApi, startFakeStripeApi } from "../helpers/fake-stripe-api.ts";
 import { tempDir } from "../helpers/server.ts";
 
 const seen = (over: Partial<Observed> = {}): Observed => ({
@@ -70,6 +75,92 @@ describe("rules", () => {
     );
     expect(checked.scope).toContain("stripe_endpoint:");
     expect(checked.open.map((c) => c.key)).toEqual(["stripe_endpoint:we_1"]);
+  });
+
+  describe("stripe_endpoint against Stripe's webhook endpoints and event destinations", () => {
+    const KEY = "sk_test_alerts_drift";
+    const config = parseConfig(
+      'endpoints: [{ path: /webhook, secrets: ["whsec_x"] }]\nhandlers:\n  invoice.paid:\n    - { name: note, log: "paid" }\n',
+      { source: "t.yaml", env: {} },
+    );
+    /** The incidents `stripe_endpoint` opens for what the fake has now. */
+    const incidents = async (fake: FakeStripeApi) => {
+      const api = createStripeApi({
+        settings: { apiKey: KEY, apiBase: fake.apiBase, maxRate: 100 },
+        fetch: (url, init) => fetch(url, init),
+        retries: 0,
+        sleep: async () => {},
+      });
+      return evaluate({ stripeEndpoint: { everyMs: 1 } }, seen({ stripe: await stripeDrift(api, config) })).open;
+    };
+    const destination = (id: string, url: string): FakeEventDestination => ({
+      id,
+      object: "v2.core.event_destination",
+      type: "webhook_endpoint",
+      event_payload: "snapshot",
+      enabled_events: ["invoice.paid"],
+      status: "enabled",
+      snapshot_api_version: STRIPE_API_VERSION,
+      webhook_endpoint: { url },
+      name: id,
+      description: "",
+      livemode: false,
+      created: new Date().toISOString(),
+      updated: new Date().toISOString(),
+    });
+
+    test("an enabled event destination delivers here; a disabled one opens the incident with Stripe's reason", async () => {
+      const fake = startFakeStripeApi(KEY);
+      try {
+        expect((await incidents(fake)).map((c) => [c.key, c.summary])).toEqual([
+          [
+            "stripe_endpoint:none",
+            "no webhook endpoint or event destination at Stripe delivers to /webhook: Stripe sends this payhook nothing (`payhook stripe endpoint create` makes a webhook endpoint)",
+          ],
+        ]);
+        const here = destination("ed_here", "https://pay.example.com/webhook");
+        fake.destinations.push(here, destination("ed_elsewhere", "https://other.example.com/hooks"));
+        expect(await incidents(fake)).toEqual([]);
+        here.status = "disabled";
+        here.status_details = { disabled: { reason: "user" } };
+        const open = await incidents(fake);
+        expect(open.map((c) => c.key)).toEqual(["stripe_endpoint:ed_here"]);
+        expect(open[0]?.summary).toBe(
+          "Stripe's event destination ed_here (https://pay.example.com/webhook) needs attention",
+        );
+        expect(open[0]?.details).toContain("the event destination is disabled (reason: user): Stripe sends it nothing");
+      } finally {
+        fake.stop();
+      }
+    });
+
+    test("a key that may not list event destinations still has its webhook endpoints checked", async () => {
+      const fake = startFakeStripeApi(KEY);
+      try {
+        fake.inject({ path: "/v2/core/event_destinations", status: 403, times: 2 });
+        const none = await incidents(fake);
+        expect(none.map((c) => c.key)).toEqual(["stripe_endpoint:none"]);
+        expect(none[0]?.details).toContain("event destinations could not be listed");
+        expect(none[0]?.details).toContain("give the key Event Destinations: read");
+        expect(none[0]?.details).not.toContain(KEY);
+        fake.endpoints.push({
+          id: "we_here",
+          object: "webhook_endpoint",
+          url: "https://pay.example.com/webhook",
+          enabled_events: ["invoice.paid"],
+          status: "enabled",
+          api_version: STRIPE_API_VERSION,
+          description: null,
+          livemode: false,
+          metadata: {},
+          created: 0,
+        });
+        expect(await incidents(fake)).toEqual([]);
+        expect(fake.calls("/v2/core/event_destinations")).toHaveLength(2);
+      } finally {
+        fake.stop();
+      }
+    });
   });
 
   test("the signature count covers the last minute only", () => {
