@@ -95,18 +95,28 @@ export function ident(name: string): string {
 const LATE_SOCKET_ERRORS = new Set(["ECONNRESET", "EPIPE", "ECONNREFUSED", "ETIMEDOUT"]);
 let ignoring = false;
 
+/** A socket's own error (a reset, a refused connect), as Bun and Deno report them: a code and the syscall. */
+export function isLateSocketError(error: unknown): boolean {
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  return typeof code === "string" && LATE_SOCKET_ERRORS.has(code) && syscall !== undefined;
+}
+
 /**
  * When the database goes away, postgres.js removes a closed socket's listeners (its 'close' handler) and has
- * already failed the socket's queries, but Bun can report the reset that closed it afterwards, as an 'error' on a
- * socket with no listener left: uncaught, it would end the process (seen with PostgreSQL stopped under load). Such
- * an error carries nothing the client has not handled, so it is dropped; every other uncaught error still ends the
- * process as before.
+ * already failed the socket's queries, but Bun can report the reset that closed it afterwards: as an 'error' on a
+ * socket with no listener left, or as a rejection nobody awaits (both seen with PostgreSQL stopped under load;
+ * either, uncaught, ends the process). Such an error carries nothing the client has not handled, so it is
+ * dropped; every other uncaught error or unhandled rejection still ends the process as before.
  */
 function ignoreLateSocketErrors(): void {
   if (ignoring) return;
   ignoring = true;
-  process.on("uncaughtException", (error: Error & { code?: string; syscall?: string }) => {
-    if (LATE_SOCKET_ERRORS.has(error.code ?? "") && error.syscall !== undefined) return;
+  process.on("uncaughtException", (error: unknown) => {
+    if (isLateSocketError(error)) return;
     throw error;
+  });
+  process.on("unhandledRejection", (reason: unknown) => {
+    if (isLateSocketError(reason)) return;
+    throw reason;
   });
 }
