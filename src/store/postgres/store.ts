@@ -165,7 +165,7 @@ export class PostgresStore implements Store {
    * Refuses, as unavailable, the ingests that have waited longer than commitTimeoutMs, queued or in flight: a
    * database that stops answering (a network partition, a stalled server) must not hold webhooks open until
    * TCP gives up. A commit that lands later is harmless: Stripe's retry of the event is then a duplicate, and
-   * deliveries it stored claimed are taken over when their lease runs out, since no worker holds them.
+   * the deliveries it stored claimed go back in the queue (releaseExpired).
    */
   private expire(): void {
     const limit = Date.now() - this.options.commitTimeoutMs;
