@@ -4,17 +4,14 @@
  */
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
-import type { Config } from "../../src/config/types.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { createLogger } from "../../src/log.ts";
 import type { Store } from "../../src/store/types.ts";
 import { cleanText, highlightJson } from "../../src/ui/format.ts";
 import { escapeHtml, html, trusted } from "../../src/ui/html.ts";
-import { createChanges } from "../../src/ui/live.ts";
 import { OVERVIEW_INTERVAL_MS } from "../../src/ui/overview-data.ts";
 import { CSP, hostAllowlist, loginClient, sameOrigin } from "../../src/ui/security.ts";
-import { createAdminHandler } from "../../src/ui/server.ts";
 import { createSessions, readCookie, sessionCookie } from "../../src/ui/session.ts";
+import { adminHandler, adminRequest } from "../helpers/admin.ts";
 
 const TOKEN = "sentinel-admin-token-unit-0001";
 const ENDPOINT = 'endpoints: [{ path: /webhook, secrets: ["whsec_unit"] }]\n';
@@ -165,24 +162,10 @@ describe("the admin handler", () => {
     incidents: async () => [],
   } as unknown as Store;
   const handler = (token?: string) =>
-    createAdminHandler({
-      ops: { "/healthz": () => new Response("ok") },
-      token,
-      host: "127.0.0.1",
-      store,
-      config: () => ({ file: {} }) as Config,
-      now: () => clock,
-      changes: createChanges(),
-      wake: () => {},
-      log: createLogger({ level: "error", write: () => {} }),
-      version: "test",
-      runtime: "bun",
-      storeKind: "SQLite",
-      startedAt: 0,
-    });
+    adminHandler(store, { ops: { "/healthz": () => new Response("ok") }, token, now: () => clock });
+
   const client = { address: "127.0.0.1" };
-  const request = (path: string, init: RequestInit = {}) =>
-    new Request(`http://127.0.0.1:9000${path}`, { ...init, headers: { host: "127.0.0.1:9000", ...init.headers } });
+  const request = adminRequest;
 
   test("without a token: the ops routes only", async () => {
     const h = handler();

@@ -3,12 +3,9 @@
  * Incidents screen (in the navigation) lists them and the resolved ones, and text from the store is escaped.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Config } from "../../../src/config/types.ts";
-import { createLogger } from "../../../src/log.ts";
 import type { Incident, Store } from "../../../src/store/types.ts";
-import { createChanges } from "../../../src/ui/live.ts";
 import { OVERVIEW_INTERVAL_MS } from "../../../src/ui/overview-data.ts";
-import { createAdminHandler } from "../../../src/ui/server.ts";
+import { adminHandler, adminRequest } from "../../helpers/admin.ts";
 
 const TOKEN = "a-token-of-sixteen-or-more";
 const NOW = Date.UTC(2025, 0, 2, 12);
@@ -44,28 +41,8 @@ const store = {
     return query.open ? open : [open[0], resolved, open[1]];
   },
 } as unknown as Store;
-const handle = createAdminHandler({
-  ops: {},
-  token: TOKEN,
-  host: "127.0.0.1",
-  store,
-  config: () => ({ file: {} }) as Config,
-  changes: createChanges(),
-  wake: () => {},
-  log: createLogger({ level: "error", write: () => {} }),
-  version: "test",
-  runtime: "bun",
-  storeKind: "SQLite",
-  startedAt: 0,
-  now: () => clock,
-});
-const send = (path: string, init: RequestInit = {}) =>
-  handle(
-    new Request(`http://127.0.0.1:9000${path}`, { ...init, headers: { host: "127.0.0.1:9000", ...init.headers } }),
-    {
-      address: "127.0.0.1",
-    },
-  );
+const handle = adminHandler(store, { token: TOKEN, now: () => clock });
+const send = (path: string, init: RequestInit = {}) => handle(adminRequest(path, init), { address: "127.0.0.1" });
 
 let cookie = "";
 beforeAll(async () => {

@@ -4,36 +4,16 @@
  * how the table finds a route.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
-import type { Config } from "../../../src/config/types.ts";
-import { createLogger } from "../../../src/log.ts";
 import type { Store } from "../../../src/store/types.ts";
 import { ASSETS } from "../../../src/ui/assets.ts";
 import { findRoute, get, type Route } from "../../../src/ui/http.ts";
-import { createChanges } from "../../../src/ui/live.ts";
-import { createAdminHandler } from "../../../src/ui/server.ts";
+import { adminHandler, adminRequest } from "../../helpers/admin.ts";
 
 const TOKEN = "a-token-of-sixteen-or-more";
 const store = { listEvents: async () => [], getEvent: async () => null } as unknown as Store;
-const handle = createAdminHandler({
-  ops: {},
-  token: TOKEN,
-  host: "127.0.0.1",
-  store,
-  config: () => ({ file: {} }) as Config,
-  changes: createChanges(),
-  wake: () => {},
-  log: createLogger({ level: "error", write: () => {} }),
-  version: "test",
-  runtime: "bun",
-  storeKind: "SQLite",
-  startedAt: 0,
-});
+const handle = adminHandler(store, { token: TOKEN });
 const client = { address: "127.0.0.1" };
-const send = (path: string, init: RequestInit = {}) =>
-  handle(
-    new Request(`http://127.0.0.1:9000${path}`, { ...init, headers: { host: "127.0.0.1:9000", ...init.headers } }),
-    client,
-  );
+const send = (path: string, init: RequestInit = {}) => handle(adminRequest(path, init), client);
 
 let cookie = "";
 let csrf = "";
