@@ -8,61 +8,23 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bunRuntime } from "../../src/runtime/bun.ts";
 import type { SqlDatabase } from "../../src/runtime/types.ts";
+import { MIGRATIONS } from "../../src/store/sqlite/migrations.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { trackFolder } from "../helpers/cleanup.ts";
 
-/** The deliveries table as migration 1 made it: keyed by the event's id. */
-const DELIVERIES_V1 = `CREATE TABLE deliveries (
-  id INTEGER PRIMARY KEY,
-  event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
-  action TEXT NOT NULL,
-  digest TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL,
-  next_at INTEGER,
-  last_error TEXT,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  UNIQUE (event_id, action)
-);
-CREATE INDEX deliveries_due ON deliveries (status, next_at);`;
-
-/** A store as migration 1 left it: a current one with the later migrations taken back out. */
-async function storeAtVersion1(): Promise<{ path: string; old: SqlDatabase }> {
+/** A store as migration 1 left it: that step alone, at schema version 1. */
+function storeAtVersion1(): { path: string; old: SqlDatabase } {
   const dir = mkdtempSync(join(tmpdir(), "payhook-migrate-"));
   trackFolder(dir);
   const path = join(dir, "payhook.db");
-  const db = bunRuntime.openDatabase(path);
-  await openSqliteStore(db).close();
   const old = bunRuntime.openDatabase(path);
-  for (const index of ["events_page", "events_account"]) old.exec(`DROP INDEX ${index}`);
-  old.exec("DROP TABLE event_copies");
-  old.exec("DROP TABLE upgrades");
-  old.exec("DROP TRIGGER events_unsearch");
-  old.exec("DROP TABLE event_search");
-  old.exec("DROP TABLE search_progress");
-  old.exec("DROP INDEX attempts_unsuccessful");
-  old.exec("ALTER TABLE events DROP COLUMN object_id");
-  old.exec("ALTER TABLE events DROP COLUMN customer_id");
-  old.exec("ALTER TABLE events DROP COLUMN source");
-  old.exec("ALTER TABLE events DROP COLUMN verified_by");
-  old.exec("ALTER TABLE deliveries DROP COLUMN backfilled_at");
-  old.exec("ALTER TABLE attempts DROP COLUMN fetched");
-  old.exec("DROP TABLE leases");
-  old.exec("DROP TRIGGER events_undeliver");
-  old.exec("DROP TABLE deliveries");
-  old.exec(DELIVERIES_V1);
-  old.exec("DROP TABLE order_marks");
-  old.exec("DROP TABLE action_controls");
-  old.exec("DROP TABLE audit");
-  old.exec("DROP TABLE notifications");
-  old.exec("DROP TABLE incidents");
+  old.exec(MIGRATIONS[0] as string);
   old.exec("PRAGMA user_version = 1");
   return { path, old };
 }
 
 test("events stored before the search columns existed are found by object and customer id", async () => {
-  const { path, old } = await storeAtVersion1();
+  const { path, old } = storeAtVersion1();
   const insert = old.prepare(
     `INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
      VALUES (?, 'x.y', ?, 0, NULL, NULL, 0, ?, '/webhook', ?)`,
@@ -95,7 +57,7 @@ test("events stored before the search columns existed are found by object and cu
 });
 
 test("a step that fails leaves the store as it was: no earlier pending step is kept", async () => {
-  const { path, old } = await storeAtVersion1();
+  const { path, old } = storeAtVersion1();
   old.exec("ALTER TABLE events ADD COLUMN source TEXT"); // migration 3 adds it: that step now fails
   old.close();
   expect(() => openSqliteStore(bunRuntime.openDatabase(path))).toThrow(/duplicate column name: source/);
@@ -113,7 +75,7 @@ test("a step that fails leaves the store as it was: no earlier pending step is k
 });
 
 test("deliveries keyed by event id keep their rows and attempts when keyed by the event's rowid", async () => {
-  const { path, old } = await storeAtVersion1();
+  const { path, old } = storeAtVersion1();
   old.exec(`INSERT INTO events (id, type, object, livemode, account, api_version, created, received_at, endpoint, body)
     VALUES ('evt_gone', 'x.y', 'event', 0, NULL, NULL, 0, 1, '/webhook', x'7b7d'),
            ('evt_1', 'x.y', 'event', 0, NULL, NULL, 0, 2, '/webhook', x'7b7d')`);

@@ -1,7 +1,8 @@
 /** @module The store's schema, versioned with PRAGMA user_version; each migration runs once, in order. */
 import type { SqlDatabase } from "../../runtime/types.ts";
 
-const MIGRATIONS: string[] = [
+/** Each step's SQL, in order; exported so a test can build a store as an older payhook left it. */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE events (
      id TEXT PRIMARY KEY,
      type TEXT NOT NULL,
